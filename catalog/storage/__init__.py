@@ -1,0 +1,5 @@
+"""Catalog storage: ORM tables (``tables``), engine and migrations (``db``), writes (``ingest``), reads (``reads``)."""
+
+from catalog.storage.db import Database
+
+__all__ = ["Database"]
