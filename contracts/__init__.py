@@ -1,0 +1,38 @@
+"""streamproc's contract SDK: data contracts as pydantic models, compiled to Arrow, validated in batches.
+
+Must not import Kafka, Delta, HTTP or the catalog (see DESIGN.md).
+"""
+
+from contracts.arrow import contract_arrow_schema
+from contracts.declare import PII_CATEGORIES, Contract, ContractInfo, Tag
+from contracts.errors import (
+    ContractDeclarationError,
+    ContractError,
+    ContractFrozenError,
+    ContractNotFoundError,
+    UnsupportedTypeError,
+)
+from contracts.fingerprint import schema_hash
+from contracts.loader import load_contract
+from contracts.modes import ContractModes
+from contracts.validate import Rejection, ValidationResult, Violation, validate_batch
+
+__all__ = [
+    "Contract",
+    "ContractInfo",
+    "ContractModes",
+    "Tag",
+    "PII_CATEGORIES",
+    "contract_arrow_schema",
+    "schema_hash",
+    "load_contract",
+    "validate_batch",
+    "ValidationResult",
+    "Rejection",
+    "Violation",
+    "ContractError",
+    "ContractDeclarationError",
+    "ContractNotFoundError",
+    "ContractFrozenError",
+    "UnsupportedTypeError",
+]

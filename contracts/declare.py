@@ -1,0 +1,129 @@
+"""Declaring a contract: a pydantic v2 model with a name, a version and modes.
+
+Example:
+    >>> from typing import Annotated
+    >>> from contracts import Contract, Tag
+    >>> class Signup(Contract, name="signups", version=2, owner="growth", mode="discard_row"):
+    ...     user_id: int
+    ...     email: Annotated[str, Tag("email")]
+
+The class keywords become a frozen :class:`ContractInfo` at ``Signup.__contract__``. Fields carry tags (PII
+categories) through ``typing.Annotated`` metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+from contracts.errors import ContractDeclarationError
+from contracts.modes import DEFAULT_MODES, ContractModes, ModeSpec
+
+__all__ = ["Contract", "ContractInfo", "Tag", "PiiCategory", "PII_CATEGORIES"]
+
+PiiCategory = Literal["email", "phone", "name", "address", "ip", "id", "location", "free_text"]
+PII_CATEGORIES: tuple[str, ...] = get_args(PiiCategory)
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,126}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A field tag, e.g. ``Annotated[str, Tag("email")]``. PII categories are :data:`PII_CATEGORIES`."""
+
+    name: str
+
+    @property
+    def is_pii(self) -> bool:
+        return self.name in PII_CATEGORIES
+
+
+@dataclass(frozen=True, slots=True)
+class ContractInfo:
+    """What a contract declares besides its fields.
+
+    Attributes:
+        name: the contract's name, ``[a-z][a-z0-9_]*``; also the default table name.
+        version: a positive integer; a new version of the same name is a new class.
+        modes: the contract's mode per entity (dlt's vocabulary).
+        owner: the owning team or person, for the catalog's ownership facet.
+        description: what an event means, for the catalog's documentation facet.
+        tags: field name → tag names, collected from ``Annotated[..., Tag(...)]``.
+    """
+
+    name: str
+    version: int
+    modes: ContractModes = DEFAULT_MODES
+    owner: str | None = None
+    description: str | None = None
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+class Contract(BaseModel):
+    """Base class of every data contract.
+
+    Subclass with class keywords ``name`` (required), ``version`` (default 1), ``mode`` (a mode string or a
+    mapping of entity → mode), ``owner`` and ``description`` (default: the class docstring).
+
+    Raises:
+        ContractDeclarationError: at class creation, for a missing or malformed name, a non-positive version, or
+            an unknown entity or mode.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    __contract__: ClassVar[ContractInfo]
+
+    def __init_subclass__(
+        cls,
+        *,
+        name: str | None = None,
+        version: int = 1,
+        mode: ModeSpec | None = None,
+        owner: str | None = None,
+        description: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if name is None:
+            parent = getattr(cls, "__contract__", None)
+            if parent is None:
+                raise ContractDeclarationError(
+                    f"contract {cls.__qualname__} needs a name: class {cls.__name__}(Contract, name='...')"
+                )
+            name = parent.name
+        if not _NAME.match(name):
+            raise ContractDeclarationError(
+                f"contract name {name!r} must match {_NAME.pattern} (it names a Delta table)"
+            )
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ContractDeclarationError(f"contract {name!r}: version must be a positive integer, not {version!r}")
+        cls.__contract__ = ContractInfo(
+            name=name,
+            version=version,
+            modes=ContractModes.parse(mode),
+            owner=owner,
+            description=description or (cls.__doc__ or "").strip() or None,
+        )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Fields are only known once pydantic has built the model; tags are read from their metadata here.
+        super().__pydantic_init_subclass__(**kwargs)
+        tags: dict[str, tuple[str, ...]] = {}
+        for field_name, info in cls.model_fields.items():
+            names = tuple(m.name for m in info.metadata if isinstance(m, Tag))
+            if names:
+                tags[field_name] = names
+        info = cls.__contract__
+        cls.__contract__ = ContractInfo(
+            name=info.name,
+            version=info.version,
+            modes=info.modes,
+            owner=info.owner,
+            description=info.description,
+            tags=tags,
+        )
