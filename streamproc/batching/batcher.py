@@ -1,0 +1,111 @@
+"""Micro-batching: records accumulate until a row, byte or linger limit closes the batch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from streamproc.config import BatchConfig
+from streamproc.sources.base import SourceRecord, TopicPartition
+
+__all__ = ["MicroBatch", "Batcher", "CloseReason"]
+
+CloseReason = Literal["rows", "bytes", "linger", "caught_up", "shutdown", "revoked"]
+
+
+@dataclass(slots=True)
+class MicroBatch:
+    """The records of one load, in arrival order (per partition: ascending offsets).
+
+    Attributes:
+        records: the raw records.
+        size_bytes: the sum of their payload sizes.
+        opened_at: ``time.monotonic()`` when the first record arrived.
+        close_reason: why the batch was closed.
+    """
+
+    records: list[SourceRecord] = field(default_factory=list)
+    size_bytes: int = 0
+    opened_at: float = 0.0
+    close_reason: CloseReason | None = None
+
+    def offset_ranges(self) -> dict[TopicPartition, tuple[int, int]]:
+        """``{(topic, partition): (first offset, last offset)}`` of the records in the batch."""
+        ranges: dict[TopicPartition, tuple[int, int]] = {}
+        for record in self.records:
+            tp = record.topic_partition
+            first, last = ranges.get(tp, (record.offset, record.offset))
+            ranges[tp] = (min(first, record.offset), max(last, record.offset))
+        return ranges
+
+
+class Batcher:
+    """Collects records into a :class:`MicroBatch` and says when it must close.
+
+    A record whose offset is below the next expected offset of its partition is a re-delivery (after a rebalance or
+    a seek) and is skipped, so a batch never holds one offset twice.
+    """
+
+    def __init__(self, config: BatchConfig) -> None:
+        self._config = config
+        self._batch = MicroBatch()
+        self._next_offset: dict[TopicPartition, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._batch.records)
+
+    def add(self, record: SourceRecord) -> CloseReason | None:
+        """Add one record; returns the reason the batch must close now, or ``None``."""
+        tp = record.topic_partition
+        expected = self._next_offset.get(tp)
+        if expected is not None and record.offset < expected:
+            return None
+        self._next_offset[tp] = record.offset + 1
+        if not self._batch.records:
+            self._batch.opened_at = time.monotonic()
+        self._batch.records.append(record)
+        self._batch.size_bytes += record.size
+        if len(self._batch.records) >= self._config.max_rows:
+            return "rows"
+        if self._batch.size_bytes >= self._config.max_bytes:
+            return "bytes"
+        return None
+
+    def seconds_until_linger(self) -> float | None:
+        """Seconds until the open batch's linger expires (0 when due); ``None`` when the batch is empty."""
+        if not self._batch.records:
+            return None
+        return max(0.0, self._batch.opened_at + self._config.max_linger_seconds - time.monotonic())
+
+    def take(self, reason: CloseReason) -> MicroBatch | None:
+        """Close and return the open batch (``None`` when empty); a new empty batch opens."""
+        if not self._batch.records:
+            return None
+        batch, self._batch = self._batch, MicroBatch()
+        batch.close_reason = reason
+        return batch
+
+    def assign(self, positions: dict[TopicPartition, int | None]) -> None:
+        """Partitions were assigned; where known, the next offset each will deliver."""
+        for tp, offset in positions.items():
+            if offset is None:
+                self._next_offset.pop(tp, None)
+            else:
+                self._next_offset[tp] = offset
+
+    def revoke(self, partitions: Iterable[TopicPartition]) -> int:
+        """Drop the buffered records of revoked partitions (their new owner re-reads them from the Delta log).
+
+        Returns the number of records dropped from memory (none of them were acknowledged).
+        """
+        revoked = set(partitions)
+        for tp in revoked:
+            self._next_offset.pop(tp, None)
+        kept = [r for r in self._batch.records if r.topic_partition not in revoked]
+        dropped = len(self._batch.records) - len(kept)
+        if dropped:
+            self._batch.records = kept
+            self._batch.size_bytes = sum(r.size for r in kept)
+        return dropped

@@ -1,0 +1,71 @@
+"""Errors of the streamproc runtime, split by what the caller does next.
+
+```
+StreamprocError                    root: anything the runtime raises
+├── ConfigError                    the pipeline config is invalid or unreadable (stop: fix the config)
+├── ContractStopError              a contract in freeze mode rejected an event (stop: fix the data or the contract;
+│                                  nothing past the event was committed, restart continues with no loss)
+├── SourceError                    the source (Kafka, HTTP) failed
+│   └── SourceUnavailableError     the broker cannot be reached (retry)
+└── SinkError                      landing failed
+    ├── StorageUnavailableError    the Delta location cannot be written now (retry with backoff)
+    └── SchemaMismatchError        an existing table's schema does not match the contract (stop)
+```
+
+Third-party errors (aiokafka, deltalake, OS) are translated at the boundary: ``raise SinkError(...) from exc``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "StreamprocError",
+    "ConfigError",
+    "ContractStopError",
+    "SourceError",
+    "SourceUnavailableError",
+    "SinkError",
+    "StorageUnavailableError",
+    "SchemaMismatchError",
+]
+
+
+class StreamprocError(Exception):
+    """Root of every error raised by the runtime."""
+
+
+class ConfigError(StreamprocError):
+    """The pipeline config file is missing, unreadable, or invalid (the message names the file and field)."""
+
+
+class ContractStopError(StreamprocError):
+    """An event violated a contract entity in ``freeze`` mode; the pipeline stopped before committing it.
+
+    Attributes:
+        topic, partition, offset: the event's source coordinates.
+    """
+
+    def __init__(self, message: str, *, topic: str, partition: int, offset: int) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+
+
+class SourceError(StreamprocError):
+    """The source failed in a way the pipeline cannot recover from by itself."""
+
+
+class SourceUnavailableError(SourceError):
+    """The Kafka broker (or other source) cannot be reached; retry later."""
+
+
+class SinkError(StreamprocError):
+    """Landing a micro-batch failed."""
+
+
+class StorageUnavailableError(SinkError):
+    """The Delta location cannot be written now (permissions, network, disk); retry with backoff."""
+
+
+class SchemaMismatchError(SinkError):
+    """An existing Delta table's schema is not the one the contract compiles to."""

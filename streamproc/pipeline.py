@@ -1,0 +1,259 @@
+"""The pipeline: source → batcher → lander, joined by a bounded anyio memory stream in one task group.
+
+```
+ fetch task ──(memory stream, batch.queue_size chunks: backpressure)──► land loop: Batcher → Lander (worker thread)
+                                                                                     └► Kafka offset commit
+```
+
+Shutdown (SIGINT/SIGTERM or :meth:`Pipeline.request_stop`): fetching stops, the open batch is flushed and landed,
+offsets are committed, and the consumer leaves the group, within ``shutdown_grace_seconds``; past that the open batch
+is abandoned (it was never acknowledged, so a restart re-reads it from the Delta log's position).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+
+from contracts import load_contract
+from streamproc.batching.batcher import Batcher, CloseReason, MicroBatch
+from streamproc.config import PipelineConfig
+from streamproc.errors import StorageUnavailableError, StreamprocError
+from streamproc.landing import Lander
+from streamproc.sources.base import SourceRecord, TopicPartition
+from streamproc.sources.kafka import KafkaSource
+from streamproc.summary import RunSummary
+
+__all__ = ["Pipeline"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _CaughtUp:
+    """Marker sent by the fetch task once every assigned partition reached its end offset seen at start."""
+
+
+_CAUGHT_UP = _CaughtUp()
+_Chunk = list[SourceRecord] | _CaughtUp
+
+
+class Pipeline:
+    """One ``streamproc run``: consume, validate, land, commit, until stopped.
+
+    Lifecycle: construct → :meth:`run` once. Not reusable.
+
+    Args:
+        config: the validated pipeline config.
+        until_caught_up: stop once the consumer has landed everything up to the end offsets it saw when its
+            partitions were first assigned.
+        handle_signals: stop gracefully on SIGINT/SIGTERM (the CLI sets it; embedding code may not want it).
+    """
+
+    def __init__(self, config: PipelineConfig, *, until_caught_up: bool = False, handle_signals: bool = True) -> None:
+        self.config = config
+        self.until_caught_up = until_caught_up
+        self.handle_signals = handle_signals
+        self.run_id = str(uuid.uuid4())
+        self.summary = RunSummary(pipeline=config.name)
+        self._stop = anyio.Event()
+        self._landing = anyio.Lock()
+        self._owned: set[TopicPartition] = set()
+        self._batcher = Batcher(config.batch)
+        self._lander: Lander | None = None
+        self._end_offsets: dict[TopicPartition, int] = {}
+        self._used = False
+
+    def request_stop(self) -> None:
+        """Ask for a graceful stop (flush, commit, leave the group)."""
+        self._stop.set()
+
+    async def run(self) -> RunSummary:
+        """Run until caught up (if asked), a stop request, or an error.
+
+        Returns:
+            The run's :class:`RunSummary`.
+
+        Raises:
+            ContractStopError: an event violated a ``freeze`` contract entity; nothing from it on was committed.
+            SchemaMismatchError: an existing table does not match the contract.
+            SourceUnavailableError: the broker could not be reached at start.
+            ContractError: the contract could not be loaded.
+        """
+        if self._used:
+            raise StreamprocError("a Pipeline runs once; make a new one")
+        self._used = True
+        started = time.monotonic()
+        try:
+            await self._run()
+        except BaseException:
+            self.summary.stopped_by = "error" if self.summary.stopped_by == "signal" else self.summary.stopped_by
+            raise
+        finally:
+            self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    async def _run(self) -> None:
+        config = self.config
+        if str(config.base_dir) not in sys.path:
+            sys.path.insert(0, str(config.base_dir))
+        contract = load_contract(config.contract)
+        source = KafkaSource(config.source, client_id=f"streamproc-{config.name}")
+        self._lander = lander = Lander(
+            contract=contract,
+            sink=config.sink,
+            pipeline=config.name,
+            consumer_group=config.source.consumer_group,
+            run_id=self.run_id,
+            source_uris=source.source_uris,
+        )
+        self.summary.tables = {
+            "table": lander.table.uri,
+            "quarantine": lander.quarantine.uri,
+            "loads": lander.loads.uri,
+        }
+        await anyio.to_thread.run_sync(lander.open)
+        await source.start(on_assigned=self._on_assigned, on_revoked=self._on_revoked)
+        send, receive = anyio.create_memory_object_stream[_Chunk](config.batch.queue_size)
+        try:
+            async with anyio.create_task_group() as tg:
+                if self.handle_signals:
+                    tg.start_soon(self._watch_signals)
+                tg.start_soon(self._enforce_grace, tg)
+                tg.start_soon(self._fetch, source, send)
+                await self._land_loop(receive, lander, source)
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                await source.stop()
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                logger.info("received %s: flushing the open batch and stopping", signal.Signals(signum).name)
+                self.request_stop()
+                return
+
+    async def _enforce_grace(self, tg: TaskGroup) -> None:
+        await self._stop.wait()
+        await anyio.sleep(self.config.shutdown_grace_seconds)
+        logger.error(
+            "shutdown took longer than %.0fs: abandoning the open batch (not acknowledged; it is re-read on restart)",
+            self.config.shutdown_grace_seconds,
+        )
+        tg.cancel_scope.cancel()
+
+    async def _on_assigned(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int | None]:
+        assert self._lander is not None  # noqa: S101 - set before the consumer starts
+        positions = await anyio.to_thread.run_sync(self._lander.positions, partitions)
+        self._batcher.assign(positions)
+        self._owned |= partitions
+        return positions
+
+    async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
+        # Waiting for the lock means an in-flight load of these partitions finishes before the new owner reads the
+        # Delta log; what is still buffered is dropped and re-read by the new owner.
+        async with self._landing:
+            self._owned -= partitions
+            dropped = self._batcher.revoke(partitions)
+            if dropped:
+                logger.info("dropped %d buffered records of revoked partitions (not acknowledged)", dropped)
+
+    async def _fetch(self, source: KafkaSource, send: MemoryObjectSendStream[_Chunk]) -> None:
+        async with send:
+            while not self._stop.is_set():
+                records = await source.fetch(timeout_seconds=0.5)
+                if records:
+                    await send.send(records)
+                elif self.until_caught_up and await self._caught_up(source):
+                    await send.send(_CAUGHT_UP)
+                    return
+
+    async def _caught_up(self, source: KafkaSource) -> bool:
+        assigned = source.assignment()
+        if not assigned:
+            return False
+        unknown = [tp for tp in assigned if tp not in self._end_offsets]
+        if unknown:
+            self._end_offsets.update(await source.end_offsets(unknown))
+        for tp in assigned:
+            if await source.position(tp) < self._end_offsets[tp]:
+                return False
+        return True
+
+    async def _land_loop(
+        self, receive: MemoryObjectReceiveStream[_Chunk], lander: Lander, source: KafkaSource
+    ) -> None:
+        async with receive:
+            while True:
+                due = self._batcher.seconds_until_linger()
+                chunk: _Chunk | None = None
+                with anyio.move_on_after(math.inf if due is None else due):
+                    try:
+                        chunk = await receive.receive()
+                    except anyio.EndOfStream:
+                        await self._land(self._batcher.take("shutdown"), lander, source)
+                        self.summary.stopped_by = "signal"
+                        return
+                if chunk is None:
+                    await self._land(self._batcher.take("linger"), lander, source)
+                elif isinstance(chunk, _CaughtUp):
+                    await self._land(self._batcher.take("caught_up"), lander, source)
+                    self.summary.stopped_by = "caught_up"
+                    return
+                else:
+                    for record in chunk:
+                        if record.topic_partition not in self._owned:
+                            continue
+                        reason = self._batcher.add(record)
+                        if reason is not None:
+                            await self._land(self._batcher.take(reason), lander, source)
+
+    async def _land(self, batch: MicroBatch | None, lander: Lander, source: KafkaSource) -> None:
+        if batch is None:
+            return
+        async with self._landing:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(StorageUnavailableError),
+                wait=wait_exponential_jitter(initial=0.5, max=30),
+                stop=lambda _state: self._stop.is_set(),
+                before_sleep=_log_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    outcome = await anyio.to_thread.run_sync(lander.land, batch)
+        load = outcome.load
+        if not outcome.already_landed:
+            self.summary.add(load, events=sum(r.last - r.first + 1 for r in load.offsets))
+        logger.info(
+            "load %s (%s): %d landed, %d quarantined, offsets %s, table v%s",
+            load.load_id[:12],
+            batch.close_reason,
+            load.rows_landed,
+            load.rows_quarantined,
+            ", ".join(f"{r.topic}[{r.partition}]@{r.first}-{r.last}" for r in load.offsets) or "already landed",
+            load.delta_version,
+        )
+        # Outside the landing lock: a commit may wait for a rebalance that waits for that lock.
+        with anyio.move_on_after(10):
+            await source.commit(outcome.next_offsets)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    logger.warning(
+        "storage unavailable (attempt %d), retrying in %.1fs; offsets are not committed: %s",
+        state.attempt_number,
+        state.next_action.sleep if state.next_action else 0.0,
+        exc,
+    )

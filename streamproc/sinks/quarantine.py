@@ -1,0 +1,106 @@
+"""The quarantine table ``<table>__quarantine``: every rejected event, its raw payload and every reason.
+
+Nothing is silently dropped (DESIGN.md): a malformed payload, a row discarded by ``discard_row`` and the values
+removed by ``discard_value`` all land here with their source coordinates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from contracts import Rejection
+from streamproc.sources.base import SourceRecord
+
+__all__ = ["QUARANTINE_SCHEMA", "quarantine_rows"]
+
+_VIOLATION = pa.struct(
+    [
+        pa.field("loc", pa.string()),
+        pa.field("type", pa.string()),
+        pa.field("message", pa.string()),
+        pa.field("entity", pa.string()),
+        pa.field("mode", pa.string()),
+    ]
+)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("_load_id", pa.string(), nullable=False),
+        pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("_source", pa.string(), nullable=False),
+        pa.field("_topic", pa.string(), nullable=False),
+        pa.field("_partition", pa.int32(), nullable=False),
+        pa.field("_offset", pa.int64(), nullable=False),
+        pa.field("_source_timestamp", pa.timestamp("us", tz="UTC")),
+        pa.field("contract_name", pa.string(), nullable=False),
+        pa.field("contract_version", pa.int32(), nullable=False),
+        pa.field("contract_hash", pa.string(), nullable=False),
+        pa.field("disposition", pa.string(), nullable=False),
+        pa.field("violations", pa.list_(pa.field("item", _VIOLATION)), nullable=False),
+        pa.field("removed_values", pa.string()),
+        pa.field("raw_key", pa.binary()),
+        pa.field("raw_payload", pa.binary()),
+        pa.field("raw_text", pa.string()),
+    ]
+)
+"""Arrow schema of the quarantine table. ``raw_text`` is the payload decoded as UTF-8 when it is valid UTF-8;
+``removed_values`` is a JSON object of the values ``discard_value`` removed; ``disposition`` is ``malformed``,
+``row_discarded`` or ``value_discarded``."""
+
+
+def quarantine_rows(
+    rejections: Sequence[Rejection],
+    records: Sequence[SourceRecord],
+    *,
+    load_id: str,
+    ingested_at: dt.datetime,
+    source_uris: dict[str, str],
+    contract_hash: str,
+) -> pa.Table:
+    """One quarantine row per rejection; ``records`` is the whole validated batch (``rejection.index`` into it).
+
+    Returns:
+        ``len(rejections)`` rows with :data:`QUARANTINE_SCHEMA`.
+    """
+    rows = []
+    for rejection in rejections:
+        record = records[rejection.index]
+        rows.append(
+            {
+                "_load_id": load_id,
+                "_ingested_at": ingested_at,
+                "_source": source_uris[record.topic],
+                "_topic": record.topic,
+                "_partition": record.partition,
+                "_offset": record.offset,
+                "_source_timestamp": (
+                    None if record.timestamp_ms is None else dt.datetime.fromtimestamp(record.timestamp_ms / 1000, dt.UTC)
+                ),
+                "contract_name": rejection.contract_name,
+                "contract_version": rejection.contract_version,
+                "contract_hash": contract_hash,
+                "disposition": rejection.disposition,
+                "violations": [
+                    {"loc": v.loc, "type": v.type, "message": v.message, "entity": v.entity, "mode": v.mode}
+                    for v in rejection.violations
+                ],
+                "removed_values": json.dumps(rejection.removed) if rejection.removed else None,
+                "raw_key": record.key,
+                "raw_payload": record.value,
+                "raw_text": _text(record.value),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+
+
+def _text(payload: bytes | None) -> str | None:
+    if payload is None:
+        return None
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
