@@ -1,0 +1,95 @@
+"""The catalog's FastAPI application (OpenAPI description at ``/openapi.json``, pages at ``/docs``).
+
+Lifecycle: ``create_app(settings)`` checks the settings and opens the database; on startup (ASGI lifespan) the
+Alembic migrations run to head; on shutdown the connection pool is disposed.
+
+Errors map to JSON bodies ``{"code": status, "error": kind, "message": str, ...}`` (``code``/``message`` as in
+Marquez): AuthError 401 (with ``WWW-Authenticate: Bearer``), InvalidEventError 400/422 (+ ``errors``),
+NotFoundError 404, AmbiguousNameError 409 (+ ``candidates``), StorageError 503.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from catalog import __version__
+from catalog.config import CatalogSettings
+from catalog.errors import AmbiguousNameError, AuthError, CatalogError, InvalidEventError, NotFoundError, StorageError
+from catalog.metrics import Metrics
+from catalog.routes import ingest, marquez, meta, query
+from catalog.storage.db import Database
+from catalog.validation import load_json_schema
+
+__all__ = ["create_app"]
+
+
+def _error(status: int, kind: str, message: str, **extra: object) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"code": status, "error": kind, "message": message, **extra}, status_code=status,
+                        headers=headers)
+
+
+async def _catalog_error(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, AuthError):
+        return _error(401, "unauthorized", str(exc))
+    if isinstance(exc, InvalidEventError):
+        return _error(exc.status, "invalid_event", str(exc), errors=exc.errors)
+    if isinstance(exc, AmbiguousNameError):
+        return _error(409, "ambiguous_name", str(exc), candidates=exc.candidates)
+    if isinstance(exc, NotFoundError):
+        return _error(404, "not_found", str(exc))
+    if isinstance(exc, StorageError):
+        return _error(503, "storage_unavailable", str(exc))
+    return _error(500, "catalog_error", str(exc))
+
+
+def create_app(settings: CatalogSettings, *, database: Database | None = None) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: frozen settings; ``settings.database_url`` is used unless ``database`` is given.
+        database: an already open database (tests); the app closes it on shutdown either way.
+
+    Raises:
+        ConfigError: auth is on without a token, or the OpenLineage schema file is unusable.
+    """
+    settings.check_server()
+    db = database or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(db.upgrade)
+        yield
+        db.close()
+
+    app = FastAPI(
+        title="streamproc catalog",
+        version=__version__,
+        description="Stores OpenLineage events; answers lineage, schema history, PII and load questions. "
+                    "Reads are also served in Marquez's API shapes. Auth: `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics = Metrics()
+    app.state.json_schema = load_json_schema(settings.openlineage_schema) if settings.openlineage_schema else None
+    app.add_exception_handler(CatalogError, _catalog_error)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        app.state.metrics.request(template, request.method, response.status_code, time.perf_counter() - started)
+        return response
+
+    for module in (meta, ingest, query, marquez):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,189 @@
+"""``catalog`` click group (mounted by the runtime as ``streamproc catalog ...``).
+
+Commands: ``serve``, ``db upgrade``, ``lineage``, ``column-lineage``, ``schema-history``, ``pii``, ``loads``,
+``search``. Queries read the local database (``CATALOG_DATABASE_URL``, default SQLite) unless ``--url`` /
+``CATALOG_URL`` names a remote catalog (token: ``--token`` / ``CATALOG_TOKEN``). Tables by default, ``--json``
+for machine output. Exit status 1 on any catalog error, with the message on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+
+from catalog.client import Catalog, LocalCatalog, RemoteCatalog
+from catalog.config import CatalogSettings, load_settings
+from catalog.errors import CatalogError
+from catalog.render import RENDERERS
+
+__all__ = ["catalog", "main"]
+
+
+class _Ctx:
+    def __init__(self, settings: CatalogSettings) -> None:
+        self.settings = settings
+
+    def open(self) -> Catalog:
+        if self.settings.url:
+            return RemoteCatalog(self.settings.url, token=self.settings.client_token())
+        return LocalCatalog(self.settings.database_url)
+
+
+def _answer(ctx: click.Context, endpoint: str, as_json: bool, **params: Any) -> None:
+    state: _Ctx = ctx.find_object(_Ctx)
+    try:
+        source = state.open()
+        try:
+            data = source.get(endpoint, **params)
+        finally:
+            source.close()
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        RENDERERS[endpoint](Console(width=200 if not sys.stdout.isatty() else None), data)
+
+
+def _json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+
+
+@click.group(name="catalog")
+@click.option("--url", default=None, help="Remote catalog base URL [env CATALOG_URL]; default: the local database.")
+@click.option("--token", default=None, help="API token for --url [env CATALOG_TOKEN].")
+@click.option("--database-url", default=None, help="Local database URL [env CATALOG_DATABASE_URL].")
+@click.pass_context
+def catalog(ctx: click.Context, url: str | None, token: str | None, database_url: str | None) -> None:
+    """Lineage, schema history, PII tags and loads of the streamproc catalog."""
+    try:
+        ctx.obj = _Ctx(load_settings(url=url, token=token, database_url=database_url))
+    except ValueError as exc:  # pydantic ValidationError of bad environment values
+        raise click.ClickException(f"invalid settings: {exc}") from exc
+
+
+@catalog.command()
+@click.option("--host", default=None, help="Listen address [env CATALOG_HOST, default 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [env CATALOG_PORT, default 5000].")
+@click.option("--no-auth", is_flag=True, help="Serve without an API token (local use only).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, no_auth: bool) -> None:
+    """Run the catalog HTTP service (uvicorn); migrates the database first."""
+    import uvicorn
+
+    from catalog.app import create_app
+
+    base = ctx.find_object(_Ctx).settings
+    settings = base.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+                               | ({"auth_disabled": True} if no_auth else {}))
+    try:
+        app = create_app(settings)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+@catalog.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
+    """Run the Alembic migrations up to head."""
+    from catalog.storage.db import Database
+
+    settings = ctx.find_object(_Ctx).settings
+    try:
+        database = Database(settings.database_url)
+        database.upgrade()
+        click.echo(f"database at revision {database.current_revision()} ({database.dialect})")
+        database.close()
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@catalog.command()
+@click.argument("dataset")
+@click.option("--depth", type=click.IntRange(0, 100), default=5, show_default=True, help="Jobs to cross.")
+@click.option("--direction", type=click.Choice(["up", "down", "both"]), default="both", show_default=True)
+@_json_option
+@click.pass_context
+def lineage(ctx: click.Context, dataset: str, depth: int, direction: str, as_json: bool) -> None:
+    """Lineage graph of DATASET (name, symlink, ns:name, or job:ns:name)."""
+    _answer(ctx, "lineage", as_json, dataset=dataset, depth=depth, direction=direction)
+
+
+@catalog.command("column-lineage")
+@click.argument("dataset")
+@click.argument("field")
+@click.option("--direction", type=click.Choice(["up", "down", "both"]), default="up", show_default=True)
+@_json_option
+@click.pass_context
+def column_lineage(ctx: click.Context, dataset: str, field: str, direction: str, as_json: bool) -> None:
+    """Where FIELD of DATASET comes from (or goes to)."""
+    _answer(ctx, "column-lineage", as_json, dataset=dataset, field=field, direction=direction)
+
+
+@catalog.command("schema-history")
+@click.argument("dataset")
+@_json_option
+@click.pass_context
+def schema_history(ctx: click.Context, dataset: str, as_json: bool) -> None:
+    """Each schema version of DATASET with time, contract version and diff (breaking or not)."""
+    _answer(ctx, "schema-history", as_json, dataset=dataset)
+
+
+@catalog.command()
+@click.option("--tag", default=None, help="Only this tag (matches name, key or value, e.g. email).")
+@_json_option
+@click.pass_context
+def pii(ctx: click.Context, tag: str | None, as_json: bool) -> None:
+    """Which datasets and columns carry which PII tags."""
+    _answer(ctx, "pii", as_json, tag=tag)
+
+
+@catalog.command()
+@click.argument("dataset", required=False)
+@click.option("--topic", default=None, help="With --partition and --offset: which load landed that offset.")
+@click.option("--partition", type=click.IntRange(min=0), default=None)
+@click.option("--offset", type=click.IntRange(min=0), default=None)
+@_json_option
+@click.pass_context
+def loads(ctx: click.Context, dataset: str | None, topic: str | None, partition: int | None, offset: int | None,
+          as_json: bool) -> None:
+    """Loads of DATASET (Delta version, offsets, contract), or the load that landed --topic/--partition/--offset."""
+    reverse = (topic, partition, offset)
+    if any(x is not None for x in reverse):
+        if any(x is None for x in reverse) or dataset is not None:
+            raise click.UsageError("give DATASET, or all of --topic, --partition and --offset")
+        _answer(ctx, "loads", as_json, topic=topic, partition=partition, offset=offset)
+    elif dataset is None:
+        raise click.UsageError("give DATASET, or all of --topic, --partition and --offset")
+    else:
+        _answer(ctx, "loads", as_json, dataset=dataset)
+
+
+@catalog.command()
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@_json_option
+@click.pass_context
+def search(ctx: click.Context, name: str, limit: int, as_json: bool) -> None:
+    """Datasets and jobs whose name (or symlink name) contains NAME."""
+    _answer(ctx, "search", as_json, q=name, limit=limit)
+
+
+def main() -> None:
+    """Entry point for ``python -m catalog.cli``."""
+    catalog()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""Writing one validated OpenLineage event into the catalog tables (one transaction per event).
+
+What each event updates (all upserts, so a re-sent event changes nothing but the raw event log):
+
+- ``events``: the payload verbatim.
+- RunEvent: namespace and job (``jobType`` facet → type ``STREAM`` for ``processingType=STREAMING``, else ``BATCH``),
+  the run (state = the eventType of the latest event by ``eventTime``; ``START`` sets ``started_at``,
+  ``COMPLETE``/``FAIL``/``ABORT`` set ``ended_at``), job/run inputs and outputs, then each dataset's facets, then the
+  ``streamproc_load`` run facet as a load.
+- DatasetEvent: the dataset's facets. JobEvent: the job, its inputs/outputs and their facets.
+
+Dataset facets (``facets`` merged with ``inputFacets``/``outputFacets``):
+
+- ``schema``: a schema version, deduplicated per dataset by ``schema_hash``; its fields flattened to dotted paths.
+- ``version``: the dataset version with that ``datasetVersion`` (a Delta version); without it, a new schema hash
+  makes a new (unnumbered) dataset version.
+- ``tags``: replaces the dataset's tags and column tags (entries with ``field``), together with the non-standard
+  ``tags`` of schema fields; schema-field tags alone replace only the column tags.
+- ``symlinks``, ``columnLineage``: replace the dataset's symlinks / column lineage. ``documentation``: description.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from catalog.errors import InvalidEventError
+from catalog.models import ColumnLineageFacet, DatasetEvent, DatasetFacets, JobEvent, LineageDataset, LoadFacet, RunEvent, SchemaField
+from catalog.storage import tables as t
+from catalog.tags import tag_description, tag_name
+
+__all__ = ["TERMINAL_STATES", "flatten_fields", "ingest_event", "schema_hash", "utc"]
+
+TERMINAL_STATES = ("COMPLETE", "FAIL", "ABORT")
+
+
+def utc(value: datetime) -> datetime:
+    """Make a datetime timezone-aware in UTC (SQLite returns naive datetimes)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _field_dict(field: SchemaField) -> dict[str, Any]:
+    return {
+        "name": field.name,
+        "type": field.type,
+        "description": field.description,
+        "fields": [_field_dict(child) for child in field.fields],
+    }
+
+
+def schema_hash(fields: Iterable[SchemaField]) -> str:
+    """SHA-256 (hex) of the canonical JSON of the schema fields: name, type, description and nested fields, in
+    order; tags are metadata, not schema, and do not change the hash."""
+    canonical = json.dumps([_field_dict(f) for f in fields], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def flatten_fields(fields: Iterable[SchemaField], prefix: str = "") -> list[SchemaField]:
+    """Depth-first list of fields with dotted names (``address.city``), parents before children."""
+    flat: list[SchemaField] = []
+    for field in fields:
+        named = field.model_copy(update={"name": f"{prefix}{field.name}"})
+        flat.append(named)
+        flat.extend(flatten_fields(field.fields, prefix=f"{named.name}."))
+    return flat
+
+
+class _Writer:
+    """Upserts for one event inside one session; ``now`` is the receive time."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.s = session
+        self.now = now
+
+    def namespace(self, name: str) -> t.Namespace:
+        row = self.s.scalar(select(t.Namespace).where(t.Namespace.name == name))
+        if row is None:
+            row = t.Namespace(name=name, created_at=self.now, updated_at=self.now)
+            self.s.add(row)
+            self.s.flush()
+        return row
+
+    def dataset(self, namespace: str, name: str) -> t.Dataset:
+        ns = self.namespace(namespace)
+        row = self.s.scalar(select(t.Dataset).where(t.Dataset.namespace_id == ns.id, t.Dataset.name == name))
+        if row is None:
+            row = t.Dataset(
+                uuid=str(uuid.uuid4()), namespace_id=ns.id, name=name, created_at=self.now, updated_at=self.now,
+                facets={},
+            )
+            self.s.add(row)
+            self.s.flush()
+        return row
+
+    def tag(self, key: str, value: str) -> t.Tag:
+        name = tag_name(key, value)
+        row = self.s.scalar(select(t.Tag).where(t.Tag.name == name))
+        if row is None:
+            row = t.Tag(name=name, key=key.strip(), value=value.strip(), description=tag_description(key, value))
+            self.s.add(row)
+            self.s.flush()
+        return row
+
+    def latest_version(self, dataset: t.Dataset) -> t.DatasetVersion | None:
+        return self.s.scalar(
+            select(t.DatasetVersion).where(t.DatasetVersion.dataset_id == dataset.id).order_by(t.DatasetVersion.id.desc())
+        )
+
+    def dataset_version(
+        self, dataset: t.Dataset, version: str | None, *, schema_id: int | None, run: t.Run | None, facets: dict
+    ) -> t.DatasetVersion:
+        row = None
+        if version is not None:
+            row = self.s.scalar(
+                select(t.DatasetVersion).where(t.DatasetVersion.dataset_id == dataset.id, t.DatasetVersion.version == version)
+            )
+        if row is None:
+            if schema_id is None:
+                latest = self.latest_version(dataset)
+                schema_id = latest.schema_version_id if latest is not None else None
+            row = t.DatasetVersion(
+                uuid=str(uuid.uuid4()), dataset_id=dataset.id, version=version, schema_version_id=schema_id,
+                run_id=run.id if run is not None else None, created_at=self.now, facets=facets,
+            )
+            self.s.add(row)
+            self.s.flush()
+        else:
+            if schema_id is not None:
+                row.schema_version_id = schema_id
+            if run is not None and row.run_id is None:
+                row.run_id = run.id
+            row.facets = {**row.facets, **facets}
+        return row
+
+    def schema_version(self, dataset: t.Dataset, fields: list[SchemaField]) -> t.SchemaVersion:
+        digest = schema_hash(fields)
+        row = self.s.scalar(
+            select(t.SchemaVersion).where(t.SchemaVersion.dataset_id == dataset.id, t.SchemaVersion.hash == digest)
+        )
+        if row is None:
+            row = t.SchemaVersion(uuid=str(uuid.uuid4()), dataset_id=dataset.id, hash=digest, created_at=self.now)
+            self.s.add(row)
+            self.s.flush()
+            for position, field in enumerate(flatten_fields(fields)):
+                self.s.add(
+                    t.Field(schema_version_id=row.id, position=position, name=field.name, type=field.type,
+                            description=field.description)
+                )
+        return row
+
+    def apply_dataset(self, ds: LineageDataset, raw: dict[str, Any], *, run: t.Run | None, extra: str | None) -> t.Dataset:
+        """Apply a dataset's facets (``extra`` names ``inputFacets``/``outputFacets`` to merge in)."""
+        dataset = self.dataset(ds.namespace, ds.name)
+        dataset.updated_at = self.now
+        facets: DatasetFacets = ds.facets
+        raw_facets: dict[str, Any] = dict(raw.get("facets") or {})
+        extra_raw: dict[str, Any] = dict(raw.get(f"{extra}Facets") or {}) if extra else {}
+        dataset.facets = {**dataset.facets, **{k: v for k, v in raw_facets.items() if not (v or {}).get("_deleted")}}
+        for key, value in raw_facets.items():
+            if (value or {}).get("_deleted"):
+                dataset.facets.pop(key, None)
+
+        schema = facets.schema_ if facets.schema_ is not None and not facets.schema_.deleted else None
+        schema_row = self.schema_version(dataset, schema.fields) if schema is not None else None
+        version_facet = facets.version if facets.version is not None and not facets.version.deleted else None
+        version_facets = {**{k: v for k, v in raw_facets.items() if k == "version"}, **extra_raw}
+        if version_facet is not None:
+            self.dataset_version(
+                dataset, version_facet.dataset_version, schema_id=schema_row.id if schema_row else None, run=run,
+                facets=version_facets,
+            )
+        elif schema_row is not None:
+            latest = self.latest_version(dataset)
+            if latest is None or latest.schema_version_id != schema_row.id:
+                self.dataset_version(dataset, None, schema_id=schema_row.id, run=run, facets=version_facets)
+
+        if facets.documentation is not None and not facets.documentation.deleted:
+            dataset.description = facets.documentation.description
+        if facets.symlinks is not None:
+            self.s.execute(delete(t.DatasetSymlink).where(t.DatasetSymlink.dataset_id == dataset.id))
+            seen = set()
+            for ident in facets.symlinks.identifiers:
+                if (ident.namespace, ident.name) not in seen:
+                    seen.add((ident.namespace, ident.name))
+                    self.s.add(t.DatasetSymlink(dataset_id=dataset.id, namespace=ident.namespace, name=ident.name,
+                                                type=ident.type))
+        self._apply_tags(dataset, facets, schema.fields if schema is not None else [])
+        if facets.column_lineage is not None and not facets.column_lineage.deleted:
+            self._apply_column_lineage(dataset, facets.column_lineage)
+        return dataset
+
+    def _apply_tags(self, dataset: t.Dataset, facets: DatasetFacets, fields: list[SchemaField]) -> None:
+        field_tags: dict[tuple[str, int], str | None] = {}
+        for field in flatten_fields(fields):
+            for entry in field.tags:
+                key, value, source = (entry, "true", "schema") if isinstance(entry, str) else (entry.key, entry.value, entry.source)
+                field_tags[(field.name, self.tag(key, value).id)] = source
+        tags_facet = facets.tags if facets.tags is not None and not facets.tags.deleted else None
+        if tags_facet is None and not field_tags:
+            return
+        if tags_facet is not None:
+            dataset_tags: dict[int, str | None] = {}
+            for entry in tags_facet.tags:
+                tag = self.tag(entry.key, entry.value)
+                if entry.field:
+                    field_tags[(entry.field, tag.id)] = entry.source
+                else:
+                    dataset_tags[tag.id] = entry.source
+            self.s.execute(delete(t.DatasetTag).where(t.DatasetTag.dataset_id == dataset.id))
+            for tag_id, source in dataset_tags.items():
+                self.s.add(t.DatasetTag(dataset_id=dataset.id, tag_id=tag_id, source=source))
+        self.s.execute(delete(t.FieldTag).where(t.FieldTag.dataset_id == dataset.id))
+        for (field_name, tag_id), source in field_tags.items():
+            self.s.add(t.FieldTag(dataset_id=dataset.id, field=field_name, tag_id=tag_id, source=source))
+
+    def _apply_column_lineage(self, dataset: t.Dataset, facet: ColumnLineageFacet) -> None:
+        self.s.execute(delete(t.ColumnLineage).where(t.ColumnLineage.dataset_id == dataset.id))
+        rows: dict[tuple[str | None, int, str], t.ColumnLineage] = {}
+        pairs = [(name, f.input_fields, f.transformation_type, f.transformation_description)
+                 for name, f in facet.fields.items()]
+        pairs.append((None, facet.dataset, None, None))
+        for out_field, inputs, ttype, tdesc in pairs:
+            for item in inputs:
+                source = self.dataset(item.namespace, item.name)
+                transformation = item.transformations[0] if item.transformations else {}
+                rows[(out_field, source.id, item.field)] = t.ColumnLineage(
+                    dataset_id=dataset.id, field=out_field, input_dataset_id=source.id, input_field=item.field,
+                    transformation_type=str(transformation.get("type") or ttype or "") or None,
+                    transformation_description=str(transformation.get("description") or tdesc or "") or None,
+                )
+        self.s.add_all(rows.values())
+
+    def job(self, event: RunEvent | JobEvent, raw: dict[str, Any]) -> t.Job:
+        ns = self.namespace(event.job.namespace)
+        row = self.s.scalar(select(t.Job).where(t.Job.namespace_id == ns.id, t.Job.name == event.job.name))
+        job_type = event.job.facets.job_type
+        kind = "STREAM" if job_type is not None and job_type.processing_type.upper() == "STREAMING" else "BATCH"
+        if row is None:
+            row = t.Job(uuid=str(uuid.uuid4()), namespace_id=ns.id, name=event.job.name, type=kind,
+                        created_at=self.now, updated_at=self.now, facets={})
+            self.s.add(row)
+            self.s.flush()
+        row.updated_at = self.now
+        if job_type is not None:
+            row.type = kind
+        if event.job.facets.documentation is not None:
+            row.description = event.job.facets.documentation.description
+        row.facets = {**row.facets, **(raw.get("job", {}).get("facets") or {})}
+        return row
+
+    def link(self, model: type[t.JobDataset] | type[t.RunDataset], owner: str, owner_id: int, dataset_id: int,
+             direction: str) -> None:
+        column = getattr(model, owner)
+        exists = self.s.scalar(select(model.id).where(column == owner_id, model.dataset_id == dataset_id,
+                                                      model.direction == direction))
+        if exists is None:
+            self.s.add(model(**{owner: owner_id, "dataset_id": dataset_id, "direction": direction}))
+
+    def run(self, event: RunEvent, job: t.Job, raw: dict[str, Any]) -> t.Run:
+        run_uuid = str(event.run.run_id)
+        when = utc(event.event_time)
+        state = event.event_type or "OTHER"
+        row = self.s.scalar(select(t.Run).where(t.Run.uuid == run_uuid))
+        if row is None:
+            row = t.Run(uuid=run_uuid, job_id=job.id, state=state, state_time=when, created_at=self.now,
+                        updated_at=self.now, facets={})
+            self.s.add(row)
+            self.s.flush()
+        elif event.event_type is not None and when >= utc(row.state_time):
+            row.state, row.state_time = state, when
+        row.updated_at = self.now
+        if event.event_type == "START" and (row.started_at is None or when < utc(row.started_at)):
+            row.started_at = when
+        if event.event_type in TERMINAL_STATES:
+            row.ended_at = when
+        row.facets = {**row.facets, **(raw.get("run", {}).get("facets") or {})}
+        return row
+
+    def load(self, facet: LoadFacet, run: t.Run, outputs: list[t.Dataset]) -> None:
+        if self.s.scalar(select(t.Load.id).where(t.Load.load_id == facet.load_id)) is not None:
+            return  # re-sent event: the load is already recorded
+        dataset = self._load_target(facet.table, outputs)
+        version = self.dataset_version(dataset, str(facet.delta_version), schema_id=None, run=run, facets={})
+        contract_version = str(facet.contract.version)
+        version.contract_name, version.contract_version = facet.contract.name, contract_version
+        version.contract_hash = facet.contract.hash
+        load = t.Load(
+            load_id=facet.load_id, run_id=run.id, dataset_id=dataset.id, dataset_version_id=version.id,
+            table=facet.table, delta_version=facet.delta_version, contract_name=facet.contract.name,
+            contract_version=contract_version, contract_hash=facet.contract.hash, rows_landed=facet.rows_landed,
+            rows_quarantined=facet.rows_quarantined, created_at=self.now,
+        )
+        self.s.add(load)
+        self.s.flush()
+        for rng in facet.offsets:
+            self.s.add(t.LoadOffset(load_id=load.id, topic=rng.topic, partition=rng.partition, first=rng.first,
+                                    last=rng.last))
+
+    def _load_target(self, table: str, outputs: list[t.Dataset]) -> t.Dataset:
+        for dataset in outputs:
+            if dataset.name == table or dataset.name.rstrip("/") == table.rstrip("/"):
+                return dataset
+        linked = {row.dataset_id for row in self.s.scalars(select(t.DatasetSymlink).where(t.DatasetSymlink.name == table))}
+        for dataset in outputs:
+            if dataset.id in linked:
+                return dataset
+        if len(outputs) == 1:
+            return outputs[0]
+        raise InvalidEventError(
+            "streamproc_load.table matches no output dataset",
+            errors=[{"loc": ["run", "facets", "streamproc_load", "table"], "type": "value_error",
+                     "msg": f"{table!r} is neither the name nor a symlink of an output: "
+                            f"{[d.name for d in outputs]}"}],
+        )
+
+
+def ingest_event(session: Session, event: RunEvent | DatasetEvent | JobEvent, raw: dict[str, Any], *,
+                 now: datetime | None = None) -> None:
+    """Store ``event`` (already validated; ``raw`` is its JSON payload) and everything it says.
+
+    Raises:
+        InvalidEventError: the ``streamproc_load`` facet names a table that is not an output of the event.
+        sqlalchemy.exc.SQLAlchemyError: the database failed (translated to ``StorageError`` by ``Database.session``).
+    """
+    w = _Writer(session, utc(now or datetime.now(UTC)))
+    kind = "run" if isinstance(event, RunEvent) else "dataset" if isinstance(event, DatasetEvent) else "job"
+    job_ref = None if isinstance(event, DatasetEvent) else event.job
+    session.add(t.Event(
+        kind=kind, event_type=event.event_type if isinstance(event, RunEvent) else None,
+        event_time=utc(event.event_time), run_uuid=str(event.run.run_id) if isinstance(event, RunEvent) else None,
+        job_namespace=job_ref.namespace if job_ref else None, job_name=job_ref.name if job_ref else None,
+        producer=event.producer, received_at=w.now, payload=raw,
+    ))
+    if isinstance(event, DatasetEvent):
+        w.apply_dataset(event.dataset, raw.get("dataset") or {}, run=None, extra=None)
+        return
+    job = w.job(event, raw)
+    run = w.run(event, job, raw) if isinstance(event, RunEvent) else None
+    outputs: list[t.Dataset] = []
+    for direction, items, key, extra in (("in", event.inputs, "inputs", "input"), ("out", event.outputs, "outputs", "output")):
+        for ds, ds_raw in zip(items, raw.get(key) or [], strict=True):
+            dataset = w.apply_dataset(ds, ds_raw, run=run if direction == "out" else None, extra=extra)
+            w.link(t.JobDataset, "job_id", job.id, dataset.id, direction)
+            if run is not None:
+                w.link(t.RunDataset, "run_id", run.id, dataset.id, direction)
+            if direction == "out":
+                outputs.append(dataset)
+    if isinstance(event, RunEvent) and run is not None and event.run.facets.streamproc_load is not None:
+        w.load(event.run.facets.streamproc_load, run, outputs)
