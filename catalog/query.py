@@ -147,8 +147,8 @@ def schema_history(session: Session, ref: str) -> dict[str, Any]:
     """Each schema the dataset has had, oldest first, with a diff to the previous one.
 
     Returns:
-        ``{"dataset": {...}, "versions": [{"schemaVersion": uuid, "hash", "createdAt", "datasetVersion": the
-        version (Delta version) where it first appeared or None, "contract": {"name", "version", "hash"} | None,
+        ``{"dataset": {...}, "versions": [{"schemaVersion": uuid, "hash", "createdAt" (event time it was first
+        seen), "datasetVersion": the first numbered version (Delta version) with this schema, or None, "contract": {"name", "version", "hash"} | None,
         "fields": [{"name", "type", "description", "tags"}], "diff": see ``diff_fields`` (None for the first)}]}``.
     """
     dataset = resolve_dataset(session, ref)
@@ -161,9 +161,12 @@ def schema_history(session: Session, ref: str) -> dict[str, Any]:
     previous_schema: int | None = None
     previous_fields: list[dict[str, Any]] = []
     for dv in versions:
-        if dv.contract_version is not None and history and history[-1]["contract"] is None and dv.schema_version_id == previous_schema:
-            history[-1]["contract"] = {"name": dv.contract_name, "version": dv.contract_version, "hash": dv.contract_hash}
-        if dv.schema_version_id == previous_schema:
+        if dv.schema_version_id == previous_schema:  # same schema: fill in what the first version lacked
+            if history[-1]["contract"] is None and dv.contract_version is not None:
+                history[-1]["contract"] = {"name": dv.contract_name, "version": dv.contract_version,
+                                           "hash": dv.contract_hash}
+            if history[-1]["datasetVersion"] is None:
+                history[-1]["datasetVersion"] = dv.version
             continue
         schema = session.get_one(t.SchemaVersion, dv.schema_version_id)
         fields = [{"name": f.name, "type": f.type, "description": f.description,

@@ -1,5 +1,7 @@
 """``POST /api/v1/lineage``: accept one OpenLineage event (RunEvent, DatasetEvent or JobEvent) from any producer.
 
+Bodies may be gzip-compressed (``Content-Encoding: gzip``, openlineage-python's ``compression: gzip``).
+
 Responses: 201 ``{"status": "stored", "kind", "eventType"}``; 400 body not a JSON object; 422 invalid event
 ``{"code", "error": "invalid_event", "message", "errors": [{"loc", "msg", "type"}]}``; 401 missing/wrong token;
 503 database unavailable.
@@ -7,6 +9,7 @@ Responses: 201 ``{"status": "stored", "kind", "eventType"}``; 400 body not a JSO
 
 from __future__ import annotations
 
+import gzip
 import threading
 from typing import Any
 
@@ -50,7 +53,13 @@ def _store(request: Request, event: Event, payload: dict[str, Any]) -> None:
 async def post_lineage(request: Request) -> JSONResponse:
     metrics = request.app.state.metrics
     try:
-        event, payload = parse_event(await request.body(), json_schema=request.app.state.json_schema)
+        body = await request.body()
+        if request.headers.get("content-encoding", "").lower() == "gzip":  # openlineage-python `compression: gzip`
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError) as exc:
+                raise InvalidEventError(f"the body is not valid gzip: {exc}", status=400) from exc
+        event, payload = parse_event(body, json_schema=request.app.state.json_schema)
     except InvalidEventError as exc:
         metrics.rejected_event(exc.status)
         raise

@@ -12,8 +12,9 @@ What each event updates (all upserts, so a re-sent event changes nothing but the
 Dataset facets (``facets`` merged with ``inputFacets``/``outputFacets``):
 
 - ``schema``: a schema version, deduplicated per dataset by ``schema_hash``; its fields flattened to dotted paths.
-- ``version``: the dataset version with that ``datasetVersion`` (a Delta version); without it, a new schema hash
-  makes a new (unnumbered) dataset version.
+- ``version``: the dataset version with that ``datasetVersion`` (a Delta version); without it, a schema hash other
+  than the latest version's makes a new (unnumbered) dataset version, unless the event is older than that version
+  (re-sent or late events do not bring a superseded schema back).
 - ``tags``: replaces the dataset's tags and column tags (entries with ``field``), together with the non-standard
   ``tags`` of schema fields; schema-field tags alone replace only the column tags.
 - ``symlinks``, ``columnLineage``: replace the dataset's symlinks / column lineage. ``documentation``: description.
@@ -73,11 +74,13 @@ def flatten_fields(fields: Iterable[SchemaField], prefix: str = "") -> list[Sche
 
 
 class _Writer:
-    """Upserts for one event inside one session; ``now`` is the receive time."""
+    """Upserts for one event inside one session; ``now`` is the receive time (namespaces, datasets, jobs),
+    ``when`` the event time (dataset and schema versions, loads: when the data changed)."""
 
-    def __init__(self, session: Session, now: datetime) -> None:
+    def __init__(self, session: Session, now: datetime, when: datetime) -> None:
         self.s = session
         self.now = now
+        self.when = when
 
     def namespace(self, name: str) -> t.Namespace:
         row = self.s.scalar(select(t.Namespace).where(t.Namespace.name == name))
@@ -127,7 +130,7 @@ class _Writer:
                 schema_id = latest.schema_version_id if latest is not None else None
             row = t.DatasetVersion(
                 uuid=str(uuid.uuid4()), dataset_id=dataset.id, version=version, schema_version_id=schema_id,
-                run_id=run.id if run is not None else None, created_at=self.now, facets=facets,
+                run_id=run.id if run is not None else None, created_at=self.when, facets=facets,
             )
             self.s.add(row)
             self.s.flush()
@@ -145,7 +148,7 @@ class _Writer:
             select(t.SchemaVersion).where(t.SchemaVersion.dataset_id == dataset.id, t.SchemaVersion.hash == digest)
         )
         if row is None:
-            row = t.SchemaVersion(uuid=str(uuid.uuid4()), dataset_id=dataset.id, hash=digest, created_at=self.now)
+            row = t.SchemaVersion(uuid=str(uuid.uuid4()), dataset_id=dataset.id, hash=digest, created_at=self.when)
             self.s.add(row)
             self.s.flush()
             for position, field in enumerate(flatten_fields(fields)):
@@ -178,7 +181,8 @@ class _Writer:
             )
         elif schema_row is not None:
             latest = self.latest_version(dataset)
-            if latest is None or latest.schema_version_id != schema_row.id:
+            # an older event (re-sent from an outbox, or late) must not bring back a superseded schema
+            if latest is None or (latest.schema_version_id != schema_row.id and self.when >= utc(latest.created_at)):
                 self.dataset_version(dataset, None, schema_id=schema_row.id, run=run, facets=version_facets)
 
         if facets.documentation is not None and not facets.documentation.deleted:
@@ -295,7 +299,7 @@ class _Writer:
             load_id=facet.load_id, run_id=run.id, dataset_id=dataset.id, dataset_version_id=version.id,
             table=facet.table, delta_version=facet.delta_version, contract_name=facet.contract.name,
             contract_version=contract_version, contract_hash=facet.contract.hash, rows_landed=facet.rows_landed,
-            rows_quarantined=facet.rows_quarantined, created_at=self.now,
+            rows_quarantined=facet.rows_quarantined, created_at=self.when,
         )
         self.s.add(load)
         self.s.flush()
@@ -329,7 +333,7 @@ def ingest_event(session: Session, event: RunEvent | DatasetEvent | JobEvent, ra
         InvalidEventError: the ``streamproc_load`` facet names a table that is not an output of the event.
         sqlalchemy.exc.SQLAlchemyError: the database failed (translated to ``StorageError`` by ``Database.session``).
     """
-    w = _Writer(session, utc(now or datetime.now(UTC)))
+    w = _Writer(session, utc(now or datetime.now(UTC)), utc(event.event_time))
     kind = "run" if isinstance(event, RunEvent) else "dataset" if isinstance(event, DatasetEvent) else "job"
     job_ref = None if isinstance(event, DatasetEvent) else event.job
     session.add(t.Event(

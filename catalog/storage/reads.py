@@ -78,9 +78,12 @@ def _by_ns_name(session: Session, namespace: str, name: str) -> t.Dataset | None
 def resolve_dataset(session: Session, ref: str, *, namespace: str | None = None) -> t.Dataset:
     """Find a dataset by ``dataset:<ns>:<name>``, ``<ns>:<name>``, its exact name, or a symlink name.
 
+    A bare name is looked up among names and symlink names alike; if it means several datasets (a topic and a
+    table's logical name, say), the caller must say which.
+
     Raises:
         NotFoundError: nothing matches.
-        AmbiguousNameError: a bare name matches several datasets (the message lists them).
+        AmbiguousNameError: a bare name matches several datasets (the message lists them as ``dataset:<ns>:<name>``).
     """
     if namespace is not None:
         found = _by_ns_name(session, namespace, ref)
@@ -92,10 +95,9 @@ def resolve_dataset(session: Session, ref: str, *, namespace: str | None = None)
         found = _by_ns_name(session, ns, name)
         if found is not None:
             return found
-    matches = list(session.scalars(select(t.Dataset).where(t.Dataset.name == text)))
-    if not matches:
-        ids = session.scalars(select(t.DatasetSymlink.dataset_id).where(t.DatasetSymlink.name == text)).all()
-        matches = [session.get_one(t.Dataset, i) for i in sorted(set(ids))]
+    ids = set(session.scalars(select(t.Dataset.id).where(t.Dataset.name == text)))
+    ids |= set(session.scalars(select(t.DatasetSymlink.dataset_id).where(t.DatasetSymlink.name == text)))
+    matches = [session.get_one(t.Dataset, i) for i in sorted(ids)]
     if len(matches) == 1:
         return matches[0]
     if not matches:

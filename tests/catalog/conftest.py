@@ -1,0 +1,96 @@
+"""Fixtures for the catalog tests: a real PostgreSQL (started by ``deploy/postgres/pg.sh`` unless
+``CATALOG_TEST_POSTGRES_URL`` is set), a fresh database per test parametrized over SQLite and PostgreSQL, and a real
+uvicorn server on 127.0.0.1 running the catalog."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+from sqlalchemy import make_url
+
+from catalog.app import create_app
+from catalog.config import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+PG_SH = REPO / "deploy" / "postgres" / "pg.sh"
+TOKEN = "test-token-5f0c"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a PostgreSQL server's maintenance database (``postgres``)."""
+    given = os.environ.get("CATALOG_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    started = subprocess.run([str(PG_SH), "start"], capture_output=True, text=True, timeout=900)
+    if started.returncode != 0:
+        pytest.fail(f"could not start PostgreSQL with {PG_SH}:\n{started.stderr}", pytrace=False)
+    values = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
+    try:
+        yield values["CATALOG_TEST_POSTGRES_URL"]
+    finally:
+        subprocess.run([str(PG_SH), "stop", values["PGDATA_DIR"]], capture_output=True, timeout=120)
+
+
+def _admin_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    name = f"catalog_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin_dsn(base), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(_admin_dsn(base), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    token: str
+    database_url: str
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[Server]:
+    """The catalog served by uvicorn on a free loopback port, auth on with ``TOKEN``."""
+    settings = load_settings(database_url=database_url, api_token=TOKEN, auth_disabled=False)
+    port = _free_port()
+    uv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, name="catalog-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uv.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the catalog server did not start", pytrace=False)
+        time.sleep(0.02)
+    try:
+        yield Server(url=f"http://127.0.0.1:{port}", token=TOKEN, database_url=database_url)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=30)
