@@ -188,6 +188,7 @@ class Lander:
             rows_landed=_count_in(accepted_records, covered),
             rows_quarantined=_count_in(rejected_records, covered),
             bytes=sum(r.size for r in records if _covers(covered, r)),
+            close_reason=batch.close_reason or "unknown",
             offsets=tuple(OffsetRange(tp.topic, tp.partition, first, last) for tp, (first, last) in covered.items()),
             delta_version=table_version if table_version is not None else self.table.table.version(),
             quarantine_delta_version=(

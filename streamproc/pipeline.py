@@ -133,6 +133,9 @@ class Pipeline:
                 tg.start_soon(self._fetch, source, send)
                 await self._land_loop(receive, lander, source)
                 tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # Callers handle one error: the first real one a stage raised (the others are its consequences).
+            raise _root_error(group) from None
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                 await source.stop()
@@ -186,9 +189,13 @@ class Pipeline:
         unknown = [tp for tp in assigned if tp not in self._end_offsets]
         if unknown:
             self._end_offsets.update(await source.end_offsets(unknown))
-        for tp in assigned:
-            if await source.position(tp) < self._end_offsets[tp]:
-                return False
+        positions = {tp: await source.position(tp) for tp in assigned}
+        if any(positions[tp] < self._end_offsets[tp] for tp in assigned):
+            return False
+        logger.info(
+            "caught up with the end offsets seen at start: %s",
+            ", ".join(f"{tp.topic}[{tp.partition}]@{self._end_offsets[tp]}" for tp in sorted(assigned)),
+        )
         return True
 
     async def _land_loop(
@@ -247,6 +254,15 @@ class Pipeline:
         # Outside the landing lock: a commit may wait for a rebalance that waits for that lock.
         with anyio.move_on_after(10):
             await source.commit(outcome.next_offsets)
+
+
+def _root_error(group: BaseExceptionGroup) -> BaseException:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _root_error(exc)
+        if not isinstance(exc, anyio.get_cancelled_exc_class()):
+            return exc
+    return group
 
 
 def _log_retry(state: RetryCallState) -> None:

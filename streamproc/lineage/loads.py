@@ -38,6 +38,7 @@ LOADS_SCHEMA = pa.schema(
         pa.field("rows_landed", pa.int64(), nullable=False),
         pa.field("rows_quarantined", pa.int64(), nullable=False),
         pa.field("bytes", pa.int64(), nullable=False),
+        pa.field("close_reason", pa.string(), nullable=False),
         pa.field("offsets", pa.list_(pa.field("item", _OFFSET_RANGE)), nullable=False),
         pa.field("delta_version", pa.int64()),
         pa.field("quarantine_delta_version", pa.int64()),
@@ -46,7 +47,8 @@ LOADS_SCHEMA = pa.schema(
     ]
 )
 """Arrow schema of ``_loads``. ``offsets`` lists, per partition, the first and last offset this load covers;
-``delta_version`` is the landed table's version after the load's commit (``None`` if the table was not written)."""
+``close_reason`` says which limit closed the micro-batch (``rows``, ``bytes``, ``linger``, ``caught_up``,
+``shutdown``); ``delta_version`` is the landed table's version after the load's commit (``None`` if the table was not written)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class LoadRecord:
     rows_landed: int
     rows_quarantined: int
     bytes: int
+    close_reason: str
     offsets: tuple[OffsetRange, ...]
     delta_version: int | None
     quarantine_delta_version: int | None

@@ -48,13 +48,21 @@ class _Listener(ConsumerRebalanceListener):
             await self._on_revoked(partitions)
 
     async def on_partitions_assigned(self, assigned: Iterable[KafkaTopicPartition]) -> None:
+        assigned = list(assigned)
         partitions = {TopicPartition(tp.topic, tp.partition) for tp in assigned}
         if not partitions:
             return
-        positions = await self._on_assigned(partitions)
-        for tp, offset in positions.items():
-            if offset is not None:
-                self._source.consumer.seek(KafkaTopicPartition(tp.topic, tp.partition), offset)
+        consumer = self._source.consumer
+        # aiokafka keeps fetching while this listener awaits: paused, no record of these partitions is returned
+        # before the seek to the Delta log's position.
+        consumer.pause(*assigned)
+        try:
+            positions = await self._on_assigned(partitions)
+            for tp, offset in positions.items():
+                if offset is not None:
+                    consumer.seek(KafkaTopicPartition(tp.topic, tp.partition), offset)
+        finally:
+            consumer.resume(*assigned)
         logger.info(
             "partitions assigned: %s (from the Delta log: %s)",
             _describe(partitions),
