@@ -76,7 +76,6 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     try:
         summary = anyio.run(pipeline.run)
     except ContractStopError as exc:
-        pipeline.summary.stopped_by = "freeze"
         click.echo(pipeline.summary.render(), err=True)
         _fail(f"contract violation, pipeline stopped: {exc}", EXIT_CONTRACT_STOP)
     except ContractError as exc:

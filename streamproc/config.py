@@ -27,14 +27,22 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from streamproc.errors import ConfigError
 
-__all__ = ["PipelineConfig", "KafkaSourceConfig", "SinkConfig", "BatchConfig", "load_config"]
+__all__ = [
+    "PipelineConfig",
+    "KafkaSourceConfig",
+    "FileSourceConfig",
+    "SourceConfig",
+    "SinkConfig",
+    "BatchConfig",
+    "load_config",
+]
 
 
 class _Frozen(BaseModel):
@@ -58,6 +66,17 @@ class KafkaSourceConfig(_Frozen):
     @classmethod
     def _one_topic_is_a_list(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+
+class FileSourceConfig(_Frozen):
+    """Where to read from: one NDJSON, CSV or Parquet file (a bounded source; the run ends at its end)."""
+
+    type: Literal["file"]
+    path: str = Field(description="the file; relative paths are relative to the config file")
+    consumer_group: str = Field("file", description="names the exactly-once positions in the Delta log")
+
+
+SourceConfig = Annotated[KafkaSourceConfig | FileSourceConfig, Field(discriminator="type")]
 
 
 class SinkConfig(_Frozen):
@@ -94,7 +113,7 @@ class PipelineConfig(_Frozen):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     contract: str = Field(description="module:Class of the contract")
-    source: KafkaSourceConfig
+    source: SourceConfig
     sink: SinkConfig
     batch: BatchConfig = BatchConfig()
     shutdown_grace_seconds: float = Field(25.0, gt=0, description="SIGTERM → flushed, committed and left the group")
@@ -133,6 +152,9 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
         for key in ("table_uri", "quarantine_uri", "loads_uri"):
             if isinstance(sink.get(key), str):
                 sink[key] = _resolve(sink[key], base_dir)
+    source = raw.get("source")
+    if isinstance(source, dict) and source.get("type") == "file" and isinstance(source.get("path"), str):
+        source["path"] = _resolve(source["path"], base_dir)
     try:
         return PipelineConfig.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from contracts import Contract, ContractFrozenError, contract_arrow_schema, schema_hash, validate_batch
+from contracts import Contract, ContractFrozenError, Rejection, contract_arrow_schema, schema_hash, validate_batch
 from streamproc.batching.batcher import MicroBatch
 from streamproc.config import SinkConfig
 from streamproc.errors import ContractStopError
@@ -42,11 +42,13 @@ class LoadOutcome:
         load: the load's record (also appended to ``_loads`` unless ``already_landed``).
         next_offsets: per partition, the offset after the last one now landed: what to commit to Kafka.
         already_landed: every offset of the batch was in the tables already (a re-delivery); nothing was written.
+        rejections: the batch's rejections (every violation), for metrics and reports.
     """
 
     load: LoadRecord
     next_offsets: dict[TopicPartition, int]
     already_landed: bool
+    rejections: tuple[Rejection, ...] = ()
 
 
 def table_name_of(uri: str) -> str:
@@ -204,7 +206,9 @@ class Lander:
                 metadata=metadata,
             )
         next_offsets = {tp: last + 1 for tp, (_, last) in ranges.items()}
-        return LoadOutcome(load=load, next_offsets=next_offsets, already_landed=not covered)
+        return LoadOutcome(
+            load=load, next_offsets=next_offsets, already_landed=not covered, rejections=tuple(result.rejected)
+        )
 
     def _commit(
         self,

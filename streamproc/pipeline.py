@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -28,10 +29,11 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from contracts import load_contract
 from streamproc.batching.batcher import Batcher, CloseReason, MicroBatch
 from streamproc.config import PipelineConfig
-from streamproc.errors import StorageUnavailableError, StreamprocError
+from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError
 from streamproc.landing import Lander
-from streamproc.sources.base import SourceRecord, TopicPartition
-from streamproc.sources.kafka import KafkaSource
+from streamproc.observers import PipelineObserver, RunInfo
+from streamproc.sources import consumer_group_of, open_source
+from streamproc.sources.base import Source, SourceRecord, TopicPartition
 from streamproc.summary import RunSummary
 
 __all__ = ["Pipeline"]
@@ -58,12 +60,23 @@ class Pipeline:
         until_caught_up: stop once the consumer has landed everything up to the end offsets it saw when its
             partitions were first assigned.
         handle_signals: stop gracefully on SIGINT/SIGTERM (the CLI sets it; embedding code may not want it).
+        observers: told of the run's start, loads, rebalances, retries and stop (metrics, lineage).
+
+    A bounded source (a file) always stops once caught up.
     """
 
-    def __init__(self, config: PipelineConfig, *, until_caught_up: bool = False, handle_signals: bool = True) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        *,
+        until_caught_up: bool = False,
+        handle_signals: bool = True,
+        observers: Sequence[PipelineObserver] = (),
+    ) -> None:
         self.config = config
         self.until_caught_up = until_caught_up
         self.handle_signals = handle_signals
+        self.observers = tuple(observers)
         self.run_id = str(uuid.uuid4())
         self.summary = RunSummary(pipeline=config.name)
         self._stop = anyio.Event()
@@ -73,6 +86,8 @@ class Pipeline:
         self._lander: Lander | None = None
         self._end_offsets: dict[TopicPartition, int] = {}
         self._used = False
+        self._started = False
+        self._retry_to_report: tuple[BaseException | None, int] | None = None
 
     def request_stop(self) -> None:
         """Ask for a graceful stop (flush, commit, leave the group)."""
@@ -96,24 +111,36 @@ class Pipeline:
         started = time.monotonic()
         try:
             await self._run()
-        except BaseException:
-            self.summary.stopped_by = "error" if self.summary.stopped_by == "signal" else self.summary.stopped_by
-            raise
-        finally:
+        except BaseException as exc:
             self.summary.seconds = time.monotonic() - started
+            self.summary.stopped_by = "freeze" if isinstance(exc, ContractStopError) else "error"
+            if self._started:
+                with anyio.CancelScope(shield=True):
+                    await self._notify("on_stop", self.summary, exc)
+            raise
+        self.summary.seconds = time.monotonic() - started
+        await self._notify("on_stop", self.summary, None)
         return self.summary
+
+    async def _notify(self, hook: str, *args: object) -> None:
+        for observer in self.observers:
+            try:
+                await getattr(observer, hook)(*args)
+            except Exception:  # noqa: BLE001 - an observer never stops landing (see observers.py)
+                logger.exception("observer %s failed in %s", type(observer).__name__, hook)
 
     async def _run(self) -> None:
         config = self.config
         if str(config.base_dir) not in sys.path:
             sys.path.insert(0, str(config.base_dir))
         contract = load_contract(config.contract)
-        source = KafkaSource(config.source, client_id=f"streamproc-{config.name}")
+        source = open_source(config)
+        self.until_caught_up = self.until_caught_up or getattr(source, "bounded", False)
         self._lander = lander = Lander(
             contract=contract,
             sink=config.sink,
             pipeline=config.name,
-            consumer_group=config.source.consumer_group,
+            consumer_group=consumer_group_of(config),
             run_id=self.run_id,
             source_uris=source.source_uris,
         )
@@ -123,6 +150,18 @@ class Pipeline:
             "loads": lander.loads.uri,
         }
         await anyio.to_thread.run_sync(lander.open)
+        self._started = True
+        await self._notify(
+            "on_start",
+            RunInfo(
+                run_id=self.run_id,
+                config=config,
+                contract=contract,
+                contract_hash=lander.contract_hash,
+                source_uris=source.source_uris,
+                tables=dict(self.summary.tables),
+            ),
+        )
         await source.start(on_assigned=self._on_assigned, on_revoked=self._on_revoked)
         send, receive = anyio.create_memory_object_stream[_Chunk](config.batch.queue_size)
         try:
@@ -161,6 +200,7 @@ class Pipeline:
         positions = await anyio.to_thread.run_sync(self._lander.positions, partitions)
         self._batcher.assign(positions)
         self._owned |= partitions
+        await self._notify("on_assigned", partitions)
         return positions
 
     async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
@@ -171,8 +211,9 @@ class Pipeline:
             dropped = self._batcher.revoke(partitions)
             if dropped:
                 logger.info("dropped %d buffered records of revoked partitions (not acknowledged)", dropped)
+        await self._notify("on_revoked", partitions)
 
-    async def _fetch(self, source: KafkaSource, send: MemoryObjectSendStream[_Chunk]) -> None:
+    async def _fetch(self, source: Source, send: MemoryObjectSendStream[_Chunk]) -> None:
         async with send:
             while not self._stop.is_set():
                 records = await source.fetch(timeout_seconds=0.5)
@@ -182,7 +223,7 @@ class Pipeline:
                     await send.send(_CAUGHT_UP)
                     return
 
-    async def _caught_up(self, source: KafkaSource) -> bool:
+    async def _caught_up(self, source: Source) -> bool:
         assigned = source.assignment()
         if not assigned:
             return False
@@ -199,7 +240,7 @@ class Pipeline:
         return True
 
     async def _land_loop(
-        self, receive: MemoryObjectReceiveStream[_Chunk], lander: Lander, source: KafkaSource
+        self, receive: MemoryObjectReceiveStream[_Chunk], lander: Lander, source: Source
     ) -> None:
         async with receive:
             while True:
@@ -226,7 +267,7 @@ class Pipeline:
                         if reason is not None:
                             await self._land(self._batcher.take(reason), lander, source)
 
-    async def _land(self, batch: MicroBatch | None, lander: Lander, source: KafkaSource) -> None:
+    async def _land(self, batch: MicroBatch | None, lander: Lander, source: Source) -> None:
         if batch is None:
             return
         async with self._landing:
@@ -234,12 +275,16 @@ class Pipeline:
                 retry=retry_if_exception_type(StorageUnavailableError),
                 wait=wait_exponential_jitter(initial=0.5, max=30),
                 stop=lambda _state: self._stop.is_set(),
-                before_sleep=_log_retry,
+                before_sleep=self._before_retry,
                 reraise=True,
             ):
                 with attempt:
+                    if self._retry_to_report is not None:
+                        (error, failed_attempts), self._retry_to_report = self._retry_to_report, None
+                        await self._notify("on_storage_retry", error, failed_attempts)
                     outcome = await anyio.to_thread.run_sync(lander.land, batch)
         load = outcome.load
+        await self._notify("on_load", outcome, batch)
         if not outcome.already_landed:
             self.summary.add(load, events=sum(r.last - r.first + 1 for r in load.offsets))
         logger.info(
@@ -254,6 +299,11 @@ class Pipeline:
         # Outside the landing lock: a commit may wait for a rebalance that waits for that lock.
         with anyio.move_on_after(10):
             await source.commit(outcome.next_offsets)
+
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        _log_retry(state)
+        self._retry_to_report = (state.outcome.exception() if state.outcome else None, state.attempt_number)
 
 
 def _root_error(group: BaseExceptionGroup) -> BaseException:

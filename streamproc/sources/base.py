@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["TopicPartition", "SourceRecord"]
+__all__ = ["TopicPartition", "SourceRecord", "Source", "OnAssigned", "OnRevoked"]
 
 
 class TopicPartition(NamedTuple):
@@ -41,3 +42,38 @@ class SourceRecord:
     def size(self) -> int:
         """Payload size in bytes (what ``batch.max_bytes`` counts)."""
         return len(self.value) if self.value is not None else 0
+
+
+OnAssigned = Callable[[set[TopicPartition]], Awaitable[dict[TopicPartition, int | None]]]
+"""Called with newly assigned partitions; returns the offset each must resume from (``None``: not known)."""
+OnRevoked = Callable[[set[TopicPartition]], Awaitable[None]]
+"""Called with revoked partitions before they move; must finish any in-flight load of them."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What the pipeline needs of a source (Kafka, file, HTTP write-ahead log).
+
+    Lifecycle: :meth:`start` once → :meth:`fetch` / :meth:`commit` → :meth:`stop`; never used after stop.
+    Offsets are per (topic, partition) and ascending; :meth:`commit` is called only after the records up to those
+    offsets are durable in the lake, so a source may then forget them (acknowledge, delete a log segment).
+    """
+
+    @property
+    def source_uris(self) -> dict[str, str]:
+        """topic → the ``_source`` lineage value (OpenLineage dataset namespace + name as one URI)."""
+        ...
+
+    async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None: ...
+
+    async def fetch(self, *, timeout_seconds: float) -> list[SourceRecord]: ...
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+    async def position(self, tp: TopicPartition) -> int: ...
+
+    async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+    async def stop(self) -> None: ...

@@ -8,7 +8,7 @@ Offsets are never auto-committed. On assignment the pipeline says where each par
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTopicPartition
@@ -16,16 +16,11 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streamproc.config import KafkaSourceConfig
 from streamproc.errors import SourceError, SourceUnavailableError
-from streamproc.sources.base import SourceRecord, TopicPartition
+from streamproc.sources.base import OnAssigned, OnRevoked, SourceRecord, TopicPartition
 
-__all__ = ["KafkaSource", "OnAssigned", "OnRevoked", "kafka_source_uri"]
+__all__ = ["KafkaSource", "kafka_source_uri"]
 
 logger = logging.getLogger(__name__)
-
-OnAssigned = Callable[[set[TopicPartition]], Awaitable[dict[TopicPartition, int | None]]]
-"""Called with newly assigned partitions; returns the offset each must resume from (``None``: not known)."""
-OnRevoked = Callable[[set[TopicPartition]], Awaitable[None]]
-"""Called with revoked partitions before the group rebalances; must finish any in-flight load of them."""
 
 
 def kafka_source_uri(bootstrap_servers: str, topic: str) -> str:

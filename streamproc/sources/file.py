@@ -1,0 +1,97 @@
+"""The file source: an NDJSON, CSV or Parquet file read as one partition, offsets being event numbers.
+
+A bounded source for backfills and replays: the pipeline stops at the end of the file. It resumes exactly once like
+Kafka: the Delta log's ``txn`` version for ``(<consumer_group>, <table>, <file name>, 0)`` says how many events of
+the file are already landed, and those are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import anyio
+
+from streamproc.config import FileSourceConfig
+from streamproc.errors import SourceError
+from streamproc.sources.base import OnAssigned, OnRevoked, SourceRecord, TopicPartition
+from streamproc.sources.files import iter_json_events
+
+__all__ = ["FileSource"]
+
+
+class FileSource:
+    """Reads one file (see :mod:`streamproc.sources.files` for formats) as partition 0 of topic = the file's name.
+
+    Lifecycle: :meth:`start` once → :meth:`fetch` until it returns ``[]`` with :attr:`exhausted` → :meth:`stop`.
+    """
+
+    bounded = True
+
+    def __init__(self, config: FileSourceConfig) -> None:
+        self.config = config
+        self.path = Path(config.path)
+        self.tp = TopicPartition(self.path.name, 0)
+        self._chunks: Iterator[list[bytes]] | None = None
+        self._position = 0
+        self._pending: list[bytes] = []
+        self.exhausted = False
+
+    @property
+    def source_uris(self) -> dict[str, str]:
+        return {self.tp.topic: self.path.resolve().as_uri()}
+
+    async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
+        """Open the file and skip what the Delta log says is landed.
+
+        Raises:
+            SourceError: the file cannot be read.
+        """
+        if self._chunks is not None:
+            raise SourceError("a file source can be started once")
+        if not self.path.is_file():
+            raise SourceError(f"no such file: {self.path}")
+        self._chunks = iter_json_events(self.path)
+        resume = (await on_assigned({self.tp})).get(self.tp) or 0
+        while self._position < resume:
+            chunk = await self._next_chunk()
+            if chunk is None:
+                break
+            if self._position + len(chunk) <= resume:
+                self._position += len(chunk)
+            else:
+                self._pending = chunk[resume - self._position :]
+                self._position = resume
+
+    async def _next_chunk(self) -> list[bytes] | None:
+        assert self._chunks is not None  # noqa: S101 - set by start()
+        return await anyio.to_thread.run_sync(next, self._chunks, None)
+
+    async def fetch(self, *, timeout_seconds: float) -> list[SourceRecord]:
+        """The next chunk of events (up to 10,000); ``[]`` once the file is exhausted."""
+        if self._pending:
+            chunk, self._pending = self._pending, []
+        else:
+            chunk = await self._next_chunk() if not self.exhausted else None
+        if chunk is None:
+            self.exhausted = True
+            return []
+        first = self._position
+        self._position += len(chunk)
+        return [SourceRecord(self.tp.topic, 0, first + i, payload) for i, payload in enumerate(chunk)]
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self.tp}
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self._position
+
+    async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        # Unknown until read to the end: one past the position while events remain.
+        return {tp: self._position if self.exhausted else self._position + 1 for tp in partitions}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Nothing to acknowledge: the Delta log is the only record of progress through a file."""
+
+    async def stop(self) -> None:
+        self._chunks = None
