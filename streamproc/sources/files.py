@@ -119,7 +119,11 @@ def _chunks(path: Path) -> Iterator[list[bytes]]:
             else:
                 source = pa.input_stream(str(path), compression="gzip" if name.endswith(".gz") else None)
                 stack.enter_context(source)
-            reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=4 << 20))
+            reader = pacsv.open_csv(
+                source,
+                read_options=pacsv.ReadOptions(block_size=4 << 20),
+                convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+            )
             for batch in reader:
                 for start in range(0, batch.num_rows, _CHUNK_ROWS):
                     yield _to_json(batch.slice(start, _CHUNK_ROWS))
