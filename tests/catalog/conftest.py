@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from catalog.config import load_settings
 REPO = Path(__file__).resolve().parents[2]
 PG_SH = REPO / "deploy" / "postgres" / "pg.sh"
 TOKEN = "test-token-5f0c"
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
@@ -48,19 +50,27 @@ def _admin_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database for one test."""
+@contextmanager
+def _fresh_database(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        yield f"sqlite:///{directory / 'catalog.db'}"
         return
     base = request.getfixturevalue("postgres_url")
     name = f"catalog_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_admin_dsn(base), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(_admin_dsn(base), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_admin_dsn(base), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    with _fresh_database(request, tmp_path) as url:
+        yield url
 
 
 def _free_port() -> int:
@@ -76,8 +86,8 @@ class Server:
     database_url: str
 
 
-@pytest.fixture
-def server(database_url: str) -> Iterator[Server]:
+@contextmanager
+def _serve(database_url: str) -> Iterator[Server]:
     """The catalog served by uvicorn on a free loopback port, auth on with ``TOKEN``."""
     settings = load_settings(database_url=database_url, api_token=TOKEN, auth_disabled=False)
     port = _free_port()
@@ -94,3 +104,25 @@ def server(database_url: str) -> Iterator[Server]:
     finally:
         uv.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[Server]:
+    """A catalog server on a fresh database, for one test."""
+    with _serve(database_url) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A catalog server shared by the tests of one module (per backend); tests must not depend on its contents."""
+    with _fresh_database(request, tmp_path_factory.mktemp("catalog")) as url, _serve(url) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def loaded_server(module_server: Server) -> tuple[Server, str]:
+    """``module_server`` after the scenario's events were posted; returns it and the run id."""
+    from tests.catalog import scenario
+
+    return module_server, scenario.emit_all(module_server.url, module_server.token)

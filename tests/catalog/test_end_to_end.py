@@ -19,8 +19,9 @@ JOB_ID = f"job:{scenario.JOB_NS}:{scenario.JOB}"
 
 
 @pytest.fixture
-def loaded(server: Server) -> tuple[Server, str]:
-    return server, scenario.emit_all(server.url, server.token)
+def loaded(loaded_server: tuple[Server, str]) -> tuple[Server, str]:
+    """The scenario, posted once per module and backend (the tests only read, or re-send the same events)."""
+    return loaded_server
 
 
 def _get(server: Server, path: str, **params: object) -> dict:
