@@ -31,8 +31,9 @@ __all__ = ["create_app"]
 
 def _error(status: int, kind: str, message: str, **extra: object) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"code": status, "error": kind, "message": message, **extra}, status_code=status,
-                        headers=headers)
+    return JSONResponse(
+        {"code": status, "error": kind, "message": message, **extra}, status_code=status, headers=headers
+    )
 
 
 async def _catalog_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -72,7 +73,7 @@ def create_app(settings: CatalogSettings, *, database: Database | None = None) -
         title="streamproc catalog",
         version=__version__,
         description="Stores OpenLineage events; answers lineage, schema history, PII and load questions. "
-                    "Reads are also served in Marquez's API shapes. Auth: `Authorization: Bearer <token>`.",
+        "Reads are also served in Marquez's API shapes. Auth: `Authorization: Bearer <token>`.",
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -79,8 +79,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_auth: bool)
     from catalog.app import create_app
 
     base = ctx.find_object(_Ctx).settings
-    settings = base.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-                               | ({"auth_disabled": True} if no_auth else {}))
+    settings = base.model_copy(
+        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+        | ({"auth_disabled": True} if no_auth else {})
+    )
     try:
         app = create_app(settings)
     except CatalogError as exc:
@@ -156,8 +158,9 @@ def pii(ctx: click.Context, tag: str | None, as_json: bool) -> None:
 @click.option("--offset", type=click.IntRange(min=0), default=None)
 @_json_option
 @click.pass_context
-def loads(ctx: click.Context, dataset: str | None, topic: str | None, partition: int | None, offset: int | None,
-          as_json: bool) -> None:
+def loads(
+    ctx: click.Context, dataset: str | None, topic: str | None, partition: int | None, offset: int | None, as_json: bool
+) -> None:
     """Loads of DATASET (Delta version, offsets, contract), or the load that landed --topic/--partition/--offset."""
     reverse = (topic, partition, offset)
     if any(x is not None for x in reverse):

@@ -18,12 +18,16 @@ __all__ = ["Catalog", "LocalCatalog", "RemoteCatalog"]
 
 _LOCAL = {
     "lineage": lambda s, p: query.lineage(s, p["dataset"], depth=p["depth"], direction=p["direction"]),
-    "column-lineage": lambda s, p: query.column_lineage(s, p["dataset"], p["field"], depth=p.get("depth", 10),
-                                                        direction=p.get("direction", "up")),
+    "column-lineage": lambda s, p: query.column_lineage(
+        s, p["dataset"], p["field"], depth=p.get("depth", 10), direction=p.get("direction", "up")
+    ),
     "schema-history": lambda s, p: query.schema_history(s, p["dataset"]),
     "pii": lambda s, p: query.pii(s, tag=p.get("tag")),
-    "loads": lambda s, p: (query.loads_for_offset(s, topic=p["topic"], partition=p["partition"], offset=p["offset"])
-                           if "topic" in p else query.loads(s, p["dataset"])),
+    "loads": lambda s, p: (
+        query.loads_for_offset(s, topic=p["topic"], partition=p["partition"], offset=p["offset"])
+        if "topic" in p
+        else query.loads(s, p["dataset"])
+    ),
     "search": lambda s, p: query.search(s, p["q"], limit=p.get("limit", 50)),
 }
 
@@ -66,8 +70,9 @@ class RemoteCatalog:
         if self._closed:
             raise StorageError("the remote catalog client is closed")
         try:
-            response = self._http.get(f"/api/v1/catalog/{endpoint}",
-                                      params={k: v for k, v in params.items() if v is not None})
+            response = self._http.get(
+                f"/api/v1/catalog/{endpoint}", params={k: v for k, v in params.items() if v is not None}
+            )
         except httpx.HTTPError as exc:
             raise RemoteError(f"cannot reach the catalog at {self._http.base_url}: {exc}", status=0) from exc
         if response.status_code >= 400:
@@ -76,8 +81,9 @@ class RemoteCatalog:
                 message = body.get("message") or body.get("detail") or response.text
             except ValueError:
                 body, message = response.text, response.text
-            raise RemoteError(f"catalog answered {response.status_code}: {message}", status=response.status_code,
-                              body=body)
+            raise RemoteError(
+                f"catalog answered {response.status_code}: {message}", status=response.status_code, body=body
+            )
         return response.json()
 
     def close(self) -> None:

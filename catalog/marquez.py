@@ -3,7 +3,8 @@
 Shapes follow Marquez's ``spec/openapi.yml`` and its ``marquez.service.models`` classes (Marquez 0.50): ``Namespace``,
 ``Dataset`` / ``DatasetVersion`` (``DB_TABLE`` or ``STREAM`` for ``kafka://`` namespaces), ``Job``, ``Run`` (states
 ``NEW``/``RUNNING``/``COMPLETED``/``FAILED``/``ABORTED``), ``LineageGraph`` nodes ``{"id", "type", "data",
-"inEdges", "outEdges"}``, ``SearchResult``, ``Tag``, ``LineageEventList``. Lists carry ``totalCount`` where Marquez's do.
+"inEdges", "outEdges"}``, ``SearchResult``, ``Tag``, ``LineageEventList``. Lists carry ``totalCount`` where
+Marquez's do.
 
 Raises (functions taking names or node ids): NotFoundError.
 """
@@ -45,8 +46,14 @@ __all__ = [
     "tags",
 ]
 
-RUN_STATES = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED",
-              "ABORT": "ABORTED", "OTHER": "NEW"}
+RUN_STATES = {
+    "START": "RUNNING",
+    "RUNNING": "RUNNING",
+    "COMPLETE": "COMPLETED",
+    "FAIL": "FAILED",
+    "ABORT": "ABORTED",
+    "OTHER": "NEW",
+}
 
 
 def _namespace_row(session: Session, name: str) -> t.Namespace:
@@ -59,15 +66,33 @@ def _namespace_row(session: Session, name: str) -> t.Namespace:
 def namespaces(session: Session, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     rows = session.scalars(select(t.Namespace).order_by(t.Namespace.name).limit(limit).offset(offset)).all()
     total = session.scalar(select(func.count(t.Namespace.id))) or 0
-    return {"namespaces": [{"name": r.name, "createdAt": iso(r.created_at), "updatedAt": iso(r.updated_at),
-                            "ownerName": "anonymous", "description": r.description, "isHidden": False}
-                           for r in rows], "totalCount": total}
+    return {
+        "namespaces": [
+            {
+                "name": r.name,
+                "createdAt": iso(r.created_at),
+                "updatedAt": iso(r.updated_at),
+                "ownerName": "anonymous",
+                "description": r.description,
+                "isHidden": False,
+            }
+            for r in rows
+        ],
+        "totalCount": total,
+    }
 
 
 def _fields(session: Session, ds: t.Dataset, fields: list[t.Field]) -> list[dict[str, Any]]:
     tags = field_tags(session, ds)
-    return [{"name": f.name, "type": f.type, "tags": [tag.name for tag in tags.get(f.name, [])],
-             "description": f.description} for f in fields]
+    return [
+        {
+            "name": f.name,
+            "type": f.type,
+            "tags": [tag.name for tag in tags.get(f.name, [])],
+            "description": f.description,
+        }
+        for f in fields
+    ]
 
 
 def _common(session: Session, ds: t.Dataset) -> dict[str, Any]:
@@ -76,14 +101,18 @@ def _common(session: Session, ds: t.Dataset) -> dict[str, Any]:
     return {
         "id": {"namespace": ns, "name": ds.name},
         "type": "STREAM" if ns.startswith("kafka://") else "DB_TABLE",
-        "name": ds.name, "physicalName": ds.name, "namespace": ns, "sourceName": source,
+        "name": ds.name,
+        "physicalName": ds.name,
+        "namespace": ns,
+        "sourceName": source,
         "description": ds.description,
     }
 
 
 def _column_lineage(session: Session, ds: t.Dataset) -> list[dict[str, Any]] | None:
     rows = session.scalars(
-        select(t.ColumnLineage).where(t.ColumnLineage.dataset_id == ds.id, t.ColumnLineage.field.is_not(None))
+        select(t.ColumnLineage)
+        .where(t.ColumnLineage.dataset_id == ds.id, t.ColumnLineage.field.is_not(None))
         .order_by(t.ColumnLineage.field, t.ColumnLineage.id)
     ).all()
     if not rows:
@@ -91,10 +120,15 @@ def _column_lineage(session: Session, ds: t.Dataset) -> list[dict[str, Any]] | N
     by_field: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         source = session.get_one(t.Dataset, r.input_dataset_id)
-        by_field.setdefault(r.field or "", []).append({
-            "namespace": namespace_name(session, source.namespace_id), "dataset": source.name, "field": r.input_field,
-            "transformationDescription": r.transformation_description, "transformationType": r.transformation_type,
-        })
+        by_field.setdefault(r.field or "", []).append(
+            {
+                "namespace": namespace_name(session, source.namespace_id),
+                "dataset": source.name,
+                "field": r.input_field,
+                "transformationDescription": r.transformation_description,
+                "transformationType": r.transformation_type,
+            }
+        )
     return [{"name": name, "inputFields": inputs} for name, inputs in by_field.items()]
 
 
@@ -102,18 +136,24 @@ def _dataset(session: Session, ds: t.Dataset) -> dict[str, Any]:
     latest, fields = current_fields(session, ds)
     return {
         **_common(session, ds),
-        "createdAt": iso(ds.created_at), "updatedAt": iso(ds.updated_at),
-        "fields": _fields(session, ds, fields), "tags": [tag.name for tag in dataset_tags(session, ds)],
-        "lastModifiedAt": iso(latest.created_at) if latest is not None else None, "lastLifecycleState": None,
-        "facets": ds.facets, "currentVersion": latest.uuid if latest is not None else None,
-        "columnLineage": _column_lineage(session, ds), "deleted": False,
+        "createdAt": iso(ds.created_at),
+        "updatedAt": iso(ds.updated_at),
+        "fields": _fields(session, ds, fields),
+        "tags": [tag.name for tag in dataset_tags(session, ds)],
+        "lastModifiedAt": iso(latest.created_at) if latest is not None else None,
+        "lastLifecycleState": None,
+        "facets": ds.facets,
+        "currentVersion": latest.uuid if latest is not None else None,
+        "columnLineage": _column_lineage(session, ds),
+        "deleted": False,
     }
 
 
 def datasets(session: Session, namespace: str, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     ns = _namespace_row(session, namespace)
-    rows = session.scalars(select(t.Dataset).where(t.Dataset.namespace_id == ns.id).order_by(t.Dataset.name)
-                           .limit(limit).offset(offset)).all()
+    rows = session.scalars(
+        select(t.Dataset).where(t.Dataset.namespace_id == ns.id).order_by(t.Dataset.name).limit(limit).offset(offset)
+    ).all()
     total = session.scalar(select(func.count(t.Dataset.id)).where(t.Dataset.namespace_id == ns.id)) or 0
     return {"datasets": [_dataset(session, r) for r in rows], "totalCount": total}
 
@@ -126,7 +166,9 @@ def _run(session: Session, run: t.Run) -> dict[str, Any]:
     job = session.get_one(t.Job, run.job_id)
     ended = run.ended_at
     duration = int((ended - run.started_at).total_seconds() * 1000) if ended and run.started_at else None
-    io = session.execute(select(t.RunDataset.dataset_id, t.RunDataset.direction).where(t.RunDataset.run_id == run.id)).all()
+    io = session.execute(
+        select(t.RunDataset.dataset_id, t.RunDataset.direction).where(t.RunDataset.run_id == run.id)
+    ).all()
     out_versions = session.scalars(select(t.DatasetVersion).where(t.DatasetVersion.run_id == run.id)).all()
 
     def version_id(ds_id: int, version: str | None) -> dict[str, Any]:
@@ -134,42 +176,72 @@ def _run(session: Session, run: t.Run) -> dict[str, Any]:
         return {"namespace": namespace_name(session, ds.namespace_id), "name": ds.name, "version": version}
 
     return {
-        "id": run.uuid, "createdAt": iso(run.created_at), "updatedAt": iso(run.updated_at),
-        "nominalStartTime": None, "nominalEndTime": None, "state": RUN_STATES.get(run.state, "NEW"),
-        "startedAt": iso(run.started_at), "endedAt": iso(ended), "durationMs": duration, "args": {},
+        "id": run.uuid,
+        "createdAt": iso(run.created_at),
+        "updatedAt": iso(run.updated_at),
+        "nominalStartTime": None,
+        "nominalEndTime": None,
+        "state": RUN_STATES.get(run.state, "NEW"),
+        "startedAt": iso(run.started_at),
+        "endedAt": iso(ended),
+        "durationMs": duration,
+        "args": {},
         "jobVersion": {"namespace": namespace_name(session, job.namespace_id), "name": job.name, "version": None},
-        "inputDatasetVersions": [{"datasetVersionId": version_id(ds, None), "facets": {}}
-                                 for ds, way in io if way == "in"],
-        "outputDatasetVersions": [{"datasetVersionId": version_id(v.dataset_id, v.uuid), "facets": v.facets}
-                                  for v in out_versions],
+        "inputDatasetVersions": [
+            {"datasetVersionId": version_id(ds, None), "facets": {}} for ds, way in io if way == "in"
+        ],
+        "outputDatasetVersions": [
+            {"datasetVersionId": version_id(v.dataset_id, v.uuid), "facets": v.facets} for v in out_versions
+        ],
         "facets": run.facets,
     }
 
 
-def dataset_versions(session: Session, namespace: str, name: str, *, limit: int = 100,
-                     offset: int = 0) -> dict[str, Any]:
+def dataset_versions(
+    session: Session, namespace: str, name: str, *, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
     ds = resolve_dataset(session, name, namespace=namespace)
     tags = [tag.name for tag in dataset_tags(session, ds)]
-    rows = session.scalars(select(t.DatasetVersion).where(t.DatasetVersion.dataset_id == ds.id)
-                           .order_by(t.DatasetVersion.id.desc()).limit(limit).offset(offset)).all()
+    rows = session.scalars(
+        select(t.DatasetVersion)
+        .where(t.DatasetVersion.dataset_id == ds.id)
+        .order_by(t.DatasetVersion.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
     total = session.scalar(select(func.count(t.DatasetVersion.id)).where(t.DatasetVersion.dataset_id == ds.id)) or 0
     versions = []
     for v in rows:
-        fields = [] if v.schema_version_id is None else session.scalars(
-            select(t.Field).where(t.Field.schema_version_id == v.schema_version_id).order_by(t.Field.position)).all()
+        fields = (
+            []
+            if v.schema_version_id is None
+            else session.scalars(
+                select(t.Field).where(t.Field.schema_version_id == v.schema_version_id).order_by(t.Field.position)
+            ).all()
+        )
         common = _common(session, ds)
-        versions.append({
-            **common, "id": {**common["id"], "version": v.uuid}, "createdAt": iso(v.created_at), "version": v.uuid,
-            "datasetVersion": v.version, "fields": _fields(session, ds, list(fields)), "tags": tags,
-            "lifecycleState": None, "createdByRun": _run(session, session.get_one(t.Run, v.run_id)) if v.run_id else None,
-            "facets": v.facets,
-        })
+        versions.append(
+            {
+                **common,
+                "id": {**common["id"], "version": v.uuid},
+                "createdAt": iso(v.created_at),
+                "version": v.uuid,
+                "datasetVersion": v.version,
+                "fields": _fields(session, ds, list(fields)),
+                "tags": tags,
+                "lifecycleState": None,
+                "createdByRun": _run(session, session.get_one(t.Run, v.run_id)) if v.run_id else None,
+                "facets": v.facets,
+            }
+        )
     return {"versions": versions, "totalCount": total}
 
 
 def _job(session: Session, job: t.Job) -> dict[str, Any]:
     ns = namespace_name(session, job.namespace_id)
-    io = session.execute(select(t.JobDataset.dataset_id, t.JobDataset.direction).where(t.JobDataset.job_id == job.id)).all()
+    io = session.execute(
+        select(t.JobDataset.dataset_id, t.JobDataset.direction).where(t.JobDataset.job_id == job.id)
+    ).all()
 
     def ids(way: str) -> list[dict[str, str]]:
         found = [session.get_one(t.Dataset, ds) for ds, d in io if d == way]
@@ -177,18 +249,32 @@ def _job(session: Session, job: t.Job) -> dict[str, Any]:
 
     latest = session.scalar(select(t.Run).where(t.Run.job_id == job.id).order_by(t.Run.id.desc()))
     return {
-        "id": {"namespace": ns, "name": job.name}, "type": job.type, "name": job.name, "simpleName": job.name,
-        "parentJobName": None, "parentJobUuid": None, "createdAt": iso(job.created_at), "updatedAt": iso(job.updated_at),
-        "namespace": ns, "inputs": ids("in"), "outputs": ids("out"), "location": None, "description": job.description,
-        "latestRun": _run(session, latest) if latest is not None else None, "facets": job.facets,
-        "currentVersion": None, "labels": [], "tags": [],
+        "id": {"namespace": ns, "name": job.name},
+        "type": job.type,
+        "name": job.name,
+        "simpleName": job.name,
+        "parentJobName": None,
+        "parentJobUuid": None,
+        "createdAt": iso(job.created_at),
+        "updatedAt": iso(job.updated_at),
+        "namespace": ns,
+        "inputs": ids("in"),
+        "outputs": ids("out"),
+        "location": None,
+        "description": job.description,
+        "latestRun": _run(session, latest) if latest is not None else None,
+        "facets": job.facets,
+        "currentVersion": None,
+        "labels": [],
+        "tags": [],
     }
 
 
 def jobs(session: Session, namespace: str, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     ns = _namespace_row(session, namespace)
-    rows = session.scalars(select(t.Job).where(t.Job.namespace_id == ns.id).order_by(t.Job.name).limit(limit)
-                           .offset(offset)).all()
+    rows = session.scalars(
+        select(t.Job).where(t.Job.namespace_id == ns.id).order_by(t.Job.name).limit(limit).offset(offset)
+    ).all()
     total = session.scalar(select(func.count(t.Job.id)).where(t.Job.namespace_id == ns.id)) or 0
     return {"jobs": [_job(session, j) for j in rows], "totalCount": total}
 
@@ -207,8 +293,9 @@ def job(session: Session, namespace: str, name: str) -> dict[str, Any]:
 
 def runs(session: Session, namespace: str, name: str, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     row = _job_row(session, namespace, name)
-    found = session.scalars(select(t.Run).where(t.Run.job_id == row.id).order_by(t.Run.id.desc()).limit(limit)
-                            .offset(offset)).all()
+    found = session.scalars(
+        select(t.Run).where(t.Run.job_id == row.id).order_by(t.Run.id.desc()).limit(limit).offset(offset)
+    ).all()
     total = session.scalar(select(func.count(t.Run.id)).where(t.Run.job_id == row.id)) or 0
     return {"runs": [_run(session, r) for r in found], "totalCount": total}
 
@@ -225,18 +312,27 @@ def lineage_graph(session: Session, node_id: str, *, depth: int = 20) -> dict[st
     for key in sorted(graph.nodes, key=lambda k: label[k]):
         row = session.get_one(t.Dataset if key[0] == "dataset" else t.Job, key[1])
         data = _dataset(session, row) if key[0] == "dataset" else _job(session, row)  # type: ignore[arg-type]
-        nodes.append({
-            "id": label[key], "type": "DATASET" if key[0] == "dataset" else "JOB", "data": data,
-            "inEdges": sorted(({"origin": label[a], "destination": label[b]} for a, b in graph.edges if b == key),
-                              key=lambda e: (e["origin"], e["destination"])),
-            "outEdges": sorted(({"origin": label[a], "destination": label[b]} for a, b in graph.edges if a == key),
-                               key=lambda e: (e["origin"], e["destination"])),
-        })
+        nodes.append(
+            {
+                "id": label[key],
+                "type": "DATASET" if key[0] == "dataset" else "JOB",
+                "data": data,
+                "inEdges": sorted(
+                    ({"origin": label[a], "destination": label[b]} for a, b in graph.edges if b == key),
+                    key=lambda e: (e["origin"], e["destination"]),
+                ),
+                "outEdges": sorted(
+                    ({"origin": label[a], "destination": label[b]} for a, b in graph.edges if a == key),
+                    key=lambda e: (e["origin"], e["destination"]),
+                ),
+            }
+        )
     return {"graph": nodes}
 
 
-def column_lineage_graph(session: Session, node_id: str, *, depth: int = 20,
-                         with_downstream: bool = False) -> dict[str, Any]:
+def column_lineage_graph(
+    session: Session, node_id: str, *, depth: int = 20, with_downstream: bool = False
+) -> dict[str, Any]:
     """Marquez ``GET /api/v1/column-lineage``: ``DATASET_FIELD`` nodes for one field (``datasetField:...``) or
     every field of a dataset (``dataset:...``). As in Marquez, an edge's ``origin`` is the node listing it."""
     from catalog.query import column_lineage  # one walk implementation for both APIs
@@ -260,25 +356,41 @@ def column_lineage_graph(session: Session, node_id: str, *, depth: int = 20,
     for nid in sorted(nodes):
         node = nodes[nid]
         inputs = [(o, e) for o, d, e in edges if d == nid]
-        graph.append({
-            "id": nid, "type": "DATASET_FIELD",
-            "data": {"namespace": node["namespace"], "dataset": node["dataset"], "datasetVersion": None,
-                     "field": node["field"], "fieldType": None,
-                     "inputFields": [{"namespace": nodes[o]["namespace"], "dataset": nodes[o]["dataset"],
-                                      "datasetVersion": None, "field": nodes[o]["field"],
-                                      "transformationDescription": e["transformationDescription"],
-                                      "transformationType": e["transformationType"]} for o, e in inputs]},
-            "inEdges": sorted({(nid, o) for o, _ in inputs}),
-            "outEdges": sorted({(nid, d) for o, d, _ in edges if o == nid}),
-        })
+        graph.append(
+            {
+                "id": nid,
+                "type": "DATASET_FIELD",
+                "data": {
+                    "namespace": node["namespace"],
+                    "dataset": node["dataset"],
+                    "datasetVersion": None,
+                    "field": node["field"],
+                    "fieldType": None,
+                    "inputFields": [
+                        {
+                            "namespace": nodes[o]["namespace"],
+                            "dataset": nodes[o]["dataset"],
+                            "datasetVersion": None,
+                            "field": nodes[o]["field"],
+                            "transformationDescription": e["transformationDescription"],
+                            "transformationType": e["transformationType"],
+                        }
+                        for o, e in inputs
+                    ],
+                },
+                "inEdges": sorted({(nid, o) for o, _ in inputs}),
+                "outEdges": sorted({(nid, d) for o, d, _ in edges if o == nid}),
+            }
+        )
     for node in graph:
         node["inEdges"] = [{"origin": a, "destination": b} for a, b in node["inEdges"]]
         node["outEdges"] = [{"origin": a, "destination": b} for a, b in node["outEdges"]]
     return {"graph": graph}
 
 
-def search(session: Session, q: str, *, filter: str | None = None, sort: str = "name",
-           limit: int = 10) -> dict[str, Any]:
+def search(
+    session: Session, q: str, *, filter: str | None = None, sort: str = "name", limit: int = 10
+) -> dict[str, Any]:
     """Marquez ``GET /api/v1/search``: ``{"totalCount", "results": [{"type", "name", "updatedAt", "namespace",
     "nodeId"}]}``; ``filter`` is ``dataset`` or ``job``; ``sort`` is ``name`` or ``updated_at``."""
     pattern = f"%{q}%"
@@ -286,12 +398,26 @@ def search(session: Session, q: str, *, filter: str | None = None, sort: str = "
     if filter in (None, "", "dataset", "DATASET"):
         linked = select(t.DatasetSymlink.dataset_id).where(t.DatasetSymlink.name.ilike(pattern))
         for d in session.scalars(select(t.Dataset).where(or_(t.Dataset.name.ilike(pattern), t.Dataset.id.in_(linked)))):
-            results.append({"type": "DATASET", "name": d.name, "updatedAt": iso(d.updated_at),
-                            "namespace": namespace_name(session, d.namespace_id), "nodeId": dataset_id(session, d)})
+            results.append(
+                {
+                    "type": "DATASET",
+                    "name": d.name,
+                    "updatedAt": iso(d.updated_at),
+                    "namespace": namespace_name(session, d.namespace_id),
+                    "nodeId": dataset_id(session, d),
+                }
+            )
     if filter in (None, "", "job", "JOB"):
         for j in session.scalars(select(t.Job).where(t.Job.name.ilike(pattern))):
-            results.append({"type": "JOB", "name": j.name, "updatedAt": iso(j.updated_at),
-                            "namespace": namespace_name(session, j.namespace_id), "nodeId": job_id(session, j)})
+            results.append(
+                {
+                    "type": "JOB",
+                    "name": j.name,
+                    "updatedAt": iso(j.updated_at),
+                    "namespace": namespace_name(session, j.namespace_id),
+                    "nodeId": job_id(session, j),
+                }
+            )
     if sort == "updated_at":
         results.sort(key=lambda r: r["updatedAt"] or "", reverse=True)
     else:
@@ -305,8 +431,15 @@ def tags(session: Session, *, limit: int = 100, offset: int = 0) -> dict[str, An
     return {"tags": [{"name": r.name, "description": r.description} for r in rows]}
 
 
-def events(session: Session, *, before: Any = None, after: Any = None, sort_direction: str = "desc",
-           limit: int = 100, offset: int = 0) -> dict[str, Any]:
+def events(
+    session: Session,
+    *,
+    before: Any = None,
+    after: Any = None,
+    sort_direction: str = "desc",
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
     """Marquez ``GET /api/v1/events/lineage``: raw events by ``eventTime``, ``{"events": [...], "totalCount"}``."""
     query = select(t.Event)
     count = select(func.count(t.Event.id))
@@ -314,7 +447,10 @@ def events(session: Session, *, before: Any = None, after: Any = None, sort_dire
         query, count = query.where(t.Event.event_time < before), count.where(t.Event.event_time < before)
     if after is not None:
         query, count = query.where(t.Event.event_time > after), count.where(t.Event.event_time > after)
-    order = (t.Event.event_time.asc(), t.Event.id.asc()) if sort_direction == "asc" else (
-        t.Event.event_time.desc(), t.Event.id.desc())
+    order = (
+        (t.Event.event_time.asc(), t.Event.id.asc())
+        if sort_direction == "asc"
+        else (t.Event.event_time.desc(), t.Event.id.desc())
+    )
     rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return {"events": [r.payload for r in rows], "totalCount": session.scalar(count) or 0}

@@ -28,14 +28,21 @@ class Metrics:
         if prom is None:
             return
         self.registry = prom.CollectorRegistry()
-        self.ingested = prom.Counter("catalog_events_ingested_total", "Accepted OpenLineage events",
-                                     ["kind", "event_type"], registry=self.registry)
-        self.rejected = prom.Counter("catalog_events_rejected_total", "Rejected OpenLineage events", ["status"],
-                                     registry=self.registry)
-        self.requests = prom.Counter("catalog_http_requests_total", "HTTP requests", ["route", "method", "status"],
-                                     registry=self.registry)
-        self.latency = prom.Histogram("catalog_http_request_seconds", "HTTP request latency", ["route", "method"],
-                                      registry=self.registry)
+        self.ingested = prom.Counter(
+            "catalog_events_ingested_total",
+            "Accepted OpenLineage events",
+            ["kind", "event_type"],
+            registry=self.registry,
+        )
+        self.rejected = prom.Counter(
+            "catalog_events_rejected_total", "Rejected OpenLineage events", ["status"], registry=self.registry
+        )
+        self.requests = prom.Counter(
+            "catalog_http_requests_total", "HTTP requests", ["route", "method", "status"], registry=self.registry
+        )
+        self.latency = prom.Histogram(
+            "catalog_http_request_seconds", "HTTP request latency", ["route", "method"], registry=self.registry
+        )
 
     def event(self, kind: str, event_type: str | None) -> None:
         if self.enabled:

@@ -18,8 +18,13 @@ def _table(title: str, *columns: str) -> Table:
 
 
 def lineage(console: Console, data: dict[str, Any]) -> None:
-    nodes = _table(f"Lineage of {data['root']} (depth {data['depth']}, {data['direction']})", "distance", "type",
-                   "namespace", "name")
+    nodes = _table(
+        f"Lineage of {data['root']} (depth {data['depth']}, {data['direction']})",
+        "distance",
+        "type",
+        "namespace",
+        "name",
+    )
     for n in data["nodes"]:
         nodes.add_row(str(n["distance"]), n["type"], n["namespace"], n["name"])
     console.print(nodes)
@@ -60,8 +65,9 @@ def pii(console: Console, data: dict[str, Any]) -> None:
     title = "PII and tags" + (f" matching {data['tag']!r}" if data["tag"] else "")
     table = _table(title, "namespace", "dataset", "column", "type", "tag", "meaning")
     for i in data["items"]:
-        table.add_row(i["namespace"], i["dataset"], i["field"] or "(dataset)", i["type"] or "", i["tag"],
-                      i["description"] or "")
+        table.add_row(
+            i["namespace"], i["dataset"], i["field"] or "(dataset)", i["type"] or "", i["tag"], i["description"] or ""
+        )
     console.print(table)
 
 
@@ -74,8 +80,16 @@ def loads(console: Console, data: dict[str, Any]) -> None:
     for load in data["loads"]:
         offsets = ", ".join(f"{o['topic']}[{o['partition']}] {o['first']}..{o['last']}" for o in load["offsets"])
         contract = f"{load['contract']['name']} v{load['contract']['version']}"
-        table.add_row(str(load["deltaVersion"]), load["loadId"], contract, str(load["rowsLanded"]),
-                      str(load["rowsQuarantined"]), offsets, f"{load['runId']} ({load['runState']})", load["createdAt"])
+        table.add_row(
+            str(load["deltaVersion"]),
+            load["loadId"],
+            contract,
+            str(load["rowsLanded"]),
+            str(load["rowsQuarantined"]),
+            offsets,
+            f"{load['runId']} ({load['runState']})",
+            load["createdAt"],
+        )
     console.print(table)
 
 
@@ -87,6 +101,10 @@ def search(console: Console, data: dict[str, Any]) -> None:
 
 
 RENDERERS = {
-    "lineage": lineage, "column-lineage": column_lineage, "schema-history": schema_history, "pii": pii,
-    "loads": loads, "search": search,
+    "lineage": lineage,
+    "column-lineage": column_lineage,
+    "schema-history": schema_history,
+    "pii": pii,
+    "loads": loads,
+    "search": search,
 }

@@ -44,7 +44,9 @@ def _model_for(payload: dict[str, Any]) -> type[Event]:
     return JobEvent
 
 
-def parse_event(body: bytes, *, json_schema: jsonschema.protocols.Validator | None = None) -> tuple[Event, dict[str, Any]]:
+def parse_event(
+    body: bytes, *, json_schema: jsonschema.protocols.Validator | None = None
+) -> tuple[Event, dict[str, Any]]:
     """Parse and validate one OpenLineage event.
 
     Returns:
@@ -63,8 +65,10 @@ def parse_event(body: bytes, *, json_schema: jsonschema.protocols.Validator | No
     model = _model_for(payload)
     errors: list[dict[str, Any]] = []
     if json_schema is not None:
-        errors += [{"loc": list(e.absolute_path), "msg": e.message, "type": f"jsonschema.{e.validator}"}
-                   for e in json_schema.iter_errors(payload)]
+        errors += [
+            {"loc": list(e.absolute_path), "msg": e.message, "type": f"jsonschema.{e.validator}"}
+            for e in json_schema.iter_errors(payload)
+        ]
     try:
         event = model.model_validate(payload)
     except ValidationError as exc:

@@ -47,8 +47,19 @@ def _store(request: Request, event: Event, payload: dict[str, Any]) -> None:
     "/api/v1/lineage",
     status_code=201,
     summary="Record one OpenLineage event",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "description": "An OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-x)"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "An OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-x)",
+                    }
+                }
+            },
+        }
+    },
 )
 async def post_lineage(request: Request) -> JSONResponse:
     metrics = request.app.state.metrics

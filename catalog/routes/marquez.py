@@ -30,8 +30,9 @@ def datasets(namespace: str, limit: int = Limit, offset: int = Offset, s: Sessio
 
 
 @router.get("/namespaces/{namespace:path}/datasets/{dataset:path}/versions")
-def dataset_versions(namespace: str, dataset: str, limit: int = Limit, offset: int = Offset,
-                     s: Session = Depends(session)) -> dict[str, Any]:
+def dataset_versions(
+    namespace: str, dataset: str, limit: int = Limit, offset: int = Offset, s: Session = Depends(session)
+) -> dict[str, Any]:
     return marquez.dataset_versions(s, namespace, dataset, limit=limit, offset=offset)
 
 
@@ -46,8 +47,9 @@ def jobs(namespace: str, limit: int = Limit, offset: int = Offset, s: Session = 
 
 
 @router.get("/namespaces/{namespace:path}/jobs/{job}/runs")
-def runs(namespace: str, job: str, limit: int = Limit, offset: int = Offset,
-         s: Session = Depends(session)) -> dict[str, Any]:
+def runs(
+    namespace: str, job: str, limit: int = Limit, offset: int = Offset, s: Session = Depends(session)
+) -> dict[str, Any]:
     return marquez.runs(s, namespace, job, limit=limit, offset=offset)
 
 
@@ -57,22 +59,30 @@ def job(namespace: str, job: str, s: Session = Depends(session)) -> dict[str, An
 
 
 @router.get("/lineage")
-def lineage(node_id: str = Query(alias="nodeId"), depth: int = Query(20, ge=0, le=100),
-            s: Session = Depends(session)) -> dict[str, Any]:
+def lineage(
+    node_id: str = Query(alias="nodeId"), depth: int = Query(20, ge=0, le=100), s: Session = Depends(session)
+) -> dict[str, Any]:
     return marquez.lineage_graph(s, node_id, depth=depth)
 
 
 @router.get("/column-lineage")
-def column_lineage(node_id: str = Query(alias="nodeId"), depth: int = Query(20, ge=1, le=100),
-                   with_downstream: bool = Query(False, alias="withDownstream"),
-                   s: Session = Depends(session)) -> dict[str, Any]:
+def column_lineage(
+    node_id: str = Query(alias="nodeId"),
+    depth: int = Query(20, ge=1, le=100),
+    with_downstream: bool = Query(False, alias="withDownstream"),
+    s: Session = Depends(session),
+) -> dict[str, Any]:
     return marquez.column_lineage_graph(s, node_id, depth=depth, with_downstream=with_downstream)
 
 
 @router.get("/search")
-def search(q: str, filter: Literal["dataset", "job", "DATASET", "JOB"] | None = None,
-           sort: Literal["name", "updated_at", "NAME", "UPDATED_AT"] = "name", limit: int = Query(10, ge=1, le=1000),
-           s: Session = Depends(session)) -> dict[str, Any]:
+def search(
+    q: str,
+    filter: Literal["dataset", "job", "DATASET", "JOB"] | None = None,
+    sort: Literal["name", "updated_at", "NAME", "UPDATED_AT"] = "name",
+    limit: int = Query(10, ge=1, le=1000),
+    s: Session = Depends(session),
+) -> dict[str, Any]:
     return marquez.search(s, q, filter=filter, sort=sort.lower(), limit=limit)
 
 
@@ -82,7 +92,12 @@ def tags(limit: int = Limit, offset: int = Offset, s: Session = Depends(session)
 
 
 @router.get("/events/lineage")
-def events(before: datetime | None = None, after: datetime | None = None,
-           sort_direction: Literal["asc", "desc"] = Query("desc", alias="sortDirection"),
-           limit: int = Limit, offset: int = Offset, s: Session = Depends(session)) -> dict[str, Any]:
+def events(
+    before: datetime | None = None,
+    after: datetime | None = None,
+    sort_direction: Literal["asc", "desc"] = Query("desc", alias="sortDirection"),
+    limit: int = Limit,
+    offset: int = Offset,
+    s: Session = Depends(session),
+) -> dict[str, Any]:
     return marquez.events(s, before=before, after=after, sort_direction=sort_direction, limit=limit, offset=offset)

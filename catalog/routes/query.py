@@ -18,15 +18,23 @@ Direction = Literal["up", "down", "both"]
 
 
 @router.get("/lineage", summary="Lineage graph of a dataset or job")
-def lineage(dataset: str = Query(description="dataset:<ns>:<name>, <ns>:<name>, name, symlink, or job:<ns>:<name>"),
-            depth: int = Query(5, ge=0, le=100), direction: Direction = "both",
-            s: Session = Depends(session)) -> dict[str, Any]:
+def lineage(
+    dataset: str = Query(description="dataset:<ns>:<name>, <ns>:<name>, name, symlink, or job:<ns>:<name>"),
+    depth: int = Query(5, ge=0, le=100),
+    direction: Direction = "both",
+    s: Session = Depends(session),
+) -> dict[str, Any]:
     return query.lineage(s, dataset, depth=depth, direction=direction)
 
 
 @router.get("/column-lineage", summary="Column lineage of one field")
-def column_lineage(dataset: str, field: str, depth: int = Query(10, ge=1, le=100), direction: Direction = "up",
-                   s: Session = Depends(session)) -> dict[str, Any]:
+def column_lineage(
+    dataset: str,
+    field: str,
+    depth: int = Query(10, ge=1, le=100),
+    direction: Direction = "up",
+    s: Session = Depends(session),
+) -> dict[str, Any]:
     return query.column_lineage(s, dataset, field, depth=depth, direction=direction)
 
 
@@ -41,8 +49,13 @@ def pii(tag: str | None = None, s: Session = Depends(session)) -> dict[str, Any]
 
 
 @router.get("/loads", summary="Loads of a dataset, or the load that landed a Kafka offset")
-def loads(dataset: str | None = None, topic: str | None = None, partition: int | None = Query(None, ge=0),
-          offset: int | None = Query(None, ge=0), s: Session = Depends(session)) -> dict[str, Any]:
+def loads(
+    dataset: str | None = None,
+    topic: str | None = None,
+    partition: int | None = Query(None, ge=0),
+    offset: int | None = Query(None, ge=0),
+    s: Session = Depends(session),
+) -> dict[str, Any]:
     if topic is not None and partition is not None and offset is not None:
         return query.loads_for_offset(s, topic=topic, partition=partition, offset=offset)
     if dataset is not None:

@@ -33,7 +33,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from catalog.errors import InvalidEventError
-from catalog.models import ColumnLineageFacet, DatasetEvent, DatasetFacets, JobEvent, LineageDataset, LoadFacet, RunEvent, SchemaField
+from catalog.models import (
+    ColumnLineageFacet,
+    DatasetEvent,
+    DatasetFacets,
+    JobEvent,
+    LineageDataset,
+    LoadFacet,
+    RunEvent,
+    SchemaField,
+)
 from catalog.storage import tables as t
 from catalog.tags import tag_description, tag_name
 
@@ -95,7 +104,11 @@ class _Writer:
         row = self.s.scalar(select(t.Dataset).where(t.Dataset.namespace_id == ns.id, t.Dataset.name == name))
         if row is None:
             row = t.Dataset(
-                uuid=str(uuid.uuid4()), namespace_id=ns.id, name=name, created_at=self.now, updated_at=self.now,
+                uuid=str(uuid.uuid4()),
+                namespace_id=ns.id,
+                name=name,
+                created_at=self.now,
+                updated_at=self.now,
                 facets={},
             )
             self.s.add(row)
@@ -113,7 +126,9 @@ class _Writer:
 
     def latest_version(self, dataset: t.Dataset) -> t.DatasetVersion | None:
         return self.s.scalar(
-            select(t.DatasetVersion).where(t.DatasetVersion.dataset_id == dataset.id).order_by(t.DatasetVersion.id.desc())
+            select(t.DatasetVersion)
+            .where(t.DatasetVersion.dataset_id == dataset.id)
+            .order_by(t.DatasetVersion.id.desc())
         )
 
     def dataset_version(
@@ -122,15 +137,22 @@ class _Writer:
         row = None
         if version is not None:
             row = self.s.scalar(
-                select(t.DatasetVersion).where(t.DatasetVersion.dataset_id == dataset.id, t.DatasetVersion.version == version)
+                select(t.DatasetVersion).where(
+                    t.DatasetVersion.dataset_id == dataset.id, t.DatasetVersion.version == version
+                )
             )
         if row is None:
             if schema_id is None:
                 latest = self.latest_version(dataset)
                 schema_id = latest.schema_version_id if latest is not None else None
             row = t.DatasetVersion(
-                uuid=str(uuid.uuid4()), dataset_id=dataset.id, version=version, schema_version_id=schema_id,
-                run_id=run.id if run is not None else None, created_at=self.when, facets=facets,
+                uuid=str(uuid.uuid4()),
+                dataset_id=dataset.id,
+                version=version,
+                schema_version_id=schema_id,
+                run_id=run.id if run is not None else None,
+                created_at=self.when,
+                facets=facets,
             )
             self.s.add(row)
             self.s.flush()
@@ -153,12 +175,19 @@ class _Writer:
             self.s.flush()
             for position, field in enumerate(flatten_fields(fields)):
                 self.s.add(
-                    t.Field(schema_version_id=row.id, position=position, name=field.name, type=field.type,
-                            description=field.description)
+                    t.Field(
+                        schema_version_id=row.id,
+                        position=position,
+                        name=field.name,
+                        type=field.type,
+                        description=field.description,
+                    )
                 )
         return row
 
-    def apply_dataset(self, ds: LineageDataset, raw: dict[str, Any], *, run: t.Run | None, extra: str | None) -> t.Dataset:
+    def apply_dataset(
+        self, ds: LineageDataset, raw: dict[str, Any], *, run: t.Run | None, extra: str | None
+    ) -> t.Dataset:
         """Apply a dataset's facets (``extra`` names ``inputFacets``/``outputFacets`` to merge in)."""
         dataset = self.dataset(ds.namespace, ds.name)
         dataset.updated_at = self.now
@@ -176,7 +205,10 @@ class _Writer:
         version_facets = {**{k: v for k, v in raw_facets.items() if k == "version"}, **extra_raw}
         if version_facet is not None:
             self.dataset_version(
-                dataset, version_facet.dataset_version, schema_id=schema_row.id if schema_row else None, run=run,
+                dataset,
+                version_facet.dataset_version,
+                schema_id=schema_row.id if schema_row else None,
+                run=run,
                 facets=version_facets,
             )
         elif schema_row is not None:
@@ -193,8 +225,11 @@ class _Writer:
             for ident in facets.symlinks.identifiers:
                 if (ident.namespace, ident.name) not in seen:
                     seen.add((ident.namespace, ident.name))
-                    self.s.add(t.DatasetSymlink(dataset_id=dataset.id, namespace=ident.namespace, name=ident.name,
-                                                type=ident.type))
+                    self.s.add(
+                        t.DatasetSymlink(
+                            dataset_id=dataset.id, namespace=ident.namespace, name=ident.name, type=ident.type
+                        )
+                    )
         self._apply_tags(dataset, facets, schema.fields if schema is not None else [])
         if facets.column_lineage is not None and not facets.column_lineage.deleted:
             self._apply_column_lineage(dataset, facets.column_lineage)
@@ -204,7 +239,9 @@ class _Writer:
         field_tags: dict[tuple[str, int], str | None] = {}
         for field in flatten_fields(fields):
             for entry in field.tags:
-                key, value, source = (entry, "true", "schema") if isinstance(entry, str) else (entry.key, entry.value, entry.source)
+                key, value, source = (
+                    (entry, "true", "schema") if isinstance(entry, str) else (entry.key, entry.value, entry.source)
+                )
                 field_tags[(field.name, self.tag(key, value).id)] = source
         tags_facet = facets.tags if facets.tags is not None and not facets.tags.deleted else None
         if tags_facet is None and not field_tags:
@@ -227,15 +264,20 @@ class _Writer:
     def _apply_column_lineage(self, dataset: t.Dataset, facet: ColumnLineageFacet) -> None:
         self.s.execute(delete(t.ColumnLineage).where(t.ColumnLineage.dataset_id == dataset.id))
         rows: dict[tuple[str | None, int, str], t.ColumnLineage] = {}
-        pairs = [(name, f.input_fields, f.transformation_type, f.transformation_description)
-                 for name, f in facet.fields.items()]
+        pairs = [
+            (name, f.input_fields, f.transformation_type, f.transformation_description)
+            for name, f in facet.fields.items()
+        ]
         pairs.append((None, facet.dataset, None, None))
         for out_field, inputs, ttype, tdesc in pairs:
             for item in inputs:
                 source = self.dataset(item.namespace, item.name)
                 transformation = item.transformations[0] if item.transformations else {}
                 rows[(out_field, source.id, item.field)] = t.ColumnLineage(
-                    dataset_id=dataset.id, field=out_field, input_dataset_id=source.id, input_field=item.field,
+                    dataset_id=dataset.id,
+                    field=out_field,
+                    input_dataset_id=source.id,
+                    input_field=item.field,
                     transformation_type=str(transformation.get("type") or ttype or "") or None,
                     transformation_description=str(transformation.get("description") or tdesc or "") or None,
                 )
@@ -247,8 +289,15 @@ class _Writer:
         job_type = event.job.facets.job_type
         kind = "STREAM" if job_type is not None and job_type.processing_type.upper() == "STREAMING" else "BATCH"
         if row is None:
-            row = t.Job(uuid=str(uuid.uuid4()), namespace_id=ns.id, name=event.job.name, type=kind,
-                        created_at=self.now, updated_at=self.now, facets={})
+            row = t.Job(
+                uuid=str(uuid.uuid4()),
+                namespace_id=ns.id,
+                name=event.job.name,
+                type=kind,
+                created_at=self.now,
+                updated_at=self.now,
+                facets={},
+            )
             self.s.add(row)
             self.s.flush()
         row.updated_at = self.now
@@ -259,11 +308,13 @@ class _Writer:
         row.facets = {**row.facets, **(raw.get("job", {}).get("facets") or {})}
         return row
 
-    def link(self, model: type[t.JobDataset] | type[t.RunDataset], owner: str, owner_id: int, dataset_id: int,
-             direction: str) -> None:
+    def link(
+        self, model: type[t.JobDataset] | type[t.RunDataset], owner: str, owner_id: int, dataset_id: int, direction: str
+    ) -> None:
         column = getattr(model, owner)
-        exists = self.s.scalar(select(model.id).where(column == owner_id, model.dataset_id == dataset_id,
-                                                      model.direction == direction))
+        exists = self.s.scalar(
+            select(model.id).where(column == owner_id, model.dataset_id == dataset_id, model.direction == direction)
+        )
         if exists is None:
             self.s.add(model(**{owner: owner_id, "dataset_id": dataset_id, "direction": direction}))
 
@@ -273,8 +324,15 @@ class _Writer:
         state = event.event_type or "OTHER"
         row = self.s.scalar(select(t.Run).where(t.Run.uuid == run_uuid))
         if row is None:
-            row = t.Run(uuid=run_uuid, job_id=job.id, state=state, state_time=when, created_at=self.now,
-                        updated_at=self.now, facets={})
+            row = t.Run(
+                uuid=run_uuid,
+                job_id=job.id,
+                state=state,
+                state_time=when,
+                created_at=self.now,
+                updated_at=self.now,
+                facets={},
+            )
             self.s.add(row)
             self.s.flush()
         elif event.event_type is not None and when >= utc(row.state_time):
@@ -296,22 +354,33 @@ class _Writer:
         version.contract_name, version.contract_version = facet.contract.name, contract_version
         version.contract_hash = facet.contract.hash
         load = t.Load(
-            load_id=facet.load_id, run_id=run.id, dataset_id=dataset.id, dataset_version_id=version.id,
-            table=facet.table, delta_version=facet.delta_version, contract_name=facet.contract.name,
-            contract_version=contract_version, contract_hash=facet.contract.hash, rows_landed=facet.rows_landed,
-            rows_quarantined=facet.rows_quarantined, created_at=self.when,
+            load_id=facet.load_id,
+            run_id=run.id,
+            dataset_id=dataset.id,
+            dataset_version_id=version.id,
+            table=facet.table,
+            delta_version=facet.delta_version,
+            contract_name=facet.contract.name,
+            contract_version=contract_version,
+            contract_hash=facet.contract.hash,
+            rows_landed=facet.rows_landed,
+            rows_quarantined=facet.rows_quarantined,
+            created_at=self.when,
         )
         self.s.add(load)
         self.s.flush()
         for rng in facet.offsets:
-            self.s.add(t.LoadOffset(load_id=load.id, topic=rng.topic, partition=rng.partition, first=rng.first,
-                                    last=rng.last))
+            self.s.add(
+                t.LoadOffset(load_id=load.id, topic=rng.topic, partition=rng.partition, first=rng.first, last=rng.last)
+            )
 
     def _load_target(self, table: str, outputs: list[t.Dataset]) -> t.Dataset:
         for dataset in outputs:
             if dataset.name == table or dataset.name.rstrip("/") == table.rstrip("/"):
                 return dataset
-        linked = {row.dataset_id for row in self.s.scalars(select(t.DatasetSymlink).where(t.DatasetSymlink.name == table))}
+        linked = {
+            row.dataset_id for row in self.s.scalars(select(t.DatasetSymlink).where(t.DatasetSymlink.name == table))
+        }
         for dataset in outputs:
             if dataset.id in linked:
                 return dataset
@@ -319,14 +388,19 @@ class _Writer:
             return outputs[0]
         raise InvalidEventError(
             "streamproc_load.table matches no output dataset",
-            errors=[{"loc": ["run", "facets", "streamproc_load", "table"], "type": "value_error",
-                     "msg": f"{table!r} is neither the name nor a symlink of an output: "
-                            f"{[d.name for d in outputs]}"}],
+            errors=[
+                {
+                    "loc": ["run", "facets", "streamproc_load", "table"],
+                    "type": "value_error",
+                    "msg": f"{table!r} is neither the name nor a symlink of an output: {[d.name for d in outputs]}",
+                }
+            ],
         )
 
 
-def ingest_event(session: Session, event: RunEvent | DatasetEvent | JobEvent, raw: dict[str, Any], *,
-                 now: datetime | None = None) -> None:
+def ingest_event(
+    session: Session, event: RunEvent | DatasetEvent | JobEvent, raw: dict[str, Any], *, now: datetime | None = None
+) -> None:
     """Store ``event`` (already validated; ``raw`` is its JSON payload) and everything it says.
 
     Raises:
@@ -336,19 +410,29 @@ def ingest_event(session: Session, event: RunEvent | DatasetEvent | JobEvent, ra
     w = _Writer(session, utc(now or datetime.now(UTC)), utc(event.event_time))
     kind = "run" if isinstance(event, RunEvent) else "dataset" if isinstance(event, DatasetEvent) else "job"
     job_ref = None if isinstance(event, DatasetEvent) else event.job
-    session.add(t.Event(
-        kind=kind, event_type=event.event_type if isinstance(event, RunEvent) else None,
-        event_time=utc(event.event_time), run_uuid=str(event.run.run_id) if isinstance(event, RunEvent) else None,
-        job_namespace=job_ref.namespace if job_ref else None, job_name=job_ref.name if job_ref else None,
-        producer=event.producer, received_at=w.now, payload=raw,
-    ))
+    session.add(
+        t.Event(
+            kind=kind,
+            event_type=event.event_type if isinstance(event, RunEvent) else None,
+            event_time=utc(event.event_time),
+            run_uuid=str(event.run.run_id) if isinstance(event, RunEvent) else None,
+            job_namespace=job_ref.namespace if job_ref else None,
+            job_name=job_ref.name if job_ref else None,
+            producer=event.producer,
+            received_at=w.now,
+            payload=raw,
+        )
+    )
     if isinstance(event, DatasetEvent):
         w.apply_dataset(event.dataset, raw.get("dataset") or {}, run=None, extra=None)
         return
     job = w.job(event, raw)
     run = w.run(event, job, raw) if isinstance(event, RunEvent) else None
     outputs: list[t.Dataset] = []
-    for direction, items, key, extra in (("in", event.inputs, "inputs", "input"), ("out", event.outputs, "outputs", "output")):
+    for direction, items, key, extra in (
+        ("in", event.inputs, "inputs", "input"),
+        ("out", event.outputs, "outputs", "output"),
+    ):
         for ds, ds_raw in zip(items, raw.get(key) or [], strict=True):
             dataset = w.apply_dataset(ds, ds_raw, run=run if direction == "out" else None, extra=extra)
             w.link(t.JobDataset, "job_id", job.id, dataset.id, direction)

@@ -70,7 +70,8 @@ def _split_candidates(session: Session, text: str) -> list[tuple[str, str]]:
 
 def _by_ns_name(session: Session, namespace: str, name: str) -> t.Dataset | None:
     return session.scalar(
-        select(t.Dataset).join(t.Namespace, t.Namespace.id == t.Dataset.namespace_id)
+        select(t.Dataset)
+        .join(t.Namespace, t.Namespace.id == t.Dataset.namespace_id)
         .where(t.Namespace.name == namespace, t.Dataset.name == name)
     )
 
@@ -115,7 +116,8 @@ def resolve_job(session: Session, ref: str) -> t.Job:
     text = ref[len("job:") :] if ref.startswith("job:") else ref
     for ns, name in _split_candidates(session, text):
         found = session.scalar(
-            select(t.Job).join(t.Namespace, t.Namespace.id == t.Job.namespace_id)
+            select(t.Job)
+            .join(t.Namespace, t.Namespace.id == t.Job.namespace_id)
             .where(t.Namespace.name == ns, t.Job.name == name)
         )
         if found is not None:
@@ -152,7 +154,7 @@ def walk(session: Session, start: NodeKey, *, depth: int, direction: Direction) 
     upstream: dict[NodeKey, set[NodeKey]] = {}
     downstream: dict[NodeKey, set[NodeKey]] = {}
     for job, dataset, way in links:
-        origin, dest = ((("dataset", dataset), ("job", job)) if way == "in" else (("job", job), ("dataset", dataset)))
+        origin, dest = (("dataset", dataset), ("job", job)) if way == "in" else (("job", job), ("dataset", dataset))
         downstream.setdefault(origin, set()).add(dest)  # type: ignore[arg-type]
         upstream.setdefault(dest, set()).add(origin)  # type: ignore[arg-type]
     graph = Graph(nodes={start: 0})
@@ -196,17 +198,23 @@ def current_fields(session: Session, dataset: t.Dataset) -> tuple[t.DatasetVersi
 
 
 def dataset_tags(session: Session, dataset: t.Dataset) -> list[t.Tag]:
-    return list(session.scalars(
-        select(t.Tag).join(t.DatasetTag, t.DatasetTag.tag_id == t.Tag.id)
-        .where(t.DatasetTag.dataset_id == dataset.id).order_by(t.Tag.name)
-    ))
+    return list(
+        session.scalars(
+            select(t.Tag)
+            .join(t.DatasetTag, t.DatasetTag.tag_id == t.Tag.id)
+            .where(t.DatasetTag.dataset_id == dataset.id)
+            .order_by(t.Tag.name)
+        )
+    )
 
 
 def field_tags(session: Session, dataset: t.Dataset) -> dict[str, list[t.Tag]]:
     """Field name → its tags (sorted by name)."""
     rows = session.execute(
-        select(t.FieldTag.field, t.Tag).join(t.Tag, t.Tag.id == t.FieldTag.tag_id)
-        .where(t.FieldTag.dataset_id == dataset.id).order_by(t.FieldTag.field, t.Tag.name)
+        select(t.FieldTag.field, t.Tag)
+        .join(t.Tag, t.Tag.id == t.FieldTag.tag_id)
+        .where(t.FieldTag.dataset_id == dataset.id)
+        .order_by(t.FieldTag.field, t.Tag.name)
     ).all()
     result: dict[str, list[t.Tag]] = {}
     for name, tag in rows:

@@ -30,8 +30,13 @@ QUARANTINE = "/lake/flights__quarantine"
 JOB_NS = "streamproc"
 JOB = "flights-ingest"
 
-V1 = [("year", "int64", []), ("carrier", "string", []), ("passenger_email", "string", ["email"]),
-      ("passenger_name", "string", ["name"]), ("origin_ip", "string", ["ip"])]
+V1 = [
+    ("year", "int64", []),
+    ("carrier", "string", []),
+    ("passenger_email", "string", ["email"]),
+    ("passenger_name", "string", ["name"]),
+    ("origin_ip", "string", ["ip"]),
+]
 V2 = [*V1, ("tail_number", "string", [])]
 
 
@@ -67,18 +72,33 @@ def _table(fields: list[tuple[str, str, list[str]]], *, version: int | None, row
     facets = {
         "schema": _schema(fields),
         "symlinks": symlinks_dataset.SymlinksDatasetFacet(
-            identifiers=[symlinks_dataset.Identifier(namespace="streamproc", name="flights", type="TABLE")]),
-        "tags": tags_dataset.TagsDatasetFacet(tags=[
-            tags_dataset.TagsDatasetFacetFields(key="pii", value="true", source="CONTRACT"),
-            *[tags_dataset.TagsDatasetFacetFields(key=tag, value="true", source="CONTRACT", field=n)
-              for n, _, tags in fields for tag in tags],
-        ]),
-        "columnLineage": column_lineage_dataset.ColumnLineageDatasetFacet(fields={
-            n: column_lineage_dataset.Fields(inputFields=[column_lineage_dataset.InputField(
-                namespace=KAFKA_NS, name=TOPIC, field=n,
-                transformations=[column_lineage_dataset.Transformation(type="DIRECT", subtype="IDENTITY")])])
-            for n, _, _ in fields
-        }),
+            identifiers=[symlinks_dataset.Identifier(namespace="streamproc", name="flights", type="TABLE")]
+        ),
+        "tags": tags_dataset.TagsDatasetFacet(
+            tags=[
+                tags_dataset.TagsDatasetFacetFields(key="pii", value="true", source="CONTRACT"),
+                *[
+                    tags_dataset.TagsDatasetFacetFields(key=tag, value="true", source="CONTRACT", field=n)
+                    for n, _, tags in fields
+                    for tag in tags
+                ],
+            ]
+        ),
+        "columnLineage": column_lineage_dataset.ColumnLineageDatasetFacet(
+            fields={
+                n: column_lineage_dataset.Fields(
+                    inputFields=[
+                        column_lineage_dataset.InputField(
+                            namespace=KAFKA_NS,
+                            name=TOPIC,
+                            field=n,
+                            transformations=[column_lineage_dataset.Transformation(type="DIRECT", subtype="IDENTITY")],
+                        )
+                    ]
+                )
+                for n, _, _ in fields
+            }
+        ),
         "documentation": documentation_dataset.DocumentationDatasetFacet(description="Flights, one row per departure"),
     }
     if version is not None:
@@ -86,7 +106,8 @@ def _table(fields: list[tuple[str, str, list[str]]], *, version: int | None, row
     output_facets = {}
     if rows is not None:
         output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-            rowCount=rows, size=rows * 100)
+            rowCount=rows, size=rows * 100
+        )
     return OutputDataset(namespace="file", name=TABLE, facets=facets, outputFacets=output_facets)
 
 
@@ -95,33 +116,74 @@ def _topic(fields: list[tuple[str, str, list[str]]]) -> InputDataset:
 
 
 def _quarantine() -> OutputDataset:
-    return OutputDataset(namespace="file", name=QUARANTINE, facets={"schema": _schema([("payload", "binary", []),
-                                                                                        ("reasons", "string", [])])})
+    return OutputDataset(
+        namespace="file",
+        name=QUARANTINE,
+        facets={"schema": _schema([("payload", "binary", []), ("reasons", "string", [])])},
+    )
 
 
 def events(run_id: str | None = None) -> list[RunEvent]:
-    """START, RUNNING (load 0: v1, Delta version 0), RUNNING (load 1: v2 adds tail_number, Delta version 1), COMPLETE."""
+    """START; RUNNING (load 0: v1, Delta version 0); RUNNING (load 1: v2 adds tail_number, Delta 1); COMPLETE."""
     run_id = run_id or str(uuid.uuid4())
     t0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
-    job = Job(namespace=JOB_NS, name=JOB, facets={"jobType": job_type_job.JobTypeJobFacet(
-        processingType="STREAMING", integration="STREAMPROC", jobType="JOB")})
+    job = Job(
+        namespace=JOB_NS,
+        name=JOB,
+        facets={
+            "jobType": job_type_job.JobTypeJobFacet(processingType="STREAMING", integration="STREAMPROC", jobType="JOB")
+        },
+    )
 
     def event(state: RunState, at: int, inputs: list, outputs: list, run_facets: dict | None = None) -> RunEvent:
-        return RunEvent(eventType=state, eventTime=(t0 + timedelta(seconds=at)).isoformat(), producer=PRODUCER,
-                        run=Run(runId=run_id, facets=run_facets or {}), job=job, inputs=inputs, outputs=outputs)
+        return RunEvent(
+            eventType=state,
+            eventTime=(t0 + timedelta(seconds=at)).isoformat(),
+            producer=PRODUCER,
+            run=Run(runId=run_id, facets=run_facets or {}),
+            job=job,
+            inputs=inputs,
+            outputs=outputs,
+        )
 
     def load(load_id: str, version: int, contract: int, rows: int, offsets: list[dict]) -> dict:
-        return {"streamproc_load": StreamprocLoadRunFacet(
-            loadId=load_id, contract={"name": "flights", "version": str(contract), "hash": f"sha256:{contract}" * 2},
-            table=TABLE, deltaVersion=version, rowsLanded=rows, rowsQuarantined=1, offsets=offsets)}
+        return {
+            "streamproc_load": StreamprocLoadRunFacet(
+                loadId=load_id,
+                contract={"name": "flights", "version": str(contract), "hash": f"sha256:{contract}" * 2},
+                table=TABLE,
+                deltaVersion=version,
+                rowsLanded=rows,
+                rowsQuarantined=1,
+                offsets=offsets,
+            )
+        }
 
     return [
         event(RunState.START, 0, [_topic(V1)], [_table(V1, version=None), _quarantine()]),
-        event(RunState.RUNNING, 10, [_topic(V1)], [_table(V1, version=0, rows=149), _quarantine()],
-              load("load-0000", 0, 1, 149, [{"topic": TOPIC, "partition": 0, "first": 0, "last": 99},
-                                            {"topic": TOPIC, "partition": 1, "first": 0, "last": 49}])),
-        event(RunState.RUNNING, 20, [_topic(V2)], [_table(V2, version=1, rows=99), _quarantine()],
-              load("load-0001", 1, 2, 99, [{"topic": TOPIC, "partition": 0, "first": 100, "last": 199}])),
+        event(
+            RunState.RUNNING,
+            10,
+            [_topic(V1)],
+            [_table(V1, version=0, rows=149), _quarantine()],
+            load(
+                "load-0000",
+                0,
+                1,
+                149,
+                [
+                    {"topic": TOPIC, "partition": 0, "first": 0, "last": 99},
+                    {"topic": TOPIC, "partition": 1, "first": 0, "last": 49},
+                ],
+            ),
+        ),
+        event(
+            RunState.RUNNING,
+            20,
+            [_topic(V2)],
+            [_table(V2, version=1, rows=99), _quarantine()],
+            load("load-0001", 1, 2, 99, [{"topic": TOPIC, "partition": 0, "first": 100, "last": 199}]),
+        ),
         event(RunState.COMPLETE, 30, [_topic(V2)], [_table(V2, version=None), _quarantine()]),
     ]
 

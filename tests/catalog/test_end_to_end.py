@@ -25,8 +25,9 @@ def loaded(loaded_server: tuple[Server, str]) -> tuple[Server, str]:
 
 
 def _get(server: Server, path: str, **params: object) -> dict:
-    response = httpx.get(f"{server.url}/api/v1/catalog/{path}", params=params,
-                         headers={"Authorization": f"Bearer {server.token}"})
+    response = httpx.get(
+        f"{server.url}/api/v1/catalog/{path}", params=params, headers={"Authorization": f"Bearer {server.token}"}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -52,9 +53,14 @@ def test_lineage_topic_to_table(loaded: tuple[Server, str]) -> None:
 def test_column_lineage(loaded: tuple[Server, str]) -> None:
     server, _ = loaded
     col = _get(server, "column-lineage", dataset="flights", field="passenger_email")
-    assert col["edges"] == [{"origin": f"datasetField:{scenario.KAFKA_NS}:{scenario.TOPIC}:passenger_email",
-                             "destination": "datasetField:file:/lake/flights:passenger_email",
-                             "transformationType": "DIRECT", "transformationDescription": None}]
+    assert col["edges"] == [
+        {
+            "origin": f"datasetField:{scenario.KAFKA_NS}:{scenario.TOPIC}:passenger_email",
+            "destination": "datasetField:file:/lake/flights:passenger_email",
+            "transformationType": "DIRECT",
+            "transformationDescription": None,
+        }
+    ]
 
 
 def test_schema_history_shows_added_column(loaded: tuple[Server, str]) -> None:
@@ -64,10 +70,17 @@ def test_schema_history_shows_added_column(loaded: tuple[Server, str]) -> None:
     first, second = history
     assert first["diff"] is None and first["contract"]["version"] == "1" and first["datasetVersion"] == "0"
     assert first["createdAt"] == "2025-01-01T12:00:00Z"  # event time of the START that first showed it
-    assert second["datasetVersion"] == "1" and second["contract"] == {"name": "flights", "version": "2",
-                                                                       "hash": "sha256:2sha256:2"}
-    assert second["diff"] == {"added": [{"name": "tail_number", "type": "string"}], "removed": [],
-                              "typeChanged": [], "breaking": False}
+    assert second["datasetVersion"] == "1" and second["contract"] == {
+        "name": "flights",
+        "version": "2",
+        "hash": "sha256:2sha256:2",
+    }
+    assert second["diff"] == {
+        "added": [{"name": "tail_number", "type": "string"}],
+        "removed": [],
+        "typeChanged": [],
+        "breaking": False,
+    }
     assert {f["name"]: f["tags"] for f in second["fields"]}["passenger_email"] == ["email"]
 
 
@@ -75,21 +88,28 @@ def test_pii_inventory_by_tag(loaded: tuple[Server, str]) -> None:
     server, _ = loaded
     everything = _get(server, "pii")["items"]
     assert {(i["dataset"], i["field"], i["tag"]) for i in everything} == {
-        ("/lake/flights", None, "pii"), ("/lake/flights", "passenger_email", "email"),
-        ("/lake/flights", "passenger_name", "name"), ("/lake/flights", "origin_ip", "ip"),
+        ("/lake/flights", None, "pii"),
+        ("/lake/flights", "passenger_email", "email"),
+        ("/lake/flights", "passenger_name", "name"),
+        ("/lake/flights", "origin_ip", "ip"),
     }
     emails = _get(server, "pii", tag="email")["items"]
     assert [(i["field"], i["type"], i["description"]) for i in emails] == [
-        ("passenger_email", "string", "PII: e-mail address")]
+        ("passenger_email", "string", "PII: e-mail address")
+    ]
 
 
 def test_loads_and_reverse_offset_lookup(loaded: tuple[Server, str]) -> None:
     server, run_id = loaded
     loads = _get(server, "loads", dataset="flights")["loads"]
     assert [(x["loadId"], x["deltaVersion"], x["contract"]["version"], x["rowsLanded"]) for x in loads] == [
-        ("load-0001", 1, "2", 99), ("load-0000", 0, "1", 149)]
-    assert loads[1]["offsets"] == [{"topic": scenario.TOPIC, "partition": 0, "first": 0, "last": 99},
-                                   {"topic": scenario.TOPIC, "partition": 1, "first": 0, "last": 49}]
+        ("load-0001", 1, "2", 99),
+        ("load-0000", 0, "1", 149),
+    ]
+    assert loads[1]["offsets"] == [
+        {"topic": scenario.TOPIC, "partition": 0, "first": 0, "last": 99},
+        {"topic": scenario.TOPIC, "partition": 1, "first": 0, "last": 49},
+    ]
     assert {x["runId"] for x in loads} == {run_id} and loads[0]["runState"] == "COMPLETE"
     hit = _get(server, "loads", topic=scenario.TOPIC, partition=0, offset=150)["loads"]
     assert [(x["loadId"], x["deltaVersion"]) for x in hit] == [("load-0001", 1)]
@@ -116,7 +136,9 @@ def test_cli_remote_and_local(loaded: tuple[Server, str]) -> None:
     table = _cli(server, "schema-history", "flights")
     assert "tail_number" in table and "flights v2" in table
     assert "passenger_email" in _cli(server, "pii", "--tag", "email")
-    reverse = json.loads(_cli(server, "loads", "--topic", scenario.TOPIC, "--partition", "1", "--offset", "7", "--json"))
+    reverse = json.loads(
+        _cli(server, "loads", "--topic", scenario.TOPIC, "--partition", "1", "--offset", "7", "--json")
+    )
     assert [x["deltaVersion"] for x in reverse["loads"]] == [0]
     assert "load-0000" in _cli(server, "loads", "flights", remote=False)
     assert "flights-ingest" in _cli(server, "search", "ingest", remote=False)

@@ -18,8 +18,9 @@ def get(loaded_server: tuple[Server, str]):  # noqa: ANN201 - a small closure
     server, run_id = loaded_server
 
     def _get(path: str, **params: object) -> dict:
-        response = httpx.get(f"{server.url}/api/v1/{path}", params=params,
-                             headers={"Authorization": f"Bearer {server.token}"})
+        response = httpx.get(
+            f"{server.url}/api/v1/{path}", params=params, headers={"Authorization": f"Bearer {server.token}"}
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -36,14 +37,20 @@ def test_namespaces(get) -> None:  # noqa: ANN001
 def test_datasets_and_dataset(get) -> None:  # noqa: ANN001
     listing = get("namespaces/file/datasets")
     assert listing["totalCount"] == 2 and {d["name"] for d in listing["datasets"]} == {
-        "/lake/flights", "/lake/flights__quarantine"}
+        "/lake/flights",
+        "/lake/flights__quarantine",
+    }
     ds = get(f"namespaces/file/datasets/{quote('/lake/flights', safe='')}")
     assert ds["id"] == {"namespace": "file", "name": "/lake/flights"}
     assert ds["type"] == "DB_TABLE" and ds["physicalName"] == "/lake/flights" and ds["sourceName"] == "file"
     assert ds["tags"] == ["pii"] and ds["description"] == "Flights, one row per departure"
     fields = {f["name"]: f for f in ds["fields"]}
-    assert fields["passenger_email"] == {"name": "passenger_email", "type": "string", "tags": ["email"],
-                                         "description": None}
+    assert fields["passenger_email"] == {
+        "name": "passenger_email",
+        "type": "string",
+        "tags": ["email"],
+        "description": None,
+    }
     assert "tail_number" in fields and ds["currentVersion"] and "schema" in ds["facets"]
     assert {c["name"] for c in ds["columnLineage"]} == {n for n, _, _ in scenario.V2}
     topic = get(f"namespaces/{quote(scenario.KAFKA_NS, safe='')}/datasets/{scenario.TOPIC}")
@@ -125,4 +132,6 @@ def test_unknown_names_are_404(module_server: Server) -> None:
     headers = {"Authorization": f"Bearer {server.token}"}
     response = httpx.get(f"{server.url}/api/v1/namespaces/nope/datasets", headers=headers)
     assert response.status_code == 404 and response.json()["code"] == 404
-    assert httpx.get(f"{server.url}/api/v1/lineage", params={"nodeId": "dataset:x:y"}, headers=headers).status_code == 404
+    assert (
+        httpx.get(f"{server.url}/api/v1/lineage", params={"nodeId": "dataset:x:y"}, headers=headers).status_code == 404
+    )

@@ -66,21 +66,29 @@ def test_diff_fields_breaking_rules() -> None:
     diff = diff_fields(v1, v2)
     assert diff["added"] == [{"name": "d", "type": "bool"}]
     assert diff["removed"] == [{"name": "c", "type": "string"}]
-    assert diff["typeChanged"] == [{"name": "a", "from": "int32", "to": "int64", "breaking": False},
-                                   {"name": "b", "from": "string", "to": "int64", "breaking": True}]
+    assert diff["typeChanged"] == [
+        {"name": "a", "from": "int32", "to": "int64", "breaking": False},
+        {"name": "b", "from": "string", "to": "int64", "breaking": True},
+    ]
     assert diff["breaking"] is True
     assert diff_fields(v1, [*v1, {"name": "e", "type": "string"}])["breaking"] is False
 
 
-def _event(namespace: str, name: str, fields: list[dict], *, symlink: str | None = None,
-           at: str = "2025-01-01T00:00:00Z") -> tuple[RunEvent, dict]:
+def _event(
+    namespace: str, name: str, fields: list[dict], *, symlink: str | None = None, at: str = "2025-01-01T00:00:00Z"
+) -> tuple[RunEvent, dict]:
     facets: dict = {"schema": {**FACET, "fields": fields}}
     if symlink:
         facets["symlinks"] = {**FACET, "identifiers": [{"namespace": "x", "name": symlink, "type": "TABLE"}]}
-    raw = {"eventType": "COMPLETE", "eventTime": at, "producer": "https://example.com/p",
-           "schemaURL": "https://example.com/s", "run": {"runId": str(uuid.uuid4())},
-           "job": {"namespace": "jobs", "name": "j"}, "outputs": [{"namespace": namespace, "name": name,
-                                                                  "facets": facets}]}
+    raw = {
+        "eventType": "COMPLETE",
+        "eventTime": at,
+        "producer": "https://example.com/p",
+        "schemaURL": "https://example.com/s",
+        "run": {"runId": str(uuid.uuid4())},
+        "job": {"namespace": "jobs", "name": "j"},
+        "outputs": [{"namespace": namespace, "name": name, "facets": facets}],
+    }
     return RunEvent.model_validate(raw), raw
 
 

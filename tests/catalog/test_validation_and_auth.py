@@ -21,10 +21,14 @@ FACET = {"_producer": "https://example.com/p", "_schemaURL": "https://example.co
 
 def _event(**changes: Any) -> dict[str, Any]:
     event = {
-        "eventType": "START", "eventTime": "2025-01-01T00:00:00Z", "producer": "https://example.com/producer",
+        "eventType": "START",
+        "eventTime": "2025-01-01T00:00:00Z",
+        "producer": "https://example.com/producer",
         "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-        "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "ns", "name": "job"},
-        "inputs": [], "outputs": [{"namespace": "file", "name": "/t", "facets": {}}],
+        "run": {"runId": str(uuid.uuid4())},
+        "job": {"namespace": "ns", "name": "job"},
+        "inputs": [],
+        "outputs": [{"namespace": "file", "name": "/t", "facets": {}}],
     }
     event.update(changes)
     return event
@@ -36,8 +40,14 @@ def server(module_server: Server) -> Server:
     return module_server
 
 
-def _post(server: Server, body: Any, *, token: str | None = "default", raw: bytes | None = None,
-          headers: dict[str, str] | None = None) -> httpx.Response:
+def _post(
+    server: Server,
+    body: Any,
+    *,
+    token: str | None = "default",
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     sent = {"Content-Type": "application/json", **(headers or {})}
     if token is not None:
         sent["Authorization"] = f"Bearer {server.token if token == 'default' else token}"
@@ -47,20 +57,33 @@ def _post(server: Server, body: Any, *, token: str | None = "default", raw: byte
 
 def test_valid_run_dataset_and_job_events(server: Server) -> None:
     assert _post(server, _event()).status_code == 201
-    dataset_event = {"eventTime": "2025-01-01T00:00:00+02:00", "producer": "https://example.com/p",
-                     "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
-                     "dataset": {"namespace": "file", "name": "/other", "facets": {
-                         "schema": {**FACET, "fields": [{"name": "email", "type": "string"}]},
-                         "tags": {**FACET, "tags": [{"key": "pii", "value": "email", "field": "email"}]}}}}
+    dataset_event = {
+        "eventTime": "2025-01-01T00:00:00+02:00",
+        "producer": "https://example.com/p",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+        "dataset": {
+            "namespace": "file",
+            "name": "/other",
+            "facets": {
+                "schema": {**FACET, "fields": [{"name": "email", "type": "string"}]},
+                "tags": {**FACET, "tags": [{"key": "pii", "value": "email", "field": "email"}]},
+            },
+        },
+    }
     response = _post(server, dataset_event)
     assert response.status_code == 201 and response.json()["kind"] == "dataset"
-    job_event = {"eventTime": "2025-01-01T00:00:00Z", "producer": "https://example.com/p",
-                 "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent",
-                 "job": {"namespace": "ns", "name": "static"}, "inputs": [{"namespace": "file", "name": "/other"}],
-                 "outputs": []}
+    job_event = {
+        "eventTime": "2025-01-01T00:00:00Z",
+        "producer": "https://example.com/p",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent",
+        "job": {"namespace": "ns", "name": "static"},
+        "inputs": [{"namespace": "file", "name": "/other"}],
+        "outputs": [],
+    }
     assert _post(server, job_event).json()["kind"] == "job"
-    pii = httpx.get(f"{server.url}/api/v1/catalog/pii", params={"tag": "email"},
-                    headers={"Authorization": f"Bearer {server.token}"}).json()["items"]
+    pii = httpx.get(
+        f"{server.url}/api/v1/catalog/pii", params={"tag": "email"}, headers={"Authorization": f"Bearer {server.token}"}
+    ).json()["items"]
     assert [(i["dataset"], i["field"], i["tag"]) for i in pii] == [("/other", "email", "pii:email")]
 
 
@@ -75,19 +98,37 @@ def test_not_a_json_object_is_400(server: Server, raw: bytes, needle: str) -> No
     assert response.status_code == 400 and needle in response.json()["message"]
 
 
-@pytest.mark.parametrize(("change", "loc"), [
-    ({"run": {"runId": "not-a-uuid"}}, ["run", "runId"]),
-    ({"eventType": "FINISHED"}, ["eventType"]),
-    ({"eventTime": "2025-01-01T00:00:00"}, ["eventTime"]),  # RFC 3339 needs an offset
-    ({"producer": "no scheme"}, ["producer"]),
-    ({"job": {"namespace": "ns"}}, ["job", "name"]),
-    ({"outputs": [{"namespace": "file", "name": "/t", "facets": {"custom": {"_producer": "https://p"}}}]},
-     ["outputs", 0, "facets", "custom", "_schemaURL"]),
-    ({"outputs": [{"namespace": "file", "name": "/t", "facets": {"schema": {**FACET, "fields": [{"type": "x"}]}}}]},
-     ["outputs", 0, "facets", "schema", "fields", 0, "name"]),
-    ({"run": {"runId": str(uuid.uuid4()), "facets": {"streamproc_load": {**FACET, "loadId": "l", "table": "/t"}}}},
-     ["run", "facets", "streamproc_load", "contract"]),
-])
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        ({"run": {"runId": "not-a-uuid"}}, ["run", "runId"]),
+        ({"eventType": "FINISHED"}, ["eventType"]),
+        ({"eventTime": "2025-01-01T00:00:00"}, ["eventTime"]),  # RFC 3339 needs an offset
+        ({"producer": "no scheme"}, ["producer"]),
+        ({"job": {"namespace": "ns"}}, ["job", "name"]),
+        (
+            {"outputs": [{"namespace": "file", "name": "/t", "facets": {"custom": {"_producer": "https://p"}}}]},
+            ["outputs", 0, "facets", "custom", "_schemaURL"],
+        ),
+        (
+            {
+                "outputs": [
+                    {"namespace": "file", "name": "/t", "facets": {"schema": {**FACET, "fields": [{"type": "x"}]}}}
+                ]
+            },
+            ["outputs", 0, "facets", "schema", "fields", 0, "name"],
+        ),
+        (
+            {
+                "run": {
+                    "runId": str(uuid.uuid4()),
+                    "facets": {"streamproc_load": {**FACET, "loadId": "l", "table": "/t"}},
+                }
+            },
+            ["run", "facets", "streamproc_load", "contract"],
+        ),
+    ],
+)
 def test_invalid_event_is_422_with_location(server: Server, change: dict[str, Any], loc: list[Any]) -> None:
     response = _post(server, _event(**change))
     assert response.status_code == 422, response.text
@@ -97,11 +138,24 @@ def test_invalid_event_is_422_with_location(server: Server, change: dict[str, An
 
 
 def test_load_for_unknown_table_is_422(server: Server) -> None:
-    load = {**FACET, "loadId": "l1", "contract": {"name": "c", "version": "1"}, "table": "/elsewhere",
-            "deltaVersion": 3, "rowsLanded": 1, "offsets": []}
+    load = {
+        **FACET,
+        "loadId": "l1",
+        "contract": {"name": "c", "version": "1"},
+        "table": "/elsewhere",
+        "deltaVersion": 3,
+        "rowsLanded": 1,
+        "offsets": [],
+    }
     two_outputs = [{"namespace": "file", "name": "/a"}, {"namespace": "file", "name": "/b"}]
-    response = _post(server, _event(eventType="RUNNING", outputs=two_outputs,
-                                    run={"runId": str(uuid.uuid4()), "facets": {"streamproc_load": load}}))
+    response = _post(
+        server,
+        _event(
+            eventType="RUNNING",
+            outputs=two_outputs,
+            run={"runId": str(uuid.uuid4()), "facets": {"streamproc_load": load}},
+        ),
+    )
     assert response.status_code == 422 and "/elsewhere" in response.text
 
 
@@ -129,6 +183,7 @@ def _metric(server: Server, line_start: str) -> float:
 
 
 def test_metrics_count_events_and_requests(server: Server) -> None:
+    pytest.importorskip("prometheus_client", reason="metrics are served only with prometheus-client installed")
     started = 'catalog_events_ingested_total{event_type="START",kind="run"}'
     rejected = 'catalog_events_rejected_total{status="422"}'
     before = (_metric(server, started), _metric(server, rejected))
