@@ -41,6 +41,7 @@ __all__ = [
     "SourceConfig",
     "SinkConfig",
     "BatchConfig",
+    "ObservabilityConfig",
     "load_config",
 ]
 
@@ -108,6 +109,16 @@ class BatchConfig(_Frozen):
     queue_size: int = Field(8, gt=0, description="fetched chunks buffered between consumer and batcher")
 
 
+class ObservabilityConfig(_Frozen):
+    """The process's HTTP endpoint for Prometheus and probes: ``/metrics``, ``/healthz`` (alive), ``/readyz``
+    (joined the consumer group, storage writable). See :mod:`streamproc.observability`."""
+
+    enabled: bool = Field(True, description="serve /metrics, /healthz and /readyz")
+    host: str = Field("0.0.0.0", description="interface to listen on")  # noqa: S104 - a container's pod IP
+    port: int = Field(9108, ge=0, le=65535, description="TCP port (0: any free port, logged at start)")
+    lag_interval_seconds: float = Field(5.0, gt=0, description="how often consumer lag per partition is sampled")
+
+
 class PipelineConfig(_Frozen):
     """One pipeline: a source, a contract, a sink, batching."""
 
@@ -117,6 +128,7 @@ class PipelineConfig(_Frozen):
     sink: SinkConfig
     batch: BatchConfig = BatchConfig()
     shutdown_grace_seconds: float = Field(25.0, gt=0, description="SIGTERM → flushed, committed and left the group")
+    observability: ObservabilityConfig = ObservabilityConfig()
     base_dir: Path = Field(Path("."), exclude=True, description="the config file's folder")
 
 

@@ -17,7 +17,8 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -43,12 +44,15 @@ class LoadOutcome:
         next_offsets: per partition, the offset after the last one now landed: what to commit to Kafka.
         already_landed: every offset of the batch was in the tables already (a re-delivery); nothing was written.
         rejections: the batch's rejections (every violation), for metrics and reports.
+        commit_seconds: per table role (``quarantine``, ``table``, ``loads``) the seconds its commit took (reading
+            the log, filtering, writing, committing); a role is absent when nothing was committed to it.
     """
 
     load: LoadRecord
     next_offsets: dict[TopicPartition, int]
     already_landed: bool
     rejections: tuple[Rejection, ...] = ()
+    commit_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def table_name_of(uri: str) -> str:
@@ -173,8 +177,12 @@ class Lander:
         )
         ranges = batch.offset_ranges()
         metadata = self._commit_metadata(load_id, ranges)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
         quarantine_version = self._commit(self.quarantine, quarantined, rejected_records, ranges, metadata)
+        clock = _lap(timings, "quarantine", clock, committed=quarantine_version is not None)
         table_version = self._commit(self.table, landed, accepted_records, ranges, metadata)
+        _lap(timings, "table", clock, committed=table_version is not None)
 
         covered = self._uncovered(ranges)
         load = LoadRecord(
@@ -200,14 +208,20 @@ class Lander:
             committed_at=_now(),
         )
         if covered:
+            clock = time.perf_counter()
             self.loads.append(
                 load.to_arrow(),
                 transactions={self.app_id(tp): last for tp, (_, last) in covered.items()},
                 metadata=metadata,
             )
+            _lap(timings, "loads", clock, committed=True)
         next_offsets = {tp: last + 1 for tp, (_, last) in ranges.items()}
         return LoadOutcome(
-            load=load, next_offsets=next_offsets, already_landed=not covered, rejections=tuple(result.rejected)
+            load=load,
+            next_offsets=next_offsets,
+            already_landed=not covered,
+            rejections=tuple(result.rejected),
+            commit_seconds=timings,
         )
 
     def _commit(
@@ -254,6 +268,14 @@ class Lander:
                 [{"topic": tp.topic, "partition": tp.partition, "first": f, "last": l} for tp, (f, l) in ranges.items()]
             ),
         }
+
+
+def _lap(timings: dict[str, float], role: str, since: float, *, committed: bool) -> float:
+    """Record ``role``'s commit time (when it committed); returns now, the next lap's start."""
+    now = time.perf_counter()
+    if committed:
+        timings[role] = now - since
+    return now
 
 
 def _covers(covered: dict[TopicPartition, tuple[int, int]], record: SourceRecord) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from streamproc.sources.base import TopicPartition
+from streamproc.sources.base import Source, TopicPartition
 
 if TYPE_CHECKING:
     from contracts import Contract
@@ -33,6 +33,7 @@ class RunInfo:
         contract_hash: its schema hash.
         source_uris: topic → ``_source`` URI.
         tables: role (``table``, ``quarantine``, ``loads``) → location.
+        source: the started-next source, for observers that sample it (consumer lag); never fetch from it.
     """
 
     run_id: str
@@ -41,6 +42,7 @@ class RunInfo:
     contract_hash: str
     source_uris: dict[str, str]
     tables: dict[str, str]
+    source: Source | None = None
 
 
 class PipelineObserver:
@@ -50,7 +52,7 @@ class PipelineObserver:
         """The tables are open and the source is about to start."""
 
     async def on_assigned(self, partitions: set[TopicPartition]) -> None:
-        """Partitions were assigned (the consumer joined or rebalanced)."""
+        """Partitions were assigned (the consumer joined or rebalanced); empty when it joined with nothing to own."""
 
     async def on_revoked(self, partitions: set[TopicPartition]) -> None:
         """Partitions were revoked."""

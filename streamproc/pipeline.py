@@ -160,6 +160,7 @@ class Pipeline:
                 contract_hash=lander.contract_hash,
                 source_uris=source.source_uris,
                 tables=dict(self.summary.tables),
+                source=source,
             ),
         )
         await source.start(on_assigned=self._on_assigned, on_revoked=self._on_revoked)
@@ -197,7 +198,7 @@ class Pipeline:
 
     async def _on_assigned(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int | None]:
         assert self._lander is not None  # noqa: S101 - set before the consumer starts
-        positions = await anyio.to_thread.run_sync(self._lander.positions, partitions)
+        positions = await anyio.to_thread.run_sync(self._lander.positions, partitions) if partitions else {}
         self._batcher.assign(positions)
         self._owned |= partitions
         await self._notify("on_assigned", partitions)

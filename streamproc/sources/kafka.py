@@ -46,6 +46,8 @@ class _Listener(ConsumerRebalanceListener):
         assigned = list(assigned)
         partitions = {TopicPartition(tp.topic, tp.partition) for tp in assigned}
         if not partitions:
+            # More members than partitions: this one owns nothing but has joined (observers report it ready).
+            await self._on_assigned(set())
             return
         consumer = self._source.consumer
         # aiokafka keeps fetching while this listener awaits: paused, no record of these partitions is returned
@@ -135,6 +137,10 @@ class KafkaSource:
     async def position(self, tp: TopicPartition) -> int:
         """The offset of the next record :meth:`fetch` will return for ``tp``."""
         return await self.consumer.position(KafkaTopicPartition(tp.topic, tp.partition))
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        """The partition's high watermark as of the last fetch response (no request); ``None`` before one."""
+        return self.consumer.highwater(KafkaTopicPartition(tp.topic, tp.partition))
 
     async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         """The current end offset (high watermark) of each partition."""
