@@ -14,13 +14,16 @@ from contracts.errors import (
 )
 from contracts.fingerprint import schema_hash
 from contracts.loader import load_contract
-from contracts.modes import ContractModes
+from contracts.modes import ContractModes, Mode, ResolvedModes, resolve_modes
 from contracts.validate import Rejection, ValidationResult, Violation, validate_batch
 
 __all__ = [
     "Contract",
     "ContractInfo",
     "ContractModes",
+    "Mode",
+    "ResolvedModes",
+    "resolve_modes",
     "Tag",
     "PII_CATEGORIES",
     "contract_arrow_schema",

@@ -14,15 +14,18 @@ categories) through ``typing.Annotated`` metadata.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, get_args
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.fields import FieldInfo
 
 from contracts.errors import ContractDeclarationError
-from contracts.modes import DEFAULT_MODES, ContractModes, ModeSpec
+from contracts.nested import close_nested_models
+from contracts.modes import DEFAULT_MODES, ContractModes, Entity, Mode, ModeName, ModeSpec, expand_mode_spec
 
-__all__ = ["Contract", "ContractInfo", "Tag", "PiiCategory", "PII_CATEGORIES"]
+__all__ = ["Contract", "ContractInfo", "Tag", "PiiCategory", "PII_CATEGORIES", "walk_fields"]
 
 PiiCategory = Literal["email", "phone", "name", "address", "ip", "id", "location", "free_text"]
 PII_CATEGORIES: tuple[str, ...] = get_args(PiiCategory)
@@ -48,10 +51,12 @@ class ContractInfo:
     Attributes:
         name: the contract's name, ``[a-z][a-z0-9_]*``; also the default table name.
         version: a positive integer; a new version of the same name is a new class.
-        modes: the contract's mode per entity (dlt's vocabulary).
+        modes: the contract's mode per entity over the defaults (what applies without a pipeline config).
         owner: the owning team or person, for the catalog's ownership facet.
         description: what an event means, for the catalog's documentation facet.
-        tags: field name → tag names, collected from ``Annotated[..., Tag(...)]``.
+        tags: dotted field path (``email``, ``address.street``) → tag names, from ``Annotated[..., Tag(...)]``.
+        declared_modes: only the entities the ``mode=`` keyword set (the pipeline config fills the others).
+        field_modes: dotted field path → the entities its ``Annotated[..., Mode(...)]`` overrides.
     """
 
     name: str
@@ -60,6 +65,8 @@ class ContractInfo:
     owner: str | None = None
     description: str | None = None
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    declared_modes: dict[Entity, ModeName] = field(default_factory=dict)
+    field_modes: dict[str, dict[Entity, ModeName]] = field(default_factory=dict)
 
 
 class Contract(BaseModel):
@@ -101,29 +108,51 @@ class Contract(BaseModel):
             )
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise ContractDeclarationError(f"contract {name!r}: version must be a positive integer, not {version!r}")
+        declared = expand_mode_spec(mode)
         cls.__contract__ = ContractInfo(
             name=name,
             version=version,
             modes=ContractModes.parse(mode),
             owner=owner,
             description=description or (cls.__doc__ or "").strip() or None,
+            declared_modes=declared,
         )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         # Fields are only known once pydantic has built the model; tags are read from their metadata here.
         super().__pydantic_init_subclass__(**kwargs)
+        if close_nested_models(cls):
+            cls.model_rebuild(force=True)
         tags: dict[str, tuple[str, ...]] = {}
-        for field_name, info in cls.model_fields.items():
+        field_modes: dict[str, dict[Entity, ModeName]] = {}
+        for path, info in walk_fields(cls):
             names = tuple(m.name for m in info.metadata if isinstance(m, Tag))
             if names:
-                tags[field_name] = names
-        info = cls.__contract__
-        cls.__contract__ = ContractInfo(
-            name=info.name,
-            version=info.version,
-            modes=info.modes,
-            owner=info.owner,
-            description=info.description,
-            tags=tags,
-        )
+                tags[path] = names
+            overrides: dict[Entity, ModeName] = {}
+            for marker in info.metadata:
+                if isinstance(marker, Mode):
+                    overrides.update(marker.entities)
+            if overrides:
+                field_modes[path] = overrides
+        cls.__contract__ = replace(cls.__contract__, tags=tags, field_modes=field_modes)
+
+
+def walk_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
+    """Every field of ``model`` and of its nested models (also inside lists, sets and ``Optional``), as
+    ``(dotted path, FieldInfo)`` in declaration order, parents before children."""
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        yield path, info
+        for nested in _nested_models(info.annotation):
+            yield from walk_fields(nested, prefix=f"{path}.")
+
+
+def _nested_models(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    if get_origin(annotation) is not None:
+        for arg in get_args(annotation):
+            yield from _nested_models(arg)

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from contracts.arrow import contract_arrow_schema
 from contracts.declare import Contract
 from contracts.errors import ContractFrozenError
-from contracts.modes import Entity, Mode
+from contracts.modes import SEVERITY, Entity, ModeName, ResolvedModes, resolve_modes
 
 __all__ = ["Violation", "Rejection", "Disposition", "ValidationResult", "validate_batch"]
 
@@ -53,7 +53,7 @@ class Violation:
     type: str
     message: str
     entity: Entity | Literal["payload"]
-    mode: Mode | None
+    mode: ModeName | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +93,16 @@ class ValidationResult:
     rejected: list[Rejection]
 
 
-def validate_batch(contract: type[Contract], payloads: Sequence[bytes | None]) -> ValidationResult:
+def validate_batch(
+    contract: type[Contract], payloads: Sequence[bytes | None], *, modes: ResolvedModes | None = None
+) -> ValidationResult:
     """Validate raw JSON payloads (one event each) against ``contract``.
 
     Args:
         contract: the contract class.
         payloads: the raw event bytes, e.g. Kafka record values; ``None`` (a tombstone) is malformed.
+        modes: the modes in force (:func:`contracts.modes.resolve_modes`: field > contract > pipeline config);
+            default: the contract's own, without a pipeline config.
 
     Returns:
         A :class:`ValidationResult`; ``len(accepted) + (row_discarded + malformed rejections) == len(payloads)``.
@@ -106,11 +110,12 @@ def validate_batch(contract: type[Contract], payloads: Sequence[bytes | None]) -
     Raises:
         ContractFrozenError: the first event that violates an entity in ``freeze`` mode, with the evidence.
     """
+    modes = modes or resolve_modes(contract)
     rows: list[dict[str, Any]] = []
     accepted_index: list[int] = []
     rejected: list[Rejection] = []
     for index, payload in enumerate(payloads):
-        verdict = _validate_one(contract, index, payload)
+        verdict = _validate_one(contract, index, payload, modes)
         if isinstance(verdict, Rejection):
             if any(v.mode == "freeze" for v in verdict.violations):
                 raise ContractFrozenError(verdict)
@@ -126,7 +131,9 @@ def validate_batch(contract: type[Contract], payloads: Sequence[bytes | None]) -
     return ValidationResult(accepted=accepted, accepted_index=accepted_index, rejected=rejected)
 
 
-def _validate_one(contract: type[Contract], index: int, payload: bytes | None) -> Contract | Rejection:
+def _validate_one(
+    contract: type[Contract], index: int, payload: bytes | None, modes: ResolvedModes
+) -> Contract | Rejection:
     info = contract.__contract__
     try:
         return contract.model_validate_json(payload if payload is not None else b"")
@@ -139,9 +146,10 @@ def _validate_one(contract: type[Contract], index: int, payload: bytes | None) -
     for error in errors:
         entity: Entity = "columns" if error["type"] == "extra_forbidden" else "data_type"
         loc = ".".join(str(part) for part in error["loc"])
-        violations.append(Violation(loc, error["type"], error["msg"], entity, info.modes.of(entity)))
-    modes = {v.mode for v in violations}
-    if modes <= {"discard_value"}:
+        violations.append(Violation(loc, error["type"], error["msg"], entity, modes.for_loc(error["loc"], entity)))
+    # The harshest mode among an event's violations decides its fate (freeze > discard_row > discard_value).
+    harshest = max((v.mode for v in violations if v.mode), key=SEVERITY.__getitem__)
+    if harshest == "discard_value":
         removed = _discardable_values(contract, payload, violations)
         if removed is not None:
             return Rejection(index, info.name, info.version, tuple(violations), "value_discarded", removed)

@@ -32,6 +32,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from contracts import ContractError
+from contracts.modes import expand_mode_spec
 from streamproc.errors import ConfigError
 
 __all__ = [
@@ -151,11 +153,25 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
         raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from exc
     try:
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    contract_mode: str | dict[str, str] | None = Field(
+        None,
+        description="dlt contract modes for the entities the contract's own mode= leaves unset (a mode, or "
+        "entity → mode); precedence: field override > contract > this > defaults",
+    )
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     raw = _expand(raw, path)
+    @field_validator("contract_mode")
+    @classmethod
+    def _known_modes(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        try:
+            expand_mode_spec(value)  # type: ignore[arg-type]
+        except ContractError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     for dotted, value in (overrides or {}).items():
         _set(raw, dotted, value)
     base_dir = path.resolve().parent

@@ -28,6 +28,7 @@ from streamproc.config import SinkConfig
 from streamproc.errors import ContractStopError
 from streamproc.lineage.columns import append_lineage, with_lineage_schema
 from streamproc.lineage.loads import LOADS_SCHEMA, LoadRecord, OffsetRange
+from contracts.modes import ResolvedModes, resolve_modes
 from streamproc.sinks.delta import DeltaTableWriter
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from streamproc.sources.base import SourceRecord, TopicPartition
@@ -82,8 +83,10 @@ class Lander:
         self.pipeline = pipeline
         self.consumer_group = consumer_group
         self.run_id = run_id
+        modes: ResolvedModes | None = None,
         self.source_uris = source_uris
         self.table_name = table_name_of(sink.table_uri)
+        self.modes = modes or resolve_modes(contract)
         options = sink.storage_options
         self.table = DeltaTableWriter(
             sink.table_uri,
@@ -145,7 +148,7 @@ class Lander:
         started_at = _now()
         records = batch.records
         try:
-            result = validate_batch(self.contract, [r.value for r in records])
+            result = validate_batch(self.contract, [r.value for r in records], modes=self.modes)
         except ContractFrozenError as exc:
             record = records[exc.rejection.index]
             raise ContractStopError(

@@ -27,6 +27,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from contracts import load_contract
+from contracts.modes import resolve_modes
 from streamproc.batching.batcher import Batcher, CloseReason, MicroBatch
 from streamproc.config import PipelineConfig
 from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError
@@ -143,6 +144,7 @@ class Pipeline:
             consumer_group=consumer_group_of(config),
             run_id=self.run_id,
             source_uris=source.source_uris,
+            modes=resolve_modes(contract, config.contract_mode),  # type: ignore[arg-type]
         )
         self.summary.tables = {
             "table": lander.table.uri,

@@ -1,0 +1,85 @@
+"""Mode precedence: field override > contract > pipeline config > defaults, and how each mode treats an event."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import pytest
+from pydantic import BaseModel, Field
+
+from contracts import Contract, ContractDeclarationError, ContractFrozenError, validate_batch
+from contracts.modes import ContractModes, Mode, resolve_modes
+
+
+class Address(BaseModel):
+    city: str
+    zip: Annotated[str | None, Mode("discard_value")] = None
+
+
+class Customer(Contract, name="customers", mode={"data_type": "discard_row"}):
+    customer_id: int
+    nickname: Annotated[str | None, Mode("discard_value")] = None
+    age: Annotated[int | None, Field(ge=0)] = None
+    score: Annotated[float, Mode("freeze")] = 0.0
+    address: Annotated[Address | None, Mode({"columns": "discard_value"})] = None
+
+
+def _b(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def test_field_overrides_are_collected_with_dotted_paths() -> None:
+    info = Customer.__contract__
+    assert info.declared_modes == {"data_type": "discard_row"}
+    assert info.field_modes == {
+        "nickname": {"columns": "discard_value", "data_type": "discard_value"},
+        "score": {"columns": "freeze", "data_type": "freeze"},
+        "address": {"columns": "discard_value"},
+        "address.zip": {"columns": "discard_value", "data_type": "discard_value"},
+    }
+
+
+def test_precedence_field_then_contract_then_pipeline_then_defaults() -> None:
+    modes = resolve_modes(Customer, {"columns": "freeze", "data_type": "evolve", "tables": "freeze"})
+    # the contract set data_type; the pipeline config fills only columns and tables
+    assert modes.contract == ContractModes(tables="freeze", columns="freeze", data_type="discard_row")
+    assert modes.for_loc(("age",), "data_type") == "discard_row"  # contract
+    assert modes.for_loc(("nickname",), "data_type") == "discard_value"  # field
+    assert modes.for_loc(("coupon",), "columns") == "freeze"  # pipeline config
+    assert modes.for_loc(("address", "floor"), "columns") == "discard_value"  # field, nested key
+    assert modes.for_loc(("address", "zip"), "data_type") == "discard_value"  # deepest field wins
+    assert modes.for_loc(("address", "city"), "data_type") == "discard_row"  # no override on the path
+    assert resolve_modes(Customer).contract == ContractModes()  # no config: defaults fill in
+
+
+def test_a_field_override_decides_for_its_own_violation() -> None:
+    events = [
+        _b({"customer_id": 1, "nickname": 7}),  # field: discard_value → lands without nickname
+        _b({"customer_id": 2, "age": -1}),  # contract: discard_row → quarantined
+        _b({"customer_id": 3, "address": {"city": "Oslo", "floor": 3}}),  # nested columns: discard_value
+    ]
+    result = validate_batch(Customer, events)
+    assert result.accepted_index == [0, 2]
+    assert [r["nickname"] for r in result.accepted.to_pylist()] == [None, None]
+    dispositions = {r.index: (r.disposition, r.removed) for r in result.rejected}
+    assert dispositions[0] == ("value_discarded", {"nickname": 7})
+    assert dispositions[1][0] == "row_discarded"
+    # a nested violation removes the top-level value that holds it (nullable here), and quarantines it
+    assert dispositions[2] == ("value_discarded", {"address": {"city": "Oslo", "floor": 3}})
+
+
+def test_the_harshest_mode_of_an_event_decides() -> None:
+    result = validate_batch(Customer, [_b({"customer_id": 1, "nickname": 7, "age": -1})])
+    (rejection,) = result.rejected
+    assert rejection.disposition == "row_discarded"
+    assert {(v.loc, v.mode) for v in rejection.violations} == {("nickname", "discard_value"), ("age", "discard_row")}
+    with pytest.raises(ContractFrozenError, match="field 'score'"):
+        validate_batch(Customer, [_b({"customer_id": 1, "nickname": 7, "score": "high"})])
+
+
+def test_field_overrides_reject_the_tables_entity_and_unknown_modes() -> None:
+    with pytest.raises(ContractDeclarationError, match="unknown contract entity 'tables'"):
+        Mode({"tables": "freeze"})
+    with pytest.raises(ContractDeclarationError, match="unknown contract mode"):
+        Mode("lenient")  # type: ignore[arg-type]
