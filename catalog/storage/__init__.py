@@ -1,4 +1,5 @@
-"""Catalog storage: ORM tables (``tables``), engine and migrations (``db``), writes (``ingest``), reads (``reads``)."""
+"""Catalog storage: ORM tables (``tables``), engine and migrations (``db``), writes (``ingest``, ``loads``,
+``schema``), reads (``reads``)."""
 
 from catalog.storage.db import Database
 

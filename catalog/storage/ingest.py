@@ -22,31 +22,28 @@ Dataset facets (``facets`` merged with ``inputFacets``/``outputFacets``):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from catalog.errors import InvalidEventError
 from catalog.models import (
     ColumnLineageFacet,
     DatasetEvent,
     DatasetFacets,
     JobEvent,
     LineageDataset,
-    LoadFacet,
     RunEvent,
     SchemaField,
 )
 from catalog.storage import tables as t
+from catalog.storage.loads import record_load
+from catalog.storage.schema import flatten_fields, schema_hash
 from catalog.tags import tag_description, tag_name
 
-__all__ = ["TERMINAL_STATES", "flatten_fields", "ingest_event", "schema_hash", "utc"]
+__all__ = ["TERMINAL_STATES", "Writer", "ingest_event", "utc"]
 
 TERMINAL_STATES = ("COMPLETE", "FAIL", "ABORT")
 
@@ -56,33 +53,7 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _field_dict(field: SchemaField) -> dict[str, Any]:
-    return {
-        "name": field.name,
-        "type": field.type,
-        "description": field.description,
-        "fields": [_field_dict(child) for child in field.fields],
-    }
-
-
-def schema_hash(fields: Iterable[SchemaField]) -> str:
-    """SHA-256 (hex) of the canonical JSON of the schema fields: name, type, description and nested fields, in
-    order; tags are metadata, not schema, and do not change the hash."""
-    canonical = json.dumps([_field_dict(f) for f in fields], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def flatten_fields(fields: Iterable[SchemaField], prefix: str = "") -> list[SchemaField]:
-    """Depth-first list of fields with dotted names (``address.city``), parents before children."""
-    flat: list[SchemaField] = []
-    for field in fields:
-        named = field.model_copy(update={"name": f"{prefix}{field.name}"})
-        flat.append(named)
-        flat.extend(flatten_fields(field.fields, prefix=f"{named.name}."))
-    return flat
-
-
-class _Writer:
+class Writer:
     """Upserts for one event inside one session; ``now`` is the receive time (namespaces, datasets, jobs),
     ``when`` the event time (dataset and schema versions, loads: when the data changed)."""
 
@@ -345,58 +316,6 @@ class _Writer:
         row.facets = {**row.facets, **(raw.get("run", {}).get("facets") or {})}
         return row
 
-    def load(self, facet: LoadFacet, run: t.Run, outputs: list[t.Dataset]) -> None:
-        if self.s.scalar(select(t.Load.id).where(t.Load.load_id == facet.load_id)) is not None:
-            return  # re-sent event: the load is already recorded
-        dataset = self._load_target(facet.table, outputs)
-        version = self.dataset_version(dataset, str(facet.delta_version), schema_id=None, run=run, facets={})
-        contract_version = str(facet.contract.version)
-        version.contract_name, version.contract_version = facet.contract.name, contract_version
-        version.contract_hash = facet.contract.hash
-        load = t.Load(
-            load_id=facet.load_id,
-            run_id=run.id,
-            dataset_id=dataset.id,
-            dataset_version_id=version.id,
-            table=facet.table,
-            delta_version=facet.delta_version,
-            contract_name=facet.contract.name,
-            contract_version=contract_version,
-            contract_hash=facet.contract.hash,
-            rows_landed=facet.rows_landed,
-            rows_quarantined=facet.rows_quarantined,
-            created_at=self.when,
-        )
-        self.s.add(load)
-        self.s.flush()
-        for rng in facet.offsets:
-            self.s.add(
-                t.LoadOffset(load_id=load.id, topic=rng.topic, partition=rng.partition, first=rng.first, last=rng.last)
-            )
-
-    def _load_target(self, table: str, outputs: list[t.Dataset]) -> t.Dataset:
-        for dataset in outputs:
-            if dataset.name == table or dataset.name.rstrip("/") == table.rstrip("/"):
-                return dataset
-        linked = {
-            row.dataset_id for row in self.s.scalars(select(t.DatasetSymlink).where(t.DatasetSymlink.name == table))
-        }
-        for dataset in outputs:
-            if dataset.id in linked:
-                return dataset
-        if len(outputs) == 1:
-            return outputs[0]
-        raise InvalidEventError(
-            "streamproc_load.table matches no output dataset",
-            errors=[
-                {
-                    "loc": ["run", "facets", "streamproc_load", "table"],
-                    "type": "value_error",
-                    "msg": f"{table!r} is neither the name nor a symlink of an output: {[d.name for d in outputs]}",
-                }
-            ],
-        )
-
 
 def ingest_event(
     session: Session, event: RunEvent | DatasetEvent | JobEvent, raw: dict[str, Any], *, now: datetime | None = None
@@ -407,7 +326,7 @@ def ingest_event(
         InvalidEventError: the ``streamproc_load`` facet names a table that is not an output of the event.
         sqlalchemy.exc.SQLAlchemyError: the database failed (translated to ``StorageError`` by ``Database.session``).
     """
-    w = _Writer(session, utc(now or datetime.now(UTC)), utc(event.event_time))
+    w = Writer(session, utc(now or datetime.now(UTC)), utc(event.event_time))
     kind = "run" if isinstance(event, RunEvent) else "dataset" if isinstance(event, DatasetEvent) else "job"
     job_ref = None if isinstance(event, DatasetEvent) else event.job
     session.add(
@@ -441,4 +360,4 @@ def ingest_event(
             if direction == "out":
                 outputs.append(dataset)
     if isinstance(event, RunEvent) and run is not None and event.run.facets.streamproc_load is not None:
-        w.load(event.run.facets.streamproc_load, run, outputs)
+        record_load(w, event.run.facets.streamproc_load, run, outputs)

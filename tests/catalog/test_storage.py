@@ -15,8 +15,9 @@ from catalog.errors import AmbiguousNameError, NotFoundError
 from catalog.models import RunEvent, SchemaField
 from catalog.query import diff_fields, schema_history
 from catalog.storage.db import Database, normalize_url
-from catalog.storage.ingest import flatten_fields, ingest_event, schema_hash
+from catalog.storage.ingest import ingest_event
 from catalog.storage.reads import resolve_dataset
+from catalog.storage.schema import flatten_fields, schema_hash
 from catalog.storage.tables import Base
 
 FACET = {"_producer": "https://example.com/p", "_schemaURL": "https://example.com/s"}

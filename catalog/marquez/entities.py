@@ -1,4 +1,4 @@
-"""Marquez-shaped reads, so Marquez's web UI and clients can read this catalog.
+"""Marquez-shaped entities: namespaces, datasets and their versions, jobs, runs, search, tags and raw events.
 
 Shapes follow Marquez's ``spec/openapi.yml`` and its ``marquez.service.models`` classes (Marquez 0.50): ``Namespace``,
 ``Dataset`` / ``DatasetVersion`` (``DB_TABLE`` or ``STREAM`` for ``kafka://`` namespaces), ``Job``, ``Run`` (states
@@ -11,7 +11,7 @@ Raises (functions taking names or node ids): NotFoundError.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -27,19 +27,17 @@ from catalog.storage.reads import (
     job_id,
     namespace_name,
     resolve_dataset,
-    resolve_node,
-    walk,
 )
 
 __all__ = [
-    "column_lineage_graph",
     "dataset",
+    "dataset_data",
     "dataset_versions",
     "datasets",
     "events",
     "job",
+    "job_data",
     "jobs",
-    "lineage_graph",
     "namespaces",
     "runs",
     "search",
@@ -132,7 +130,7 @@ def _column_lineage(session: Session, ds: t.Dataset) -> list[dict[str, Any]] | N
     return [{"name": name, "inputFields": inputs} for name, inputs in by_field.items()]
 
 
-def _dataset(session: Session, ds: t.Dataset) -> dict[str, Any]:
+def dataset_data(session: Session, ds: t.Dataset) -> dict[str, Any]:
     latest, fields = current_fields(session, ds)
     return {
         **_common(session, ds),
@@ -155,11 +153,11 @@ def datasets(session: Session, namespace: str, *, limit: int = 100, offset: int 
         select(t.Dataset).where(t.Dataset.namespace_id == ns.id).order_by(t.Dataset.name).limit(limit).offset(offset)
     ).all()
     total = session.scalar(select(func.count(t.Dataset.id)).where(t.Dataset.namespace_id == ns.id)) or 0
-    return {"datasets": [_dataset(session, r) for r in rows], "totalCount": total}
+    return {"datasets": [dataset_data(session, r) for r in rows], "totalCount": total}
 
 
 def dataset(session: Session, namespace: str, name: str) -> dict[str, Any]:
-    return _dataset(session, resolve_dataset(session, name, namespace=namespace))
+    return dataset_data(session, resolve_dataset(session, name, namespace=namespace))
 
 
 def _run(session: Session, run: t.Run) -> dict[str, Any]:
@@ -237,7 +235,7 @@ def dataset_versions(
     return {"versions": versions, "totalCount": total}
 
 
-def _job(session: Session, job: t.Job) -> dict[str, Any]:
+def job_data(session: Session, job: t.Job) -> dict[str, Any]:
     ns = namespace_name(session, job.namespace_id)
     io = session.execute(
         select(t.JobDataset.dataset_id, t.JobDataset.direction).where(t.JobDataset.job_id == job.id)
@@ -276,7 +274,7 @@ def jobs(session: Session, namespace: str, *, limit: int = 100, offset: int = 0)
         select(t.Job).where(t.Job.namespace_id == ns.id).order_by(t.Job.name).limit(limit).offset(offset)
     ).all()
     total = session.scalar(select(func.count(t.Job.id)).where(t.Job.namespace_id == ns.id)) or 0
-    return {"jobs": [_job(session, j) for j in rows], "totalCount": total}
+    return {"jobs": [job_data(session, j) for j in rows], "totalCount": total}
 
 
 def _job_row(session: Session, namespace: str, name: str) -> t.Job:
@@ -288,7 +286,7 @@ def _job_row(session: Session, namespace: str, name: str) -> t.Job:
 
 
 def job(session: Session, namespace: str, name: str) -> dict[str, Any]:
-    return _job(session, _job_row(session, namespace, name))
+    return job_data(session, _job_row(session, namespace, name))
 
 
 def runs(session: Session, namespace: str, name: str, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
@@ -298,94 +296,6 @@ def runs(session: Session, namespace: str, name: str, *, limit: int = 100, offse
     ).all()
     total = session.scalar(select(func.count(t.Run.id)).where(t.Run.job_id == row.id)) or 0
     return {"runs": [_run(session, r) for r in found], "totalCount": total}
-
-
-def lineage_graph(session: Session, node_id: str, *, depth: int = 20) -> dict[str, Any]:
-    """Marquez ``GET /api/v1/lineage``: datasets and jobs connected to ``node_id`` both ways, up to ``depth``."""
-    start = resolve_node(session, node_id)
-    graph = walk(session, start, depth=depth, direction="both")
-    label = {}
-    for key in graph.nodes:
-        row = session.get_one(t.Dataset if key[0] == "dataset" else t.Job, key[1])
-        label[key] = dataset_id(session, row) if key[0] == "dataset" else job_id(session, row)  # type: ignore[arg-type]
-    nodes = []
-    for key in sorted(graph.nodes, key=lambda k: label[k]):
-        row = session.get_one(t.Dataset if key[0] == "dataset" else t.Job, key[1])
-        data = _dataset(session, row) if key[0] == "dataset" else _job(session, row)  # type: ignore[arg-type]
-        nodes.append(
-            {
-                "id": label[key],
-                "type": "DATASET" if key[0] == "dataset" else "JOB",
-                "data": data,
-                "inEdges": sorted(
-                    ({"origin": label[a], "destination": label[b]} for a, b in graph.edges if b == key),
-                    key=lambda e: (e["origin"], e["destination"]),
-                ),
-                "outEdges": sorted(
-                    ({"origin": label[a], "destination": label[b]} for a, b in graph.edges if a == key),
-                    key=lambda e: (e["origin"], e["destination"]),
-                ),
-            }
-        )
-    return {"graph": nodes}
-
-
-def column_lineage_graph(
-    session: Session, node_id: str, *, depth: int = 20, with_downstream: bool = False
-) -> dict[str, Any]:
-    """Marquez ``GET /api/v1/column-lineage``: ``DATASET_FIELD`` nodes for one field (``datasetField:...``) or
-    every field of a dataset (``dataset:...``). As in Marquez, an edge's ``origin`` is the node listing it."""
-    from catalog.query import column_lineage  # one walk implementation for both APIs
-
-    if node_id.startswith("datasetField:"):
-        text, _, field = node_id[len("datasetField:") :].rpartition(":")
-        ds = resolve_dataset(session, text)
-        wanted = [field]
-    else:
-        ds = resolve_dataset(session, node_id)
-        wanted = [f.name for f in current_fields(session, ds)[1]]
-    direction: Literal["up", "both"] = "both" if with_downstream else "up"
-    nodes: dict[str, dict[str, Any]] = {}
-    edges: list[tuple[str, str, dict[str, Any]]] = []
-    for name in wanted:
-        result = column_lineage(session, dataset_id(session, ds), name, depth=depth, direction=direction)
-        for node in result["nodes"]:
-            nodes.setdefault(node["id"], node)
-        edges += [(e["origin"], e["destination"], e) for e in result["edges"]]
-    graph = []
-    for nid in sorted(nodes):
-        node = nodes[nid]
-        inputs = [(o, e) for o, d, e in edges if d == nid]
-        graph.append(
-            {
-                "id": nid,
-                "type": "DATASET_FIELD",
-                "data": {
-                    "namespace": node["namespace"],
-                    "dataset": node["dataset"],
-                    "datasetVersion": None,
-                    "field": node["field"],
-                    "fieldType": None,
-                    "inputFields": [
-                        {
-                            "namespace": nodes[o]["namespace"],
-                            "dataset": nodes[o]["dataset"],
-                            "datasetVersion": None,
-                            "field": nodes[o]["field"],
-                            "transformationDescription": e["transformationDescription"],
-                            "transformationType": e["transformationType"],
-                        }
-                        for o, e in inputs
-                    ],
-                },
-                "inEdges": sorted({(nid, o) for o, _ in inputs}),
-                "outEdges": sorted({(nid, d) for o, d, _ in edges if o == nid}),
-            }
-        )
-    for node in graph:
-        node["inEdges"] = [{"origin": a, "destination": b} for a, b in node["inEdges"]]
-        node["outEdges"] = [{"origin": a, "destination": b} for a, b in node["outEdges"]]
-    return {"graph": graph}
 
 
 def search(

@@ -1,0 +1,72 @@
+"""Recording streamproc loads (the custom ``streamproc_load`` run facet) with their Kafka offset ranges."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from catalog.errors import InvalidEventError
+from catalog.models import LoadFacet
+from catalog.storage import tables as t
+
+if TYPE_CHECKING:
+    from catalog.storage.ingest import Writer
+
+__all__ = ["record_load"]
+
+
+def record_load(w: Writer, facet: LoadFacet, run: t.Run, outputs: list[t.Dataset]) -> None:
+    """Store the ``streamproc_load`` run facet as a load (once per ``loadId``), on the output dataset version
+    ``deltaVersion`` of the output named (or symlinked) ``table``; the version takes the load's contract.
+
+    Raises:
+        InvalidEventError: ``table`` is neither the name nor a symlink of an output (and there are several).
+    """
+    if w.s.scalar(select(t.Load.id).where(t.Load.load_id == facet.load_id)) is not None:
+        return  # re-sent event: the load is already recorded
+    dataset = _load_target(w, facet.table, outputs)
+    version = w.dataset_version(dataset, str(facet.delta_version), schema_id=None, run=run, facets={})
+    contract_version = str(facet.contract.version)
+    version.contract_name, version.contract_version = facet.contract.name, contract_version
+    version.contract_hash = facet.contract.hash
+    load = t.Load(
+        load_id=facet.load_id,
+        run_id=run.id,
+        dataset_id=dataset.id,
+        dataset_version_id=version.id,
+        table=facet.table,
+        delta_version=facet.delta_version,
+        contract_name=facet.contract.name,
+        contract_version=contract_version,
+        contract_hash=facet.contract.hash,
+        rows_landed=facet.rows_landed,
+        rows_quarantined=facet.rows_quarantined,
+        created_at=w.when,
+    )
+    w.s.add(load)
+    w.s.flush()
+    for rng in facet.offsets:
+        w.s.add(t.LoadOffset(load_id=load.id, topic=rng.topic, partition=rng.partition, first=rng.first, last=rng.last))
+
+
+def _load_target(w: Writer, table: str, outputs: list[t.Dataset]) -> t.Dataset:
+    for dataset in outputs:
+        if dataset.name == table or dataset.name.rstrip("/") == table.rstrip("/"):
+            return dataset
+    linked = {row.dataset_id for row in w.s.scalars(select(t.DatasetSymlink).where(t.DatasetSymlink.name == table))}
+    for dataset in outputs:
+        if dataset.id in linked:
+            return dataset
+    if len(outputs) == 1:
+        return outputs[0]
+    raise InvalidEventError(
+        "streamproc_load.table matches no output dataset",
+        errors=[
+            {
+                "loc": ["run", "facets", "streamproc_load", "table"],
+                "type": "value_error",
+                "msg": f"{table!r} is neither the name nor a symlink of an output: {[d.name for d in outputs]}",
+            }
+        ],
+    )
