@@ -129,9 +129,23 @@ class PipelineConfig(_Frozen):
     source: SourceConfig
     sink: SinkConfig
     batch: BatchConfig = BatchConfig()
+    contract_mode: str | dict[str, str] | None = Field(
+        None,
+        description="dlt contract modes for the entities the contract's own mode= leaves unset (a mode, or "
+        "entity → mode); precedence: field override > contract > this > defaults",
+    )
     shutdown_grace_seconds: float = Field(25.0, gt=0, description="SIGTERM → flushed, committed and left the group")
     observability: ObservabilityConfig = ObservabilityConfig()
     base_dir: Path = Field(Path("."), exclude=True, description="the config file's folder")
+
+    @field_validator("contract_mode")
+    @classmethod
+    def _known_modes(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        try:
+            expand_mode_spec(value)  # type: ignore[arg-type]
+        except ContractError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -153,25 +167,11 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
         raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from exc
     try:
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    contract_mode: str | dict[str, str] | None = Field(
-        None,
-        description="dlt contract modes for the entities the contract's own mode= leaves unset (a mode, or "
-        "entity → mode); precedence: field override > contract > this > defaults",
-    )
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     raw = _expand(raw, path)
-    @field_validator("contract_mode")
-    @classmethod
-    def _known_modes(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
-        try:
-            expand_mode_spec(value)  # type: ignore[arg-type]
-        except ContractError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
     for dotted, value in (overrides or {}).items():
         _set(raw, dotted, value)
     base_dir = path.resolve().parent
