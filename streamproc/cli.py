@@ -66,15 +66,17 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     table (rejected events into <table>__quarantine, one row per load into _loads) and commits offsets to Kafka
     after each Delta commit. SIGINT/SIGTERM flush the open batch, commit and leave the group.
     """
+    from streamproc.observability import Observability
     from streamproc.pipeline import Pipeline
 
     try:
         config = load_config(config_file)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG_ERROR)
-    pipeline = Pipeline(config, until_caught_up=until_caught_up)
+    observability = Observability(config.observability)  # /metrics, /healthz, /readyz beside the run
+    pipeline = Pipeline(config, until_caught_up=until_caught_up, observers=observability.observers)
     try:
-        summary = anyio.run(pipeline.run)
+        summary = anyio.run(observability.run, pipeline)
     except ContractStopError as exc:
         click.echo(pipeline.summary.render(), err=True)
         _fail(f"contract violation, pipeline stopped: {exc}", EXIT_CONTRACT_STOP)
