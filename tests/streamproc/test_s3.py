@@ -79,17 +79,23 @@ def test_lands_on_s3_and_resumes_exactly_once_from_the_delta_log_after_a_crash(
     first = [encode(order(i)) for i in range(1500)]
     first[100:100] = INVALID
     run_async(produce, kafka_bootstrap, topic, first, partitions=3)
-    files = write_pipeline(
-        tmp_path,
-        kafka_bootstrap,
-        topic=topic,
-        batch={"max_rows": 100},
-        # the killed member leaves the group after 6 s (the broker's minimum) instead of 30
-        source={"type": "kafka", "bootstrap_servers": kafka_bootstrap, "topics": [topic],
-                "consumer_group": f"g-{topic}", "session_timeout_seconds": 6},
-        sink={"table_uri": table_uri, "storage_options": STORAGE_OPTIONS},
-        observability={"enabled": False},
-    )
+
+    def pipeline(folder: Path, storage_options: dict[str, str]):  # noqa: ANN202
+        folder.mkdir(exist_ok=True)
+        return write_pipeline(
+            folder,
+            kafka_bootstrap,
+            topic=topic,
+            batch={"max_rows": 100},
+            # the killed member leaves the group after 6 s (the broker's minimum) instead of 30
+            source={"type": "kafka", "bootstrap_servers": kafka_bootstrap, "topics": [topic],
+                    "consumer_group": f"g-{topic}", "session_timeout_seconds": 6},
+            sink={"table_uri": table_uri, "storage_options": storage_options},
+            observability={"enabled": False},
+        )
+
+    # First run as in a container: credentials and endpoint only in the environment, which delta-rs reads itself.
+    files = pipeline(tmp_path / "env", {"aws_conditional_put": "etag"})
 
     # Crash (SIGKILL) after some loads are committed to S3: whatever was in flight is neither acknowledged nor lost.
     log = tmp_path / "crashed.log"
@@ -108,6 +114,8 @@ def test_lands_on_s3_and_resumes_exactly_once_from_the_delta_log_after_a_crash(
     run_async(_rewind_group, kafka_bootstrap, files.group, topic, 3)
     second = [encode(order(i)) for i in range(1500, 2000)]
     run_async(produce, kafka_bootstrap, topic, second, partitions=3)
+    # Second run with every option spelled out in the config (from ${VAR}s): the same table, the same positions.
+    files = pipeline(tmp_path / "explicit", STORAGE_OPTIONS)
     result = run_cli("run", str(files.config), "--until-caught-up", "--json", timeout=180)
     assert result.returncode == 0, result.stderr
     assert "from the Delta log: " + topic in result.stderr
