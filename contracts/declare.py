@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict
 from pydantic.fields import FieldInfo
 
+from contracts.compatibility import COMPATIBILITY_LEVELS, CompatibilityLevel
 from contracts.errors import ContractDeclarationError
 from contracts.nested import close_nested_models
 from contracts.modes import DEFAULT_MODES, ContractModes, Entity, Mode, ModeName, ModeSpec, expand_mode_spec
@@ -57,6 +58,7 @@ class ContractInfo:
         tags: dotted field path (``email``, ``address.street``) → tag names, from ``Annotated[..., Tag(...)]``.
         declared_modes: only the entities the ``mode=`` keyword set (the pipeline config fills the others).
         field_modes: dotted field path → the entities its ``Annotated[..., Mode(...)]`` overrides.
+        compatibility: the Confluent compatibility level a new version of this contract must keep.
     """
 
     name: str
@@ -67,13 +69,15 @@ class ContractInfo:
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
     declared_modes: dict[Entity, ModeName] = field(default_factory=dict)
     field_modes: dict[str, dict[Entity, ModeName]] = field(default_factory=dict)
+    compatibility: CompatibilityLevel = "BACKWARD"
 
 
 class Contract(BaseModel):
     """Base class of every data contract.
 
     Subclass with class keywords ``name`` (required), ``version`` (default 1), ``mode`` (a mode string or a
-    mapping of entity → mode), ``owner`` and ``description`` (default: the class docstring).
+    mapping of entity → mode), ``owner``, ``description`` (default: the class docstring) and ``compatibility``
+    (a Confluent level, default ``BACKWARD``; a subclass inherits its parent's).
 
     Raises:
         ContractDeclarationError: at class creation, for a missing or malformed name, a non-positive version, or
@@ -92,6 +96,7 @@ class Contract(BaseModel):
         mode: ModeSpec | None = None,
         owner: str | None = None,
         description: str | None = None,
+        compatibility: CompatibilityLevel | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
@@ -109,6 +114,13 @@ class Contract(BaseModel):
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise ContractDeclarationError(f"contract {name!r}: version must be a positive integer, not {version!r}")
         declared = expand_mode_spec(mode)
+        parent_info = getattr(cls, "__contract__", None)
+        level = compatibility or (parent_info.compatibility if parent_info is not None else "BACKWARD")
+        if level not in COMPATIBILITY_LEVELS:
+            raise ContractDeclarationError(
+                f"contract {name!r}: unknown compatibility level {level!r}; "
+                f"expected one of {', '.join(COMPATIBILITY_LEVELS)}"
+            )
         cls.__contract__ = ContractInfo(
             name=name,
             version=version,
@@ -116,6 +128,7 @@ class Contract(BaseModel):
             owner=owner,
             description=description or (cls.__doc__ or "").strip() or None,
             declared_modes=declared,
+            compatibility=level,
         )
 
     @classmethod

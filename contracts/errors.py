@@ -5,7 +5,10 @@ ContractError                      root: anything raised by ``contracts``
 ├── ContractDeclarationError       a contract class is declared wrongly (stop: fix the code)
 ├── ContractNotFoundError          ``module:Class`` does not name an importable contract (stop: fix the config)
 ├── UnsupportedTypeError           a field's type has no Arrow mapping (stop: fix the contract)
-└── ContractFrozenError            an event violates an entity in ``freeze`` mode (stop: by design)
+├── ContractFrozenError            an event violates an entity in ``freeze`` mode (stop: by design)
+├── ContractConflictError          a registered version's schema changed without a new version number (stop)
+├── IncompatibleContractError      a new version breaks its compatibility level (stop: fix or change the level)
+└── RegistryConflictError          another process registered the same version first (retry after reloading)
 ```
 
 An invalid event is *data* (a :class:`contracts.validate.Rejection`), never an exception, except under
@@ -17,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from contracts.compatibility import Verdict
     from contracts.validate import Rejection
 
 __all__ = [
@@ -25,6 +29,9 @@ __all__ = [
     "ContractNotFoundError",
     "UnsupportedTypeError",
     "ContractFrozenError",
+    "ContractConflictError",
+    "IncompatibleContractError",
+    "RegistryConflictError",
 ]
 
 
@@ -60,3 +67,30 @@ class ContractFrozenError(ContractError):
             f"event #{rejection.index} of the batch"
         )
         self.violation = first
+
+
+class ContractConflictError(ContractError):
+    """A contract version's schema differs from the one registered under the same name and version (or two
+    classes in the code declare the same name and version differently): declare a new version instead."""
+
+
+class IncompatibleContractError(ContractError):
+    """A new contract version breaks the compatibility level it declares (Confluent's levels).
+
+    Attributes:
+        name, version: the rejected version.
+        verdict: the :class:`contracts.compatibility.Verdict`, with one reason per incompatible field.
+    """
+
+    def __init__(self, name: str, version: int, verdict: Verdict) -> None:
+        self.name = name
+        self.version = version
+        self.verdict = verdict
+        super().__init__(
+            f"contract {name!r} v{version} is not {verdict.level} compatible: " + "; ".join(verdict.reasons)
+        )
+
+
+class RegistryConflictError(ContractError):
+    """Another process registered a version of the same contract while this one was registering (optimistic
+    concurrency); reload the registry and retry."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from contracts.declare import Contract
 
-__all__ = ["canonical_json_schema", "schema_hash"]
+__all__ = ["canonical_json_schema", "schema_hash", "hash_json_schema"]
 
 
 def canonical_json_schema(contract: type[Contract]) -> dict[str, Any]:
@@ -25,5 +25,11 @@ def canonical_json_schema(contract: type[Contract]) -> dict[str, Any]:
 
 def schema_hash(contract: type[Contract]) -> str:
     """``sha256:<64 hex digits>`` of the canonical JSON Schema."""
-    text = json.dumps(canonical_json_schema(contract), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hash_json_schema(canonical_json_schema(contract))
+
+
+def hash_json_schema(schema: dict[str, Any]) -> str:
+    """``sha256:<64 hex digits>`` of a JSON Schema serialised with sorted keys and no whitespace (a version
+    inferred by ``evolve`` has no class, only its schema)."""
+    text = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -166,6 +166,11 @@ def _fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+from streamproc.contracts_cli import contracts_group  # noqa: E402 - registered after cli is defined
+
+cli.add_command(contracts_group)
+
+
 def main() -> None:
     """Console script entry point."""
     cli()

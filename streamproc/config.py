@@ -43,6 +43,7 @@ __all__ = [
     "SourceConfig",
     "SinkConfig",
     "BatchConfig",
+    "ContractsConfig",
     "ObservabilityConfig",
     "load_config",
 ]
@@ -88,6 +89,7 @@ class SinkConfig(_Frozen):
     table_uri: str = Field(description="the Delta table's location (a local path or a URL)")
     quarantine_uri: str | None = Field(None, description="default: '<table_uri>__quarantine'")
     loads_uri: str | None = Field(None, description="default: '_loads' beside the table")
+    contracts_uri: str | None = Field(None, description="the contract registry; default: '_contracts' beside _loads")
     storage_options: dict[str, str] = Field(default_factory=dict)
 
     @property
@@ -100,6 +102,21 @@ class SinkConfig(_Frozen):
             return self.loads_uri
         parent = self.table_uri.rstrip("/").rsplit("/", 1)[0] if "/" in self.table_uri.rstrip("/") else "."
         return f"{parent}/_loads"
+
+    @property
+    def resolved_contracts_uri(self) -> str:
+        """The contract registry's ``_contracts`` table: ``contracts_uri``, default ``_contracts`` beside the table."""
+        if self.contracts_uri:
+            return self.contracts_uri
+        return self.resolved_loads_uri.rstrip("/").rsplit("/", 1)[0] + "/_contracts"
+
+
+class ContractsConfig(_Frozen):
+    """Where the contract registry finds contracts besides the pipeline's own module (older versions, other
+    event types), see :class:`contracts.registry.ContractRegistry`."""
+
+    packages: tuple[str, ...] = Field((), description="packages (walked recursively) or modules with contracts")
+    entry_points: bool = Field(False, description="also load the 'streamproc.contracts' entry points")
 
 
 class BatchConfig(_Frozen):
@@ -129,6 +146,7 @@ class PipelineConfig(_Frozen):
     source: SourceConfig
     sink: SinkConfig
     batch: BatchConfig = BatchConfig()
+    contracts: ContractsConfig = ContractsConfig()
     contract_mode: str | dict[str, str] | None = Field(
         None,
         description="dlt contract modes for the entities the contract's own mode= leaves unset (a mode, or "
@@ -177,7 +195,7 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
     base_dir = path.resolve().parent
     sink = raw.get("sink")
     if isinstance(sink, dict):
-        for key in ("table_uri", "quarantine_uri", "loads_uri"):
+        for key in ("table_uri", "quarantine_uri", "loads_uri", "contracts_uri"):
             if isinstance(sink.get(key), str):
                 sink[key] = _resolve(sink[key], base_dir)
     source = raw.get("source")

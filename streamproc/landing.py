@@ -29,6 +29,7 @@ from streamproc.errors import ContractStopError
 from streamproc.lineage.columns import append_lineage, with_lineage_schema
 from streamproc.lineage.loads import LOADS_SCHEMA, LoadRecord, OffsetRange
 from contracts.modes import ResolvedModes, resolve_modes
+from contracts.registry import ContractRegistry
 from streamproc.sinks.delta import DeltaTableWriter
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from streamproc.sources.base import SourceRecord, TopicPartition
@@ -77,16 +78,18 @@ class Lander:
         consumer_group: str,
         run_id: str,
         source_uris: dict[str, str],
+        modes: ResolvedModes | None = None,
+        registry: ContractRegistry | None = None,
     ) -> None:
         self.contract = contract
+        self.modes = modes or resolve_modes(contract)
+        self.registry = registry
         self.contract_hash = schema_hash(contract)
         self.pipeline = pipeline
         self.consumer_group = consumer_group
         self.run_id = run_id
-        modes: ResolvedModes | None = None,
         self.source_uris = source_uris
         self.table_name = table_name_of(sink.table_uri)
-        self.modes = modes or resolve_modes(contract)
         options = sink.storage_options
         self.table = DeltaTableWriter(
             sink.table_uri,

@@ -33,6 +33,7 @@ from streamproc.config import PipelineConfig
 from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError
 from streamproc.landing import Lander
 from streamproc.observers import PipelineObserver, RunInfo
+from streamproc.registry import open_registry
 from streamproc.sources import consumer_group_of, open_source
 from streamproc.sources.base import Source, SourceRecord, TopicPartition
 from streamproc.summary import RunSummary
@@ -135,6 +136,7 @@ class Pipeline:
         if str(config.base_dir) not in sys.path:
             sys.path.insert(0, str(config.base_dir))
         contract = load_contract(config.contract)
+        registry = await anyio.to_thread.run_sync(open_registry, config, contract)
         source = open_source(config)
         self.until_caught_up = self.until_caught_up or getattr(source, "bounded", False)
         self._lander = lander = Lander(
@@ -145,6 +147,7 @@ class Pipeline:
             run_id=self.run_id,
             source_uris=source.source_uris,
             modes=resolve_modes(contract, config.contract_mode),  # type: ignore[arg-type]
+            registry=registry,
         )
         self.summary.tables = {
             "table": lander.table.uri,

@@ -1,0 +1,282 @@
+"""The difference between two versions of a contract, field by field, from their canonical JSON Schemas.
+
+Diffing JSON Schemas (not classes) works the same for declared versions, versions inferred by ``evolve`` and
+versions only the ``_contracts`` history still knows. Each change says whether it keeps each direction of
+compatibility, judged on events (as Confluent Schema Registry judges JSON Schemas):
+
+- **backward**: every event valid under the old version is still valid under the new one (consumers can upgrade
+  first; old events replay). A change that breaks it is **breaking**.
+- **forward**: every event valid under the new version is valid under the old one (producers can upgrade first).
+
+A reader with a *closed* content model (``columns`` mode ``discard_row`` or ``freeze``: an undeclared key rejects
+the event) breaks on fields it does not know; an *open* one (``evolve`` or ``discard_value``) does not.
+
+=========================================  ========  ========
+change                                     backward  forward
+=========================================  ========  ========
+optional field added                       yes       if the old reader is open
+required field added                       no        if the old reader is open
+field removed                              if the    yes if it was optional
+                                           new
+                                           reader
+                                           is open
+type widened (integer → number)            yes       no
+other type change                          no        no
+became nullable / optional                 yes       no
+became non-null / required                 no        yes
+enum values added / removed                yes / no  no / yes
+bounds or lengths loosened / tightened     yes / no  no / yes
+pattern added / removed / changed          no / yes  yes / no
+                                           / no      / no
+=========================================  ========  ========
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+__all__ = ["FieldShape", "FieldChange", "ChangeKind", "diff_schemas", "field_shapes"]
+
+ChangeKind = Literal[
+    "added",
+    "removed",
+    "type_changed",
+    "nullability_changed",
+    "required_changed",
+    "enum_changed",
+    "constraint_changed",
+]
+
+_LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems")
+_UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldShape:
+    """What a JSON Schema says about one field (a dotted path; list items are ``path[]``).
+
+    Attributes:
+        type: the JSON type(s) of its non-null values, ``|``-joined and sorted (``integer``, ``number|string``,
+            ``string:date-time``, ``array``, ``object``).
+        nullable: ``null`` is allowed.
+        required: the key must be present.
+        enum: the allowed values (``Literal``, ``Enum``, a ``const``), JSON-encoded and sorted; ``None``: any.
+        constraints: bounds, lengths and ``pattern`` keywords with their values.
+    """
+
+    type: str
+    nullable: bool
+    required: bool
+    enum: tuple[str, ...] | None
+    constraints: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One difference between two versions.
+
+    Attributes:
+        path: the dotted field path (``address.zip``; list items: ``lines[].sku``).
+        kind: what changed.
+        old, new: the two sides, as short text (``None`` when the field is absent on that side).
+        backward: old events stay valid under the new version.
+        forward: new events stay valid under the old version.
+    """
+
+    path: str
+    kind: ChangeKind
+    old: str | None
+    new: str | None
+    backward: bool
+    forward: bool
+
+    @property
+    def breaking(self) -> bool:
+        """The change breaks backward compatibility (Confluent's default level)."""
+        return not self.backward
+
+    def describe(self) -> str:
+        """``field 'amount': type changed from number to string``."""
+        if self.kind == "added":
+            return f"field {self.path!r}: added ({self.new})"
+        if self.kind == "removed":
+            return f"field {self.path!r}: removed (was {self.old})"
+        return f"field {self.path!r}: {self.kind.replace('_', ' ')} from {self.old} to {self.new}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def field_shapes(schema: Mapping[str, Any]) -> dict[str, FieldShape]:
+    """Every field of a contract's JSON Schema (nested objects and list items flattened to dotted paths)."""
+    defs = schema.get("$defs", {})
+    return dict(_walk(schema, defs, prefix="", seen=()))
+
+
+def diff_schemas(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, old_open: bool = False, new_open: bool = False
+) -> list[FieldChange]:
+    """The field changes from ``old`` to ``new`` (canonical JSON Schemas), in path order.
+
+    Args:
+        old_open / new_open: the reader of that version tolerates undeclared keys (``columns`` mode ``evolve`` or
+            ``discard_value``); decides whether an added or removed field breaks compatibility.
+    """
+    before, after = field_shapes(old), field_shapes(new)
+    changes: list[FieldChange] = []
+    for path in sorted(before.keys() | after.keys()):
+        if _under_changed_parent(path, before, after):
+            continue
+        a, b = before.get(path), after.get(path)
+        if a is None and b is not None:
+            changes.append(FieldChange(path, "added", None, _short(b), not b.required, old_open))
+        elif b is None and a is not None:
+            changes.append(FieldChange(path, "removed", _short(a), None, new_open, not a.required))
+        elif a is not None and b is not None:
+            changes.extend(_compare(path, a, b))
+    return changes
+
+
+def _under_changed_parent(path: str, before: dict[str, FieldShape], after: dict[str, FieldShape]) -> bool:
+    # The children of a field added, removed or retyped as a whole are part of that one change.
+    parts = path.replace("[]", "").split(".")
+    for depth in range(1, len(parts)):
+        for parent in (".".join(parts[:depth]), ".".join(parts[:depth]) + "[]"):
+            a, b = before.get(parent), after.get(parent)
+            if (a is None) != (b is None) or (a is not None and b is not None and a.type != b.type):
+                if a is not None or b is not None:
+                    return True
+    return False
+
+
+def _compare(path: str, a: FieldShape, b: FieldShape) -> Iterator[FieldChange]:
+    if a.type != b.type:
+        widened = a.type == "integer" and b.type == "number"
+        yield FieldChange(path, "type_changed", a.type, b.type, widened, False)
+    if a.nullable != b.nullable:
+        yield FieldChange(
+            path, "nullability_changed", _nullable(a), _nullable(b), b.nullable, not b.nullable
+        )
+    if a.required != b.required:
+        yield FieldChange(path, "required_changed", _required(a), _required(b), not b.required, b.required)
+    if a.enum != b.enum:
+        old, new = set(a.enum or ()), set(b.enum or ())
+        looser = b.enum is None or (a.enum is not None and old <= new)
+        tighter = a.enum is None or (b.enum is not None and new <= old)
+        yield FieldChange(path, "enum_changed", _enum(a.enum), _enum(b.enum), looser, tighter)
+    if a.constraints != b.constraints:
+        looser, tighter = _constraint_direction(dict(a.constraints), dict(b.constraints))
+        yield FieldChange(
+            path, "constraint_changed", _constraints(a), _constraints(b), looser, tighter
+        )
+
+
+def _constraint_direction(old: dict[str, Any], new: dict[str, Any]) -> tuple[bool, bool]:
+    """``(new accepts all old accepted, old accepts all new accepts)`` for bounds, lengths and pattern."""
+    looser = tighter = True
+    for key in old.keys() | new.keys():
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if key == "pattern":
+            looser = looser and b is None  # a removed pattern accepts more; an added or changed one: unknown
+            tighter = tighter and a is None
+        elif key in _LOWER_BOUNDS:
+            looser = looser and (b is None or (a is not None and b <= a))
+            tighter = tighter and (a is None or (b is not None and b >= a))
+        elif key in _UPPER_BOUNDS:
+            looser = looser and (b is None or (a is not None and b >= a))
+            tighter = tighter and (a is None or (b is not None and b <= a))
+        else:  # multipleOf, formats we do not order: assume the worst
+            looser = tighter = False
+    return looser, tighter
+
+
+def _walk(
+    node: Mapping[str, Any], defs: Mapping[str, Any], *, prefix: str, seen: tuple[str, ...]
+) -> Iterator[tuple[str, FieldShape]]:
+    required = set(node.get("required", ()))
+    for name, prop in node.get("properties", {}).items():
+        path = f"{prefix}{name}"
+        shape, branches = _shape(prop, defs, required=name in required)
+        yield path, shape
+        yield from _children(path, branches, defs, seen)
+
+
+def _children(
+    path: str, branches: list[Mapping[str, Any]], defs: Mapping[str, Any], seen: tuple[str, ...]
+) -> Iterator[tuple[str, FieldShape]]:
+    for branch in branches:
+        ref = branch.get("$ref")
+        if ref:
+            if ref in seen:  # a recursive model: stop at the second visit
+                continue
+            target = _resolve(ref, defs)
+            yield from _children(path, [target], defs, (*seen, ref))
+        elif branch.get("type") == "object" and "properties" in branch:
+            yield from _walk(branch, defs, prefix=f"{path}.", seen=seen)
+        elif branch.get("type") == "array" and isinstance(branch.get("items"), Mapping):
+            item_shape, item_branches = _shape(branch["items"], defs, required=True)
+            yield f"{path}[]", item_shape
+            yield from _children(f"{path}[]", item_branches, defs, seen)
+
+
+def _shape(prop: Mapping[str, Any], defs: Mapping[str, Any], *, required: bool) -> tuple[FieldShape, list[Any]]:
+    branches = list(prop.get("anyOf") or prop.get("oneOf") or [prop])
+    branches = [_resolve(b["$ref"], defs) | {"$ref": b["$ref"]} if "$ref" in b else b for b in branches]
+    nullable = any(b.get("type") == "null" for b in branches)
+    values = [b for b in branches if b.get("type") != "null"]
+    types = sorted({_type_name(b) for b in values})
+    enum: set[str] | None = None
+    constraints: dict[str, Any] = {}
+    for branch in values:
+        if "enum" in branch or "const" in branch:
+            allowed = branch.get("enum", [branch.get("const")])
+            enum = (enum or set()) | {json.dumps(v, sort_keys=True) for v in allowed}
+        for key in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, "pattern", "multipleOf"):
+            if key in branch:
+                constraints[key] = branch[key]
+    shape = FieldShape(
+        type="|".join(types) or "any",
+        nullable=nullable,
+        required=required,
+        enum=tuple(sorted(enum)) if enum is not None else None,
+        constraints=tuple(sorted(constraints.items())),
+    )
+    return shape, values
+
+
+def _resolve(ref: str, defs: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(defs.get(ref.rsplit("/", 1)[-1], {}))
+
+
+def _type_name(branch: Mapping[str, Any]) -> str:
+    kind = branch.get("type", "any")
+    if isinstance(kind, list):
+        kind = "|".join(sorted(k for k in kind if k != "null"))
+    fmt = branch.get("format")
+    return f"{kind}:{fmt}" if fmt else str(kind)
+
+
+def _short(shape: FieldShape) -> str:
+    text = shape.type + (" | null" if shape.nullable else "")
+    return text + (", required" if shape.required else ", optional")
+
+
+def _nullable(shape: FieldShape) -> str:
+    return "nullable" if shape.nullable else "not null"
+
+
+def _required(shape: FieldShape) -> str:
+    return "required" if shape.required else "optional"
+
+
+def _enum(values: tuple[str, ...] | None) -> str:
+    return "any value" if values is None else "{" + ", ".join(values) + "}"
+
+
+def _constraints(shape: FieldShape) -> str:
+    return ", ".join(f"{k}={v}" for k, v in shape.constraints) or "none"

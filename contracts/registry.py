@@ -1,0 +1,440 @@
+"""The registry: every version of every contract, from the code and from the persisted history.
+
+Contracts are found in Python modules: packages (walked recursively), single modules, and the entry point group
+``streamproc.contracts`` (an entry point names a module or a contract class). Each version has a stable schema
+hash (:func:`contracts.fingerprint.schema_hash`). What the registry has seen is persisted through a
+:class:`ContractStore` (the runtime keeps it in the lake as the ``_contracts`` Delta table), so schema history
+survives restarts, and versions that exist only in the history (older declared ones, or inferred by ``evolve``)
+stay queryable.
+
+Rules, as Confluent Schema Registry and dlt apply them:
+
+- registering an unchanged version is a no-op: an unchanged model never creates a version;
+- a declared version whose schema changed without a new version number is refused
+  (:class:`ContractConflictError`);
+- a new declared version must keep its compatibility level with the earlier versions, or it is refused
+  (:class:`IncompatibleContractError`); the verdict is recorded with the version;
+- a version inferred by ``evolve`` gets the next number (unless its schema equals a known version's) and records its
+  verdict without being refused: ``evolve`` is the user's permission to change the table;
+- a declared version may later adopt the number of an inferred one (the newest row of a number wins).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.metadata
+import inspect
+import pkgutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import Any, Literal, Protocol
+
+from contracts.compatibility import CompatibilityLevel, SchemaVersion, Verdict, check_compatibility
+from contracts.declare import Contract
+from contracts.diff import diff_schemas
+from contracts.errors import (
+    ContractConflictError,
+    ContractNotFoundError,
+    IncompatibleContractError,
+    RegistryConflictError,
+)
+from contracts.fingerprint import canonical_json_schema, hash_json_schema
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Origin",
+    "ContractVersion",
+    "ContractStore",
+    "InMemoryContractStore",
+    "ContractRegistry",
+    "contracts_in_module",
+]
+
+ENTRY_POINT_GROUP = "streamproc.contracts"
+Origin = Literal["declared", "inferred"]
+_REGISTER_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ContractVersion:
+    """One version of a contract, as registered (or as declared in the code and not registered yet).
+
+    Attributes:
+        name, version: the contract's name and version number.
+        schema_hash: ``sha256:…`` of the canonical JSON Schema.
+        json_schema: the canonical JSON Schema (draft 2020-12, as pydantic emits it).
+        origin: ``declared`` (a class in the code) or ``inferred`` (recorded by ``evolve`` from the data).
+        registered_at: when it was registered; ``None`` while only declared in the code.
+        compatibility: the level it was checked at.
+        verdict: ``compatible``, ``incompatible`` (only inferred versions are recorded so) or ``not_checked``.
+        reasons: one line per incompatible field change.
+        changes: the field changes from the previous version (:meth:`contracts.diff.FieldChange.as_dict`).
+        parent_version: the version it evolved from (inferred versions), or the previous version.
+        modes: the contract's own mode per entity (decides whether its reader is open to undeclared keys).
+        owner, description: as declared.
+        tags: dotted field path → tag names (PII categories), for lineage.
+        contract: the class, when declared in the code that loaded the registry.
+    """
+
+    name: str
+    version: int
+    schema_hash: str
+    json_schema: dict[str, Any]
+    origin: Origin
+    registered_at: dt.datetime | None = None
+    compatibility: CompatibilityLevel = "BACKWARD"
+    verdict: str = "not_checked"
+    reasons: tuple[str, ...] = ()
+    changes: tuple[dict[str, Any], ...] = ()
+    parent_version: int | None = None
+    modes: dict[str, str] = field(default_factory=dict)
+    owner: str | None = None
+    description: str | None = None
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    contract: type[Contract] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, contract: type[Contract]) -> ContractVersion:
+        """The declared version of a contract class (not registered)."""
+        info = contract.__contract__
+        schema = canonical_json_schema(contract)
+        return cls(
+            name=info.name,
+            version=info.version,
+            schema_hash=hash_json_schema(schema),
+            json_schema=schema,
+            origin="declared",
+            compatibility=info.compatibility,
+            modes=info.modes.as_dict(),
+            owner=info.owner,
+            description=info.description,
+            tags=dict(info.tags),
+            contract=contract,
+        )
+
+    @property
+    def open(self) -> bool:
+        """Its reader tolerates undeclared keys (``columns`` mode ``evolve`` or ``discard_value``)."""
+        return self.modes.get("columns") in ("evolve", "discard_value")
+
+    @property
+    def registered(self) -> bool:
+        return self.registered_at is not None
+
+    def schema_version(self) -> SchemaVersion:
+        return SchemaVersion(self.version, self.json_schema, self.open)
+
+
+class ContractStore(Protocol):
+    """Where the registry persists what it has seen. The runtime's is the ``_contracts`` Delta table
+    (:mod:`streamproc.sinks.contracts_table`); :class:`InMemoryContractStore` is for users' unit tests.
+
+    Lifecycle: :meth:`load` any number of times; :meth:`append` one version at a time.
+    """
+
+    def load(self) -> list[ContractVersion]:
+        """Every persisted row, oldest first (a version number may appear more than once: the newest wins)."""
+        ...
+
+    def append(self, version: ContractVersion) -> None:
+        """Persist one registered version.
+
+        Raises:
+            RegistryConflictError: another writer registered a version of the same name since the last
+                :meth:`load` (the registry reloads and decides again).
+        """
+        ...
+
+
+class InMemoryContractStore:
+    """A :class:`ContractStore` in a list, for unit tests of users' contracts; forgets everything on exit."""
+
+    def __init__(self) -> None:
+        self.rows: list[ContractVersion] = []
+
+    def load(self) -> list[ContractVersion]:
+        return list(self.rows)
+
+    def append(self, version: ContractVersion) -> None:
+        self.rows.append(version)
+
+
+class ContractRegistry:
+    """Every version of every contract: declared in the code, and persisted in a store.
+
+    Lifecycle: construct (or :meth:`discover`) → :meth:`add` more classes → query, :meth:`check`,
+    :meth:`register`. Not thread-safe; the runtime registers from one thread.
+
+    Raises (constructor, :meth:`add`):
+        ContractConflictError: two classes declare the same name and version with different schemas.
+    """
+
+    def __init__(self, contracts: Iterable[type[Contract]] = (), *, store: ContractStore | None = None) -> None:
+        self.store = store
+        self._declared: dict[tuple[str, int], ContractVersion] = {}
+        self._stored: dict[tuple[str, int], ContractVersion] = {}
+        for contract in contracts:
+            self.add(contract)
+        self.reload()
+
+    @classmethod
+    def discover(
+        cls,
+        *,
+        packages: Sequence[str] = (),
+        modules: Sequence[str] = (),
+        entry_points: bool = True,
+        store: ContractStore | None = None,
+    ) -> ContractRegistry:
+        """A registry of the contracts in ``packages`` (walked recursively), ``modules`` and, if ``entry_points``,
+        the installed distributions' ``streamproc.contracts`` entry points.
+
+        Raises:
+            ContractNotFoundError: a package, module or entry point cannot be imported.
+            ContractConflictError: two classes declare the same version differently.
+        """
+        found: list[type[Contract]] = []
+        for package in packages:
+            module = _import(package)
+            found.extend(contracts_in_module(module))
+            for sub in pkgutil.walk_packages(getattr(module, "__path__", []), prefix=f"{module.__name__}."):
+                found.extend(contracts_in_module(_import(sub.name)))
+        for name in modules:
+            found.extend(contracts_in_module(_import(name)))
+        if entry_points:
+            for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                try:
+                    loaded = point.load()
+                except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is a config problem
+                    raise ContractNotFoundError(f"entry point {point.name!r} ({point.value}): {exc}") from exc
+                if isinstance(loaded, ModuleType):
+                    found.extend(contracts_in_module(loaded))
+                elif isinstance(loaded, type) and issubclass(loaded, Contract):
+                    found.append(loaded)
+                else:
+                    raise ContractNotFoundError(
+                        f"entry point {point.name!r} ({point.value}) is neither a module nor a contract class"
+                    )
+        return cls(found, store=store)
+
+    def add(self, contract: type[Contract]) -> ContractVersion:
+        """Add a declared class (not persisted until :meth:`register`)."""
+        declared = ContractVersion.of(contract)
+        key = (declared.name, declared.version)
+        known = self._declared.get(key)
+        if known is not None and known.schema_hash != declared.schema_hash:
+            raise ContractConflictError(
+                f"contract {declared.name!r} v{declared.version} is declared twice with different schemas "
+                f"({_qualname(known.contract)} and {_qualname(contract)}); give one a new version"
+            )
+        self._declared.setdefault(key, declared)
+        return self._declared[key]
+
+    def reload(self) -> None:
+        """Re-read the store (another process may have registered versions).
+
+        Raises:
+            whatever the store raises when it cannot be read.
+        """
+        self._stored = {}
+        if self.store is not None:
+            for row in self.store.load():
+                self._stored[(row.name, row.version)] = row  # the newest row of a number wins
+
+    def names(self) -> list[str]:
+        """Every contract name, declared or persisted, sorted."""
+        return sorted({name for name, _ in self._declared} | {name for name, _ in self._stored})
+
+    def versions(self, name: str) -> list[ContractVersion]:
+        """Every version of ``name``, oldest first: the persisted row, else the declared class (with its class
+        attached when the code declares it)."""
+        numbers = sorted({v for n, v in self._declared if n == name} | {v for n, v in self._stored if n == name})
+        return [self._view(name, number) for number in numbers]
+
+    def get(self, name: str, version: int | None = None) -> ContractVersion:
+        """One version (the newest when ``version`` is ``None``).
+
+        Raises:
+            ContractNotFoundError: no such contract or version.
+        """
+        versions = self.versions(name)
+        if not versions:
+            raise ContractNotFoundError(f"no contract named {name!r} (known: {', '.join(self.names()) or 'none'})")
+        if version is None:
+            return versions[-1]
+        for candidate in versions:
+            if candidate.version == version:
+                return candidate
+        raise ContractNotFoundError(
+            f"contract {name!r} has no version {version} (known: {', '.join(str(v.version) for v in versions)})"
+        )
+
+    def contract_class(self, name: str, version: int) -> type[Contract]:
+        """The class declaring ``name`` v``version``.
+
+        Raises:
+            ContractNotFoundError: not declared in the loaded code (an inferred or historical version).
+        """
+        declared = self._declared.get((name, version))
+        if declared is None or declared.contract is None:
+            raise ContractNotFoundError(f"contract {name!r} v{version} is not declared in the loaded code")
+        return declared.contract
+
+    def check(self, contract: type[Contract]) -> Verdict:
+        """The compatibility verdict of a declared class against every other known version (no persistence).
+
+        Raises:
+            ContractConflictError: the version was registered before with another schema.
+        """
+        declared = ContractVersion.of(contract)
+        self._refuse_changed(declared)
+        return self._verdict(declared)
+
+    def register(self, contract: type[Contract]) -> ContractVersion:
+        """Register a declared class: a no-op if already registered unchanged; else check and persist.
+
+        Returns:
+            The registered version.
+
+        Raises:
+            ContractConflictError: registered before under this number with another schema.
+            IncompatibleContractError: breaks its compatibility level (nothing is persisted).
+        """
+        self.add(contract)
+        for _ in range(_REGISTER_ATTEMPTS):
+            declared = self._declared[(contract.__contract__.name, contract.__contract__.version)]
+            stored = self._stored.get((declared.name, declared.version))
+            if stored is not None and stored.schema_hash == declared.schema_hash:
+                return replace(stored, contract=declared.contract)
+            self._refuse_changed(declared)
+            verdict = self._verdict(declared)
+            if not verdict.compatible:
+                raise IncompatibleContractError(declared.name, declared.version, verdict)
+            row = self._recorded(declared, verdict)
+            try:
+                self._persist(row)
+            except RegistryConflictError:
+                self.reload()
+                continue
+            return row
+        raise RegistryConflictError(f"could not register {contract.__contract__.name!r}: too many concurrent writers")
+
+    def register_declared(self, name: str) -> list[ContractVersion]:
+        """Register every declared version of ``name``, oldest first (see :meth:`register`)."""
+        return [self.register(v.contract) for v in self.versions(name) if v.contract is not None]
+
+    def register_inferred(
+        self, name: str, json_schema: Mapping[str, Any], *, parent: ContractVersion
+    ) -> ContractVersion:
+        """Record a version inferred by ``evolve``: ``parent``'s schema plus what the data added.
+
+        Returns:
+            The known version with the same schema hash if there is one (nothing new is recorded), else the new
+            version, numbered after the newest known one, with its verdict at ``parent``'s level.
+        """
+        schema = dict(json_schema)
+        digest = hash_json_schema(schema)
+        for _ in range(_REGISTER_ATTEMPTS):
+            for known in self.versions(name):
+                if known.schema_hash == digest:
+                    return known
+            number = max(v.version for v in self.versions(name)) + 1
+            candidate = ContractVersion(
+                name=name,
+                version=number,
+                schema_hash=digest,
+                json_schema=schema,
+                origin="inferred",
+                compatibility=parent.compatibility,
+                parent_version=parent.version,
+                modes=dict(parent.modes),
+                owner=parent.owner,
+                description=parent.description,
+                tags=dict(parent.tags),
+            )
+            row = self._recorded(candidate, self._verdict(candidate))
+            try:
+                self._persist(row)
+            except RegistryConflictError:
+                self.reload()
+                continue
+            return row
+        raise RegistryConflictError(f"could not record an inferred version of {name!r}: too many concurrent writers")
+
+    def _view(self, name: str, number: int) -> ContractVersion:
+        stored = self._stored.get((name, number))
+        declared = self._declared.get((name, number))
+        if stored is None:
+            return declared  # type: ignore[return-value]
+        if declared is not None and declared.schema_hash == stored.schema_hash:
+            return replace(stored, contract=declared.contract)
+        return stored
+
+    def _refuse_changed(self, declared: ContractVersion) -> None:
+        stored = self._stored.get((declared.name, declared.version))
+        if stored is not None and stored.origin == "declared" and stored.schema_hash != declared.schema_hash:
+            raise ContractConflictError(
+                f"contract {declared.name!r} v{declared.version} changed since it was registered at "
+                f"{stored.registered_at:%Y-%m-%d %H:%M:%S} ({stored.schema_hash[:19]}… → "
+                f"{declared.schema_hash[:19]}…): declare it as version {self._next_number(declared.name)}"
+            )
+
+    def _next_number(self, name: str) -> int:
+        return max((v.version for v in self.versions(name)), default=0) + 1
+
+    def _verdict(self, candidate: ContractVersion) -> Verdict:
+        earlier = [v.schema_version() for v in self.versions(candidate.name) if v.version < candidate.version]
+        return check_compatibility(candidate.schema_version(), earlier, candidate.compatibility)
+
+    def _recorded(self, candidate: ContractVersion, verdict: Verdict) -> ContractVersion:
+        earlier = [v for v in self.versions(candidate.name) if v.version < candidate.version]
+        previous = earlier[-1] if earlier else None
+        changes = (
+            tuple(
+                c.as_dict()
+                for c in diff_schemas(
+                    previous.json_schema, candidate.json_schema, old_open=previous.open, new_open=candidate.open
+                )
+            )
+            if previous is not None
+            else ()
+        )
+        return replace(
+            candidate,
+            registered_at=dt.datetime.now(dt.UTC),
+            verdict=verdict.summary,
+            reasons=verdict.reasons,
+            changes=changes,
+            parent_version=candidate.parent_version or (previous.version if previous else None),
+        )
+
+    def _persist(self, row: ContractVersion) -> None:
+        if self.store is not None:
+            self.store.append(replace(row, contract=None))
+        self._stored[(row.name, row.version)] = row
+
+
+def contracts_in_module(module: ModuleType) -> list[type[Contract]]:
+    """The contract classes a module defines (not those it imports)."""
+    return [
+        value
+        for value in vars(module).values()
+        if inspect.isclass(value)
+        and issubclass(value, Contract)
+        and value is not Contract
+        and value.__module__ == module.__name__
+        and hasattr(value, "__contract__")
+    ]
+
+
+def _import(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ContractNotFoundError(f"cannot import contracts module {name!r}: {exc}") from exc
+
+
+def _qualname(contract: type[Contract] | None) -> str:
+    return f"{contract.__module__}.{contract.__qualname__}" if contract is not None else "?"

@@ -1,0 +1,132 @@
+"""The registry: discovery from packages and entry points, hashes, versions, and what registering records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import Field
+
+from contracts import Contract
+from contracts.errors import ContractConflictError, ContractNotFoundError, IncompatibleContractError
+from contracts.registry import ContractRegistry, ContractVersion, InMemoryContractStore
+
+
+def test_discovers_every_version_in_a_package() -> None:
+    registry = ContractRegistry.discover(packages=["tests.fixtures.shop_contracts"], entry_points=False)
+    assert "payments" in registry.names()
+    versions = registry.versions("payments")
+    assert [(v.version, v.origin, v.registered) for v in versions] == [(1, "declared", False), (2, "declared", False)]
+    assert versions[0].tags == {"email": ("email",)} and versions[0].owner == "billing"
+    assert registry.contract_class("payments", 2).__name__ == "PaymentV2"
+
+
+def test_discovers_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dist = tmp_path / "acme_events-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-events\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[streamproc.contracts]\npayments = tests.fixtures.shop_contracts.payments_v1\n"
+        "payments_v2 = tests.fixtures.shop_contracts.payments_v2:PaymentV2\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = ContractRegistry.discover(entry_points=True)
+    assert [v.version for v in registry.versions("payments")] == [1, 2]
+
+
+def test_registering_is_idempotent_and_an_unchanged_model_never_makes_a_version() -> None:
+    store = InMemoryContractStore()
+    registry = ContractRegistry.discover(packages=["tests.fixtures.shop_contracts"], entry_points=False, store=store)
+    first = registry.register_declared("payments")
+    assert [(v.version, v.verdict) for v in first] == [(1, "not_checked"), (2, "compatible")]
+    assert {c["path"]: c["kind"] for c in first[1].changes} == {"card_country": "added", "currency": "enum_changed"}
+    # a restart: a new registry over the same store registers nothing new
+    again = ContractRegistry.discover(packages=["tests.fixtures.shop_contracts"], entry_points=False, store=store)
+    again.register_declared("payments")
+    assert len(store.rows) == 2
+    assert again.get("payments").registered_at == first[1].registered_at
+
+
+def test_a_changed_schema_under_a_registered_number_is_refused() -> None:
+    store = InMemoryContractStore()
+
+    class Before(Contract, name="widgets"):
+        a: int
+
+    ContractRegistry([Before], store=store).register(Before)
+
+    class After(Contract, name="widgets"):
+        a: int
+        b: str | None = None
+
+    with pytest.raises(ContractConflictError, match="changed since it was registered.*version 2"):
+        ContractRegistry([After], store=store).register(After)
+
+
+def test_an_incompatible_version_is_refused_with_the_field_named() -> None:
+    class V1(Contract, name="gadgets", compatibility="BACKWARD"):
+        size: int
+        colour: Literal["red", "blue"]
+
+    class V2(Contract, name="gadgets", version=2, compatibility="BACKWARD"):
+        size: str  # retyped
+        colour: Literal["red"]  # a value removed
+        weight: float  # a new required field
+
+    store = InMemoryContractStore()
+    registry = ContractRegistry([V1, V2], store=store)
+    registry.register(V1)
+    with pytest.raises(IncompatibleContractError) as caught:
+        registry.register(V2)
+    reasons = "\n".join(caught.value.verdict.reasons)
+    assert "field 'size': type changed from integer to string" in reasons
+    assert "field 'colour': enum changed" in reasons
+    assert "field 'weight': added" in reasons
+    assert [r.version for r in store.rows] == [1]
+
+
+def test_inferred_versions_take_the_next_number_and_are_found_by_hash() -> None:
+    class V1(Contract, name="clicks", mode={"columns": "evolve"}):
+        url: str
+
+    store = InMemoryContractStore()
+    registry = ContractRegistry([V1], store=store)
+    (v1,) = registry.register_declared("clicks")
+    evolved = {**v1.json_schema, "properties": {**v1.json_schema["properties"], "ref": {"type": "string"}}}
+    v2 = registry.register_inferred("clicks", evolved, parent=v1)
+    assert (v2.version, v2.origin, v2.parent_version, v2.verdict) == (2, "inferred", 1, "compatible")
+    assert [c["path"] for c in v2.changes] == ["ref"]
+    assert registry.register_inferred("clicks", evolved, parent=v1) == v2
+    assert len(store.rows) == 2
+
+    class V2(Contract, name="clicks", version=2, mode={"columns": "evolve"}):
+        url: str
+        ref: str | None = None
+
+    # declaring version 2 adopts the inferred number: the newest row wins
+    declared = ContractRegistry([V1, V2], store=store).register(V2)
+    assert declared.origin == "declared"
+    assert ContractRegistry([], store=store).get("clicks", 2).origin == "declared"
+
+
+def test_unknown_names_and_versions_are_clear_errors() -> None:
+    registry = ContractRegistry.discover(packages=["tests.fixtures.shop_contracts"], entry_points=False)
+    with pytest.raises(ContractNotFoundError, match="no contract named 'nope'"):
+        registry.get("nope")
+    with pytest.raises(ContractNotFoundError, match="has no version 9"):
+        registry.get("payments", 9)
+    with pytest.raises(ContractNotFoundError, match="cannot import"):
+        ContractRegistry.discover(packages=["no_such_package_xyz"], entry_points=False)
+
+
+def test_two_classes_declaring_one_version_differently_conflict() -> None:
+    class A(Contract, name="dupes"):
+        a: int = Field(ge=0)
+
+    class B(Contract, name="dupes"):
+        a: int
+
+    with pytest.raises(ContractConflictError, match="declared twice"):
+        ContractRegistry([A, B])
+    assert ContractVersion.of(A).schema_hash != ContractVersion.of(B).schema_hash

@@ -1,0 +1,108 @@
+"""``streamproc contracts list | show | diff | check``, as a user runs them (the real CLI, real Delta tables)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from contracts.registry import ContractRegistry
+from streamproc.sinks.contracts_table import DeltaContractStore
+from tests.fixtures.pipelines import run_cli
+
+V1 = """
+from typing import Annotated, Literal
+from contracts import Contract, Mode, Tag
+
+class Signup(Contract, name="signups", version=1, owner="growth", compatibility="FULL"):
+    user_id: int
+    email: Annotated[str, Tag("email")]
+    plan: Literal["free", "pro"]
+    referrer: Annotated[str | None, Mode("discard_value")] = None
+"""
+
+V2_BREAKING = """
+from typing import Literal
+from contracts import Contract
+
+class SignupV2(Contract, name="signups", version=2, compatibility="FULL"):
+    user_id: str
+    email: str
+    plan: Literal["free", "pro", "team"]
+    referrer: str | None = None
+"""
+
+
+def _project(tmp_path: Path, *modules: str) -> Path:
+    for i, source in enumerate(modules, start=1):
+        (tmp_path / f"signups_v{i}.py").write_text(source)
+    config = {
+        "name": "signups",
+        "contract": "signups_v1:Signup",
+        "source": {"type": "file", "path": "events.ndjson"},
+        "sink": {"table_uri": "lake/signups"},
+        "contracts": {"packages": [f"signups_v{i}" for i in range(1, len(modules) + 1)]},
+    }
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_check_passes_then_fails_with_each_incompatible_field(tmp_path: Path) -> None:
+    config = _project(tmp_path, V1)
+    ok = run_cli("contracts", "--config", str(config), "check")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "ok   signups v1: FULL with nothing earlier" in ok.stdout
+
+    config = _project(tmp_path, V1, V2_BREAKING)
+    failed = run_cli("contracts", "--config", str(config), "check")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FAIL signups v2: not FULL compatible" in failed.stdout
+    assert "field 'user_id': type changed from integer to string (breaks BACKWARD" in failed.stdout
+    assert "field 'user_id': type changed from integer to string (breaks FORWARD" in failed.stdout
+    assert "field 'plan': enum changed" in failed.stdout and "breaks FORWARD" in failed.stdout
+
+
+def test_list_show_and_diff_read_code_and_the_lakes_history(tmp_path: Path) -> None:
+    config = _project(tmp_path, V1, V2_BREAKING.replace('compatibility="FULL"', 'compatibility="NONE"'))
+    # register v1 and v2 in the lake's _contracts, as a run would
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        registry = ContractRegistry.discover(
+            modules=["signups_v1", "signups_v2"], entry_points=False,
+            store=DeltaContractStore(str(tmp_path / "lake" / "_contracts")),
+        )
+        registry.register_declared("signups")
+    finally:
+        sys.path.remove(str(tmp_path))
+
+    listed = run_cli("contracts", "--config", str(config), "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(r["version"], r["origin"], r["verdict"]) for r in rows] == [
+        (1, "declared", "not_checked"), (2, "declared", "not_checked")
+    ]
+    assert all(r["registered_at"] for r in rows)
+
+    shown = run_cli("contracts", "--config", str(config), "show", "signups", "--version", "1", "--json")
+    fields = {f["path"]: f for f in json.loads(shown.stdout)["fields"]}
+    assert fields["email"]["tags"] == ["email"]
+    assert fields["referrer"]["modes"] == {"columns": "discard_value", "data_type": "discard_value"}
+    assert fields["plan"]["enum"] == ['"free"', '"pro"'] and fields["user_id"]["type"] == "integer"
+    table = run_cli("contracts", "--config", str(config), "show", "signups")
+    assert "signups v2 (declared)" in table.stdout and "user_id" in table.stdout
+
+    diffed = run_cli("contracts", "--config", str(config), "diff", "signups", "1", "2", "--json")
+    changes = {c["path"]: c for c in json.loads(diffed.stdout)}
+    assert changes["user_id"]["kind"] == "type_changed" and changes["user_id"]["breaking"] is True
+    assert changes["plan"]["kind"] == "enum_changed" and changes["plan"]["breaking"] is False
+
+    # the history alone answers too: no code, just the table
+    history = run_cli("contracts", "--registry", str(tmp_path / "lake" / "_contracts"), "show", "signups")
+    assert history.returncode == 0 and "signups v2" in history.stdout
+
+    missing = run_cli("contracts", "--config", str(config), "show", "nope")
+    assert missing.returncode == 2 and "no contract named 'nope'" in missing.stderr
