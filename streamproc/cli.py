@@ -67,6 +67,7 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     after each Delta commit. SIGINT/SIGTERM flush the open batch, commit and leave the group.
     """
     from streamproc.observability import Observability
+    from streamproc.lineage.observer import lineage_observers
     from streamproc.pipeline import Pipeline
 
     try:
@@ -74,7 +75,8 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG_ERROR)
     observability = Observability(config.observability)  # /metrics, /healthz, /readyz beside the run
-    pipeline = Pipeline(config, until_caught_up=until_caught_up, observers=observability.observers)
+    observers = [*observability.observers, *lineage_observers(config)]  # lineage: OpenLineage events
+    pipeline = Pipeline(config, until_caught_up=until_caught_up, observers=observers)
     try:
         summary = anyio.run(observability.run, pipeline)
     except ContractStopError as exc:
@@ -159,6 +161,13 @@ def replay(
         f"replayed {result.events:,} events ({result.bytes / 1e6:,.1f} MB) into {topic} "
         f"in {result.seconds:.1f}s ({result.events / max(result.seconds, 1e-9):,.0f} events/s)"
     )
+
+
+from streamproc.lineage.cli import lineage  # noqa: E402 - command groups of their own modules
+from streamproc.catalog_mount import catalog  # noqa: E402
+
+cli.add_command(lineage)
+cli.add_command(catalog)
 
 
 def _fail(message: str, code: int) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "BatchConfig",
     "ContractsConfig",
     "ObservabilityConfig",
+    "LineageConfig",
     "load_config",
 ]
 
@@ -138,6 +139,29 @@ class ObservabilityConfig(_Frozen):
     lag_interval_seconds: float = Field(5.0, gt=0, description="how often consumer lag per partition is sampled")
 
 
+class LineageConfig(_Frozen):
+    """OpenLineage events for the run (see :mod:`streamproc.lineage.observer`).
+
+    Where events go is openlineage-python's own configuration (``openlineage.yml``, ``OPENLINEAGE_URL``,
+    ``OPENLINEAGE__TRANSPORT__*``): http (the catalog, Marquez), file, console, kafka. Events wait in a durable
+    outbox until the transport takes them.
+    """
+
+    enabled: bool = Field(False, description="emit OpenLineage events (START, RUNNING per load, COMPLETE/FAIL)")
+    namespace: str = Field("streamproc", min_length=1, description="the job's OpenLineage namespace")
+    emit: Literal["per_load", "every_n_seconds"] = Field(
+        "per_load", description="a RUNNING event per load, or at most one per every_seconds summarising the loads"
+    )
+    every_seconds: float = Field(60.0, gt=0, description="with emit: every_n_seconds, the least seconds between them")
+    outbox_dir: str | None = Field(
+        None, description="where undelivered events wait (default: _lineage_outbox beside a local table)"
+    )
+    flush_timeout_seconds: float = Field(
+        10.0, ge=0, description="at stop, how long to try delivering what is pending (the rest stays in the outbox)"
+    )
+    retry_max_seconds: float = Field(60.0, gt=0, description="longest wait between delivery attempts")
+
+
 class PipelineConfig(_Frozen):
     """One pipeline: a source, a contract, a sink, batching."""
 
@@ -154,6 +178,7 @@ class PipelineConfig(_Frozen):
     )
     shutdown_grace_seconds: float = Field(25.0, gt=0, description="SIGTERM → flushed, committed and left the group")
     observability: ObservabilityConfig = ObservabilityConfig()
+    lineage: LineageConfig = LineageConfig()
     base_dir: Path = Field(Path("."), exclude=True, description="the config file's folder")
 
     @field_validator("contract_mode")
@@ -201,6 +226,9 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
     source = raw.get("source")
     if isinstance(source, dict) and source.get("type") == "file" and isinstance(source.get("path"), str):
         source["path"] = _resolve(source["path"], base_dir)
+    lineage = raw.get("lineage")
+    if isinstance(lineage, dict) and isinstance(lineage.get("outbox_dir"), str):
+        lineage["outbox_dir"] = _resolve(lineage["outbox_dir"], base_dir)
     try:
         return PipelineConfig.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
