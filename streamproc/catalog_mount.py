@@ -8,6 +8,7 @@ FastAPI) nor need its optional dependencies (``pip install 'streamproc[catalog]'
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 import click
@@ -45,6 +46,9 @@ class LazyGroup(click.Command):
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
     ) -> click.Context:
+        # Alembic logs its plugin setup at INFO whenever the catalog opens its database; under the streamproc CLI's
+        # INFO default that would precede every answer.
+        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
         # The context belongs to the real command, so click invokes it (and its subcommands) from here on.
         return self.load().make_context(info_name, args, parent=parent, **extra)
 

