@@ -157,7 +157,10 @@ class LineageConfig(_Frozen):
         None, description="where undelivered events wait (default: _lineage_outbox beside a local table)"
     )
     flush_timeout_seconds: float = Field(
-        10.0, ge=0, description="at stop, how long to try delivering what is pending (the rest stays in the outbox)"
+        5.0,
+        ge=0,
+        description="at stop, how long to try delivering what is pending (the rest stays in the outbox); added to "
+        "shutdown_grace_seconds, so keep both within Kubernetes' terminationGracePeriodSeconds",
     )
     retry_max_seconds: float = Field(60.0, gt=0, description="longest wait between delivery attempts")
 
