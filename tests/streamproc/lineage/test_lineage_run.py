@@ -17,8 +17,6 @@ from tests.fixtures.lineage import file_transport_env, read_events, streamproc
 from tests.fixtures.openlineage import event_errors
 from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, write_pipeline
 
-pytestmark = pytest.mark.kafka
-
 
 def _run(
     tmp_path: Path,
@@ -55,6 +53,7 @@ def _assert_valid(events: list[dict[str, Any]]) -> None:
         assert event_errors(event) == [], (event["eventType"], event_errors(event))
 
 
+@pytest.mark.kafka
 def test_a_run_emits_start_a_running_per_load_and_complete_as_the_lake_says(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -134,6 +133,7 @@ def test_a_run_emits_start_a_running_per_load_and_complete_as_the_lake_says(
     assert not list((tmp_path / "outbox").rglob("*.jsonl")), "every event delivered, the outbox is empty"
 
 
+@pytest.mark.kafka
 def test_a_freeze_stop_is_a_fail_with_the_error_message(kafka_bootstrap: str, tmp_path: Path) -> None:
     events = [encode(order(i)) for i in range(20)] + [encode(order(99, amount="lots"))]
     _, result, emitted = _run(
@@ -149,6 +149,7 @@ def test_a_freeze_stop_is_a_fail_with_the_error_message(kafka_bootstrap: str, tm
     assert "ContractStopError" in message["message"] and "frozen_orders" in message["message"]
 
 
+@pytest.mark.kafka
 def test_every_n_seconds_summarises_the_loads_in_one_running_event(kafka_bootstrap: str, tmp_path: Path) -> None:
     files, result, events = _run(
         tmp_path,
@@ -172,3 +173,33 @@ def test_every_n_seconds_summarises_the_loads_in_one_running_event(kafka_bootstr
         "eventContentMode": "ACCUMULATIVE",
         "windowDuration": 3600,
     }
+
+
+def test_a_file_source_is_the_input_dataset(tmp_path: Path) -> None:
+    data = tmp_path / "orders.ndjson"
+    data.write_bytes(b"\n".join(encode(order(i)) for i in range(30)) + b"\n")
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "name": "orders-file",
+                "contract": "tests.fixtures.order_contracts:Order",
+                "source": {"type": "file", "path": data.name},
+                "sink": {"table_uri": "lake/orders"},
+                "batch": {"max_rows": 10},
+                "observability": {"enabled": False},
+                "lineage": {"enabled": True},
+            }
+        )
+    )
+    result = streamproc("run", str(config), env=file_transport_env(tmp_path / "events.jsonl"))
+
+    assert result.returncode == 0, result.stderr
+    events = read_events(tmp_path / "events.jsonl")
+    _assert_valid(events)
+    assert [e["eventType"] for e in events] == ["START", "RUNNING", "RUNNING", "RUNNING", "COMPLETE"]
+    assert [(i["namespace"], i["name"]) for i in events[0]["inputs"]] == [("file", str(data))]
+    email = events[1]["outputs"][0]["facets"]["columnLineage"]["fields"]["email"]["inputFields"][0]
+    assert (email["namespace"], email["name"], email["field"]) == ("file", str(data), "email")
+    assert (tmp_path / "lake" / "_lineage_outbox" / "streamproc" / "orders-file").is_dir()
+    assert not list((tmp_path / "lake" / "_lineage_outbox").rglob("*.jsonl"))
