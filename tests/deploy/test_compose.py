@@ -77,7 +77,8 @@ def test_consumers_scale_and_stop_gracefully(tmp_path: Path, monkeypatch: pytest
         monkeypatch.setenv(name, str(value))
     config = load_config(tmp_path / "pipeline.yaml")
     assert config.sink.table_uri.startswith("s3://")
-    assert _seconds(service["stop_grace_period"]) > config.shutdown_grace_seconds
+    shutdown = config.shutdown_grace_seconds + (config.lineage.flush_timeout_seconds if config.lineage.enabled else 0)
+    assert _seconds(service["stop_grace_period"]) >= shutdown + 5
     assert service["command"] == ["/etc/streamproc/pipeline.yaml"]
 
     partitions = next(int(a.split("=")[1]) for a in _compose()["services"]["kafka-init"]["command"]

@@ -114,7 +114,8 @@ def test_deployment_fits_the_pipeline_it_runs(tmp_path: Path, monkeypatch: pytes
 
     assert deployment["spec"]["replicas"] <= PARTITIONS
     grace = pod["terminationGracePeriodSeconds"]
-    assert config.shutdown_grace_seconds + 5 <= grace <= config.shutdown_grace_seconds + 15
+    shutdown = config.shutdown_grace_seconds + (config.lineage.flush_timeout_seconds if config.lineage.enabled else 0)
+    assert shutdown + 5 <= grace <= shutdown + 15, "SIGKILL must come after a graceful stop, not much later"
     port = config.observability.port
     assert container["ports"][0]["containerPort"] == port
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
