@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kafka test demo clean
+.PHONY: install kafka test demo clean check-deploy
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: install kafka
 
 demo: install kafka
 	$(PY) examples/flights/demo.py
+
+# The deployment files: promtool on the alert rules (and their unit tests), the Prometheus config and every Grafana
+# query; hadolint on the Dockerfile; the Compose spec and the Kubernetes and CRD schemas on the manifests. Part of
+# `make test`; this runs only them. Installs promtool (Debian's prometheus package) and go when missing (as root).
+check-deploy: install
+	$(PY) -m pytest tests/deploy/test_monitoring.py tests/deploy/test_container.py tests/deploy/test_compose.py tests/deploy/test_kubernetes.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var
