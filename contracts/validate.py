@@ -1,37 +1,32 @@
 """Validating a batch of raw events against a contract: accepted rows as Arrow, rejections as data.
 
-This is the per-row pydantic path (``model_validate_json`` per event): it gives pydantic's exact error for every
-violation. Each violation is classified by entity (an undeclared field is ``columns``; a wrong, missing or null
-value is ``data_type``; a payload that is not a UTF-8 JSON object is ``payload``) and the contract's mode for that
-entity decides what happens:
+The verdict on each event comes from the per-row pydantic path (:mod:`contracts.row`), which gives pydantic's exact
+error for every violation and applies the modes (field > contract > pipeline config). Malformed payloads (not
+UTF-8, not JSON, not an object, tombstones) are always rejected with disposition ``malformed``, whatever the modes:
+a contract cannot judge what it cannot read. Under ``freeze`` the first violating event raises
+:class:`ContractFrozenError` and nothing of the batch is accepted (dlt's freeze).
 
-- ``freeze``: :class:`ContractFrozenError` is raised; nothing of the batch is accepted (dlt's freeze).
-- ``discard_row``: the event is rejected (dlt's discard_row), and quarantined by the caller.
-- ``discard_value``: the offending top-level values are removed (an undeclared field is omitted; a bad value is set
-  to null, which works only where the field is nullable, otherwise the row is discarded) and the event is accepted;
-  the caller quarantines a record of what was removed (dlt drops it silently; we never do).
-- ``evolve``: not implemented by this path yet: treated as ``discard_row`` so that nothing is lost.
-
-Malformed payloads (not UTF-8, not JSON, not an object) are always rejected with disposition ``malformed``,
-whatever the modes: a contract cannot judge what it cannot read.
+Under ``evolve`` accepted rows may carry evolved columns (new keys, variant columns); the result lists the columns
+this batch added (:attr:`ValidationResult.new_columns`) so the caller can merge them into the table schema and record
+an inferred contract version.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import ValidationError
 
 from contracts.arrow import contract_arrow_schema
 from contracts.declare import Contract
 from contracts.errors import ContractFrozenError
-from contracts.modes import SEVERITY, Entity, ModeName, ResolvedModes, resolve_modes
+from contracts.evolve import EvolvedColumn, evolvable_fields, with_evolvable_nullable
+from contracts.modes import Entity, ModeName, ResolvedModes, resolve_modes
+from contracts.row import RowJudge
 
-__all__ = ["Violation", "Rejection", "Disposition", "ValidationResult", "validate_batch"]
+__all__ = ["Violation", "Rejection", "Disposition", "ValidationResult", "validate_batch", "accepted_schema"]
 
 Disposition = Literal["row_discarded", "value_discarded", "malformed"]
 
@@ -86,15 +81,21 @@ class ValidationResult:
         accepted_index: for each accepted row, its event's position in the batch (ascending).
         rejected: one :class:`Rejection` per rejected or value-discarded event (ascending index). A
             ``value_discarded`` event is in both ``accepted`` and ``rejected``.
+        new_columns: evolved columns this batch added (not among the ``evolved`` passed in), first seen first.
     """
 
     accepted: pa.Table
     accepted_index: list[int]
     rejected: list[Rejection]
+    new_columns: tuple[EvolvedColumn, ...] = ()
 
 
 def validate_batch(
-    contract: type[Contract], payloads: Sequence[bytes | None], *, modes: ResolvedModes | None = None
+    contract: type[Contract],
+    payloads: Sequence[bytes | None],
+    *,
+    modes: ResolvedModes | None = None,
+    evolved: Mapping[str, EvolvedColumn] | None = None,
 ) -> ValidationResult:
     """Validate raw JSON payloads (one event each) against ``contract``.
 
@@ -103,90 +104,50 @@ def validate_batch(
         payloads: the raw event bytes, e.g. Kafka record values; ``None`` (a tombstone) is malformed.
         modes: the modes in force (:func:`contracts.modes.resolve_modes`: field > contract > pipeline config);
             default: the contract's own, without a pipeline config.
+        evolved: the evolved columns the target table already has (:func:`contracts.evolve.evolved_columns_of`).
 
     Returns:
         A :class:`ValidationResult`; ``len(accepted) + (row_discarded + malformed rejections) == len(payloads)``.
+        ``accepted`` has :func:`accepted_schema`: the contract's columns (those that may evolve made nullable),
+        then the known evolved columns, then the new ones.
 
     Raises:
         ContractFrozenError: the first event that violates an entity in ``freeze`` mode, with the evidence.
     """
     modes = modes or resolve_modes(contract)
+    judge = RowJudge(contract, modes, dict(evolved or {}))
+    info = contract.__contract__
     rows: list[dict[str, Any]] = []
     accepted_index: list[int] = []
     rejected: list[Rejection] = []
     for index, payload in enumerate(payloads):
-        verdict = _validate_one(contract, index, payload, modes)
-        if isinstance(verdict, Rejection):
-            if any(v.mode == "freeze" for v in verdict.violations):
-                raise ContractFrozenError(verdict)
-            rejected.append(verdict)
-            if verdict.disposition != "value_discarded":
-                continue
-            model = contract.model_validate(_without(json.loads(payload or b"{}"), verdict.removed))
-        else:
-            model = verdict
-        rows.append(model.model_dump(mode="python"))
-        accepted_index.append(index)
-    accepted = pa.Table.from_pylist(rows, schema=contract_arrow_schema(contract))
-    return ValidationResult(accepted=accepted, accepted_index=accepted_index, rejected=rejected)
+        verdict = judge.judge(payload)
+        if verdict.disposition is not None:
+            rejection = Rejection(
+                index,
+                info.name,
+                info.version,
+                tuple(Violation(*v) for v in verdict.violations),  # type: ignore[arg-type]
+                verdict.disposition,  # type: ignore[arg-type]
+                verdict.removed,
+            )
+            if verdict.frozen:
+                raise ContractFrozenError(rejection)
+            rejected.append(rejection)
+        if verdict.row is not None:
+            rows.append(verdict.row)
+            accepted_index.append(index)
+    schema = accepted_schema(contract, modes, [*(evolved or {}).values(), *judge.new_columns])
+    accepted = pa.Table.from_pylist(rows, schema=schema)
+    return ValidationResult(
+        accepted=accepted, accepted_index=accepted_index, rejected=rejected, new_columns=tuple(judge.new_columns)
+    )
 
 
-def _validate_one(
-    contract: type[Contract], index: int, payload: bytes | None, modes: ResolvedModes
-) -> Contract | Rejection:
-    info = contract.__contract__
-    try:
-        return contract.model_validate_json(payload if payload is not None else b"")
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-    malformed = _malformed(payload, errors)
-    if malformed is not None:
-        return Rejection(index, info.name, info.version, (malformed,), "malformed")
-    violations: list[Violation] = []
-    for error in errors:
-        entity: Entity = "columns" if error["type"] == "extra_forbidden" else "data_type"
-        loc = ".".join(str(part) for part in error["loc"])
-        violations.append(Violation(loc, error["type"], error["msg"], entity, modes.for_loc(error["loc"], entity)))
-    # The harshest mode among an event's violations decides its fate (freeze > discard_row > discard_value).
-    harshest = max((v.mode for v in violations if v.mode), key=SEVERITY.__getitem__)
-    if harshest == "discard_value":
-        removed = _discardable_values(contract, payload, violations)
-        if removed is not None:
-            return Rejection(index, info.name, info.version, tuple(violations), "value_discarded", removed)
-    return Rejection(index, info.name, info.version, tuple(violations), "row_discarded")
-
-
-def _malformed(payload: bytes | None, errors: list[Any]) -> Violation | None:
-    if payload is None:
-        return Violation("", "json_invalid", "a null payload (tombstone) is not an event", "payload", None)
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Violation("", "utf8_invalid", f"payload is not valid UTF-8: {exc}", "payload", None)
-    for error in errors:
-        if error["type"] == "json_invalid":
-            return Violation("", "json_invalid", error["msg"], "payload", None)
-        if error["type"] == "model_type" and not error["loc"]:
-            return Violation("", "not_an_object", "an event must be a JSON object", "payload", None)
-    return None
-
-
-def _discardable_values(
-    contract: type[Contract], payload: bytes | None, violations: list[Violation]
-) -> dict[str, Any] | None:
-    """The top-level values to remove so the event validates, or ``None`` when removing them is not enough."""
-    document = json.loads(payload or b"{}")
-    removed = {}
-    for violation in violations:
-        key = violation.loc.split(".", 1)[0]
-        if key in document:
-            removed[key] = document[key]
-    try:
-        contract.model_validate(_without(document, removed))
-    except ValidationError:
-        return None
-    return removed
-
-
-def _without(document: dict[str, Any], removed: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k not in removed}
+def accepted_schema(
+    contract: type[Contract], modes: ResolvedModes, evolved: Sequence[EvolvedColumn] = ()
+) -> pa.Schema:
+    """The Arrow schema of accepted rows: the contract's columns (nullable where ``data_type`` may evolve), then
+    the evolved columns in the given order."""
+    base = with_evolvable_nullable(contract_arrow_schema(contract), evolvable_fields(contract.model_fields, modes))
+    return pa.schema([*base, *(c.arrow_field() for c in evolved)])

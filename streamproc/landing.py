@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from contracts import Contract, ContractFrozenError, Rejection, contract_arrow_schema, schema_hash, validate_batch
 from streamproc.batching.batcher import MicroBatch
+from streamproc.contract_stage import ContractStage
 from streamproc.config import SinkConfig
 from streamproc.errors import ContractStopError
 from streamproc.lineage.columns import append_lineage, with_lineage_schema
@@ -91,9 +92,10 @@ class Lander:
         self.source_uris = source_uris
         self.table_name = table_name_of(sink.table_uri)
         options = sink.storage_options
+        self.stage = ContractStage(contract, modes=self.modes, registry=registry)
         self.table = DeltaTableWriter(
             sink.table_uri,
-            with_lineage_schema(contract_arrow_schema(contract)),
+            self.stage.table_schema(),
             name=self.table_name,
             storage_options=options,
         )
@@ -119,6 +121,7 @@ class Lander:
         """
         for writer in self.writers:
             writer.open()
+        self.stage.open(self.table.schema)
 
     def app_id(self, tp: TopicPartition) -> str:
         """The ``txn`` application id of a partition: ``<consumer group>/<table>/<topic>/<partition>``."""
@@ -151,7 +154,7 @@ class Lander:
         started_at = _now()
         records = batch.records
         try:
-            result = validate_batch(self.contract, [r.value for r in records], modes=self.modes)
+            result = self.stage.validate([r.value for r in records])
         except ContractFrozenError as exc:
             record = records[exc.rejection.index]
             raise ContractStopError(
@@ -171,7 +174,7 @@ class Lander:
             load_id=load_id,
             ingested_at=ingested_at,
             source_uris=self.source_uris,
-            contract_version=self.contract.__contract__.version,
+            contract_version=self.stage.version,
         )
         quarantined = quarantine_rows(
             result.rejected,
@@ -179,7 +182,7 @@ class Lander:
             load_id=load_id,
             ingested_at=ingested_at,
             source_uris=self.source_uris,
-            contract_hash=self.contract_hash,
+            contract_hash=self.stage.schema_hash,
         )
         ranges = batch.offset_ranges()
         metadata = self._commit_metadata(load_id, ranges)
@@ -199,8 +202,8 @@ class Lander:
             table_uri=self.table.uri,
             consumer_group=self.consumer_group,
             contract_name=self.contract.__contract__.name,
-            contract_version=self.contract.__contract__.version,
-            contract_hash=self.contract_hash,
+            contract_version=self.stage.version,
+            contract_hash=self.stage.schema_hash,
             rows_landed=_count_in(accepted_records, covered),
             rows_quarantined=_count_in(rejected_records, covered),
             bytes=sum(r.size for r in records if _covers(covered, r)),
@@ -268,8 +271,8 @@ class Lander:
             "streamproc.run_id": self.run_id,
             "streamproc.pipeline": self.pipeline,
             "streamproc.contract_name": info.name,
-            "streamproc.contract_version": str(info.version),
-            "streamproc.contract_hash": self.contract_hash,
+            "streamproc.contract_version": str(self.stage.version),
+            "streamproc.contract_hash": self.stage.schema_hash,
             "streamproc.offsets": json.dumps(
                 [{"topic": tp.topic, "partition": tp.partition, "first": f, "last": l} for tp, (f, l) in ranges.items()]
             ),

@@ -13,6 +13,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import DeltaError, DeltaProtocolError, TableNotFoundError
 from deltalake.exceptions import SchemaMismatchError as DeltaSchemaMismatchError
 
+from streamproc.sinks.evolution import align_to, superset_schema
 from streamproc.errors import SchemaMismatchError, SinkError, StorageUnavailableError
 
 __all__ = ["DeltaTableWriter"]
@@ -38,7 +39,8 @@ class DeltaTableWriter:
         """Load the table, creating it from the schema when absent.
 
         Raises:
-            SchemaMismatchError: the existing table's columns differ from ``schema`` (names or types).
+            SchemaMismatchError: the existing table lacks a column of ``schema`` or types it differently, or has
+                a non-nullable column ``schema`` lacks (nullable extra columns are evolved ones: accepted).
             StorageUnavailableError: the location cannot be read or written.
         """
         if self._table is not None:
@@ -50,11 +52,8 @@ class DeltaTableWriter:
         except (OSError, DeltaError) as exc:
             raise StorageUnavailableError(f"cannot open or create Delta table {self.uri}: {exc}") from exc
         existing = pa.schema(table.schema().to_arrow())
-        if [(f.name, f.type) for f in existing] != [(f.name, _as_delta(f.type)) for f in self.schema]:
-            raise SchemaMismatchError(
-                f"Delta table {self.uri} has columns {_describe(existing)}, but the contract compiles to "
-                f"{_describe(self.schema)}; land into a new table or evolve the contract"
-            )
+        # An evolved table (contract mode evolve) may have more columns than the contract: accept the superset.
+        self.schema = superset_schema(existing, self.schema, uri=self.uri)
         self._table = table
 
     @property
@@ -94,9 +93,17 @@ class DeltaTableWriter:
             custom_metadata=dict(metadata),
         )
         try:
+            # Columns the data added (contract mode evolve) are merged into the table schema in this commit.
+            data, new_fields = align_to(data, self.schema)
             write_deltalake(
-                self.table, data.cast(self.schema), mode="append", commit_properties=properties
+                self.table,
+                data,
+                mode="append",
+                commit_properties=properties,
+                schema_mode="merge" if new_fields else None,
             )
+            if new_fields:
+                self.schema = data.schema
         except DeltaSchemaMismatchError as exc:
             raise SchemaMismatchError(f"Delta table {self.uri} refused the batch's schema: {exc}") from exc
         except (DeltaProtocolError, TableNotFoundError) as exc:

@@ -1,0 +1,242 @@
+"""Judging one event on the per-row pydantic path: pydantic's exact errors, classified and resolved by the modes.
+
+Each violation gets an entity (an undeclared key is ``columns``; a wrong, missing or null value is ``data_type``;
+a payload that is not a UTF-8 JSON object is ``payload``) and the mode in force at its location. Then:
+
+- ``freeze`` anywhere: the caller stops (dlt's freeze).
+- ``evolve``: a new top-level key becomes a new column; a value of another type moves to a variant column and a
+  missing or null value lands as null (see :mod:`contracts.evolve`). A constraint violation (range, pattern, length)
+  is not a type change: under ``evolve`` it discards the row, and its violation says ``discard_row``.
+- ``discard_row``: the event is rejected, to be quarantined.
+- ``discard_value``: the offending top-level values are removed (set to null, or the key omitted) if that makes
+  the event valid; the removed values are quarantined. Otherwise the row is discarded.
+
+The harshest mode of an event's violations decides (freeze > discard_row > discard_value > evolve).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Optional
+
+from pydantic import ValidationError, create_model
+
+from contracts.declare import Contract
+from contracts.evolve import (
+    NULL_ERRORS,
+    TYPE_ERRORS,
+    EvolvedColumn,
+    column_value,
+    evolvable_fields,
+    fits,
+    type_name_of,
+    variant_name,
+)
+from contracts.modes import SEVERITY, Entity, ResolvedModes
+
+__all__ = ["RowJudge", "RowVerdict", "classify_malformed"]
+
+
+@dataclass(slots=True)
+class RowVerdict:
+    """The fate of one event.
+
+    Attributes:
+        row: the landed row (model fields and computed fields, plus evolved columns), or ``None`` if not landed.
+        violations: every violation, with entity and mode (empty when the event was valid as sent).
+        disposition: ``None`` (landed as sent, possibly with evolved columns), ``value_discarded``,
+            ``row_discarded`` or ``malformed``.
+        removed: top-level values removed by ``discard_value`` (field → original value).
+        frozen: a violation's mode is ``freeze``.
+    """
+
+    row: dict[str, Any] | None
+    violations: list[tuple[str, str, str, Entity | str, str | None]] = field(default_factory=list)
+    disposition: str | None = None
+    removed: dict[str, Any] = field(default_factory=dict)
+    frozen: bool = False
+
+
+class RowJudge:
+    """Judges events one by one against a contract under resolved modes.
+
+    Args:
+        contract: the contract class.
+        modes: the modes in force.
+        evolved: the evolved columns the table already has (name → column); new ones found while judging are
+            added to :attr:`new_columns` (and to ``evolved``).
+    """
+
+    def __init__(
+        self, contract: type[Contract], modes: ResolvedModes, evolved: dict[str, EvolvedColumn] | None = None
+    ) -> None:
+        self.contract = contract
+        self.modes = modes
+        self.evolved: dict[str, EvolvedColumn] = dict(evolved or {})
+        self.new_columns: list[EvolvedColumn] = []
+        self._fields = frozenset(contract.model_fields)
+        self._evolvable = evolvable_fields(self._fields, modes)
+        self._lenient: type[Contract] | None = None
+
+    def judge(self, payload: bytes | None) -> RowVerdict:
+        """The verdict on one raw event (never raises for bad data)."""
+        try:
+            model = self.contract.model_validate_json(payload if payload is not None else b"")
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+        else:
+            return RowVerdict(self._row(model, {}))
+        malformed = classify_malformed(payload, errors)
+        if malformed is not None:
+            return RowVerdict(None, [malformed], "malformed")
+        return self._resolve(json.loads(payload or b"{}"), errors)
+
+    def judge_document(self, document: dict[str, Any]) -> RowVerdict:
+        """The verdict on an already parsed event (a JSON object), e.g. after upcasting."""
+        try:
+            model = self.contract.model_validate(document)
+        except ValidationError as exc:
+            return self._resolve(document, exc.errors(include_url=False))
+        return RowVerdict(self._row(model, {}))
+
+    def _resolve(self, document: dict[str, Any], errors: list[Any]) -> RowVerdict:
+        violations = []
+        moves: dict[str, tuple[str, Any] | None] = {}  # top-level key → (evolved column, value), None: to null
+        extras: dict[str, Any] = {}  # evolved column → value
+        consumed: set[str] = set()  # undeclared keys that went to evolved columns
+        for error in errors:
+            loc = error["loc"]
+            entity: Entity = "columns" if error["type"] == "extra_forbidden" else "data_type"
+            mode = self.modes.for_loc(loc, entity)
+            if mode == "evolve":
+                if not self._evolve(document, error, entity, moves, extras, consumed):
+                    mode = "discard_row"
+            violations.append((".".join(str(p) for p in loc), error["type"], error["msg"], entity, mode))
+        verdict_modes = [v[4] for v in violations if v[4] != "evolve"]
+        frozen = "freeze" in verdict_modes
+        harshest = max(verdict_modes, key=SEVERITY.__getitem__) if verdict_modes else "evolve"
+        if frozen or harshest == "discard_row":
+            return RowVerdict(None, violations, "row_discarded", frozen=frozen)
+        removed = {}
+        if harshest == "discard_value":
+            for loc, *_rest, mode in violations:
+                key = loc.split(".", 1)[0]
+                if mode == "discard_value" and key in document:
+                    removed[key] = document[key]
+        kept = {k: v for k, v in document.items() if k not in removed and k not in moves and k not in consumed}
+        model = self._validate_lenient(kept)
+        if model is None:
+            return RowVerdict(None, violations, "row_discarded")
+        row = self._row(model, {})
+        for key, move in moves.items():
+            if move is not None:
+                row[move[0]] = move[1]
+            row[key] = None
+        row.update(extras)
+        if removed:
+            return RowVerdict(row, violations, "value_discarded", removed)
+        return RowVerdict(row, violations if harshest != "evolve" else [], None)
+
+    def _evolve(
+        self,
+        document: dict[str, Any],
+        error: Any,
+        entity: Entity,
+        moves: dict[str, tuple[str, Any] | None],
+        extras: dict[str, Any],
+        consumed: set[str],
+    ) -> bool:
+        """Apply ``evolve`` to one violation; ``False`` if it cannot evolve (the row is then discarded)."""
+        loc = error["loc"]
+        key = str(loc[0]) if loc else ""
+        if entity == "columns":
+            if len(loc) != 1:  # an undeclared key inside a nested model: a struct column cannot grow here
+                return False
+            value = document.get(key)
+            if value is None:
+                consumed.add(key)  # dlt: a null creates no column; nothing is lost
+                return True
+            extra = self._extra(key, value)
+            if extra is None:
+                return False
+            consumed.add(key)
+            extras.update(extra)
+            return True
+        if error["type"] not in TYPE_ERRORS and error["type"] not in NULL_ERRORS:
+            return False
+        if key not in self._evolvable:
+            return False  # a nested field's own override: only top-level columns can take variants
+        value = document.get(key)
+        if value is None:
+            moves.setdefault(key, None)  # missing or null: lands as null
+            return True
+        column = self._column(variant_name(key, type_name_of(value)), type_name_of(value), "data_type", key)
+        moves[key] = (column.name, column_value(value, column.type_name))
+        return True
+
+    def _extra(self, key: str, value: Any) -> dict[str, Any] | None:
+        """An undeclared key's value: its own evolved column, or a variant of it when the type differs; ``None``
+        when it needs a variant but types may not evolve (the row is then discarded)."""
+        known = self.evolved.get(key)
+        if known is None:
+            known = self._column(key, type_name_of(value), "columns", None)
+        if fits(value, known.type_name):
+            return {key: column_value(value, known.type_name)}
+        if self.modes.for_loc((key,), "data_type") != "evolve":
+            return None
+        variant = self._column(variant_name(key, type_name_of(value)), type_name_of(value), "data_type", key)
+        return {variant.name: column_value(value, variant.type_name)}
+
+    def _column(self, name: str, type_name: str, entity: str, variant_of: str | None) -> EvolvedColumn:
+        known = self.evolved.get(name)
+        if known is None:
+            known = EvolvedColumn(name, type_name, entity, variant_of)  # type: ignore[arg-type]
+            self.evolved[name] = known
+            self.new_columns.append(known)
+        return known
+
+    def _validate_lenient(self, document: dict[str, Any]) -> Contract | None:
+        model = self._lenient_model()
+        try:
+            return model.model_validate(document)
+        except ValidationError:
+            return None
+
+    def _lenient_model(self) -> type[Contract]:
+        """The contract with its ``data_type: evolve`` fields optional (dlt synthesizes such a lenient model)."""
+        if not self._evolvable:
+            return self.contract
+        if self._lenient is None:
+            overrides: dict[str, Any] = {}
+            for name in self._evolvable:
+                info = self.contract.model_fields[name]
+                inner = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+                overrides[name] = (Optional[inner], None)  # noqa: UP007 - a runtime-built annotation
+            self._lenient = create_model(  # type: ignore[call-overload]
+                f"{self.contract.__name__}Lenient", __base__=self.contract, **overrides
+            )
+        return self._lenient  # type: ignore[return-value]
+
+    def _row(self, model: Contract, extras: dict[str, Any]) -> dict[str, Any]:
+        row = model.model_dump(mode="python")
+        row.update(extras)
+        return row
+
+
+def classify_malformed(
+    payload: bytes | None, errors: list[Any]
+) -> tuple[str, str, str, str, None] | None:
+    """A ``payload`` violation when the event is not a UTF-8 JSON object (or a tombstone), else ``None``."""
+    if payload is None:
+        return ("", "json_invalid", "a null payload (tombstone) is not an event", "payload", None)
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ("", "utf8_invalid", f"payload is not valid UTF-8: {exc}", "payload", None)
+    for error in errors:
+        if error["type"] == "json_invalid":
+            return ("", "json_invalid", error["msg"], "payload", None)
+        if error["type"] == "model_type" and not error["loc"]:
+            return ("", "not_an_object", "an event must be a JSON object", "payload", None)
+    return None

@@ -1,0 +1,96 @@
+"""``evolve`` on the per-row path: new columns, variant columns, nulls, and what evolve does not cover."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import pyarrow as pa
+from pydantic import BaseModel, Field
+
+from contracts import Contract, validate_batch
+from contracts.evolve import EvolvedColumn, evolved_columns_of, evolved_json_schema
+from contracts.fingerprint import canonical_json_schema, hash_json_schema
+from contracts.modes import Mode
+
+
+class Box(BaseModel):
+    w: int
+
+
+class Click(Contract, name="clicks", mode="evolve"):
+    url: str
+    count: int = Field(ge=0)
+    box: Box | None = None
+
+
+class Mixed(Contract, name="mixed", mode={"columns": "evolve"}):
+    url: str
+    amount: Annotated[float, Mode({"data_type": "evolve"})]
+
+
+def _b(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def test_a_new_key_becomes_a_typed_column_and_a_null_creates_none() -> None:
+    result = validate_batch(Click, [_b({"url": "a", "count": 1, "ref": "mail", "tag": None, "meta": {"x": 1}})])
+    assert result.rejected == []
+    assert [(c.name, c.type_name, c.entity) for c in result.new_columns] == [
+        ("ref", "text", "columns"), ("meta", "json", "columns")
+    ]
+    (row,) = result.accepted.to_pylist()
+    assert row["ref"] == "mail" and json.loads(row["meta"]) == {"x": 1} and "tag" not in row
+    assert result.accepted.schema.field("ref").metadata == {
+        b"streamproc.evolved": b"text", b"streamproc.entity": b"columns"
+    }
+
+
+def test_a_value_of_another_type_goes_to_a_variant_column() -> None:
+    result = validate_batch(Click, [_b({"url": "a", "count": "many"}), _b({"url": "b", "count": 2})])
+    assert [(c.name, c.type_name, c.variant_of) for c in result.new_columns] == [("count__v_text", "text", "count")]
+    rows = result.accepted.to_pylist()
+    assert rows[0]["count"] is None and rows[0]["count__v_text"] == "many"
+    assert rows[1]["count"] == 2 and rows[1]["count__v_text"] is None
+    assert result.accepted.schema.field("count").nullable  # evolvable columns are nullable in the table
+
+
+def test_known_evolved_columns_are_reused_and_a_type_change_on_them_makes_a_variant() -> None:
+    known = {"ref": EvolvedColumn("ref", "text", "columns")}
+    result = validate_batch(Click, [_b({"url": "a", "count": 1, "ref": 7})], evolved=known)
+    assert [c.name for c in result.new_columns] == ["ref__v_bigint"]
+    assert result.accepted.to_pylist()[0] | {} == {
+        "url": "a", "count": 1, "box": None, "ref": None, "ref__v_bigint": 7
+    }
+
+
+def test_missing_or_null_required_values_land_as_null_under_evolve() -> None:
+    result = validate_batch(Click, [_b({"url": "a"}), _b({"url": "b", "count": None})])
+    assert [r["count"] for r in result.accepted.to_pylist()] == [None, None]
+    assert result.new_columns == ()
+
+
+def test_constraint_violations_and_nested_keys_are_not_type_changes() -> None:
+    result = validate_batch(Click, [_b({"url": "a", "count": -1}), _b({"url": "b", "count": 1, "box": {"w": 1, "h": 2}})])
+    assert result.accepted.num_rows == 0
+    modes = [(v.loc, v.mode) for r in result.rejected for v in r.violations]
+    assert modes == [("count", "discard_row"), ("box.h", "discard_row")]
+
+
+def test_a_field_override_limits_variants_to_that_field() -> None:
+    result = validate_batch(Mixed, [_b({"url": 5, "amount": 1}), _b({"url": "x", "amount": "n/a", "extra": True})])
+    assert result.accepted_index == [1]
+    assert result.rejected[0].violations[0].mode == "discard_row"  # url: the default data_type mode
+    assert {c.name for c in result.new_columns} == {"amount__v_text", "extra"}
+
+
+def test_the_inferred_schema_depends_only_on_the_set_of_evolved_columns() -> None:
+    base = canonical_json_schema(Click)
+    a = [EvolvedColumn("ref", "text", "columns"), EvolvedColumn("count__v_text", "text", "data_type", "count")]
+    first, second = evolved_json_schema(base, a), evolved_json_schema(base, list(reversed(a)))
+    assert hash_json_schema(first) == hash_json_schema(second) != hash_json_schema(base)
+    assert "count" not in first.get("required", []) and "ref" in first["properties"]
+    branches = first["properties"]["count"]["anyOf"]
+    assert {"type": "string"} in branches and {"type": "null"} in branches
+    schema = pa.schema([pa.field("url", pa.string()), a[1].arrow_field()])
+    assert evolved_columns_of(schema) == {"count__v_text": a[1]}
