@@ -116,10 +116,15 @@ class Deliverer:
         self._wakeup.set()
         if self._thread.is_alive():
             self._thread.join(timeout + 1)
-        left = 0
-        for log in list(self._logs):
-            left += log.pending
-            log.close(delete_if_done=not self._thread.is_alive())
+        left = sum(log.pending for log in self._logs)
+        if self._thread.is_alive():
+            # Stuck in the transport past the deadline: leave the logs to it; the process's exit releases them.
+            logger.warning(
+                "lineage transport still busy after %.0fs; %d event(s) stay in %s", timeout, left, self.outbox.directory
+            )
+            return left
+        for log in self._logs:
+            log.close()
         if left:
             logger.warning(
                 "%d lineage event(s) not delivered yet; they wait in %s and are sent by the next run "
