@@ -112,11 +112,13 @@ async def test_two_consumers_in_a_group_split_the_partitions_then_one_takes_all(
     try:
         await second.start()
         with anyio.fail_after(30):
+            # Until both have finished the rebalance: the first member holds all four until it rejoins.
             while not (first.assignment() and second.assignment()
-                       and len(first.assignment() | second.assignment()) == 4):
+                       and len(first.assignment()) + len(second.assignment()) == 4):
                 await first.getmany(timeout_ms=100)
                 await second.getmany(timeout_ms=100)
         assert not first.assignment() & second.assignment()
+        assert len(first.assignment() | second.assignment()) == 4
         await second.stop()
         with anyio.fail_after(30):
             while len(first.assignment()) != 4:
