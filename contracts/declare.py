@@ -23,6 +23,7 @@ from pydantic.fields import FieldInfo
 
 from contracts.compatibility import COMPATIBILITY_LEVELS, CompatibilityLevel
 from contracts.errors import ContractDeclarationError
+from contracts.threshold import QuarantineThreshold, ThresholdSpec
 from contracts.nested import close_nested_models
 from contracts.modes import DEFAULT_MODES, ContractModes, Entity, Mode, ModeName, ModeSpec, expand_mode_spec
 
@@ -59,6 +60,7 @@ class ContractInfo:
         declared_modes: only the entities the ``mode=`` keyword set (the pipeline config fills the others).
         field_modes: dotted field path → the entities its ``Annotated[..., Mode(...)]`` overrides.
         compatibility: the Confluent compatibility level a new version of this contract must keep.
+        quarantine_threshold: fail a load when more of a batch than this would be quarantined (``None``: never).
     """
 
     name: str
@@ -70,6 +72,7 @@ class ContractInfo:
     declared_modes: dict[Entity, ModeName] = field(default_factory=dict)
     field_modes: dict[str, dict[Entity, ModeName]] = field(default_factory=dict)
     compatibility: CompatibilityLevel = "BACKWARD"
+    quarantine_threshold: QuarantineThreshold | None = None
 
 
 class Contract(BaseModel):
@@ -77,7 +80,8 @@ class Contract(BaseModel):
 
     Subclass with class keywords ``name`` (required), ``version`` (default 1), ``mode`` (a mode string or a
     mapping of entity → mode), ``owner``, ``description`` (default: the class docstring) and ``compatibility``
-    (a Confluent level, default ``BACKWARD``; a subclass inherits its parent's).
+    (a Confluent level, default ``BACKWARD``; a subclass inherits its parent's) and ``quarantine_threshold`` (a
+    percent or :class:`contracts.threshold.QuarantineThreshold`: fail a load that would quarantine more).
 
     Raises:
         ContractDeclarationError: at class creation, for a missing or malformed name, a non-positive version, or
@@ -97,6 +101,7 @@ class Contract(BaseModel):
         owner: str | None = None,
         description: str | None = None,
         compatibility: CompatibilityLevel | None = None,
+        quarantine_threshold: ThresholdSpec | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
@@ -129,6 +134,7 @@ class Contract(BaseModel):
             description=description or (cls.__doc__ or "").strip() or None,
             declared_modes=declared,
             compatibility=level,
+            quarantine_threshold=QuarantineThreshold.parse(quarantine_threshold),
         )
 
     @classmethod

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from contracts import ContractError
 from contracts.modes import expand_mode_spec
+from contracts.threshold import QuarantineThreshold
 from streamproc.errors import ConfigError
 
 __all__ = [
@@ -174,6 +175,11 @@ class PipelineConfig(_Frozen):
     sink: SinkConfig
     batch: BatchConfig = BatchConfig()
     contracts: ContractsConfig = ContractsConfig()
+    quarantine_threshold: float | dict[str, float] | None = Field(
+        None,
+        description="fail a load when more than this percent of a batch would be quarantined (or {max_percent, "
+        "min_events}); a contract's own quarantine_threshold wins",
+    )
     contract_mode: str | dict[str, str] | None = Field(
         None,
         description="dlt contract modes for the entities the contract's own mode= leaves unset (a mode, or "
@@ -183,6 +189,15 @@ class PipelineConfig(_Frozen):
     observability: ObservabilityConfig = ObservabilityConfig()
     lineage: LineageConfig = LineageConfig()
     base_dir: Path = Field(Path("."), exclude=True, description="the config file's folder")
+
+    @field_validator("quarantine_threshold")
+    @classmethod
+    def _valid_threshold(cls, value: float | dict[str, float] | None) -> float | dict[str, float] | None:
+        try:
+            QuarantineThreshold.parse(value)
+        except ContractError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("contract_mode")
     @classmethod

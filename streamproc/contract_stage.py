@@ -18,6 +18,7 @@ from contracts import Contract
 from contracts.evolve import EvolvedColumn, evolved_columns_of, evolved_json_schema
 from contracts.modes import ResolvedModes, resolve_modes
 from contracts.registry import ContractRegistry, ContractVersion
+from contracts.threshold import QuarantineThreshold, check_threshold
 from contracts.validate import ValidationResult, accepted_schema, validate_batch
 from streamproc.lineage.columns import with_lineage_schema
 
@@ -31,14 +32,21 @@ class ContractStage:
         contract: the declared contract class.
         modes: the modes in force (field > contract > pipeline config).
         registry: where inferred versions are recorded; without one, rows keep the declared version.
+        quarantine_threshold: the pipeline config's threshold; the contract's own wins.
     """
 
     def __init__(
-        self, contract: type[Contract], *, modes: ResolvedModes | None = None, registry: ContractRegistry | None = None
+        self,
+        contract: type[Contract],
+        *,
+        modes: ResolvedModes | None = None,
+        registry: ContractRegistry | None = None,
+        quarantine_threshold: QuarantineThreshold | None = None,
     ) -> None:
         self.contract = contract
         self.modes = modes or resolve_modes(contract)
         self.registry = registry
+        self.threshold = contract.__contract__.quarantine_threshold or quarantine_threshold
         self.declared = ContractVersion.of(contract)
         self.current = self.declared
         self.evolved: dict[str, EvolvedColumn] = {}
@@ -67,8 +75,11 @@ class ContractStage:
 
         Raises:
             ContractFrozenError: an event violated a ``freeze`` entity.
+            QuarantineThresholdExceeded: more of the batch would be quarantined than the threshold allows (checked
+                before anything is recorded).
         """
         result = validate_batch(self.contract, payloads, modes=self.modes, evolved=self.evolved)
+        check_threshold(result, len(payloads), self.threshold)
         if result.new_columns:
             self.evolved.update({c.name: c for c in result.new_columns})
             self._record_evolution()

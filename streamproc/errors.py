@@ -4,7 +4,8 @@
 StreamprocError                    root: anything the runtime raises
 ├── ConfigError                    the pipeline config is invalid or unreadable (stop: fix the config)
 ├── ContractStopError              a contract in freeze mode rejected an event (stop: fix the data or the contract;
-│                                  nothing past the event was committed, restart continues with no loss)
+│   │                              nothing past the event was committed, restart continues with no loss)
+│   └── QuarantineThresholdError   a batch would quarantine more than the contract's threshold (stop, as freeze)
 ├── SourceError                    the source (Kafka, HTTP) failed
 │   └── SourceUnavailableError     the broker cannot be reached (retry)
 └── SinkError                      landing failed
@@ -21,6 +22,7 @@ __all__ = [
     "StreamprocError",
     "ConfigError",
     "ContractStopError",
+    "QuarantineThresholdError",
     "SourceError",
     "SourceUnavailableError",
     "SinkError",
@@ -49,6 +51,11 @@ class ContractStopError(StreamprocError):
         self.topic = topic
         self.partition = partition
         self.offset = offset
+
+
+class QuarantineThresholdError(ContractStopError):
+    """More of a batch would be quarantined than the contract's quarantine threshold allows; nothing of the batch
+    was committed (the coordinates are the first quarantined event's)."""
 
 
 class SourceError(StreamprocError):

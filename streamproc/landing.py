@@ -26,11 +26,12 @@ from contracts import Contract, ContractFrozenError, Rejection, contract_arrow_s
 from streamproc.batching.batcher import MicroBatch
 from streamproc.contract_stage import ContractStage
 from streamproc.config import SinkConfig
-from streamproc.errors import ContractStopError
+from streamproc.errors import ContractStopError, QuarantineThresholdError
 from streamproc.lineage.columns import append_lineage, with_lineage_schema
 from streamproc.lineage.loads import LOADS_SCHEMA, LoadRecord, OffsetRange
 from contracts.modes import ResolvedModes, resolve_modes
 from contracts.registry import ContractRegistry
+from contracts.threshold import QuarantineThreshold, QuarantineThresholdExceeded
 from streamproc.sinks.delta import DeltaTableWriter
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from streamproc.sources.base import SourceRecord, TopicPartition
@@ -81,6 +82,7 @@ class Lander:
         source_uris: dict[str, str],
         modes: ResolvedModes | None = None,
         registry: ContractRegistry | None = None,
+        quarantine_threshold: QuarantineThreshold | None = None,
     ) -> None:
         self.contract = contract
         self.modes = modes or resolve_modes(contract)
@@ -92,7 +94,9 @@ class Lander:
         self.source_uris = source_uris
         self.table_name = table_name_of(sink.table_uri)
         options = sink.storage_options
-        self.stage = ContractStage(contract, modes=self.modes, registry=registry)
+        self.stage = ContractStage(
+            contract, modes=self.modes, registry=registry, quarantine_threshold=quarantine_threshold
+        )
         self.table = DeltaTableWriter(
             sink.table_uri,
             self.stage.table_schema(),
@@ -160,6 +164,16 @@ class Lander:
             raise ContractStopError(
                 f"{exc.args[0].rsplit(', event #', 1)[0]} at {record.topic}[{record.partition}]@{record.offset}; "
                 "nothing from this event on was committed",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            ) from exc
+        except QuarantineThresholdExceeded as exc:
+            record = records[exc.first_index]
+            raise QuarantineThresholdError(
+                f"load refused for contract {self.contract.__contract__.name!r}: {exc}; nothing of this batch "
+                f"({', '.join(f'{tp.topic}[{tp.partition}]@{f}-{l}' for tp, (f, l) in batch.offset_ranges().items())})"
+                f" was committed; the first quarantined event is at {record.topic}[{record.partition}]@{record.offset}",
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,

@@ -28,6 +28,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from contracts import load_contract
 from contracts.modes import resolve_modes
+from contracts.threshold import QuarantineThreshold
 from streamproc.batching.batcher import Batcher, CloseReason, MicroBatch
 from streamproc.config import PipelineConfig
 from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError
@@ -148,6 +149,7 @@ class Pipeline:
             source_uris=source.source_uris,
             modes=resolve_modes(contract, config.contract_mode),  # type: ignore[arg-type]
             registry=registry,
+            quarantine_threshold=QuarantineThreshold.parse(config.quarantine_threshold),
         )
         self.summary.tables = {
             "table": lander.table.uri,
