@@ -28,7 +28,6 @@ from streamproc.config import PipelineConfig
 from streamproc.errors import StorageUnavailableError
 from streamproc.landing import table_name_of
 from streamproc.lineage import events
-from streamproc.lineage.columns import LINEAGE_FIELDS
 from streamproc.lineage.loads import LoadRecord, OffsetRange
 from streamproc.sources import open_source
 
@@ -97,31 +96,19 @@ def _describe(config: PipelineConfig, contract: type[Contract], load: LoadRecord
         "emission": config.lineage.emit,
         "window_seconds": config.lineage.every_seconds,
     }
-    if load.contract_hash == schema_hash(contract):
-        return events.describe_run(
-            contract=contract,
-            source_uris=source_uris,
-            table_uri=config.sink.table_uri,
-            quarantine_uri=config.sink.resolved_quarantine_uri,
-            **common,
-        )
-    schema = _schema_at(config, load.delta_version)
-    lineage = {f.name for f in LINEAGE_FIELDS}
-    return events.RunDescription(
-        contract_name=load.contract_name,
-        contract_version=load.contract_version,
-        inputs=tuple(events.InputDescription(uri=uri) for _, uri in sorted(source_uris.items())),
-        table=events.TableDescription(
-            location=config.sink.table_uri,
-            logical_name=table_name_of(config.sink.table_uri),
-            schema=schema,
-            column_sources={name: name for name in schema.names if name not in lineage},
-        ),
-        quarantine=events.quarantine_description(
-            config.sink.resolved_quarantine_uri, tags={}, contract_name=load.contract_name, owner=None
-        ),
+    run = events.describe_run(
+        contract=contract,
+        source_uris=source_uris,
+        table_uri=config.sink.table_uri,
+        quarantine_uri=config.sink.resolved_quarantine_uri,
         **common,
     )
+    if load.contract_hash == schema_hash(contract):
+        return run
+    # Another version (an inferred one after ``evolve``, or an earlier declared one): the table as it was then;
+    # tags, documentation and owner are the config's contract's, for the columns it declares.
+    run = replace(run, contract_name=load.contract_name, contract_version=load.contract_version)
+    return events.with_table_schema(run, _schema_at(config, load.delta_version))
 
 
 def _schema_at(config: PipelineConfig, version: int | None) -> pa.Schema:

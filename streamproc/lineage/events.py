@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +35,7 @@ from openlineage.client.facet_v2 import (
 from contracts import PII_CATEGORIES, Contract, contract_arrow_schema
 from streamproc import __version__
 from streamproc.lineage import facets as f
-from streamproc.lineage.columns import with_lineage_schema
+from streamproc.lineage.columns import LINEAGE_FIELDS, with_lineage_schema
 from streamproc.lineage.loads import LoadRecord
 from streamproc.lineage.naming import DatasetId, dataset_of_location, dataset_of_source
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA
@@ -49,7 +49,9 @@ __all__ = [
     "describe_run",
     "fail_event",
     "load_event",
+    "quarantine_description",
     "start_event",
+    "with_table_schema",
 ]
 
 Emission = Literal["per_load", "every_n_seconds"]
@@ -83,7 +85,8 @@ class TableDescription:
     Attributes:
         location: the table's URI or path; logical_name: its short name (the symlink).
         schema: its Arrow schema (field metadata ``description`` becomes the field's description).
-        tags: column → tags; column_sources: column → the input JSON field it is read from unchanged.
+        tags: column → tags; column_sources: column → the input JSON field it is read from.
+        variant_columns: columns holding a field's values of another type (``evolve``'s ``<field>__v_<type>``).
     """
 
     location: str
@@ -91,6 +94,7 @@ class TableDescription:
     schema: pa.Schema
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     column_sources: Mapping[str, str] = field(default_factory=dict)
+    variant_columns: tuple[str, ...] = ()
     description: str | None = None
     owner: str | None = None
 
@@ -157,6 +161,23 @@ def describe_run(
         emission=emission,
         window_seconds=window_seconds,
     )
+
+
+def with_table_schema(run: RunDescription, schema: pa.Schema) -> RunDescription:
+    """``run`` with its table's actual schema (read from the Delta log): a table ``evolve`` grew beyond its
+    contract has more columns, each read from the JSON key it is named after, or, for a variant column, from the
+    field its ``streamproc.variant_of`` metadata names (see ``contracts.evolve``)."""
+    lineage = {f.name for f in LINEAGE_FIELDS}
+    sources = {c: s for c, s in run.table.column_sources.items() if c in schema.names}
+    variants = []
+    for column in schema:
+        variant_of = (column.metadata or {}).get(b"streamproc.variant_of")
+        if variant_of is not None:
+            variants.append(column.name)
+        if column.name not in sources and column.name not in lineage:
+            sources[column.name] = variant_of.decode() if variant_of is not None else column.name
+    table = replace(run.table, schema=schema, column_sources=sources, variant_columns=tuple(variants))
+    return replace(run, table=table)
 
 
 def quarantine_description(
@@ -297,7 +318,9 @@ def _table_facets(table: TableDescription, inputs: Sequence[InputDescription], *
         facets["ownership"] = f.ownership_facet(table.owner)
     if table.column_sources and inputs:
         present = {c: s for c, s in table.column_sources.items() if c in table.schema.names}
-        facets["columnLineage"] = f.column_lineage_facet(present, [i.dataset for i in inputs])
+        facets["columnLineage"] = f.column_lineage_facet(
+            present, [i.dataset for i in inputs], variants=table.variant_columns
+        )
     return facets
 
 

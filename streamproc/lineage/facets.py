@@ -162,23 +162,33 @@ def tags_facet(
 
 
 def column_lineage_facet(
-    sources: Mapping[str, str], inputs: Sequence[DatasetId]
+    sources: Mapping[str, str], inputs: Sequence[DatasetId], *, variants: Iterable[str] = ()
 ) -> column_lineage_dataset.ColumnLineageDatasetFacet:
-    """Spec ``columnLineage`` facet (1-2-0): each column ← the same-named (or aliased) JSON field of every input,
-    unchanged (``DIRECT`` / ``IDENTITY``).
+    """Spec ``columnLineage`` facet (1-2-0): each column ← its JSON field in every input, unchanged (``DIRECT`` /
+    ``IDENTITY``), except variant columns (``evolve``'s ``<field>__v_<type>``: the field's values of another type,
+    ``DIRECT`` / ``TRANSFORMATION``).
 
     Args:
         sources: column → the input field it is read from.
         inputs: the input datasets (every topic of the pipeline).
+        variants: the columns that are variant columns.
     """
-    identity = [column_lineage_dataset.Transformation(type="DIRECT", subtype="IDENTITY")]
+    variant_columns = set(variants)
+
+    def transformation(column: str) -> column_lineage_dataset.Transformation:
+        if column in variant_columns:
+            return column_lineage_dataset.Transformation(
+                type="DIRECT", subtype="TRANSFORMATION", description="values whose type the field's column cannot hold"
+            )
+        return column_lineage_dataset.Transformation(type="DIRECT", subtype="IDENTITY")
+
     return column_lineage_dataset.ColumnLineageDatasetFacet(
         producer=PRODUCER,
         fields={
             column: column_lineage_dataset.Fields(
                 inputFields=[
                     column_lineage_dataset.InputField(
-                        namespace=ds.namespace, name=ds.name, field=source, transformations=list(identity)
+                        namespace=ds.namespace, name=ds.name, field=source, transformations=[transformation(column)]
                     )
                     for ds in inputs
                 ],

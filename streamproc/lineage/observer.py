@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import pyarrow as pa
+from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import RunEvent
 from openlineage.client.serde import Serde
@@ -99,6 +102,7 @@ class OpenLineageObserver(PipelineObserver):
         self._deliverer: Deliverer | None = None
         self._window: list[LoadRecord] = []
         self._last_running = time.monotonic()
+        self._contract_hash: str | None = None
 
     async def on_start(self, run: RunInfo) -> None:
         tables = run.tables
@@ -113,6 +117,7 @@ class OpenLineageObserver(PipelineObserver):
             emission=self.lineage.emit,
             window_seconds=self.lineage.every_seconds,
         )
+        await self._follow_table_schema()
         await anyio.to_thread.run_sync(self._open, run.run_id)
         await self._emit(events.start_event(self._run))
         self._last_running = time.monotonic()
@@ -133,6 +138,11 @@ class OpenLineageObserver(PipelineObserver):
     async def on_load(self, outcome: LoadOutcome, batch: MicroBatch) -> None:
         if self._run is None or outcome.already_landed:
             return
+        if outcome.load.contract_hash != self._contract_hash:
+            # ``evolve`` changed the table (a new inferred contract version): describe the table as it is now
+            self._contract_hash = outcome.load.contract_hash
+            await self._flush_window()
+            await self._follow_table_schema()
         self._window.append(outcome.load)
         if self.lineage.emit == "per_load" or time.monotonic() - self._last_running >= self.lineage.every_seconds:
             await self._flush_window()
@@ -152,6 +162,22 @@ class OpenLineageObserver(PipelineObserver):
         finally:
             deliverer = self._deliverer
             await anyio.to_thread.run_sync(deliverer.close, self.lineage.flush_timeout_seconds)
+
+    async def _follow_table_schema(self) -> None:
+        """Describe the table with the schema its Delta log has (``evolve`` may have grown it past the contract)."""
+        if self._run is None:
+            return
+        location = self._run.table.location
+        try:
+            schema = await anyio.to_thread.run_sync(self._read_schema, location)
+        except (OSError, DeltaError) as exc:
+            logger.warning("cannot read the schema of %s (%s): describing it from the contract", location, exc)
+            return
+        self._run = events.with_table_schema(self._run, schema)
+
+    def _read_schema(self, location: str) -> pa.Schema:
+        options = self.config.sink.storage_options or None
+        return pa.schema(DeltaTable(location, storage_options=options).schema().to_arrow())
 
     async def _flush_window(self) -> None:
         if not self._window or self._run is None:

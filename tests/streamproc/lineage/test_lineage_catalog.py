@@ -280,3 +280,34 @@ def test_backfill_rebuilds_the_lineage_from_the_lake(
     )
     pii = catalog.get("/api/v1/catalog/pii", tag="email")["items"]
     assert (str(tmp_path / "lake" / "orders"), "email") in {(i["dataset"], i["field"]) for i in pii}
+
+
+def test_a_table_evolving_under_its_contract_has_a_schema_history_with_the_added_column(
+    kafka_bootstrap: str, tmp_path: Path, catalog: CatalogServer
+) -> None:
+    """``evolve``: a new key becomes a Delta column mid-run; the next RUNNING event describes the evolved table, so
+    the catalog's schema history of the table shows the column added, with the inferred contract version."""
+    topic = new_topic("orders")
+    events = [encode(order(i)) for i in range(60)] + [encode(order(i, coupon=f"c{i}")) for i in range(60, 90)]
+    run_async(produce, kafka_bootstrap, topic, events, partitions=1)
+    config = _pipeline(
+        tmp_path,
+        kafka_bootstrap,
+        topic,
+        table="orders",
+        contract="tests.fixtures.contract_modes:EvolvingOrder",
+        lineage={"enabled": True},
+        max_rows=30,
+    )
+    run = streamproc("run", str(config), "--until-caught-up", env=http_transport_env(catalog.url))
+    assert run.returncode == 0, run.stderr
+
+    table_ref = f"dataset:file:{tmp_path / 'lake' / 'orders'}"
+    history = catalog.get("/api/v1/catalog/schema-history", dataset=table_ref)["versions"]
+    assert len(history) == 2
+    assert "coupon" not in {f["name"] for f in history[0]["fields"]}
+    assert "coupon" in {f["name"] for f in history[1]["fields"]}
+    assert "coupon" in json.dumps(history[1]["diff"])
+    assert int(history[1]["contract"]["version"]) > int(history[0]["contract"]["version"])
+    coupon = catalog.get("/api/v1/catalog/column-lineage", dataset=table_ref, field="coupon")
+    assert topic in json.dumps(coupon)
