@@ -64,6 +64,8 @@ class Pipeline:
             partitions were first assigned.
         handle_signals: stop gracefully on SIGINT/SIGTERM (the CLI sets it; embedding code may not want it).
         observers: told of the run's start, loads, rebalances, retries and stop (metrics, lineage).
+        source: the source to consume, not yet started (default: the one the config names, see
+            :func:`streamproc.sources.open_source`); the HTTP source passes its log's streams.
 
     A bounded source (a file) always stops once caught up.
     """
@@ -75,11 +77,13 @@ class Pipeline:
         until_caught_up: bool = False,
         handle_signals: bool = True,
         observers: Sequence[PipelineObserver] = (),
+        source: Source | None = None,
     ) -> None:
         self.config = config
         self.until_caught_up = until_caught_up
         self.handle_signals = handle_signals
         self.observers = tuple(observers)
+        self._source = source
         self.run_id = str(uuid.uuid4())
         self.summary = RunSummary(pipeline=config.name)
         self._stop = anyio.Event()
@@ -138,7 +142,7 @@ class Pipeline:
             sys.path.insert(0, str(config.base_dir))
         contract = load_contract(config.contract)
         registry = await anyio.to_thread.run_sync(open_registry, config, contract)
-        source = open_source(config)
+        source = self._source if self._source is not None else open_source(config)
         self.until_caught_up = self.until_caught_up or getattr(source, "bounded", False)
         self._lander = lander = Lander(
             contract=contract,
