@@ -10,6 +10,7 @@ StreamprocError                    root: anything the runtime raises
 │   └── SourceUnavailableError     the broker cannot be reached (retry)
 └── SinkError                      landing failed
     ├── StorageUnavailableError    the Delta location cannot be written now (retry with backoff)
+    │   └── CommitConflictError    a concurrent writer won the Delta commit (re-read the log, retry)
     └── SchemaMismatchError        an existing table's schema does not match the contract (stop)
 ```
 
@@ -27,6 +28,7 @@ __all__ = [
     "SourceUnavailableError",
     "SinkError",
     "StorageUnavailableError",
+    "CommitConflictError",
     "SchemaMismatchError",
 ]
 
@@ -72,6 +74,14 @@ class SinkError(StreamprocError):
 
 class StorageUnavailableError(SinkError):
     """The Delta location cannot be written now (permissions, network, disk); retry with backoff."""
+
+
+class CommitConflictError(StorageUnavailableError):
+    """Another writer committed to the same Delta table first and delta-rs could not rebase onto it (its
+    ``CommitFailedError``: a concurrent ``txn`` for the same application id, or its own commit retries exhausted).
+
+    Retry after re-reading the log (:meth:`DeltaTableWriter.refresh`): what the winner landed is then filtered out.
+    """
 
 
 class SchemaMismatchError(SinkError):

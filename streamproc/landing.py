@@ -9,16 +9,21 @@ landed twice (a re-delivery after a crash, or a fenced zombie writer). On partit
 Commit order per load: quarantine → table → ``_loads``. Each table is committed for every load (an empty commit
 still records the ``txn``), so their versions never fall behind each other by more than one load, and a restart
 resumes from the lowest.
+
+A load keeps its id across retries of the same batch (:meth:`Lander.land` with ``load_id``), so a retry after a
+failed commit completes the load instead of starting another; its ``_loads`` row counts the rows its commits
+actually appended. A load a crash interrupted between its commits is recorded from the commits' metadata by the
+next owner of its partitions (:mod:`streamproc.lineage.recovery`). Commits that lose to a concurrent writer are
+retried after re-reading the log (:func:`streamproc.sinks.delta.retry_commit_conflicts`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace, field
 
 import pyarrow as pa
 
@@ -29,10 +34,11 @@ from streamproc.config import SinkConfig
 from streamproc.errors import ContractStopError, QuarantineThresholdError
 from streamproc.lineage.columns import append_lineage, with_lineage_schema
 from streamproc.lineage.loads import LOADS_SCHEMA, LoadRecord, OffsetRange
+from streamproc.lineage.recovery import commit_metadata, record_interrupted_loads, recorded_load_ids
 from contracts.modes import ResolvedModes, resolve_modes
 from contracts.registry import ContractRegistry
 from contracts.threshold import QuarantineThreshold, QuarantineThresholdExceeded
-from streamproc.sinks.delta import DeltaTableWriter
+from streamproc.sinks.delta import DeltaTableWriter, retry_commit_conflicts
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from streamproc.sources.base import SourceRecord, TopicPartition
 
@@ -110,6 +116,7 @@ class Lander:
             storage_options=options,
         )
         self.loads = DeltaTableWriter(sink.resolved_loads_uri, LOADS_SCHEMA, name="_loads", storage_options=options)
+        self._progress: _Progress | None = None
 
     @property
     def writers(self) -> tuple[DeltaTableWriter, DeltaTableWriter, DeltaTableWriter]:
@@ -134,8 +141,22 @@ class Lander:
     def positions(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
         """Per partition, the next offset to consume according to the Delta log (``None``: no table knows it).
 
-        The lowest over the three tables, so a load interrupted between its commits is completed on restart.
+        The lowest over the three tables, so a load interrupted between its commits is completed on restart. First
+        records in ``_loads`` the loads a crash interrupted whose lowest partition is among ``partitions``.
+
+        Raises:
+            StorageUnavailableError: a table's log cannot be read, or ``_loads`` cannot be written.
         """
+        partitions = set(partitions)
+        record_interrupted_loads(
+            quarantine=self.quarantine,
+            table=self.table,
+            loads=self.loads,
+            app_id=self.app_id,
+            consumer_group=self.consumer_group,
+            table_uri=self.table.uri,
+            partitions=partitions,
+        )
         for writer in self.writers:
             writer.refresh()
         positions: dict[TopicPartition, int | None] = {}
@@ -144,15 +165,21 @@ class Lander:
             positions[tp] = min(known) if known else None
         return positions
 
-    def land(self, batch: MicroBatch) -> LoadOutcome:
+    def land(self, batch: MicroBatch, *, load_id: str | None = None) -> LoadOutcome:
         """Validate and land one micro-batch.
+
+        Args:
+            batch: the records, per partition in ascending offsets.
+            load_id: the load's id (default: a new UUID). Pass the same id when retrying the same batch after an
+                error: the retry then completes that load (its ``_loads`` row counts what every attempt appended).
 
         Returns:
             A :class:`LoadOutcome`; commit its ``next_offsets`` to Kafka after this returns, never before.
 
         Raises:
             ContractStopError: an event violated a ``freeze`` entity; nothing of the batch was written.
-            StorageUnavailableError: a commit failed; retry the same batch (already committed tables skip it).
+            StorageUnavailableError: a commit failed; retry the same batch with the same ``load_id`` (already
+                committed tables skip it). ``CommitConflictError`` (a subclass) after repeated lost commit races.
             SchemaMismatchError: a table refused the batch's schema.
         """
         started_at = _now()
@@ -178,7 +205,8 @@ class Lander:
                 partition=record.partition,
                 offset=record.offset,
             ) from exc
-        load_id = uuid.uuid4().hex
+        progress = self._progress_of(load_id or uuid.uuid4().hex, started_at)
+        load_id, started_at = progress.load_id, progress.started_at
         ingested_at = _now()
         accepted_records = [records[i] for i in result.accepted_index]
         rejected_records = [records[r.index] for r in result.rejected]
@@ -199,7 +227,8 @@ class Lander:
             contract_hash=self.stage.schema_hash,
         )
         ranges = batch.offset_ranges()
-        metadata = self._commit_metadata(load_id, ranges)
+        draft = self._draft(load_id, batch, ranges, started_at)
+        metadata = commit_metadata(draft, ranges)
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         quarantine_version = self._commit(self.quarantine, quarantined, rejected_records, ranges, metadata)
@@ -207,42 +236,17 @@ class Lander:
         table_version = self._commit(self.table, landed, accepted_records, ranges, metadata)
         _lap(timings, "table", clock, committed=table_version is not None)
 
-        covered = self._uncovered(ranges)
-        load = LoadRecord(
-            load_id=load_id,
-            run_id=self.run_id,
-            pipeline=self.pipeline,
-            table_name=self.table_name,
-            table_uri=self.table.uri,
-            consumer_group=self.consumer_group,
-            contract_name=self.contract.__contract__.name,
-            contract_version=self.stage.version,
-            contract_hash=self.stage.schema_hash,
-            rows_landed=_count_in(accepted_records, covered),
-            rows_quarantined=_count_in(rejected_records, covered),
-            bytes=sum(r.size for r in records if _covers(covered, r)),
-            close_reason=batch.close_reason or "unknown",
-            offsets=tuple(OffsetRange(tp.topic, tp.partition, first, last) for tp, (first, last) in covered.items()),
-            delta_version=table_version if table_version is not None else self.table.table.version(),
-            quarantine_delta_version=(
-                quarantine_version if quarantine_version is not None else self.quarantine.table.version()
-            ),
-            started_at=started_at,
-            committed_at=_now(),
+        clock = time.perf_counter()
+        load, recorded = retry_commit_conflicts(
+            lambda: self._record(draft, ranges, records, progress, metadata), uri=self.loads.uri
         )
-        if covered:
-            clock = time.perf_counter()
-            self.loads.append(
-                load.to_arrow(),
-                transactions={self.app_id(tp): last for tp, (_, last) in covered.items()},
-                metadata=metadata,
-            )
-            _lap(timings, "loads", clock, committed=True)
+        _lap(timings, "loads", clock, committed=recorded)
+        self._progress = None
         next_offsets = {tp: last + 1 for tp, (_, last) in ranges.items()}
         return LoadOutcome(
             load=load,
             next_offsets=next_offsets,
-            already_landed=not covered,
+            already_landed=not recorded,
             rejections=tuple(result.rejected),
             commit_seconds=timings,
         )
@@ -255,42 +259,124 @@ class Lander:
         ranges: dict[TopicPartition, tuple[int, int]],
         metadata: dict[str, str],
     ) -> int | None:
-        """Append the rows not yet in ``writer``'s table, with the batch's ``txn`` actions; ``None`` if all were."""
-        writer.refresh()
-        current = {tp: writer.transaction_version(self.app_id(tp)) for tp in ranges}
-        transactions = {
-            self.app_id(tp): last for tp, (_, last) in ranges.items() if current[tp] is None or last > current[tp]
-        }
-        if not transactions:
-            return None
-        keep = [current[r.topic_partition] is None or r.offset > current[r.topic_partition] for r in row_records]
-        if not all(keep):
-            rows = rows.filter(pa.array(keep, pa.bool_()))
-        return writer.append(rows, transactions=transactions, metadata=metadata)
+        """Append the rows not yet in ``writer``'s table, with the batch's ``txn`` actions; ``None`` if all were.
 
-    def _uncovered(self, ranges: dict[TopicPartition, tuple[int, int]]) -> dict[TopicPartition, tuple[int, int]]:
-        """The part of each partition's range that ``_loads`` does not record yet."""
+        Re-reads the log before each attempt: after losing a commit race, or behind a zombie writer, what the other
+        writer landed is left out (the fencing that delta-rs does not do by itself).
+        """
+
+        def attempt() -> int | None:
+            writer.refresh()
+            current = {tp: writer.transaction_version(self.app_id(tp)) for tp in ranges}
+            transactions = {
+                self.app_id(tp): last for tp, (_, last) in ranges.items() if current[tp] is None or last > current[tp]
+            }
+            if not transactions:
+                return None
+            keep = [current[r.topic_partition] is None or r.offset > current[r.topic_partition] for r in row_records]
+            new_rows = rows if all(keep) else rows.filter(pa.array(keep, pa.bool_()))
+            version = writer.append(new_rows, transactions=transactions, metadata=metadata)
+            if self._progress is not None:
+                self._progress.appended(writer is self.table, version, new_rows.num_rows)
+            return version
+
+        return retry_commit_conflicts(attempt, uri=writer.uri)
+
+    def _record(
+        self,
+        draft: LoadRecord,
+        ranges: dict[TopicPartition, tuple[int, int]],
+        records: Sequence[SourceRecord],
+        progress: _Progress,
+        metadata: dict[str, str],
+    ) -> tuple[LoadRecord, bool]:
+        """Append the load's ``_loads`` row unless nothing new is in it; returns the row and whether it was appended.
+
+        The row's ``offsets`` are the batch's ranges beyond what ``_loads`` recorded; its counts are what this load's
+        commits appended. Its ``txn`` actions advance ``_loads``' versions to the batch's last offsets.
+        """
         self.loads.refresh()
         covered: dict[TopicPartition, tuple[int, int]] = {}
         for tp, (first, last) in ranges.items():
             known = self.loads.transaction_version(self.app_id(tp))
             if known is None or last > known:
                 covered[tp] = (first if known is None else max(first, known + 1), last)
-        return covered
+        load = replace(
+            draft,
+            rows_landed=progress.table_rows,
+            rows_quarantined=progress.quarantine_rows,
+            bytes=sum(r.size for r in records if _covers(covered, r)),
+            offsets=tuple(OffsetRange(tp.topic, tp.partition, first, last) for tp, (first, last) in covered.items()),
+            delta_version=progress.table_version,
+            quarantine_delta_version=progress.quarantine_version,
+            committed_at=_now(),
+        )
+        if not covered and not progress.table_rows and not progress.quarantine_rows:
+            return load, False  # a re-delivery: every table held it already
+        # An earlier attempt may have committed the row and failed afterwards; a row landed without covering new
+        # offsets has no txn to make a second append conflict: look for the id itself.
+        if (progress.loads_attempted or not covered) and recorded_load_ids(self.loads, [draft.load_id]):
+            return load, True
+        progress.loads_attempted = True
+        self.loads.append(
+            load.to_arrow(),
+            transactions={self.app_id(tp): last for tp, (_, last) in covered.items()},
+            metadata=metadata,
+        )
+        return load, True
 
-    def _commit_metadata(self, load_id: str, ranges: dict[TopicPartition, tuple[int, int]]) -> dict[str, str]:
+    def _progress_of(self, load_id: str, started_at: dt.datetime) -> _Progress:
+        """The progress of ``load_id``: kept from an earlier failed attempt, or new."""
+        if self._progress is None or self._progress.load_id != load_id:
+            self._progress = _Progress(load_id=load_id, started_at=started_at)
+        return self._progress
+
+    def _draft(
+        self, load_id: str, batch: MicroBatch, ranges: dict[TopicPartition, tuple[int, int]], started_at: dt.datetime
+    ) -> LoadRecord:
+        """The load's ``_loads`` row before its commits (no counts yet): what each commit's metadata describes."""
         info = self.contract.__contract__
-        return {
-            "streamproc.load_id": load_id,
-            "streamproc.run_id": self.run_id,
-            "streamproc.pipeline": self.pipeline,
-            "streamproc.contract_name": info.name,
-            "streamproc.contract_version": str(self.stage.version),
-            "streamproc.contract_hash": self.stage.schema_hash,
-            "streamproc.offsets": json.dumps(
-                [{"topic": tp.topic, "partition": tp.partition, "first": f, "last": l} for tp, (f, l) in ranges.items()]
-            ),
-        }
+        return LoadRecord(
+            load_id=load_id,
+            run_id=self.run_id,
+            pipeline=self.pipeline,
+            table_name=self.table_name,
+            table_uri=self.table.uri,
+            consumer_group=self.consumer_group,
+            contract_name=info.name,
+            contract_version=self.stage.version,
+            contract_hash=self.stage.schema_hash,
+            rows_landed=0,
+            rows_quarantined=0,
+            bytes=batch.size_bytes,
+            close_reason=batch.close_reason or "unknown",
+            offsets=tuple(OffsetRange(tp.topic, tp.partition, f, l) for tp, (f, l) in ranges.items()),
+            delta_version=None,
+            quarantine_delta_version=None,
+            started_at=started_at,
+            committed_at=started_at,
+        )
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What the attempts of one load appended so far (a retry continues the same load)."""
+
+    load_id: str
+    started_at: dt.datetime
+    quarantine_rows: int = 0
+    table_rows: int = 0
+    quarantine_version: int | None = None
+    table_version: int | None = None
+    loads_attempted: bool = False
+
+    def appended(self, to_table: bool, version: int, rows: int) -> None:
+        if to_table:
+            self.table_rows += rows
+            self.table_version = version
+        else:
+            self.quarantine_rows += rows
+            self.quarantine_version = version
 
 
 def _lap(timings: dict[str, float], role: str, since: float, *, committed: bool) -> float:
@@ -304,10 +390,6 @@ def _lap(timings: dict[str, float], role: str, since: float, *, committed: bool)
 def _covers(covered: dict[TopicPartition, tuple[int, int]], record: SourceRecord) -> bool:
     span = covered.get(record.topic_partition)
     return span is not None and span[0] <= record.offset <= span[1]
-
-
-def _count_in(records: Sequence[SourceRecord], covered: dict[TopicPartition, tuple[int, int]]) -> int:
-    return sum(1 for r in records if _covers(covered, r))
 
 
 def _now() -> dt.datetime:

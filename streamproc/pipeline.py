@@ -7,11 +7,18 @@
 
 Shutdown (SIGINT/SIGTERM or :meth:`Pipeline.request_stop`): fetching stops, the open batch is flushed and landed,
 offsets are committed, and the consumer leaves the group, within ``shutdown_grace_seconds``; past that the open batch
-is abandoned (it was never acknowledged, so a restart re-reads it from the Delta log's position).
+is abandoned (it was never acknowledged, so a restart re-reads it from the Delta log's position). The last
+:func:`_leave_budget` seconds of the grace period are kept for leaving the group.
+
+Rebalances: every fetched chunk is tagged with the rebalance generation current when the consumer returned it. A
+rebalance re-seeks every assigned partition to the Delta log's position, so chunks fetched before it are dropped
+unread (their records come again from that position); without that, a chunk queued across a rebalance would be
+batched after the seek and open a gap before it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import signal
@@ -49,8 +56,16 @@ class _CaughtUp:
     """Marker sent by the fetch task once every assigned partition reached its end offset seen at start."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """Records as the consumer returned them, and the rebalance generation they belong to."""
+
+    generation: int
+    records: list[SourceRecord]
+
+
 _CAUGHT_UP = _CaughtUp()
-_Chunk = list[SourceRecord] | _CaughtUp
+_Chunk = _Fetched | _CaughtUp
 
 
 class Pipeline:
@@ -95,6 +110,7 @@ class Pipeline:
         self._used = False
         self._started = False
         self._retry_to_report: tuple[BaseException | None, int] | None = None
+        self._generation = 0
 
     def request_stop(self) -> None:
         """Ask for a graceful stop (flush, commit, leave the group)."""
@@ -200,7 +216,7 @@ class Pipeline:
 
     async def _enforce_grace(self, tg: TaskGroup) -> None:
         await self._stop.wait()
-        await anyio.sleep(self.config.shutdown_grace_seconds)
+        await anyio.sleep(self.config.shutdown_grace_seconds - _leave_budget(self.config.shutdown_grace_seconds))
         logger.error(
             "shutdown took longer than %.0fs: abandoning the open batch (not acknowledged; it is re-read on restart)",
             self.config.shutdown_grace_seconds,
@@ -209,9 +225,13 @@ class Pipeline:
 
     async def _on_assigned(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int | None]:
         assert self._lander is not None  # noqa: S101 - set before the consumer starts
-        positions = await anyio.to_thread.run_sync(self._lander.positions, partitions) if partitions else {}
-        self._batcher.assign(positions)
-        self._owned |= partitions
+        # Under the landing lock: positions() may record an interrupted load in _loads, and the Lander's tables are
+        # not for two threads at once.
+        async with self._landing:
+            positions = await anyio.to_thread.run_sync(self._lander.positions, partitions) if partitions else {}
+            self._batcher.assign(positions)
+            self._owned |= partitions
+            self._generation += 1
         await self._notify("on_assigned", partitions)
         return positions
 
@@ -220,6 +240,7 @@ class Pipeline:
         # Delta log; what is still buffered is dropped and re-read by the new owner.
         async with self._landing:
             self._owned -= partitions
+            self._generation += 1
             dropped = self._batcher.revoke(partitions)
             if dropped:
                 logger.info("dropped %d buffered records of revoked partitions (not acknowledged)", dropped)
@@ -230,7 +251,8 @@ class Pipeline:
             while not self._stop.is_set():
                 records = await source.fetch(timeout_seconds=0.5)
                 if records:
-                    await send.send(records)
+                    # Tagged before any await: the generation in which the consumer returned these records.
+                    await send.send(_Fetched(self._generation, records))
                 elif self.until_caught_up and await self._caught_up(source):
                     await send.send(_CAUGHT_UP)
                     return
@@ -271,8 +293,8 @@ class Pipeline:
                     await self._land(self._batcher.take("caught_up"), lander, source)
                     self.summary.stopped_by = "caught_up"
                     return
-                else:
-                    for record in chunk:
+                elif chunk.generation == self._generation:
+                    for record in chunk.records:
                         if record.topic_partition not in self._owned:
                             continue
                         reason = self._batcher.add(record)
@@ -282,6 +304,8 @@ class Pipeline:
     async def _land(self, batch: MicroBatch | None, lander: Lander, source: Source) -> None:
         if batch is None:
             return
+        # One id for every attempt: a retry completes the load that a failed commit interrupted.
+        land = functools.partial(lander.land, batch, load_id=uuid.uuid4().hex)
         async with self._landing:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(StorageUnavailableError),
@@ -294,7 +318,7 @@ class Pipeline:
                     if self._retry_to_report is not None:
                         (error, failed_attempts), self._retry_to_report = self._retry_to_report, None
                         await self._notify("on_storage_retry", error, failed_attempts)
-                    outcome = await anyio.to_thread.run_sync(lander.land, batch)
+                    outcome = await anyio.to_thread.run_sync(land)
         load = outcome.load
         await self._notify("on_load", outcome, batch)
         if not outcome.already_landed:
@@ -316,6 +340,11 @@ class Pipeline:
     def _before_retry(self, state: RetryCallState) -> None:
         _log_retry(state)
         self._retry_to_report = (state.outcome.exception() if state.outcome else None, state.attempt_number)
+
+
+def _leave_budget(grace_seconds: float) -> float:
+    """Seconds of the grace period kept for leaving the group after an abandoned flush (5 s, at most a fifth)."""
+    return min(5.0, grace_seconds / 5)
 
 
 def _root_error(group: BaseExceptionGroup) -> BaseException:

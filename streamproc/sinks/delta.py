@@ -2,21 +2,38 @@
 
 Exactly-once bookkeeping lives in the Delta log itself: every append carries ``txn`` actions (application
 transaction id → version), as kafka-delta-ingest does.
+
+Concurrent writers (several consumers of one group, or a zombie after a rebalance) use Delta's optimistic
+concurrency. delta-rs rebases an append onto commits that do not conflict with it (up to ``max_commit_retries``
+times) and raises ``CommitFailedError`` when a concurrent commit carries a ``txn`` for the same application id
+("Concurrent transaction failed") or when its retries run out. :func:`retry_commit_conflicts` retries such a commit
+with jittered backoff; the caller's attempt re-reads the log first, so what the winner landed is filtered out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import DeltaError, DeltaProtocolError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, DeltaProtocolError, TableNotFoundError
 from deltalake.exceptions import SchemaMismatchError as DeltaSchemaMismatchError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from streamproc.sinks.evolution import align_to, superset_schema
-from streamproc.errors import SchemaMismatchError, SinkError, StorageUnavailableError
+from streamproc.errors import CommitConflictError, SchemaMismatchError, SinkError, StorageUnavailableError
 
-__all__ = ["DeltaTableWriter"]
+__all__ = ["DeltaTableWriter", "retry_commit_conflicts"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+COMMIT_CONFLICT_ATTEMPTS = 12
+"""Attempts of one commit against concurrent writers before the conflict is raised to the pipeline (which retries
+the whole load with its storage backoff)."""
 
 
 class DeltaTableWriter:
@@ -85,7 +102,9 @@ class DeltaTableWriter:
             The table version created by the commit.
 
         Raises:
-            StorageUnavailableError: the write or the commit failed for a reason worth retrying.
+            CommitConflictError: a concurrent writer won (refresh, filter, and retry: :func:`retry_commit_conflicts`).
+            StorageUnavailableError: the write or the commit failed for a reason worth retrying. Data files written
+                before a failed commit are orphans: nothing references them; vacuum removes them.
             SinkError: the Delta protocol refused the write.
         """
         properties = CommitProperties(
@@ -104,6 +123,8 @@ class DeltaTableWriter:
             )
             if new_fields:
                 self.schema = data.schema
+        except CommitFailedError as exc:
+            raise CommitConflictError(f"concurrent commit to Delta table {self.uri}: {exc}") from exc
         except DeltaSchemaMismatchError as exc:
             raise SchemaMismatchError(f"Delta table {self.uri} refused the batch's schema: {exc}") from exc
         except (DeltaProtocolError, TableNotFoundError) as exc:
@@ -111,6 +132,50 @@ class DeltaTableWriter:
         except (OSError, DeltaError) as exc:
             raise StorageUnavailableError(f"cannot append to Delta table {self.uri}: {exc}") from exc
         return self.table.version()
+
+    def history(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` commits' ``commitInfo`` as of the last :meth:`refresh`, newest first.
+
+        Each dict has ``version``, ``timestamp`` (ms since the epoch), ``operation``, ``operationMetrics`` (for a
+        write: ``num_added_rows``) and the commit's ``custom_metadata`` keys at the top level.
+
+        Raises:
+            StorageUnavailableError: the log cannot be read.
+        """
+        try:
+            return self.table.history(limit)
+        except (OSError, DeltaError) as exc:
+            raise StorageUnavailableError(f"cannot read the history of {self.uri}: {exc}") from exc
+
+
+def retry_commit_conflicts(attempt: Callable[[], T], *, uri: str, attempts: int = COMMIT_CONFLICT_ATTEMPTS) -> T:
+    """Call ``attempt`` until it does not raise :class:`CommitConflictError`, with full-jitter exponential backoff
+    (50 ms doubling up to 2 s, randomised so that competing writers do not collide again in lockstep).
+
+    ``attempt`` must re-read the log (:meth:`DeltaTableWriter.refresh`) and recompute what to commit: a retry after
+    a conflict must not land what the winner already landed.
+
+    Raises:
+        CommitConflictError: still conflicting after ``attempts`` attempts.
+        Whatever else ``attempt`` raises, at once.
+    """
+
+    def log_conflict(state: RetryCallState) -> None:
+        logger.info(
+            "commit to %s lost to a concurrent writer (attempt %d); re-reading the log and retrying: %s",
+            uri,
+            state.attempt_number,
+            state.outcome.exception() if state.outcome else None,
+        )
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(CommitConflictError),
+        wait=wait_random_exponential(multiplier=0.05, max=2.0),
+        stop=stop_after_attempt(attempts),
+        before_sleep=log_conflict,
+        reraise=True,
+    )
+    return retrying(attempt)
 
 
 def _as_delta(arrow_type: pa.DataType) -> pa.DataType:
