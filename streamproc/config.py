@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from contracts import ContractError
 from contracts.modes import expand_mode_spec
@@ -41,6 +41,9 @@ __all__ = [
     "PipelineConfig",
     "KafkaSourceConfig",
     "FileSourceConfig",
+    "HttpSourceConfig",
+    "HttpRouteConfig",
+    "HttpGatewayConfig",
     "SourceConfig",
     "SinkConfig",
     "BatchConfig",
@@ -82,7 +85,89 @@ class FileSourceConfig(_Frozen):
     consumer_group: str = Field("file", description="names the exactly-once positions in the Delta log")
 
 
-SourceConfig = Annotated[KafkaSourceConfig | FileSourceConfig, Field(discriminator="type")]
+SEGMENT_CALL_TYPES: tuple[str, ...] = ("track", "identify", "page", "screen", "group", "alias")
+"""The Segment Tracking API's call types (its ``type`` field), one ``/v1/<type>`` endpoint each."""
+
+
+class HttpRouteConfig(_Frozen):
+    """Where the events of one HTTP route land: a contract and its table (in gateway mode: its Kafka topic)."""
+
+    contract: str = Field(description="module:Class of the contract")
+    table_uri: str | None = Field(None, description="default: beside sink.table_uri, named after the contract")
+    topic: str | None = Field(None, description="gateway mode: the topic (default: gateway.topic_prefix + table name)")
+
+
+class HttpGatewayConfig(_Frozen):
+    """Gateway mode: requests are produced to Kafka topics (aiokafka, ``acks=all``, idempotent) and acknowledged
+    once the broker acknowledged them; ``streamproc run`` with a Kafka source lands them."""
+
+    bootstrap_servers: str = Field(description="comma-separated host:port list")
+    topic_prefix: str = Field("", description="a route's default topic is this prefix + its table name")
+    topic: str | None = Field(None, description="the topic of the pipeline's own contract (default: prefix + table)")
+    partitions: int = Field(3, gt=0, description="partitions of a topic the gateway creates")
+    request_timeout_seconds: float = Field(30.0, gt=0, description="how long to wait for the broker's acks")
+    linger_ms: int = Field(5, ge=0, description="aiokafka linger_ms: batching of concurrent requests")
+
+
+class HttpSourceConfig(_Frozen):
+    """Events arrive over HTTP: Segment's Tracking API (``/v1/batch``, ``/v1/track``, ...) and NDJSON/JSON
+    ingestion (``/ingest/{contract}``), durable in a write-ahead log before the response (see
+    :mod:`streamproc.ingest`). Each route (Segment call type, ``track:<event name>``) lands into its own contract's
+    table; events of no route land into the pipeline's own ``contract``.
+    """
+
+    type: Literal["http"]
+    host: str = Field("0.0.0.0", description="interface to listen on")  # noqa: S104 - a container's pod IP
+    port: int = Field(8088, ge=0, le=65535, description="TCP port (0: any free port, logged at start)")
+    public_url: str | None = Field(
+        None, description="this endpoint's URL in the _source lineage column (default: http://<hostname>:<port>)"
+    )
+    wal_dir: str | None = Field(None, description="the write-ahead log's folder (required unless gateway)")
+    consumer_group: str = Field("http", description="names the exactly-once positions in the Delta log")
+    partition: int = Field(
+        0, ge=0, description="this replica's partition number: give each replica writing the same tables its own"
+    )
+    routes: dict[str, HttpRouteConfig] = Field(
+        default_factory=dict,
+        description="route → contract: Segment call types (track, identify, page, screen, group, alias) and "
+        "'track:<event name>'; a string is module:Class",
+    )
+    write_keys: tuple[SecretStr, ...] = Field((), description="accepted write keys (e.g. ${SEGMENT_WRITE_KEY})")
+    write_keys_file: str | None = Field(None, description="a secrets file with one write key per line")
+    require_write_key: bool = Field(True, description="refuse requests without a valid write key")
+    max_event_bytes: int = Field(32 * 1024, gt=0, description="Segment's limit per event (bytes of JSON)")
+    max_batch_bytes: int = Field(500 * 1024, gt=0, description="Segment's limit per request body (uncompressed)")
+    max_ingest_bytes: int = Field(64 * 1024 * 1024, gt=0, description="limit per /ingest request body")
+    max_unlanded_bytes: int = Field(
+        1024 * 1024 * 1024, gt=0, description="write-ahead log backlog (not yet landed) above which requests get 429"
+    )
+    segment_bytes: int = Field(64 * 1024 * 1024, gt=0, description="size at which a log segment file is rolled")
+    fetch_max_records: int = Field(10_000, gt=0, description="records per fetch from the log")
+    gateway: HttpGatewayConfig | None = Field(None, description="produce to Kafka instead of landing")
+
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _known_routes(cls, routes: Any) -> Any:
+        if not isinstance(routes, dict):
+            return routes
+        for key in routes:
+            kind, colon, event = str(key).partition(":")
+            if kind not in SEGMENT_CALL_TYPES or (colon and (kind != "track" or not event)):
+                raise ValueError(
+                    f"unknown route {key!r}: expected one of {', '.join(SEGMENT_CALL_TYPES)} or 'track:<event name>'"
+                )
+        return {key: {"contract": route} if isinstance(route, str) else route for key, route in routes.items()}
+
+    @model_validator(mode="after")
+    def _log_or_gateway(self) -> HttpSourceConfig:
+        if self.gateway is None and not self.wal_dir:
+            raise ValueError("wal_dir is required (or a gateway section, to produce to Kafka instead)")
+        if self.require_write_key and not self.write_keys:
+            raise ValueError("no write keys: set write_keys / write_keys_file, or require_write_key: false")
+        return self
+
+
+SourceConfig = Annotated[KafkaSourceConfig | FileSourceConfig | HttpSourceConfig, Field(discriminator="type")]
 
 
 class SinkConfig(_Frozen):
@@ -244,6 +329,8 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
     source = raw.get("source")
     if isinstance(source, dict) and source.get("type") == "file" and isinstance(source.get("path"), str):
         source["path"] = _resolve(source["path"], base_dir)
+    if isinstance(source, dict) and source.get("type") == "http":
+        _resolve_http_source(source, base_dir, path)
     lineage = raw.get("lineage")
     if isinstance(lineage, dict) and isinstance(lineage.get("outbox_dir"), str):
         lineage["outbox_dir"] = _resolve(lineage["outbox_dir"], base_dir)
@@ -252,6 +339,25 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{path}: {details}") from exc
+
+
+def _resolve_http_source(source: dict[str, Any], base_dir: Path, path: Path) -> None:
+    """Resolve the HTTP source's paths and read its write keys file (secrets are read here only, never logged)."""
+    if isinstance(source.get("wal_dir"), str):
+        source["wal_dir"] = _resolve(source["wal_dir"], base_dir)
+    for route in (source.get("routes") or {}).values():
+        if isinstance(route, dict) and isinstance(route.get("table_uri"), str):
+            route["table_uri"] = _resolve(route["table_uri"], base_dir)
+    keys = source.get("write_keys") or []
+    source["write_keys"] = [keys] if isinstance(keys, str) else list(keys)
+    if isinstance(source.get("write_keys_file"), str):
+        source["write_keys_file"] = secrets = _resolve(source["write_keys_file"], base_dir)
+        try:
+            lines = Path(secrets).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read source.write_keys_file {secrets}: {exc.strerror}") from exc
+        source["write_keys"] += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    source["write_keys"] = [key for key in source["write_keys"] if key]
 
 
 def _expand(value: Any, path: Path) -> Any:
