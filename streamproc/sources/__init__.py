@@ -1,8 +1,9 @@
-"""Sources: where raw events come from (Kafka, files; HTTP later), behind one protocol."""
+"""Sources: where raw events come from (Kafka, files, HTTP's write-ahead log), behind one protocol."""
 
 from __future__ import annotations
 
-from streamproc.config import FileSourceConfig, KafkaSourceConfig, PipelineConfig
+from streamproc.config import FileSourceConfig, HttpSourceConfig, KafkaSourceConfig, PipelineConfig
+from streamproc.errors import SourceError
 from streamproc.sources.base import Source
 
 __all__ = ["open_source", "consumer_group_of"]
@@ -19,6 +20,10 @@ def open_source(config: PipelineConfig) -> Source:
         from streamproc.sources.file import FileSource
 
         return FileSource(source)
+    if isinstance(source, HttpSourceConfig):
+        # The HTTP source is an endpoint and a write-ahead log shared by one pipeline per target: it runs as
+        # streamproc.ingest.runner.HttpRun, which hands each pipeline its log stream (a WalSource).
+        raise SourceError("an HTTP source runs with its endpoint: use streamproc.ingest.runner.HttpRun")
     raise TypeError(f"no source for {type(source).__name__}")
 
 
