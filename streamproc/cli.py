@@ -6,6 +6,7 @@ stopped the pipeline (nothing past the offending event was committed).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -77,8 +78,14 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     observability = Observability(config.observability)  # /metrics, /healthz, /readyz beside the run
     observers = [*observability.observers, *lineage_observers(config)]  # lineage: OpenLineage events
     pipeline = Pipeline(config, until_caught_up=until_caught_up, observers=observers)
+    main = functools.partial(observability.run, pipeline)
+    if config.source.type == "http":  # the endpoint and one pipeline per target (its own metrics and probes)
+        from streamproc.ingest.runner import HttpRun
+
+        pipeline = HttpRun(config, until_caught_up=until_caught_up)  # type: ignore[assignment]
+        main = pipeline.run  # type: ignore[assignment]
     try:
-        summary = anyio.run(observability.run, pipeline)
+        summary = anyio.run(main)
     except ContractStopError as exc:
         click.echo(pipeline.summary.render(), err=True)
         _fail(f"contract violation, pipeline stopped: {exc}", EXIT_CONTRACT_STOP)
