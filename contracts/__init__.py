@@ -14,6 +14,7 @@ from contracts.errors import (
 )
 from contracts.fingerprint import schema_hash
 from contracts.loader import load_contract
+from contracts.migration import migration
 from contracts.modes import ContractModes, Mode, ResolvedModes, resolve_modes
 from contracts.validate import Rejection, ValidationResult, Violation, validate_batch
 
@@ -22,6 +23,7 @@ __all__ = [
     "ContractInfo",
     "ContractModes",
     "Mode",
+    "migration",
     "ResolvedModes",
     "resolve_modes",
     "Tag",

@@ -23,6 +23,7 @@ from pydantic.fields import FieldInfo
 
 from contracts.compatibility import COMPATIBILITY_LEVELS, CompatibilityLevel
 from contracts.errors import ContractDeclarationError
+from contracts.migration import Migration, declared_migration
 from contracts.threshold import QuarantineThreshold, ThresholdSpec
 from contracts.nested import close_nested_models
 from contracts.modes import DEFAULT_MODES, ContractModes, Entity, Mode, ModeName, ModeSpec, expand_mode_spec
@@ -61,6 +62,7 @@ class ContractInfo:
         field_modes: dotted field path → the entities its ``Annotated[..., Mode(...)]`` overrides.
         compatibility: the Confluent compatibility level a new version of this contract must keep.
         quarantine_threshold: fail a load when more of a batch than this would be quarantined (``None``: never).
+        migration: ``(from version, function)`` declared with :func:`contracts.migration.migration`, if any.
     """
 
     name: str
@@ -73,6 +75,7 @@ class ContractInfo:
     field_modes: dict[str, dict[Entity, ModeName]] = field(default_factory=dict)
     compatibility: CompatibilityLevel = "BACKWARD"
     quarantine_threshold: QuarantineThreshold | None = None
+    migration: tuple[int, Migration] | None = None
 
 
 class Contract(BaseModel):
@@ -135,6 +138,7 @@ class Contract(BaseModel):
             declared_modes=declared,
             compatibility=level,
             quarantine_threshold=QuarantineThreshold.parse(quarantine_threshold),
+            migration=declared_migration(cls.__dict__, version),
         )
 
     @classmethod

@@ -72,6 +72,9 @@ class ContractVersion:
         reasons: one line per incompatible field change.
         changes: the field changes from the previous version (:meth:`contracts.diff.FieldChange.as_dict`).
         parent_version: the version it evolved from (inferred versions), or the previous version.
+        migrates_from: the version a declared ``@migration`` upcasts from: it starts a new compatibility group
+            (as Confluent's ``compatibilityGroup`` with migration rules), so that version and earlier ones are not
+            compared with this one or later ones; their events are upcast instead.
         modes: the contract's own mode per entity (decides whether its reader is open to undeclared keys).
         owner, description: as declared.
         tags: dotted field path → tag names (PII categories), for lineage.
@@ -89,6 +92,7 @@ class ContractVersion:
     reasons: tuple[str, ...] = ()
     changes: tuple[dict[str, Any], ...] = ()
     parent_version: int | None = None
+    migrates_from: int | None = None
     modes: dict[str, str] = field(default_factory=dict)
     owner: str | None = None
     description: str | None = None
@@ -111,6 +115,7 @@ class ContractVersion:
             owner=info.owner,
             description=info.description,
             tags=dict(info.tags),
+            migrates_from=info.migration[0] if info.migration else None,
             contract=contract,
         )
 
@@ -385,8 +390,11 @@ class ContractRegistry:
         return max((v.version for v in self.versions(name)), default=0) + 1
 
     def _verdict(self, candidate: ContractVersion) -> Verdict:
-        earlier = [v.schema_version() for v in self.versions(candidate.name) if v.version < candidate.version]
-        return check_compatibility(candidate.schema_version(), earlier, candidate.compatibility)
+        earlier = [v for v in self.versions(candidate.name) if v.version < candidate.version]
+        # A migration starts a compatibility group: what it upcasts from is not compared (its events are migrated).
+        boundary = max((v.migrates_from or 0 for v in [*earlier, candidate]), default=0)
+        group = [v.schema_version() for v in earlier if v.version > boundary]
+        return check_compatibility(candidate.schema_version(), group, candidate.compatibility)
 
     def _recorded(self, candidate: ContractVersion, verdict: Verdict) -> ContractVersion:
         earlier = [v for v in self.versions(candidate.name) if v.version < candidate.version]

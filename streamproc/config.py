@@ -48,6 +48,9 @@ __all__ = [
     "SinkConfig",
     "BatchConfig",
     "ContractsConfig",
+    "UpcastConfig",
+    "RoutingConfig",
+    "RouteConfig",
     "ObservabilityConfig",
     "LineageConfig",
     "load_config",
@@ -198,6 +201,40 @@ class SinkConfig(_Frozen):
         return self.resolved_loads_uri.rstrip("/").rsplit("/", 1)[0] + "/_contracts"
 
 
+class RouteConfig(_Frozen):
+    """One event type of a routed topic: its contract and its table."""
+
+    contract: str = Field(description="module:Class of the route's contract")
+    table_uri: str | None = Field(None, description="default: beside sink.table_uri, named after the contract")
+
+
+class RoutingConfig(_Frozen):
+    """Several event types on one topic: the value of a top-level discriminator field picks each event's contract
+    and table (Segment: ``event``; often ``type``). Events no route matches go to the pipeline's own ``contract``
+    and ``sink`` (the default route)."""
+
+    field: str = Field(min_length=1, description="the top-level discriminator field")
+    routes: dict[str, RouteConfig] = Field(min_length=1, description="field value → route")
+
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        # `order_placed: shop:OrderPlaced` means `order_placed: {contract: shop:OrderPlaced}`
+        if isinstance(value, dict):
+            return {k: {"contract": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+
+class UpcastConfig(_Frozen):
+    """Where an event says which contract version it was written under (see :mod:`contracts.upcast`): events of
+    an older version are migrated to the pipeline's before validation."""
+
+    header: str | None = Field("contract-version", description="a Kafka record header holding the version number")
+    field: str | None = Field(
+        None, description="a top-level event field holding it (the contract declares it; set to the new version)"
+    )
+
+
 class ContractsConfig(_Frozen):
     """Where the contract registry finds contracts besides the pipeline's own module (older versions, other
     event types), see :class:`contracts.registry.ContractRegistry`."""
@@ -260,6 +297,8 @@ class PipelineConfig(_Frozen):
     sink: SinkConfig
     batch: BatchConfig = BatchConfig()
     contracts: ContractsConfig = ContractsConfig()
+    upcast: UpcastConfig = UpcastConfig()
+    routing: RoutingConfig | None = None
     quarantine_threshold: float | dict[str, float] | None = Field(
         None,
         description="fail a load when more than this percent of a batch would be quarantined (or {max_percent, "
@@ -326,6 +365,11 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
         for key in ("table_uri", "quarantine_uri", "loads_uri", "contracts_uri"):
             if isinstance(sink.get(key), str):
                 sink[key] = _resolve(sink[key], base_dir)
+    routing = raw.get("routing")
+    if isinstance(routing, dict) and isinstance(routing.get("routes"), dict):
+        for route in routing["routes"].values():
+            if isinstance(route, dict) and isinstance(route.get("table_uri"), str):
+                route["table_uri"] = _resolve(route["table_uri"], base_dir)
     source = raw.get("source")
     if isinstance(source, dict) and source.get("type") == "file" and isinstance(source.get("path"), str):
         source["path"] = _resolve(source["path"], base_dir)

@@ -1,8 +1,9 @@
 """The contract stage of landing: what a table's Lander does with its contract before committing a batch.
 
-It validates the batch (fast path where the contract allows, per-row pydantic otherwise), follows the table's
-schema evolution (``evolve``) and records each evolved schema as an *inferred* contract version in the registry, so
-that the rows, ``_loads`` and each commit name the version that describes them.
+Per batch: events written under an older contract version are upcast (:mod:`contracts.upcast`), the batch is
+validated (fast path where the contract allows, per-row pydantic otherwise), the quarantine threshold is checked,
+and the table's schema evolution (``evolve``) is followed: each evolved schema is recorded as an *inferred* contract
+version in the registry, so that the rows, ``_loads`` and each commit name the version that describes them.
 
 Lifecycle: construct → :meth:`ContractStage.open` with the table's schema (once the table exists) →
 :meth:`ContractStage.validate` per batch. Blocking (registry I/O): call from the Lander's worker thread.
@@ -10,7 +11,10 @@ Lifecycle: construct → :meth:`ContractStage.open` with the table's schema (onc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -19,20 +23,49 @@ from contracts.evolve import EvolvedColumn, evolved_columns_of, evolved_json_sch
 from contracts.modes import ResolvedModes, resolve_modes
 from contracts.registry import ContractRegistry, ContractVersion
 from contracts.threshold import QuarantineThreshold, check_threshold
-from contracts.validate import ValidationResult, accepted_schema, validate_batch
+from contracts.upcast import Upcaster, UpcastError, event_version
+from contracts.validate import Rejection, ValidationResult, Violation, accepted_schema, validate_batch
 from streamproc.lineage.columns import with_lineage_schema
+from streamproc.sources.base import SourceRecord
 
-__all__ = ["ContractStage"]
+if TYPE_CHECKING:
+    from streamproc.config import PipelineConfig
+
+__all__ = ["ContractStage", "StageOptions"]
+
+
+@dataclass(frozen=True, slots=True)
+class StageOptions:
+    """What the pipeline config says about contracts beyond their modes.
+
+    Attributes:
+        quarantine_threshold: the config's threshold; a contract's own wins.
+        version_header: the Kafka header that carries an event's contract version (``None``: not read).
+        version_field: the top-level field that carries it (``None``: not read; the header wins when both are set).
+    """
+
+    quarantine_threshold: QuarantineThreshold | None = None
+    version_header: str | None = "contract-version"
+    version_field: str | None = None
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig) -> StageOptions:
+        return cls(
+            quarantine_threshold=QuarantineThreshold.parse(config.quarantine_threshold),
+            version_header=config.upcast.header,
+            version_field=config.upcast.field,
+        )
 
 
 class ContractStage:
-    """Validation and evolution for one contract landing into one table.
+    """Upcasting, validation and evolution for one contract landing into one table.
 
     Args:
         contract: the declared contract class.
         modes: the modes in force (field > contract > pipeline config).
-        registry: where inferred versions are recorded; without one, rows keep the declared version.
-        quarantine_threshold: the pipeline config's threshold; the contract's own wins.
+        registry: where inferred versions are recorded and older versions (for upcasting) are found; without one,
+            rows keep the declared version and only the contract's own class is known.
+        options: the pipeline config's threshold and where events carry their version.
     """
 
     def __init__(
@@ -41,15 +74,19 @@ class ContractStage:
         *,
         modes: ResolvedModes | None = None,
         registry: ContractRegistry | None = None,
-        quarantine_threshold: QuarantineThreshold | None = None,
+        options: StageOptions | None = None,
     ) -> None:
         self.contract = contract
         self.modes = modes or resolve_modes(contract)
         self.registry = registry
-        self.threshold = contract.__contract__.quarantine_threshold or quarantine_threshold
+        self.options = options or StageOptions()
+        info = contract.__contract__
+        self.threshold = info.quarantine_threshold or self.options.quarantine_threshold
         self.declared = ContractVersion.of(contract)
         self.current = self.declared
         self.evolved: dict[str, EvolvedColumn] = {}
+        older = [v.contract for v in registry.versions(info.name) if v.contract] if registry is not None else []
+        self.upcaster = Upcaster(contract, older)
 
     @property
     def version(self) -> int:
@@ -70,20 +107,65 @@ class ContractStage:
         if self.evolved:
             self._record_evolution()
 
-    def validate(self, payloads: Sequence[bytes | None]) -> ValidationResult:
-        """Validate a batch; columns it adds become known and a new inferred version is recorded.
+    def validate(self, records: Sequence[SourceRecord]) -> ValidationResult:
+        """Upcast and validate a batch; columns it adds become known and a new inferred version is recorded.
+
+        Returns:
+            The verdicts, indexed into ``records``.
 
         Raises:
             ContractFrozenError: an event violated a ``freeze`` entity.
             QuarantineThresholdExceeded: more of the batch would be quarantined than the threshold allows (checked
                 before anything is recorded).
         """
-        result = validate_batch(self.contract, payloads, modes=self.modes, evolved=self.evolved)
-        check_threshold(result, len(payloads), self.threshold)
+        payloads, refused = self._upcast(records)
+        if refused:
+            keep = [i for i in range(len(records)) if i not in refused]
+            result = _reindexed(
+                validate_batch(self.contract, [payloads[i] for i in keep], modes=self.modes, evolved=self.evolved),
+                keep,
+                refused,
+            )
+        else:
+            result = validate_batch(self.contract, payloads, modes=self.modes, evolved=self.evolved)
+        check_threshold(result, len(records), self.threshold)
         if result.new_columns:
             self.evolved.update({c.name: c for c in result.new_columns})
             self._record_evolution()
         return result
+
+    def _upcast(self, records: Sequence[SourceRecord]) -> tuple[list[bytes | None], dict[int, Rejection]]:
+        """Payloads with older-version events migrated, and the events that could not be (as rejections)."""
+        payloads: list[bytes | None] = [r.value for r in records]
+        header, field = self.options.version_header, self.options.version_field
+        if header is None and field is None:
+            return payloads, {}
+        info = self.contract.__contract__
+        refused: dict[int, Rejection] = {}
+        for index, record in enumerate(records):
+            raw = _header(record, header) if header is not None else None
+            if raw is None and field is None:
+                continue
+            try:
+                version = event_version(raw, None, None) if raw is not None else None
+                if version == info.version:
+                    continue
+                document = _document(record.value)
+                if document is None:
+                    continue  # malformed: validation reports it
+                if version is None:
+                    version = event_version(None, document, field)
+                if version is None or version == info.version:
+                    continue
+                migrated = self.upcaster.upcast(document, version)
+            except UpcastError as exc:
+                violation = Violation("", "upcast_failed", str(exc), "payload", None)
+                refused[index] = Rejection(index, info.name, info.version, (violation,), "row_discarded")
+                continue
+            if field is not None and field in self.contract.model_fields:
+                migrated[field] = info.version
+            payloads[index] = json.dumps(migrated).encode()
+        return payloads, refused
 
     def _record_evolution(self) -> None:
         if self.registry is None:
@@ -91,3 +173,28 @@ class ContractStage:
         parent = self.registry.get(self.declared.name, self.declared.version)
         schema = evolved_json_schema(self.declared.json_schema, self.evolved.values())
         self.current = self.registry.register_inferred(self.declared.name, schema, parent=parent)
+
+
+def _header(record: SourceRecord, name: str) -> bytes | None:
+    for key, value in record.headers:
+        if key == name:
+            return value
+    return None
+
+
+def _document(payload: bytes | None) -> dict[str, Any] | None:
+    try:
+        document = json.loads(payload) if payload is not None else None
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _reindexed(result: ValidationResult, kept: list[int], refused: dict[int, Rejection]) -> ValidationResult:
+    """A result over ``kept`` events mapped back to batch positions, with the ``refused`` events added."""
+    rejected = [replace(r, index=kept[r.index]) for r in result.rejected] + list(refused.values())
+    return replace(
+        result,
+        accepted_index=[kept[i] for i in result.accepted_index],
+        rejected=sorted(rejected, key=lambda r: r.index),
+    )

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from contracts import Contract, ContractFrozenError, Rejection, contract_arrow_schema, schema_hash, validate_batch
 from streamproc.batching.batcher import MicroBatch
-from streamproc.contract_stage import ContractStage
+from streamproc.contract_stage import ContractStage, StageOptions
 from streamproc.config import SinkConfig
 from streamproc.errors import ContractStopError, QuarantineThresholdError
 from streamproc.lineage.columns import append_lineage, with_lineage_schema
@@ -37,7 +37,7 @@ from streamproc.lineage.loads import LOADS_SCHEMA, LoadRecord, OffsetRange
 from streamproc.lineage.recovery import commit_metadata, record_interrupted_loads, recorded_load_ids
 from contracts.modes import ResolvedModes, resolve_modes
 from contracts.registry import ContractRegistry
-from contracts.threshold import QuarantineThreshold, QuarantineThresholdExceeded
+from contracts.threshold import QuarantineThresholdExceeded
 from streamproc.sinks.delta import DeltaTableWriter, retry_commit_conflicts
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from streamproc.sources.base import SourceRecord, TopicPartition
@@ -56,6 +56,8 @@ class LoadOutcome:
         rejections: the batch's rejections (every violation), for metrics and reports.
         commit_seconds: per table role (``quarantine``, ``table``, ``loads``) the seconds its commit took (reading
             the log, filtering, writing, committing); a role is absent when nothing was committed to it.
+        routed: with routing (:mod:`streamproc.routing`), the other routes' outcomes for the same batch; this one is
+            the default route's.
     """
 
     load: LoadRecord
@@ -63,6 +65,7 @@ class LoadOutcome:
     already_landed: bool
     rejections: tuple[Rejection, ...] = ()
     commit_seconds: dict[str, float] = field(default_factory=dict)
+    routed: tuple[LoadOutcome, ...] = ()
 
 
 def table_name_of(uri: str) -> str:
@@ -88,7 +91,7 @@ class Lander:
         source_uris: dict[str, str],
         modes: ResolvedModes | None = None,
         registry: ContractRegistry | None = None,
-        quarantine_threshold: QuarantineThreshold | None = None,
+        stage_options: StageOptions | None = None,
     ) -> None:
         self.contract = contract
         self.modes = modes or resolve_modes(contract)
@@ -100,9 +103,7 @@ class Lander:
         self.source_uris = source_uris
         self.table_name = table_name_of(sink.table_uri)
         options = sink.storage_options
-        self.stage = ContractStage(
-            contract, modes=self.modes, registry=registry, quarantine_threshold=quarantine_threshold
-        )
+        self.stage = ContractStage(contract, modes=self.modes, registry=registry, options=stage_options)
         self.table = DeltaTableWriter(
             sink.table_uri,
             self.stage.table_schema(),
@@ -185,7 +186,7 @@ class Lander:
         started_at = _now()
         records = batch.records
         try:
-            result = self.stage.validate([r.value for r in records])
+            result = self.stage.validate(records)
         except ContractFrozenError as exc:
             record = records[exc.rejection.index]
             raise ContractStopError(

@@ -35,13 +35,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from contracts import load_contract
 from contracts.modes import resolve_modes
-from contracts.threshold import QuarantineThreshold
 from streamproc.batching.batcher import Batcher, CloseReason, MicroBatch
 from streamproc.config import PipelineConfig
 from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError
 from streamproc.landing import Lander
 from streamproc.observers import PipelineObserver, RunInfo
+from streamproc.contract_stage import StageOptions
 from streamproc.registry import open_registry
+from streamproc.routing import with_routes
 from streamproc.sources import consumer_group_of, open_source
 from streamproc.sources.base import Source, SourceRecord, TopicPartition
 from streamproc.summary import RunSummary
@@ -169,8 +170,9 @@ class Pipeline:
             source_uris=source.source_uris,
             modes=resolve_modes(contract, config.contract_mode),  # type: ignore[arg-type]
             registry=registry,
-            quarantine_threshold=QuarantineThreshold.parse(config.quarantine_threshold),
+            stage_options=StageOptions.from_config(config),
         )
+        self._lander = lander = with_routes(config, lander, registry=registry)  # type: ignore[assignment]
         self.summary.tables = {
             "table": lander.table.uri,
             "quarantine": lander.quarantine.uri,
@@ -323,6 +325,10 @@ class Pipeline:
         await self._notify("on_load", outcome, batch)
         if not outcome.already_landed:
             self.summary.add(load, events=sum(r.last - r.first + 1 for r in load.offsets))
+        for routed in outcome.routed:  # routing: one load per route's table, for the same events
+            await self._notify("on_load", routed, batch)
+            if not routed.already_landed:
+                self.summary.add(routed.load, events=0)
         logger.info(
             "load %s (%s): %d landed, %d quarantined, offsets %s, table v%s",
             load.load_id[:12],

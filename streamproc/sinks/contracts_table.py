@@ -40,12 +40,14 @@ CONTRACTS_SCHEMA = pa.schema(
         pa.field("owner", pa.string()),
         pa.field("description", pa.string()),
         pa.field("tags", pa.string(), nullable=False),
+        pa.field("migrates_from", pa.int32()),
     ]
 )
 """Arrow schema of ``_contracts``. ``json_schema`` is the canonical JSON Schema; ``origin`` is ``declared`` or
 ``inferred``; ``verdict`` is ``compatible``, ``incompatible`` or ``not_checked`` at level ``compatibility``, with
 ``reasons``; ``changes`` is a JSON list of field changes from the previous version (path, kind, old, new, backward,
-forward); ``modes`` a JSON object entity → mode; ``tags`` a JSON object field path → tag names."""
+forward); ``modes`` a JSON object entity → mode; ``tags`` a JSON object field path → tag names; ``migrates_from``
+the version a declared migration upcasts from (a new compatibility group starts after it)."""
 
 
 class DeltaContractStore:
@@ -138,6 +140,7 @@ def _row(version: ContractVersion) -> dict[str, object]:
         "owner": version.owner,
         "description": version.description,
         "tags": json.dumps({k: list(v) for k, v in version.tags.items()}, sort_keys=True),
+        "migrates_from": version.migrates_from,
     }
 
 
@@ -158,4 +161,5 @@ def _version(row: dict[str, object]) -> ContractVersion:
         owner=row["owner"],  # type: ignore[arg-type]
         description=row["description"],  # type: ignore[arg-type]
         tags={k: tuple(v) for k, v in json.loads(row["tags"]).items()},  # type: ignore[arg-type]
+        migrates_from=row.get("migrates_from"),  # type: ignore[arg-type]
     )

@@ -25,6 +25,8 @@ class SourceRecord:
         value: the raw payload bytes (a JSON object when well-formed); ``None`` for a Kafka tombstone.
         key: the record key, if any.
         timestamp_ms: the source's timestamp in milliseconds since the epoch (Kafka's record timestamp).
+        headers: the record's headers as ``(key, value)`` pairs, in order (Kafka record headers; e.g.
+            ``contract-version``, which upcasting reads).
     """
 
     topic: str
@@ -33,6 +35,7 @@ class SourceRecord:
     value: bytes | None
     key: bytes | None = None
     timestamp_ms: int | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def topic_partition(self) -> TopicPartition:

@@ -126,7 +126,7 @@ class KafkaSource:
         except KafkaError as exc:
             raise SourceError(f"fetching from Kafka failed: {exc}") from exc
         return [
-            SourceRecord(m.topic, m.partition, m.offset, m.value, m.key, m.timestamp)
+            SourceRecord(m.topic, m.partition, m.offset, m.value, m.key, m.timestamp, tuple(m.headers or ()))
             for messages in batches.values()
             for m in messages
         ]
