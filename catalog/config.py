@@ -10,8 +10,9 @@ Environment variables (all optional):
 ``CATALOG_API_TOKEN``            the server's API token; required unless auth is disabled.
 ``CATALOG_AUTH_DISABLED``        ``1`` turns auth off (local use only).
 ``CATALOG_HOST`` / ``_PORT``     where ``catalog serve`` listens; default ``127.0.0.1:5000``.
-``CATALOG_OPENLINEAGE_SCHEMA``   path to the official ``OpenLineage.json``; when set, every event is also
-                                 validated against it with ``jsonschema`` (see ``catalog.models``).
+``CATALOG_OPENLINEAGE_SCHEMA``   path to a copy of the official ``OpenLineage.json`` you provide (none ships with
+                                 streamproc); when set, every event is also validated against it with
+                                 ``jsonschema`` (see ``catalog.models``).
 ``CATALOG_URL``                  CLI only: query a remote catalog at this base URL instead of the local DB.
 ``CATALOG_TOKEN``                CLI only: token sent to ``CATALOG_URL`` (falls back to ``CATALOG_API_TOKEN``).
 =============================== ======================================================================

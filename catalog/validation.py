@@ -1,7 +1,7 @@
 """Turning a request body into a validated OpenLineage event (see ``catalog.models`` for what is checked).
 
 Optionally also validates against the official JSON schema (``CATALOG_OPENLINEAGE_SCHEMA`` = a path to a copy of
-``OpenLineage.json``), with ``jsonschema`` and its format checker.
+``OpenLineage.json`` the user provides; none ships with streamproc), with ``jsonschema`` and its format checker.
 """
 
 from __future__ import annotations

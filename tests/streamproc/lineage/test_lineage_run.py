@@ -1,6 +1,7 @@
 """``streamproc run`` with ``lineage: enabled`` over the real broker: the OpenLineage events it emits (through
-openlineage-python's file transport, configured by its own environment variables) are valid against the official
-JSON schemas and say what the lake says."""
+openlineage-python's file transport, configured by its own environment variables) are valid OpenLineage (checked
+strictly against openlineage-python's generated spec classes and our facet schemas, ``tests/fixtures/openlineage.py``)
+and say what the lake says."""
 
 from __future__ import annotations
 
