@@ -1,13 +1,13 @@
 """The HTTP source's endpoint (a Starlette app): Segment's Tracking API and generic JSON / NDJSON ingestion.
 
-================================ ========================================================================================
+================================ =======================================================================================
 ``POST /v1/batch``               Segment batch: ``{"batch": [...], "context"?, "sentAt"?, "writeKey"?}``, up to
                                  ``max_batch_bytes`` (500 KB) and ``max_event_bytes`` (32 KB) per message
 ``POST /v1/{track,identify,...}`` one Segment call, up to ``max_event_bytes``
 ``POST /ingest/{contract}``      a JSON object, a JSON array of objects, or NDJSON (``Content-Type:
                                  application/x-ndjson``), up to ``max_ingest_bytes``; ``{contract}`` is a target's
                                  table or contract name
-================================ ========================================================================================
+================================ =======================================================================================
 
 Every request: the write key as the user of HTTP basic auth (Segment's convention; ``Bearer <key>`` also works; for
 Segment calls also ``writeKey`` in the body), compared in constant time; the body may be gzip
@@ -39,13 +39,18 @@ from starlette.routing import Route
 
 from streamproc import metrics
 from streamproc.config import SEGMENT_CALL_TYPES, HttpSourceConfig
-from streamproc.ingest.errors import BadRequestError, IngestError, PayloadTooLargeError, UnauthorizedError
-from streamproc.ingest.errors import UnknownContractError
+from streamproc.ingest.errors import (
+    BadRequestError,
+    IngestError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    UnknownContractError,
+)
 from streamproc.ingest.front import Event, Front
 from streamproc.ingest.segment import encode_event, segment_events
 from streamproc.ingest.targets import Router
 
-__all__ = ["create_ingest_app", "WriteKeys", "parse_ingest_body"]
+__all__ = ["WriteKeys", "create_ingest_app", "parse_ingest_body"]
 
 logger = logging.getLogger(__name__)
 

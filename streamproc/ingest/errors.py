@@ -23,15 +23,15 @@ from typing import Any, ClassVar
 from streamproc.errors import StreamprocError
 
 __all__ = [
-    "IngestError",
-    "BadRequestError",
-    "UnauthorizedError",
-    "UnknownContractError",
-    "PayloadTooLargeError",
-    "ContractViolationError",
-    "RetryLaterError",
     "BackpressureError",
+    "BadRequestError",
+    "ContractViolationError",
+    "IngestError",
+    "PayloadTooLargeError",
+    "RetryLaterError",
+    "UnauthorizedError",
     "UnavailableError",
+    "UnknownContractError",
 ]
 
 

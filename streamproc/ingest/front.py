@@ -24,7 +24,7 @@ from streamproc.ingest.errors import BackpressureError, ContractViolationError, 
 from streamproc.ingest.targets import Target
 from streamproc.ingest.wal import StreamLog
 
-__all__ = ["Event", "Writer", "LogWriter", "Front", "frozen_violations"]
+__all__ = ["Event", "Front", "LogWriter", "Writer", "frozen_violations"]
 
 _MAX_DETAILS = 100
 
@@ -85,7 +85,7 @@ class _Stream:
                 code="log_unavailable",
                 retry_after=5,
             )
-        assert pending.first is not None  # noqa: S101 - set with the error above otherwise
+        assert pending.first is not None
         return pending.first
 
     def _append(self, payloads: list[bytes]) -> int:

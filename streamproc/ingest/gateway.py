@@ -72,7 +72,9 @@ class KafkaWriter:
             UnavailableError: the broker did not acknowledge them all in time (retry the request).
         """
         if self._producer is None or target.topic is None:
-            raise UnavailableError("the Kafka producer is not started", code="unavailable", retry_after=self.retry_after)
+            raise UnavailableError(
+                "the Kafka producer is not started", code="unavailable", retry_after=self.retry_after
+            )
         try:
             with anyio.fail_after(self.config.request_timeout_seconds):
                 futures = [await self._producer.send(target.topic, e.payload, key=e.key) for e in events]

@@ -12,8 +12,9 @@ process, the endpoint, ``/metrics`` and ``/readyz`` (ready when every pipeline i
 stream knows its position from the Delta log.
 
 Stopping (SIGTERM/SIGINT, :meth:`HttpRun.request_stop`, or any pipeline's end): the endpoint refuses new requests
-(``503``) and finishes those in flight; every pipeline flushes its open batch. What is in the log and not landed
-is landed by the next run. With ``until_caught_up`` the run ends once each pipeline landed what its stream held at
+(``503``) and answers those in flight; the pipelines fetch what the log holds (for up to half of
+``shutdown_grace_seconds``), then land their open batches. What is in the log and not landed is landed by the next
+run. With ``until_caught_up`` the run ends once each pipeline landed what its stream held at
 start.
 """
 
@@ -34,7 +35,7 @@ from streamproc.errors import ConfigError, SourceError
 from streamproc.ingest.app import create_ingest_app
 from streamproc.ingest.front import Front, LogWriter
 from streamproc.ingest.gateway import KafkaWriter
-from streamproc.ingest.targets import Router, Target, resolve_targets
+from streamproc.ingest.targets import Router, resolve_targets
 from streamproc.ingest.wal import WriteAheadLog
 from streamproc.lineage.observer import lineage_observers
 from streamproc.metrics_observer import PrometheusObserver
@@ -83,7 +84,8 @@ class _AllReady:
 
 def _bind(host: str, port: int, *, what: str) -> socket.socket:
     try:
-        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET, backlog=128)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family, backlog=128)
     except OSError as exc:
         raise SourceError(f"cannot listen for {what} on {host}:{port}: {exc.strerror or exc}") from exc
     sock.setblocking(False)
@@ -138,6 +140,8 @@ class HttpRun:
                 await self._run_gateway(router, sock)
             else:
                 await self._run_log(router, sock)
+        except BaseExceptionGroup as group:
+            raise _first_error(group) from None
         finally:
             sock.close()
         if self._errors:
@@ -148,12 +152,12 @@ class HttpRun:
         if self.source.public_url:
             return self.source.public_url.rstrip("/")
         host = self.source.host
-        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - not binding, naming
+        if host in ("0.0.0.0", "::", ""):
             host = socket.gethostname()
         return f"http://{host}:{self.port}"
 
     async def _run_log(self, router: Router, sock: socket.socket) -> None:
-        assert self.source.wal_dir is not None  # noqa: S101 - checked by the config
+        assert self.source.wal_dir is not None
         wal = await anyio.to_thread.run_sync(
             lambda: WriteAheadLog(self.source.wal_dir, segment_bytes=self.source.segment_bytes)  # type: ignore[arg-type]
         )
@@ -203,19 +207,30 @@ class HttpRun:
                     logger.info("accepting events at %s for %s", self._public_url(), ", ".join(router.targets))
                 await self._stop.wait()
                 front.accepting, front.not_accepting_reason = False, "stopping"
+                for event in served:  # the requests in flight are answered (their events are durable)
+                    await event.wait()
+                await self._drain([sources[name] for name in started if not done[name].is_set()])
                 for name in started:
                     self.pipelines[name].request_stop()
                 for name in started:
                     await done[name].wait()
-                for event in served:
-                    await event.wait()
                 tg.cancel_scope.cancel()  # the signal watcher and lag sampling
         finally:
             await anyio.to_thread.run_sync(wal.close)
             self._summarize(router)
 
+    async def _drain(self, sources: list[WalSource]) -> None:
+        """Let the pipelines fetch everything the log holds before they stop, for up to half the shutdown grace
+        period (the rest is kept for landing the last batch). What is left is landed by the next run."""
+        with anyio.move_on_after(self.config.shutdown_grace_seconds / 2):
+            while any(s.unread for s in sources):
+                await anyio.sleep(0.05)
+        left = sum(s.unread for s in sources)
+        if left:
+            logger.warning("stopping with %d event(s) in the write-ahead log: the next run lands them", left)
+
     async def _run_gateway(self, router: Router, sock: socket.socket) -> None:
-        assert self.source.gateway is not None  # noqa: S101 - the caller checked
+        assert self.source.gateway is not None
         writer = KafkaWriter(self.source.gateway, client_id=f"streamproc-{self.config.name}",
                              retry_after=self._retry_after)
         await writer.start(t.topic for t in router.targets.values() if t.topic)
@@ -259,6 +274,8 @@ class HttpRun:
             except SourceError as exc:
                 logger.error("not serving /metrics, /healthz, /readyz: %s", exc)
             else:
+                logger.info("serving /metrics, /healthz and /readyz on http://%s:%d", observability.host,
+                            obs_sock.getsockname()[1])
                 served.append(anyio.Event())
                 tg.start_soon(self._serve_until_stop, _serve(create_app(readiness)), obs_sock, served[-1])  # type: ignore[arg-type]
         if self.handle_signals:
@@ -282,7 +299,7 @@ class HttpRun:
     async def _run_pipeline(self, pipeline: Pipeline, done: anyio.Event) -> None:
         try:
             await pipeline.run()
-        except Exception as exc:  # noqa: BLE001 - reported by run() after every pipeline stopped
+        except Exception as exc:
             logger.error("pipeline %s failed: %s", pipeline.config.name, exc)
             self._errors.append(exc)
         finally:
@@ -305,7 +322,7 @@ class HttpRun:
             for observer in metrics:
                 try:
                     await observer.sample_lag()
-                except Exception:  # noqa: BLE001 - a metric never stops the run
+                except Exception:
                     logger.warning("sampling lag failed", exc_info=True)
 
     def _summarize(self, router: Router) -> None:
@@ -333,3 +350,12 @@ async def _first_of(*events: anyio.Event) -> None:
                 tg.cancel_scope.cancel()
 
             tg.start_soon(wait)
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_error(exc)
+        if not isinstance(exc, anyio.get_cancelled_exc_class()):
+            return exc
+    return group

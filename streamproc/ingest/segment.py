@@ -27,7 +27,7 @@ from typing import Any
 from streamproc.config import SEGMENT_CALL_TYPES
 from streamproc.ingest.errors import BadRequestError, PayloadTooLargeError
 
-__all__ = ["segment_events", "route_key", "encode_event", "format_time"]
+__all__ = ["encode_event", "format_time", "route_key", "segment_events"]
 
 _ID_FIELDS = ("userId", "anonymousId", "groupId", "previousId")
 

@@ -34,15 +34,15 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator
 from contracts import Contract
 
 __all__ = [
-    "JsonText",
-    "SegmentFields",
-    "TrackFields",
+    "AliasFields",
+    "GroupFields",
     "IdentifyFields",
+    "JsonText",
     "PageFields",
     "ScreenFields",
-    "GroupFields",
-    "AliasFields",
     "SegmentEvent",
+    "SegmentFields",
+    "TrackFields",
 ]
 
 

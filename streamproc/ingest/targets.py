@@ -34,7 +34,7 @@ from streamproc.errors import ConfigError
 from streamproc.ingest.segment import route_key
 from streamproc.landing import table_name_of
 
-__all__ = ["Target", "Router", "resolve_targets"]
+__all__ = ["Router", "Target", "resolve_targets"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,7 +156,7 @@ def _route_target(config: PipelineConfig, route: HttpRouteConfig, uri: str, cont
     derived = config.model_copy(update=update)
     modes = resolve_modes(contract, config.contract_mode)  # type: ignore[arg-type]
     source = config.source
-    assert isinstance(source, HttpSourceConfig)  # noqa: S101 - checked by resolve_targets
+    assert isinstance(source, HttpSourceConfig)
     return Target(name, contract, modes, derived, _topic(source, name, route.topic))
 
 

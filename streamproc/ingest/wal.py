@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 from streamproc.errors import SourceError
 
-__all__ = ["WalRecord", "StreamLog", "WriteAheadLog", "WalCorruptError", "WalBusyError"]
+__all__ = ["StreamLog", "WalBusyError", "WalCorruptError", "WalRecord", "WriteAheadLog"]
 
 _MAGIC = b"SPWAL\x001\n"
 _HEADER = struct.Struct("<IIqq")

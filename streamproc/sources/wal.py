@@ -78,7 +78,8 @@ class WalSource:
             position = landed_next
             if position < log.first_offset:
                 logger.warning(
-                    "%s[%d]: the Delta log has landed up to %d but the write-ahead log starts at %d; reading from there",
+                    "%s[%d]: the Delta log has landed up to %d but the write-ahead log starts at %d; reading from "
+                    "there",
                     self.tp.topic, self.tp.partition, position - 1, log.first_offset,
                 )
                 position = log.first_offset
@@ -103,11 +104,17 @@ class WalSource:
                 records = await anyio.to_thread.run_sync(self._read)
         if records:
             self._position = records[-1].offset + 1
-        return [SourceRecord(self.tp.topic, self.tp.partition, r.offset, r.payload, None, r.timestamp_ms) for r in records]
+        topic, partition = self.tp
+        return [SourceRecord(topic, partition, r.offset, r.payload, None, r.timestamp_ms) for r in records]
 
     def _read(self) -> list:
-        assert self._position is not None  # noqa: S101 - checked by fetch
+        assert self._position is not None
         return self.log.read(self._position, max_records=self._fetch_max_records)
+
+    @property
+    def unread(self) -> int:
+        """Durable records not fetched yet."""
+        return self.log.next_offset - (self._position if self._position is not None else self.log.first_offset)
 
     def assignment(self) -> set[TopicPartition]:
         return {self.tp} if self._position is not None else set()
