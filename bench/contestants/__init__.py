@@ -1,0 +1,31 @@
+"""The contestants: each a module with ``run(spec) -> dict`` (see :mod:`bench.worker`).
+
+A spec (JSON) has ``data`` (:class:`bench.generate.DataFile` as a dict), ``workdir`` (a fresh folder for this run's
+tables), ``batch_rows`` (rows per Delta commit where the contestant lets us choose), and for the Kafka contestants
+``kafka`` (``bootstrap_servers``, ``topic``). ``run`` returns at least ``events`` (input events processed) and
+``seconds`` (wall time of the work alone), and ``tables`` (role → Delta table location) for the counts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+__all__ = ["load_model", "pages"]
+
+
+def load_model(reference: str) -> Any:
+    """The pydantic model named ``module:Class`` (a contract class)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def pages(path: str | Path, size: int) -> Iterator[list[bytes]]:
+    """The file's lines (raw JSON events, newline stripped) in lists of ``size``."""
+    with Path(path).open("rb") as handle:
+        lines = (line.rstrip(b"\n") for line in handle)
+        while page := list(islice(lines, size)):
+            yield page

@@ -1,0 +1,46 @@
+"""Contestant 6: Delta write-only, the landing ceiling.
+
+The accepted rows are validated and built into one Arrow table *before* the clock starts (the contract's Arrow
+schema); timed is only ``write_deltalake`` appending it in commits of ``batch_rows`` rows, streamproc's micro-batch
+size. Its events/s counts the input events, so that it compares with the others as "if landing were all".
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from deltalake import write_deltalake
+from pydantic import ValidationError
+
+from bench.contestants import load_model
+from contracts import contract_arrow_schema
+
+__all__ = ["run", "accepted_table"]
+
+
+def accepted_table(reference: str, path: str | Path) -> pa.Table:
+    """The valid events of the file as an Arrow table with the contract's schema."""
+    model = load_model(reference)
+    rows = []
+    with Path(path).open("rb") as handle:
+        for line in handle:
+            try:
+                rows.append(model.model_validate_json(line).model_dump())
+            except ValidationError:
+                continue
+    return pa.Table.from_pylist(rows, schema=contract_arrow_schema(model))
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    data = spec["data"]
+    table = accepted_table(data["contract"], data["path"])
+    uri = str(Path(spec["workdir"]) / "lake" / data["name"])
+    step = spec["batch_rows"]
+    started = time.perf_counter()
+    for offset in range(0, max(table.num_rows, 1), step):
+        write_deltalake(uri, table.slice(offset, step), mode="append")
+    seconds = time.perf_counter() - started
+    return {"events": data["events"], "rows_written": table.num_rows, "seconds": seconds, "tables": {"table": uri}}

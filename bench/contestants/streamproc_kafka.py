@@ -1,0 +1,68 @@
+"""Contestant 2: ``streamproc run --until-caught-up`` on a Kafka topic (produced before the run) into Delta.
+
+A fresh consumer group and fresh tables per run. Timed like :mod:`bench.contestants.aiokafka_consume`, consume →
+land: from the group's partition assignment to the commit of the load that landed the last event (the idle fetch
+after it, which only tells the run it is caught up, is not counted).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import anyio
+
+from bench.contestants.streamproc_file import write_config
+from streamproc.config import load_config
+from streamproc.landing import LoadOutcome
+from streamproc.observers import PipelineObserver
+from streamproc.pipeline import Pipeline
+from streamproc.sources.base import TopicPartition
+
+__all__ = ["run", "kafka_source", "Clock"]
+
+
+class Clock(PipelineObserver):
+    """Times consume → land: the first assignment and each load's commit (``time.perf_counter()``), and counts
+    the events the loads covered."""
+
+    def __init__(self) -> None:
+        self.assigned_at: float | None = None
+        self.last_load_at: float | None = None
+        self.events = 0
+
+    async def on_assigned(self, partitions: set[TopicPartition]) -> None:
+        if partitions and self.assigned_at is None:
+            self.assigned_at = time.perf_counter()
+
+    async def on_load(self, outcome: LoadOutcome, batch: Any) -> None:
+        if batch.records:
+            self.last_load_at = time.perf_counter()
+            self.events += len(batch.records)
+
+
+def kafka_source(spec: dict[str, Any], group: str) -> dict[str, Any]:
+    kafka = spec["kafka"]
+    return {
+        "type": "kafka",
+        "bootstrap_servers": kafka["bootstrap_servers"],
+        "topics": [kafka["topic"]],
+        "consumer_group": group,
+    }
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    config = load_config(write_config(spec, kafka_source(spec, f"bench-{uuid.uuid4().hex[:8]}")))
+    clock = Clock()
+    pipeline = Pipeline(config, until_caught_up=True, handle_signals=False, observers=[clock])
+    started = time.perf_counter()
+    summary = anyio.run(pipeline.run)
+    if clock.assigned_at is None or clock.last_load_at is None:
+        raise RuntimeError("the pipeline was never assigned a partition or landed nothing")
+    return {
+        "events": clock.events,
+        "seconds": clock.last_load_at - clock.assigned_at,
+        "run_seconds": time.perf_counter() - started,
+        "tables": summary.tables,
+    }

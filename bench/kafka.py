@@ -1,0 +1,69 @@
+"""The benchmark's Kafka side: a broker (the given one, or a LocalBroker of its own) and one topic per dataset.
+
+Topics are filled before any contestant runs, with ``streamproc replay`` (aiokafka, ``acks=all``), so that the Kafka
+contestants measure consume → land only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import anyio
+
+from bench.generate import DataFile
+from streamproc.replay import ensure_topic, replay_file
+
+__all__ = ["broker", "fill_topic", "KAFKA_VERSION", "TOPIC_PARTITIONS"]
+
+TOPIC_PARTITIONS = 3
+"""Partitions of each benchmark topic (``streamproc replay``'s default)."""
+
+_BROKER_SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "broker.py"
+
+
+def _broker_module() -> ModuleType:
+    name = "streamproc_deploy_kafka_broker"  # the name tests/fixtures/kafka.py loads it under
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _BROKER_SCRIPT)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {_BROKER_SCRIPT}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+KAFKA_VERSION: str = _broker_module().KAFKA_VERSION
+
+
+@contextlib.contextmanager
+def broker(bootstrap_servers: str | None, data_dir: Path) -> Iterator[str]:
+    """``bootstrap_servers`` if given, else a LocalBroker started in ``data_dir`` for the block (then stopped and
+    its data deleted)."""
+    if bootstrap_servers:
+        yield bootstrap_servers
+        return
+    local = _broker_module().LocalBroker(data_dir)
+    local.start()
+    try:
+        yield local.bootstrap_servers
+    finally:
+        local.stop()
+
+
+def fill_topic(bootstrap_servers: str, data: DataFile) -> dict[str, str]:
+    """Create a new topic and produce every event of ``data`` into it; returns the contestants' ``kafka`` spec."""
+    topic = f"bench-{data.name}-{uuid.uuid4().hex[:8]}"
+
+    async def fill() -> None:
+        await ensure_topic(bootstrap_servers, topic, partitions=TOPIC_PARTITIONS)
+        await replay_file(data.path, bootstrap_servers=bootstrap_servers, topic=topic)
+
+    anyio.run(fill)
+    return {"bootstrap_servers": bootstrap_servers, "topic": topic}

@@ -1,0 +1,236 @@
+"""Running the contestants: each run in its own process and its own folder, rounds interleaved.
+
+Rounds go contestant after contestant (run 1 of each, then run 2 of each, ...), so that a noisy minute on the
+shared machine spreads over all of them instead of sinking one. Each run's tables are counted
+(:mod:`bench.outcome`) and then deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.generate import DataFile, bad_order_ids
+from bench.outcome import count_outcome
+
+__all__ = ["Contestant", "CONTESTANTS", "RunResult", "Measurement", "run_once", "run_rounds", "REPO"]
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER_TIMEOUT_SECONDS = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class Contestant:
+    """One way of getting the events into Delta.
+
+    Attributes:
+        name: the module in :mod:`bench.contestants`.
+        title: for the report.
+        kafka: reads the dataset's Kafka topic instead of the file.
+        lands: lands into Delta (the consume-only ceiling does not).
+        venv: runs under the dlt virtualenv instead of the project's.
+        drops_recorded: counts what it drops, though it stores none (the hand-written baseline).
+        how: one line on what it does, for the report.
+        handling: what the report says of invalid rows instead of the counted outcome (``None``: counted).
+    """
+
+    name: str
+    title: str
+    kafka: bool = False
+    lands: bool = True
+    venv: bool = False
+    drops_recorded: bool = False
+    how: str = ""
+    handling: str | None = None
+
+
+CONTESTANTS: tuple[Contestant, ...] = (
+    Contestant("streamproc_file", "streamproc file→Delta", how="`source: file`, default batch (50k rows), "
+               "quarantine + `_loads` + lineage columns, exactly-once txn"),
+    Contestant("streamproc_kafka", "streamproc Kafka→Delta", kafka=True, how="fresh consumer group, "
+               "`--until-caught-up`, same config; timed assignment → last load committed"),
+    Contestant("aiokafka_consume", "aiokafka consume-only", kafka=True, lands=False,
+               how="`getmany(max_records=10000)`, no validation, no landing (the ceiling)"),
+    Contestant("pydantic_rows", "per-row pydantic→Delta", drops_recorded=True,
+               how="`model_validate_json` per event, `from_pylist` + `write_deltalake` per 10k rows"),
+    Contestant("dlt_delta", "dlt→Delta", venv=True, how="pydantic model as `columns`, `discard_row`, "
+               "`filesystem` + `table_format=\"delta\"`, 10k-row pages"),
+    Contestant("delta_write", "Delta write-only", how="`write_deltalake` of the already-built Arrow table, "
+               "50k rows per commit (the landing ceiling)", handling="n/a: given only the valid rows, pre-built"),
+)
+
+
+@dataclass(slots=True)
+class RunResult:
+    """One run of one contestant on one dataset."""
+
+    contestant: str
+    dataset: str
+    run: int
+    events: int = 0
+    seconds: float = 0.0
+    peak_rss_bytes: int = 0
+    failed: str | None = None
+    outcome: dict[str, Any] | None = None
+    load_average: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(slots=True)
+class Measurement:
+    """Every run of one contestant on one dataset, summarised."""
+
+    contestant: Contestant
+    dataset: str
+    runs: list[RunResult] = field(default_factory=list)
+
+    @property
+    def ok_runs(self) -> list[RunResult]:
+        return [r for r in self.runs if r.failed is None]
+
+    @property
+    def failed(self) -> str | None:
+        return next((r.failed for r in self.runs if r.failed is not None), None)
+
+    @property
+    def rates(self) -> list[float]:
+        return [r.events_per_second for r in self.ok_runs]
+
+    @property
+    def median_rate(self) -> float | None:
+        return statistics.median(self.rates) if self.rates else None
+
+    @property
+    def peak_rss_bytes(self) -> int | None:
+        """The largest peak over the runs."""
+        return max((r.peak_rss_bytes for r in self.ok_runs), default=None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "contestant": self.contestant.name,
+            "title": self.contestant.title,
+            "how": self.contestant.how,
+            "dataset": self.dataset,
+            "median_events_per_second": self.median_rate,
+            "min_events_per_second": min(self.rates, default=None),
+            "max_events_per_second": max(self.rates, default=None),
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "runs": [asdict(r) for r in self.runs],
+        }
+
+
+def run_once(
+    contestant: Contestant,
+    data: DataFile,
+    *,
+    run: int,
+    workdir: Path,
+    python: str,
+    kafka: dict[str, str] | None,
+    batch_rows: int,
+    bad_ids: set[int] | None,
+    extra_spec: dict[str, Any] | None = None,
+    keep: bool = False,
+) -> RunResult:
+    """Run ``contestant`` once in a new process on ``data``, count what it left, delete its folder."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    spec = {"data": data.as_dict(), "workdir": str(workdir), "batch_rows": batch_rows, "kafka": kafka,
+            **(extra_spec or {})}
+    spec_path = workdir / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    result = RunResult(contestant.name, data.name, run, load_average=os.getloadavg()[0])
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    try:
+        done = subprocess.run(
+            [python, "-m", "bench.worker", contestant.name, str(spec_path)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=WORKER_TIMEOUT_SECONDS, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        result.failed = f"timed out after {WORKER_TIMEOUT_SECONDS:.0f}s"
+        return result
+    lines = done.stdout.strip().splitlines()
+    try:
+        payload = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        result.failed = f"exit {done.returncode}: {done.stderr.strip()[-500:]}"
+        return result
+    result.peak_rss_bytes = payload.pop("peak_rss_bytes", 0)
+    result.failed = payload.pop("failed", None)
+    if result.failed is not None:
+        result.failed += f" | {done.stderr.strip()[-300:]}"
+        return result
+    result.events = int(payload.pop("events"))
+    result.seconds = float(payload.pop("seconds"))
+    tables = payload.pop("tables", {})
+    result.extra = payload
+    if contestant.lands:
+        result.outcome = count_outcome(
+            tables, events=result.events, bad_ids=bad_ids, drops_recorded=contestant.drops_recorded
+        ).as_dict()
+        if contestant.handling is not None:
+            result.outcome["handling"] = contestant.handling
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def run_rounds(
+    contestants: Sequence[Contestant],
+    datasets: Sequence[DataFile],
+    *,
+    runs: int,
+    workroot: Path,
+    python_for: Callable[[Contestant], str | None],
+    kafka_for: Callable[[DataFile], dict[str, str] | None],
+    batch_rows: int,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> list[Measurement]:
+    """``runs`` rounds over every (dataset, contestant); a contestant without a Python (``python_for`` → None) or
+    a Kafka contestant without a topic is recorded as not run."""
+    measurements = {(d.name, c.name): Measurement(c, d.name) for d in datasets for c in contestants}
+    bad = {d.name: _bad_ids(d) for d in datasets}
+    for run in range(1, runs + 1):
+        for data in datasets:
+            for contestant in contestants:
+                measurement = measurements[(data.name, contestant.name)]
+                python = python_for(contestant)
+                kafka = kafka_for(data) if contestant.kafka else None
+                if python is None or (contestant.kafka and kafka is None):
+                    if run == 1:
+                        why = "no dlt virtualenv (make bench-venv)" if python is None else "no Kafka topic"
+                        measurement.runs.append(RunResult(contestant.name, data.name, run, failed=f"not run: {why}"))
+                    continue
+                started = time.monotonic()
+                result = run_once(
+                    contestant, data, run=run, workdir=workroot / data.name / contestant.name, python=python,
+                    kafka=kafka, batch_rows=batch_rows, bad_ids=bad[data.name],
+                )
+                measurement.runs.append(result)
+                state = result.failed or f"{result.events_per_second:>10,.0f} events/s"
+                progress(
+                    f"run {run}/{runs} {data.name:<8} {contestant.title:<26} {state} "
+                    f"({time.monotonic() - started:.1f}s, load {result.load_average:.1f})"
+                )
+    return list(measurements.values())
+
+
+def _bad_ids(data: DataFile) -> set[int] | None:
+    if data.name != "orders" or data.seed is None:
+        return None
+    invalid, extra = bad_order_ids(data.events, seed=data.seed)
+    return invalid | extra

@@ -1,0 +1,90 @@
+"""The issue's targets (ratios within one run), checked against the measurements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from bench.generate import DataFile
+from bench.latency import LatencyResult
+from bench.runner import Measurement
+
+__all__ = ["Target", "check_targets"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One target: what was asked, what was measured, and whether it was met (``None``: not measured)."""
+
+    name: str
+    wanted: str
+    measured: str
+    met: bool | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def check_targets(
+    measurements: Sequence[Measurement], datasets: Sequence[DataFile], latency: LatencyResult | None
+) -> list[Target]:
+    """The targets on the orders data (the 1 % invalid rows): throughput ratios, quarantine, memory, latency."""
+    by = {(m.dataset, m.contestant.name): m for m in measurements}
+    orders = next((d for d in datasets if d.name == "orders"), None)
+
+    def rate(name: str) -> float | None:
+        m = by.get(("orders", name))
+        return m.median_rate if m is not None else None
+
+    def ratio(name: str, top: str, bottom: str, wanted: float, unit: str = "x") -> Target:
+        a, b = rate(top), rate(bottom)
+        if not a or not b:
+            return Target(name, f">= {wanted:g}{unit}", "not measured", None)
+        value = a / b
+        shown = f"{value:.0%}" if unit == "%" else f"{value:.2f}x"
+        return Target(name, f">= {wanted:.0%}" if unit == "%" else f">= {wanted:g}x", shown, value >= wanted)
+
+    targets = [
+        ratio("streamproc file→Delta vs dlt", "streamproc_file", "dlt_delta", 15),
+        ratio("streamproc file→Delta vs per-row pydantic", "streamproc_file", "pydantic_rows", 2.5),
+        _quarantined(by.get(("orders", "streamproc_file")), orders),
+        ratio("streamproc Kafka→Delta vs aiokafka consume-only", "streamproc_kafka", "aiokafka_consume", 0.70, "%"),
+        _memory(by.get(("orders", "streamproc_file")), by.get(("orders", "dlt_delta"))),
+        _latency(latency),
+    ]
+    return targets
+
+
+def _quarantined(m: Measurement | None, orders: DataFile | None) -> Target:
+    name, wanted = "every invalid row quarantined (streamproc file→Delta)", "all, none landed"
+    if m is None or orders is None or not m.ok_runs:
+        return Target(name, wanted, "not measured", None)
+    outcomes = [r.outcome or {} for r in m.ok_runs]
+    expected = orders.expected_rejected
+    ok = all(o.get("quarantined") == expected and o.get("bad_landed") == 0 and o.get("dropped") == 0
+             for o in outcomes)
+    worst = outcomes[0]
+    return Target(name, f"{expected:,} quarantined, 0 landed, 0 dropped",
+                  f"{worst.get('quarantined', 0):,} quarantined, {worst.get('bad_landed', 0):,} landed, "
+                  f"{worst.get('dropped', 0):,} dropped (each of {len(outcomes)} runs: {'same' if ok else 'differs'})",
+                  ok)
+
+
+def _memory(ours: Measurement | None, dlt: Measurement | None) -> Target:
+    name, wanted = "peak RSS: streamproc file→Delta vs dlt", "<= 50% of dlt's"
+    if ours is None or dlt is None or not ours.peak_rss_bytes or not dlt.peak_rss_bytes:
+        return Target(name, wanted, "not measured", None)
+    share = ours.peak_rss_bytes / dlt.peak_rss_bytes
+    return Target(name, wanted, f"{ours.peak_rss_bytes / 2**20:,.0f} MiB vs {dlt.peak_rss_bytes / 2**20:,.0f} MiB "
+                  f"= {share:.0%}", share <= 0.5)
+
+
+def _latency(latency: LatencyResult | None) -> Target:
+    name = "p99 event → visible in Delta at half the saturated rate"
+    if latency is None or latency.p99 is None:
+        return Target(name, "<= linger + 1 s", "not measured" if latency is None else f"failed: {latency.failed}",
+                      None)
+    limit = latency.linger_seconds + 1
+    return Target(name, f"<= {limit:g} s (linger {latency.linger_seconds:g} s + 1 s)",
+                  f"p99 {latency.p99:.2f} s (p50 {latency.p50:.2f} s) at {latency.achieved_rate:,.0f} events/s",
+                  latency.p99 <= limit and latency.failed is None)

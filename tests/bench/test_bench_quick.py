@@ -1,0 +1,71 @@
+"""The benchmark suite runs end to end: ``python -m bench run --quick`` on the real broker and real Delta tables.
+
+Not a speed test (that is ``make bench``): it checks that every contestant runs, that the counts read back from the
+tables say what each did with the bad events, and that the report and chart are written.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.generate import bad_order_ids, order_events
+
+REPO = Path(__file__).resolve().parents[2]
+DLT_PYTHON = REPO / "var" / "bench-venv" / "bin" / "python"
+
+
+def test_the_order_generator_is_seeded_with_exactly_one_percent_of_each_bad_kind() -> None:
+    first = list(order_events(3000, seed=5))
+    assert first == list(order_events(3000, seed=5))
+    assert first != list(order_events(3000, seed=6))
+    kinds = [kind for _, kind in first]
+    assert (kinds.count("invalid"), kinds.count("extra")) == (30, 30)
+    invalid, extra = bad_order_ids(3000, seed=5)
+    assert invalid == {i + 1 for i, kind in enumerate(kinds) if kind == "invalid"}
+    assert all(b'"coupon"' in first[i - 1][0] for i in extra)
+
+
+@pytest.mark.kafka
+def test_the_quick_benchmark_runs_every_contestant_and_reports_what_each_did_with_bad_rows(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--quick", "--datasets", "orders", "--out", str(out),
+         "--workdir", str(tmp_path / "work"), "--bootstrap-servers", kafka_bootstrap,
+         "--dlt-python", str(DLT_PYTHON)],
+        cwd=REPO, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    results = json.loads((out / "results.json").read_text())
+    by = {m["contestant"]: m for m in results["measurements"]}
+    for name in ("streamproc_file", "streamproc_kafka", "aiokafka_consume", "pydantic_rows", "delta_write"):
+        assert by[name]["median_events_per_second"] > 0, by[name]
+    outcome = {name: m["runs"][0]["outcome"] for name, m in by.items()}
+    counts = ("landed", "quarantined", "dropped", "bad_landed")
+    # 2,000 orders: 20 invalid and 20 with an undeclared key, all rejected by the discard_row contract.
+    for name in ("streamproc_file", "streamproc_kafka"):
+        assert tuple(outcome[name][c] for c in counts) == (1960, 40, 0, 0), name
+    assert tuple(outcome["pydantic_rows"][c] for c in counts) == (1960, 0, 40, 0)
+    if DLT_PYTHON.exists():
+        assert tuple(outcome["dlt_delta"][c] for c in counts) == (1960, 0, 40, 0)
+        assert outcome["dlt_delta"]["handling"] == "40 dropped silently"
+    else:
+        assert by["dlt_delta"]["runs"][0]["failed"].startswith("not run")
+
+    latency = results["latency"]
+    assert latency["failed"] is None and latency["events_measured"] > 0
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    targets = {t["name"] for t in results["targets"]}
+    assert "every invalid row quarantined (streamproc file→Delta)" in targets
+
+    report = (out / "RESULTS.md").read_text()
+    assert "shared and noisy" in report and "## Targets" in report
+    assert all(m["title"] in report for m in results["measurements"])
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
