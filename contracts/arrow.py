@@ -40,6 +40,7 @@ import pyarrow as pa
 import pydantic
 from pydantic import BaseModel
 
+from contracts.declare import Tag
 from contracts.errors import UnsupportedTypeError
 
 __all__ = ["contract_arrow_schema", "arrow_type"]
@@ -72,26 +73,32 @@ _PYDANTIC_TYPES: dict[Any, type] = {
 def contract_arrow_schema(model: type[BaseModel]) -> pa.Schema:
     """The Arrow schema of a contract's rows: one field per model field and computed field, in declaration order.
 
-    Field nullability follows ``Optional``; field metadata carries the description (``b"description"``).
+    Field nullability follows ``Optional``; field metadata carries the description (``b"description"``) and the
+    field's tags, comma-separated (``b"tags"``: PII categories, for lineage).
 
     Raises:
         UnsupportedTypeError: a field's annotation has no Arrow mapping (names the field and the type).
     """
     fields: list[pa.Field] = []
     for name, info in model.model_fields.items():
-        fields.append(_field(model, name, info.annotation, info.description))
+        tags = [m.name for m in info.metadata if isinstance(m, Tag)]
+        fields.append(_field(model, name, info.annotation, info.description, tags))
     for name, info in model.model_computed_fields.items():
         fields.append(_field(model, name, info.return_type, info.description))
     return pa.schema(fields)
 
 
-def _field(model: type[BaseModel], name: str, annotation: Any, description: str | None) -> pa.Field:
+def _field(
+    model: type[BaseModel], name: str, annotation: Any, description: str | None, tags: list[str] | None = None
+) -> pa.Field:
     try:
         arrow, nullable = arrow_type(annotation)
     except UnsupportedTypeError as exc:
         raise UnsupportedTypeError(f"{model.__name__}.{name}: {exc}") from None
-    metadata = {b"description": description.encode()} if description else None
-    return pa.field(name, arrow, nullable=nullable, metadata=metadata)
+    metadata = {b"description": description.encode()} if description else {}
+    if tags:  # the field's tags (PII categories) travel with the compiled schema, for lineage
+        metadata[b"tags"] = ",".join(tags).encode()
+    return pa.field(name, arrow, nullable=nullable, metadata=metadata or None)
 
 
 def arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:

@@ -63,6 +63,8 @@ class ContractInfo:
         compatibility: the Confluent compatibility level a new version of this contract must keep.
         quarantine_threshold: fail a load when more of a batch than this would be quarantined (``None``: never).
         migration: ``(from version, function)`` declared with :func:`contracts.migration.migration`, if any.
+        pii: tag → PII action (``keep``, ``hash``, ``mask``, ``drop``) declared with ``pii=``; see
+            :mod:`contracts.pii`.
     """
 
     name: str
@@ -76,6 +78,7 @@ class ContractInfo:
     compatibility: CompatibilityLevel = "BACKWARD"
     quarantine_threshold: QuarantineThreshold | None = None
     migration: tuple[int, Migration] | None = None
+    pii: dict[str, str] = field(default_factory=dict)
 
 
 class Contract(BaseModel):
@@ -84,7 +87,8 @@ class Contract(BaseModel):
     Subclass with class keywords ``name`` (required), ``version`` (default 1), ``mode`` (a mode string or a
     mapping of entity → mode), ``owner``, ``description`` (default: the class docstring) and ``compatibility``
     (a Confluent level, default ``BACKWARD``; a subclass inherits its parent's) and ``quarantine_threshold`` (a
-    percent or :class:`contracts.threshold.QuarantineThreshold`: fail a load that would quarantine more).
+    percent or :class:`contracts.threshold.QuarantineThreshold`: fail a load that would quarantine more) and ``pii``
+    (tag → ``keep`` / ``hash`` / ``mask`` / ``drop``, see :mod:`contracts.pii`; a subclass inherits its parent's).
 
     Raises:
         ContractDeclarationError: at class creation, for a missing or malformed name, a non-positive version, or
@@ -105,6 +109,7 @@ class Contract(BaseModel):
         description: str | None = None,
         compatibility: CompatibilityLevel | None = None,
         quarantine_threshold: ThresholdSpec | None = None,
+        pii: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
@@ -139,6 +144,7 @@ class Contract(BaseModel):
             compatibility=level,
             quarantine_threshold=QuarantineThreshold.parse(quarantine_threshold),
             migration=declared_migration(cls.__dict__, version),
+            pii=dict(pii if pii is not None else (parent_info.pii if parent_info is not None else {})),
         )
 
     @classmethod

@@ -49,6 +49,7 @@ __all__ = [
     "BatchConfig",
     "ContractsConfig",
     "UpcastConfig",
+    "PiiConfig",
     "RoutingConfig",
     "RouteConfig",
     "ObservabilityConfig",
@@ -225,6 +226,26 @@ class RoutingConfig(_Frozen):
         return value
 
 
+def _pii_secret_from_environment() -> SecretStr | None:
+    value = os.environ.get("STREAMPROC_PII_SECRET")
+    return SecretStr(value) if value else None
+
+
+class PiiConfig(_Frozen):
+    """The PII policy per tag (see :mod:`contracts.pii`); a contract's own ``pii=`` actions win."""
+
+    actions: dict[str, Literal["keep", "hash", "mask", "drop"]] = Field(
+        default_factory=dict, description="tag (email, phone, name, address, ip, id, location, free_text) → action"
+    )
+    secret: SecretStr | None = Field(
+        default_factory=_pii_secret_from_environment,
+        description="the HMAC key for hash (e.g. ${PII_SECRET}); default: $STREAMPROC_PII_SECRET",
+    )
+    keep_unparseable_in_quarantine: bool = Field(
+        False, description="keep quarantined payloads that are not JSON objects (cannot be redacted by field)"
+    )
+
+
 class UpcastConfig(_Frozen):
     """Where an event says which contract version it was written under (see :mod:`contracts.upcast`): events of
     an older version are migrated to the pipeline's before validation."""
@@ -298,6 +319,7 @@ class PipelineConfig(_Frozen):
     batch: BatchConfig = BatchConfig()
     contracts: ContractsConfig = ContractsConfig()
     upcast: UpcastConfig = UpcastConfig()
+    pii: PiiConfig = Field(default_factory=PiiConfig)
     routing: RoutingConfig | None = None
     quarantine_threshold: float | dict[str, float] | None = Field(
         None,

@@ -2,6 +2,7 @@
 
 Per batch: events written under an older contract version are upcast (:mod:`contracts.upcast`), the batch is
 validated (fast path where the contract allows, per-row pydantic otherwise), the quarantine threshold is checked,
+the PII policy is applied (:mod:`contracts.pii`; the quarantine's raw payloads through :meth:`redact_payload`),
 and the table's schema evolution (``evolve``) is followed: each evolved schema is recorded as an *inferred* contract
 version in the registry, so that the rows, ``_loads`` and each commit name the version that describes them.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -21,6 +22,7 @@ import pyarrow as pa
 from contracts import Contract
 from contracts.evolve import EvolvedColumn, evolved_columns_of, evolved_json_schema
 from contracts.modes import ResolvedModes, resolve_modes
+from contracts.pii import PiiPolicy
 from contracts.registry import ContractRegistry, ContractVersion
 from contracts.threshold import QuarantineThreshold, check_threshold
 from contracts.upcast import Upcaster, UpcastError, event_version
@@ -42,11 +44,17 @@ class StageOptions:
         quarantine_threshold: the config's threshold; a contract's own wins.
         version_header: the Kafka header that carries an event's contract version (``None``: not read).
         version_field: the top-level field that carries it (``None``: not read; the header wins when both are set).
+        pii_actions: tag → PII action, for the tags the contract leaves unset.
+        pii_secret: the HMAC key of the ``hash`` action.
+        pii_keep_unparseable: keep quarantined payloads that cannot be redacted by field (not JSON objects).
     """
 
     quarantine_threshold: QuarantineThreshold | None = None
     version_header: str | None = "contract-version"
     version_field: str | None = None
+    pii_actions: dict[str, str] = field(default_factory=dict)
+    pii_secret: bytes | None = field(default=None, repr=False)
+    pii_keep_unparseable: bool = False
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> StageOptions:
@@ -54,6 +62,9 @@ class StageOptions:
             quarantine_threshold=QuarantineThreshold.parse(config.quarantine_threshold),
             version_header=config.upcast.header,
             version_field=config.upcast.field,
+            pii_actions=dict(config.pii.actions),
+            pii_secret=config.pii.secret.get_secret_value().encode() if config.pii.secret else None,
+            pii_keep_unparseable=config.pii.keep_unparseable_in_quarantine,
         )
 
 
@@ -87,6 +98,12 @@ class ContractStage:
         self.evolved: dict[str, EvolvedColumn] = {}
         older = [v.contract for v in registry.versions(info.name) if v.contract] if registry is not None else []
         self.upcaster = Upcaster(contract, older)
+        self.pii = PiiPolicy.for_contract(
+            contract,
+            self.options.pii_actions,
+            secret=self.options.pii_secret,
+            keep_unparseable=self.options.pii_keep_unparseable,
+        )
 
     @property
     def version(self) -> int:
@@ -98,8 +115,13 @@ class ContractStage:
         return self.current.schema_hash
 
     def table_schema(self) -> pa.Schema:
-        """The table's schema as the contract compiles it (nullable where types may evolve), with lineage."""
-        return with_lineage_schema(accepted_schema(self.contract, self.modes))
+        """The table's schema as the contract compiles it (nullable where types may evolve; dropped PII fields
+        removed, hashed ones as text), with lineage."""
+        return with_lineage_schema(self.pii.redact_schema(accepted_schema(self.contract, self.modes)))
+
+    def redact_payload(self, payload: bytes | None) -> bytes | None:
+        """A raw event as the quarantine may keep it under the PII policy (``None``: withheld)."""
+        return self.pii.redact_payload(payload)
 
     def open(self, table_schema: pa.Schema) -> None:
         """Learn the evolved columns an existing table already has, and the version that describes them."""
@@ -132,6 +154,12 @@ class ContractStage:
         if result.new_columns:
             self.evolved.update({c.name: c for c in result.new_columns})
             self._record_evolution()
+        if self.pii.active:  # before landing, in the table and in what quarantine keeps of removed values
+            result = replace(
+                result,
+                accepted=self.pii.redact_table(result.accepted),
+                rejected=[replace(r, removed=self.pii.redact_document(r.removed)) for r in result.rejected],
+            )
         return result
 
     def _upcast(self, records: Sequence[SourceRecord]) -> tuple[list[bytes | None], dict[int, Rejection]]:

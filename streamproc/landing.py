@@ -226,6 +226,7 @@ class Lander:
             ingested_at=ingested_at,
             source_uris=self.source_uris,
             contract_hash=self.stage.schema_hash,
+            redact=self.stage.redact_payload,
         )
         ranges = batch.offset_ranges()
         draft = self._draft(load_id, batch, ranges, started_at)

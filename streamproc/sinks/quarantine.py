@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 
@@ -60,8 +60,13 @@ def quarantine_rows(
     ingested_at: dt.datetime,
     source_uris: dict[str, str],
     contract_hash: str,
+    redact: Callable[[bytes | None], bytes | None] | None = None,
 ) -> pa.Table:
     """One quarantine row per rejection; ``records`` is the whole validated batch (``rejection.index`` into it).
+
+    Args:
+        redact: applied to each raw payload first (the contract's PII policy, :mod:`contracts.pii`): the quarantine
+            must not keep what the table may not. ``None`` from it withholds the payload (not redactable).
 
     Returns:
         ``len(rejections)`` rows with :data:`QUARANTINE_SCHEMA`.
@@ -69,6 +74,7 @@ def quarantine_rows(
     rows = []
     for rejection in rejections:
         record = records[rejection.index]
+        payload = redact(record.value) if redact is not None else record.value
         rows.append(
             {
                 "_load_id": load_id,
@@ -90,8 +96,8 @@ def quarantine_rows(
                 ],
                 "removed_values": json.dumps(rejection.removed) if rejection.removed else None,
                 "raw_key": record.key,
-                "raw_payload": record.value,
-                "raw_text": _text(record.value),
+                "raw_payload": payload,
+                "raw_text": _text(payload),
             }
         )
     return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
