@@ -6,7 +6,8 @@ spec (OpenLineage 2-0-2, ``spec/OpenLineage.json``): ``eventTime`` (RFC 3339 dat
 ``schemaURL`` (URIs), ``run.runId`` (UUID), ``job.namespace``/``job.name``, ``eventType`` in the closed set, datasets
 with ``namespace``/``name``, and every facet an object carrying ``_producer`` and ``_schemaURL``. The standard facets
 the catalog reads (``schema``, ``version``, ``tags``, ``symlinks``, ``columnLineage``, ``documentation``,
-``ownership``, ``jobType``) and streamproc's ``streamproc_load`` run facet are checked field by field. Unknown facets
+``ownership``, ``jobType``) and streamproc's ``streamproc_load`` / ``streamproc_loads`` run facets are checked field by
+field. Unknown facets
 and extra keys are kept verbatim. When ``CATALOG_OPENLINEAGE_SCHEMA`` points at a copy of the official schema, events
 are also validated against it (``catalog.validation``).
 
@@ -36,6 +37,7 @@ __all__ = [
     "LineageDataset",
     "LoadFacet",
     "LoadOffsets",
+    "LoadsFacet",
     "RunEvent",
     "RunFacets",
     "RunRef",
@@ -201,10 +203,18 @@ class LoadFacet(Facet):
     offsets: list[LoadOffsets] = Field(default_factory=list)
 
 
+class LoadsFacet(Facet):
+    """streamproc's custom run facet ``streamproc_loads``, on the RUNNING events of ``emit: every_n_seconds``: every
+    load since the previous RUNNING event, oldest first (each entry shaped like ``streamproc_load``)."""
+
+    loads: list[LoadFacet] = Field(default_factory=list)
+
+
 class RunFacets(_Open):
     __pydantic_extra__: dict[str, Facet] = Field(init=False)  # type: ignore[assignment]
 
     streamproc_load: LoadFacet | None = None
+    streamproc_loads: LoadsFacet | None = None
 
 
 class JobTypeFacet(Facet):

@@ -6,7 +6,8 @@ What each event updates (all upserts, so a re-sent event changes nothing but the
 - RunEvent: namespace and job (``jobType`` facet → type ``STREAM`` for ``processingType=STREAMING``, else ``BATCH``),
   the run (state = the eventType of the latest event by ``eventTime``; ``START`` sets ``started_at``,
   ``COMPLETE``/``FAIL``/``ABORT`` set ``ended_at``), job/run inputs and outputs, then each dataset's facets, then the
-  ``streamproc_load`` run facet as a load.
+  ``streamproc_load`` run facet as a load; with ``streamproc_loads`` (a window of loads) every entry is a load, the
+  earlier ones recorded before the outputs so that their Delta versions precede the newest one's.
 - DatasetEvent: the dataset's facets. JobEvent: the job, its inputs/outputs and their facets.
 
 Dataset facets (``facets`` merged with ``inputFacets``/``outputFacets``):
@@ -39,7 +40,7 @@ from catalog.models import (
     SchemaField,
 )
 from catalog.storage import tables as t
-from catalog.storage.loads import record_load
+from catalog.storage.loads import record_load, reported_loads
 from catalog.storage.schema import flatten_fields, schema_hash
 from catalog.tags import tag_description, tag_name
 
@@ -323,7 +324,8 @@ def ingest_event(
     """Store ``event`` (already validated; ``raw`` is its JSON payload) and everything it says.
 
     Raises:
-        InvalidEventError: the ``streamproc_load`` facet names a table that is not an output of the event.
+        InvalidEventError: a ``streamproc_load`` facet (or ``streamproc_loads`` entry) names a table that is not an
+            output of the event.
         sqlalchemy.exc.SQLAlchemyError: the database failed (translated to ``StorageError`` by ``Database.session``).
     """
     w = Writer(session, utc(now or datetime.now(UTC)), utc(event.event_time))
@@ -347,6 +349,19 @@ def ingest_event(
         return
     job = w.job(event, raw)
     run = w.run(event, job, raw) if isinstance(event, RunEvent) else None
+    loads = reported_loads(event.run.facets) if isinstance(event, RunEvent) else []
+    if run is not None and len(loads) > 1:
+        # A window's earlier loads first: their Delta versions are older than the newest load's (the outputs'
+        # ``version`` facet), and dataset versions are ordered as they are made. They share the newest's schema (a
+        # window never spans a contract change).
+        targets = [w.dataset(ds.namespace, ds.name) for ds in event.outputs]
+        schema_ids = {
+            target.id: w.schema_version(target, ds.facets.schema_.fields).id
+            for ds, target in zip(event.outputs, targets, strict=True)
+            if ds.facets.schema_ is not None and not ds.facets.schema_.deleted
+        }
+        for facet in loads[:-1]:
+            record_load(w, facet, run, targets, schema_ids=schema_ids)
     outputs: list[t.Dataset] = []
     for direction, items, key, extra in (
         ("in", event.inputs, "inputs", "input"),
@@ -359,5 +374,5 @@ def ingest_event(
                 w.link(t.RunDataset, "run_id", run.id, dataset.id, direction)
             if direction == "out":
                 outputs.append(dataset)
-    if isinstance(event, RunEvent) and run is not None and event.run.facets.streamproc_load is not None:
-        record_load(w, event.run.facets.streamproc_load, run, outputs)
+    if run is not None and loads:
+        record_load(w, loads[-1], run, outputs)

@@ -1,4 +1,5 @@
-"""Recording streamproc loads (the custom ``streamproc_load`` run facet) with their Kafka offset ranges."""
+"""Recording streamproc loads (the custom ``streamproc_load`` and ``streamproc_loads`` run facets) with their Kafka
+offset ranges."""
 
 from __future__ import annotations
 
@@ -7,18 +8,32 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from catalog.errors import InvalidEventError
-from catalog.models import LoadFacet
+from catalog.models import LoadFacet, RunFacets
 from catalog.storage import tables as t
 
 if TYPE_CHECKING:
     from catalog.storage.ingest import Writer
 
-__all__ = ["record_load"]
+__all__ = ["record_load", "reported_loads"]
 
 
-def record_load(w: Writer, facet: LoadFacet, run: t.Run, outputs: list[t.Dataset]) -> None:
-    """Store the ``streamproc_load`` run facet as a load (once per ``loadId``), on the output dataset version
-    ``deltaVersion`` of the output named (or symlinked) ``table``; the version takes the load's contract.
+def reported_loads(facets: RunFacets) -> list[LoadFacet]:
+    """The loads a run event reports, oldest first, each once: the ``streamproc_loads`` entries (a window of loads,
+    ``emit: every_n_seconds``), then ``streamproc_load`` (the newest, also the last entry of a window)."""
+    found: dict[str, LoadFacet] = {}
+    window = facets.streamproc_loads.loads if facets.streamproc_loads is not None else []
+    for facet in [*window, *([facets.streamproc_load] if facets.streamproc_load is not None else [])]:
+        found.setdefault(facet.load_id, facet)
+    return list(found.values())
+
+
+def record_load(
+    w: Writer, facet: LoadFacet, run: t.Run, outputs: list[t.Dataset], *, schema_ids: dict[int, int] | None = None
+) -> None:
+    """Store one load (a ``streamproc_load`` facet, or an entry of ``streamproc_loads``) once per ``loadId``, on the
+    output dataset version ``deltaVersion`` of the output named (or symlinked) ``table``; the version takes the
+    load's contract. A version the load creates gets the schema ``schema_ids`` gives for its dataset (dataset id →
+    schema version id), else the dataset's latest.
 
     Raises:
         InvalidEventError: ``table`` is neither the name nor a symlink of an output (and there are several).
@@ -26,7 +41,8 @@ def record_load(w: Writer, facet: LoadFacet, run: t.Run, outputs: list[t.Dataset
     if w.s.scalar(select(t.Load.id).where(t.Load.load_id == facet.load_id)) is not None:
         return  # re-sent event: the load is already recorded
     dataset = _load_target(w, facet.table, outputs)
-    version = w.dataset_version(dataset, str(facet.delta_version), schema_id=None, run=run, facets={})
+    schema_id = (schema_ids or {}).get(dataset.id)
+    version = w.dataset_version(dataset, str(facet.delta_version), schema_id=schema_id, run=run, facets={})
     contract_version = str(facet.contract.version)
     version.contract_name, version.contract_version = facet.contract.name, contract_version
     version.contract_hash = facet.contract.hash

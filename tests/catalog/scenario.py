@@ -57,6 +57,17 @@ class StreamprocLoadRunFacet(RunFacet):
         return "https://streamproc.dev/spec/facets/1-0-0/StreamprocLoadRunFacet.json#/$defs/StreamprocLoadRunFacet"
 
 
+@attr.define
+class StreamprocLoadsRunFacet(RunFacet):
+    """The custom run facet of ``emit: every_n_seconds``: every load since the previous RUNNING event, oldest first."""
+
+    loads: list[StreamprocLoadRunFacet]
+
+    @staticmethod
+    def _get_schema() -> str:
+        return "https://streamproc.dev/spec/facets/1-0-0/StreamprocLoadsRunFacet.json#/$defs/StreamprocLoadsRunFacet"
+
+
 def client(url: str, token: str) -> OpenLineageClient:
     config = HttpConfig(url=url, endpoint="api/v1/lineage", timeout=10, auth=ApiKeyTokenProvider({"apiKey": token}))
     return OpenLineageClient(transport=HttpTransport(config))
@@ -195,3 +206,41 @@ def emit_all(url: str, token: str, run_id: str | None = None) -> str:
     for ev in evs:
         ol.emit(ev)
     return evs[0].run.runId
+
+
+def window_events(run_id: str | None = None) -> list[RunEvent]:
+    """START; one RUNNING summarising three loads (Delta versions 0, 1, 2; ``streamproc_loads``, the newest also in
+    ``streamproc_load``, the outputs' ``version`` = 2); COMPLETE. Each load covers 50 offsets of partition 0."""
+    run_id = run_id or str(uuid.uuid4())
+    t0 = datetime(2025, 2, 1, 12, 0, tzinfo=UTC)
+    job = Job(namespace=JOB_NS, name=JOB)
+
+    def event(state: RunState, at: int, outputs: list, run_facets: dict | None = None) -> RunEvent:
+        return RunEvent(
+            eventType=state,
+            eventTime=(t0 + timedelta(seconds=at)).isoformat(),
+            producer=PRODUCER,
+            run=Run(runId=run_id, facets=run_facets or {}),
+            job=job,
+            inputs=[_topic(V1)],
+            outputs=outputs,
+        )
+
+    loads = [
+        StreamprocLoadRunFacet(
+            loadId=f"window-load-{v}",
+            contract={"name": "flights", "version": "1", "hash": "sha256:1"},
+            table=TABLE,
+            deltaVersion=v,
+            rowsLanded=50,
+            rowsQuarantined=0,
+            offsets=[{"topic": TOPIC, "partition": 0, "first": 50 * v, "last": 50 * v + 49}],
+        )
+        for v in range(3)
+    ]
+    window = {"streamproc_load": loads[-1], "streamproc_loads": StreamprocLoadsRunFacet(loads=loads)}
+    return [
+        event(RunState.START, 0, [_table(V1, version=None), _quarantine()]),
+        event(RunState.RUNNING, 60, [_table(V1, version=2, rows=150), _quarantine()], window),
+        event(RunState.COMPLETE, 70, [_table(V1, version=None), _quarantine()]),
+    ]

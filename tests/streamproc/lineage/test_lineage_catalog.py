@@ -311,3 +311,34 @@ def test_a_table_evolving_under_its_contract_has_a_schema_history_with_the_added
     assert int(history[1]["contract"]["version"]) > int(history[0]["contract"]["version"])
     coupon = catalog.get("/api/v1/catalog/column-lineage", dataset=table_ref, field="coupon")
     assert topic in json.dumps(coupon)
+
+
+def test_a_run_summarising_its_loads_every_n_seconds_has_every_load_in_the_catalog(
+    kafka_bootstrap: str, tmp_path: Path, catalog: CatalogServer
+) -> None:
+    """``emit: every_n_seconds``: one RUNNING event carries several loads (``streamproc_loads``); the catalog stores
+    each of them with its Delta version and offsets, as the lake's ``_loads`` has them."""
+    topic = new_topic("orders")
+    run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(120)], partitions=2)
+    config = _pipeline(
+        tmp_path,
+        kafka_bootstrap,
+        topic,
+        table="orders",
+        contract="tests.fixtures.order_contracts:Order",
+        lineage={"enabled": True, "emit": "every_n_seconds", "every_seconds": 3600},
+        max_rows=40,
+    )
+    run = streamproc("run", str(config), "--until-caught-up", env=http_transport_env(catalog.url))
+    assert run.returncode == 0, run.stderr
+
+    lake = _loads(tmp_path, "orders")
+    assert len(lake) >= 3
+    assert [e["eventType"] for e in catalog.received()] == ["START", "RUNNING", "COMPLETE"]
+    table_ref = f"dataset:file:{tmp_path / 'lake' / 'orders'}"
+    by_id = {c["loadId"]: c for c in catalog.get("/api/v1/catalog/loads", dataset=table_ref)["loads"]}
+    assert {(i, c["deltaVersion"]) for i, c in by_id.items()} == {(r["load_id"], r["delta_version"]) for r in lake}
+    for row in lake:
+        assert sorted(by_id[row["load_id"]]["offsets"], key=str) == sorted(_offsets(row), key=str)
+    history = catalog.get("/api/v1/catalog/schema-history", dataset=table_ref)["versions"]
+    assert history[0]["datasetVersion"] == str(lake[0]["delta_version"])

@@ -123,7 +123,7 @@ _TABLE = ["outputs", 0, "facets"]
         ),
         (
             _set(["run", "facets", "streamproc_loads", "loads", 1, "closeReason"], "bored"),
-            "'bored' is not one of ['rows', 'bytes', 'linger', 'caught_up', 'shutdown', 'unknown'] at ['loads', 1",
+            "at ['loads', 1, 'closeReason'] (schema StreamprocLoadsRunFacet)",
         ),
         (
             _set(["run", "facets", "streamproc_loads", "loads", 0, "_schemaURL"], _DELETE),
