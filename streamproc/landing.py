@@ -275,8 +275,11 @@ class Lander:
             }
             if not transactions:
                 return None
-            keep = [current[r.topic_partition] is None or r.offset > current[r.topic_partition] for r in row_records]
-            new_rows = rows if all(keep) else rows.filter(pa.array(keep, pa.bool_()))
+            if all(current[tp] is None or current[tp] < first for tp, (first, _) in ranges.items()):
+                new_rows = rows  # the usual case: no row of the batch is in the table yet (no per-row check)
+            else:
+                keep = [current[r.topic_partition] is None or r.offset > current[r.topic_partition] for r in row_records]
+                new_rows = rows if all(keep) else rows.filter(pa.array(keep, pa.bool_()))
             version = writer.append(new_rows, transactions=transactions, metadata=metadata)
             if self._progress is not None:
                 self._progress.appended(writer is self.table, version, new_rows.num_rows)
@@ -307,7 +310,8 @@ class Lander:
             draft,
             rows_landed=progress.table_rows,
             rows_quarantined=progress.quarantine_rows,
-            bytes=sum(r.size for r in records if _covers(covered, r)),
+            # The whole batch is new (the usual case): its size is known without a pass over the records.
+            bytes=draft.bytes if covered == ranges else sum(r.size for r in records if _covers(covered, r)),
             offsets=tuple(OffsetRange(tp.topic, tp.partition, first, last) for tp, (first, last) in covered.items()),
             delta_version=progress.table_version,
             quarantine_delta_version=progress.quarantine_version,
