@@ -33,12 +33,19 @@ class MicroBatch:
 
     def offset_ranges(self) -> dict[TopicPartition, tuple[int, int]]:
         """``{(topic, partition): (first offset, last offset)}`` of the records in the batch."""
-        ranges: dict[TopicPartition, tuple[int, int]] = {}
+        # Called for every load on batches of up to max_rows records: one dict lookup per record, keyed by a plain
+        # tuple (no TopicPartition built per record); spans are [first, last] lists updated in place.
+        spans: dict[tuple[str, int], list[int]] = {}
         for record in self.records:
-            tp = record.topic_partition
-            first, last = ranges.get(tp, (record.offset, record.offset))
-            ranges[tp] = (min(first, record.offset), max(last, record.offset))
-        return ranges
+            offset = record.offset
+            span = spans.get((record.topic, record.partition))
+            if span is None:
+                spans[(record.topic, record.partition)] = [offset, offset]
+            elif offset < span[0]:
+                span[0] = offset
+            elif offset > span[1]:
+                span[1] = offset
+        return {TopicPartition(*key): (first, last) for key, (first, last) in spans.items()}
 
 
 class Batcher:
