@@ -56,4 +56,6 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     pipeline.run(events_of_file(), loader_file_format="parquet")
     seconds = time.perf_counter() - started
     table = workdir / "lake" / "bench" / data["name"]
-    return {"events": events, "seconds": seconds, "tables": {"table": str(table)}, "dlt_version": dlt.__version__}
+    steps = {step.step: (step.finished_at - step.started_at).total_seconds() for step in pipeline.last_trace.steps}
+    return {"events": events, "seconds": seconds, "tables": {"table": str(table)}, "dlt_version": dlt.__version__,
+            "dlt_step_seconds": steps}
