@@ -8,9 +8,11 @@ import gzip
 import json
 from pathlib import Path
 
+import anyio
+import httpx
 import pyarrow.compute as pc
 
-from tests.fixtures.http_source import post, serving, write_http_pipeline
+from tests.fixtures.http_source import WRITE_KEY, post, serving, write_http_pipeline
 
 READING = "tests.fixtures.segment_contracts:Reading"
 
@@ -59,3 +61,34 @@ def test_json_array_and_object_and_quarantine_under_discard_row(tmp_path: Path) 
     assert (bad["_offset"], bad["disposition"]) == (1, "row_discarded")
     assert json.loads(bad["raw_text"])["value"] == "hot"
     assert bad["violations"][0]["loc"] == "value"
+
+
+def test_concurrent_requests_get_contiguous_offsets_and_all_land(tmp_path: Path) -> None:
+    pipeline = write_http_pipeline(tmp_path, contract=READING, table="readings", routes={})
+    clients, requests, per_request = 8, 25, 4
+
+    async def send(url: str, client_number: int, spans: list[tuple[int, int]]) -> None:
+        async with httpx.AsyncClient(base_url=url, auth=(WRITE_KEY, ""), timeout=60) as client:
+            for r in range(requests):
+                start = (client_number * requests + r) * per_request
+                events = [_reading(i) for i in range(start, start + per_request)]
+                response = await client.post("/ingest/readings", json=events)
+                assert response.status_code == 200, response.text
+                spans.append((response.json()["offsets"]["first"], response.json()["offsets"]["last"]))
+
+    async def main(url: str) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        async with anyio.create_task_group() as tg:
+            for n in range(clients):
+                tg.start_soon(send, url, n, spans)
+        return spans
+
+    with serving(pipeline, log=tmp_path / "run.log") as served:
+        spans = anyio.run(main, served.url)
+    total = clients * requests * per_request
+    # each request got its own contiguous range; together they cover every offset once (group commit shares fsyncs)
+    assert sorted(o for first, last in spans for o in range(first, last + 1)) == list(range(total))
+    assert all(last - first == per_request - 1 for first, last in spans)
+    table = pipeline.table("readings")
+    assert sorted(table["value"].to_pylist()) == [i * 0.5 for i in range(total)]
+    assert sorted(table["_offset"].to_pylist()) == list(range(total))
