@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 import anyio
 
 from streamproc.errors import SourceError
-from streamproc.ingest.wal import StreamLog
+from streamproc.ingest.wal import StreamLog, WalRecord
 from streamproc.sources.base import OnAssigned, OnRevoked, SourceRecord, TopicPartition
 
 __all__ = ["WalSource"]
@@ -107,7 +107,7 @@ class WalSource:
         topic, partition = self.tp
         return [SourceRecord(topic, partition, r.offset, r.payload, None, r.timestamp_ms) for r in records]
 
-    def _read(self) -> list:
+    def _read(self) -> list[WalRecord]:
         assert self._position is not None
         return self.log.read(self._position, max_records=self._fetch_max_records)
 
