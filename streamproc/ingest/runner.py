@@ -129,6 +129,7 @@ class HttpRun:
         self.serving = anyio.Event()
         self._stop = anyio.Event()
         self._errors: list[BaseException] = []
+        self._done: dict[str, anyio.Event] = {}
         retry = math.ceil(config.batch.max_linger_seconds)
         self._retry_after = max(1, min(retry, 30))
 
@@ -199,15 +200,15 @@ class HttpRun:
                 )
             async with anyio.create_task_group() as tg:
                 served = self._serve_around(tg, front, router, sock, _AllReady(readiness, front), metrics)
-                done = {name: anyio.Event() for name in self.pipelines}
+                self._done = done = {name: anyio.Event() for name in self.pipelines}
                 started: list[str] = []
                 for name, pipeline in self.pipelines.items():  # one after another: shared tables are made once
                     tg.start_soon(self._run_pipeline, pipeline, done[name])
                     started.append(name)
-                    tg.start_soon(self._stop_when, done[name])  # any pipeline's end (caught up, error) ends the run
+                    tg.start_soon(self._stop_when, done[name])
                     await _first_of(sources[name].started, done[name], self._stop)
-                    if self._stop.is_set() or done[name].is_set():
-                        break
+                    if self._stop.is_set() or not sources[name].started.is_set():
+                        break  # stopping, or the pipeline failed before it started
                 else:
                     front.accepting = True
                     logger.info("accepting events at %s for %s", self._public_url(), ", ".join(router.targets))
@@ -312,8 +313,11 @@ class HttpRun:
             done.set()
 
     async def _stop_when(self, done: anyio.Event) -> None:
+        """A pipeline's end ends the run: any error, or any end when running until stopped; with
+        ``until_caught_up``, the last pipeline to catch up."""
         await done.wait()
-        self._stop.set()
+        if self._errors or not self.until_caught_up or all(e.is_set() for e in self._done.values()):
+            self._stop.set()
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
