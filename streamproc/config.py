@@ -47,6 +47,7 @@ __all__ = [
     "SourceConfig",
     "SinkConfig",
     "BatchConfig",
+    "MaintenanceConfig",
     "ContractsConfig",
     "UpcastConfig",
     "PiiConfig",
@@ -74,6 +75,12 @@ class KafkaSourceConfig(_Frozen):
     )
     fetch_max_records: int = Field(10_000, gt=0, description="records per fetch (aiokafka getmany max_records)")
     session_timeout_seconds: float = Field(30.0, gt=0)
+    group_instance_id: str | None = Field(
+        None,
+        description="static group membership (Kafka's group.instance.id, KIP-345), e.g. a StatefulSet pod name: a "
+        "member restarted with the same id gets its partitions back without a rebalance; a static member does not "
+        "leave the group on shutdown, its partitions wait for it up to session_timeout_seconds",
+    )
 
     @field_validator("topics", mode="before")
     @classmethod
@@ -309,6 +316,25 @@ class LineageConfig(_Frozen):
     retry_max_seconds: float = Field(60.0, gt=0, description="longest wait between delivery attempts")
 
 
+class MaintenanceConfig(_Frozen):
+    """Background upkeep of the table, its quarantine table and ``_loads`` (see :mod:`streamproc.sinks.maintenance`)."""
+
+    enabled: bool = Field(True, description="run compaction, checkpoints and vacuum in the background")
+    interval_seconds: float = Field(300.0, gt=0, description="how often the tables are checked")
+    compact_min_files: int = Field(50, ge=1, description="compact a table once it has this many small files")
+    target_file_size_bytes: int | None = Field(
+        None, gt=0, description="compacted file size (default: the table's delta.targetFileSize, else 100 MiB)"
+    )
+    checkpoint: bool = Field(True, description="checkpoint and clean up expired log entries after a compaction")
+    vacuum_interval_seconds: float = Field(86_400.0, gt=0, description="how often unreferenced files are deleted")
+    vacuum_retention_hours: int = Field(
+        168,
+        ge=0,
+        description="keep unreferenced files this long (time travel; other writers' uncommitted files): keep it "
+        "well above the longest commit",
+    )
+
+
 class PipelineConfig(_Frozen):
     """One pipeline: a source, a contract, a sink, batching."""
 
@@ -317,6 +343,7 @@ class PipelineConfig(_Frozen):
     source: SourceConfig
     sink: SinkConfig
     batch: BatchConfig = BatchConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
     contracts: ContractsConfig = ContractsConfig()
     upcast: UpcastConfig = UpcastConfig()
     pii: PiiConfig = Field(default_factory=PiiConfig)

@@ -40,6 +40,7 @@ from streamproc.config import PipelineConfig
 from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError
 from streamproc.landing import Lander
 from streamproc.observers import PipelineObserver, RunInfo
+from streamproc.sinks.maintenance import TableMaintainer, run_maintenance
 from streamproc.contract_stage import StageOptions
 from streamproc.registry import open_registry
 from streamproc.routing import with_routes
@@ -200,6 +201,8 @@ class Pipeline:
                     tg.start_soon(self._watch_signals)
                 tg.start_soon(self._enforce_grace, tg)
                 tg.start_soon(self._fetch, source, send)
+                if config.maintenance.enabled:
+                    tg.start_soon(self._maintain, lander)
                 await self._land_loop(receive, lander, source)
                 tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
@@ -224,6 +227,17 @@ class Pipeline:
             self.config.shutdown_grace_seconds,
         )
         tg.cancel_scope.cancel()
+
+    async def _maintain(self, lander: Lander) -> None:
+        maintainer = TableMaintainer(
+            self.config.maintenance,
+            [w.uri for w in lander.writers],
+            storage_options=self.config.sink.storage_options,
+        )
+        # One member maintains: the owner of a partition 0 (the whole group when it is alone).
+        await run_maintenance(
+            maintainer, landing_lock=self._landing, is_maintainer=lambda: any(tp.partition == 0 for tp in self._owned)
+        )
 
     async def _on_assigned(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int | None]:
         assert self._lander is not None  # noqa: S101 - set before the consumer starts

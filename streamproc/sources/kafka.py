@@ -106,6 +106,7 @@ class KafkaSource:
             enable_auto_commit=False,
             auto_offset_reset=self.config.auto_offset_reset,
             session_timeout_ms=int(self.config.session_timeout_seconds * 1000),
+            group_instance_id=self.config.group_instance_id,
             max_poll_records=self.config.fetch_max_records,
         )
         try:

@@ -12,44 +12,19 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from streamproc.batching.batcher import MicroBatch
-from streamproc.config import SinkConfig
 from streamproc.errors import StorageUnavailableError
 from streamproc.landing import Lander
-from streamproc.sources.base import SourceRecord, TopicPartition
-from tests.fixtures.exactly_once import assert_exactly_once, known_stream
-from tests.fixtures.order_contracts import Order
+from streamproc.sources.base import TopicPartition
+from tests.fixtures.exactly_once import (
+    LANDER_TOPIC,
+    assert_exactly_once,
+    expected_through,
+    offsets_batch,
+    open_lander,
+)
 
-TOPIC = "orders"
-STREAM = known_stream(3000, invalid_every=11)
-
-
-def _lander(lake: Path, *, group: str = "g", run_id: str = "run") -> Lander:
-    lander = Lander(
-        contract=Order,
-        sink=SinkConfig(table_uri=str(lake / "orders")),
-        pipeline="orders-test",
-        consumer_group=group,
-        run_id=run_id,
-        source_uris={TOPIC: "kafka://127.0.0.1:9092/orders"},
-    )
-    lander.open()
-    return lander
-
-
-def _batch(partition: int, first: int, last: int) -> MicroBatch:
-    """Offsets ``first``..``last`` of ``partition``; offset ``o`` carries the stream's event ``o``."""
-    records = [SourceRecord(TOPIC, partition, o, STREAM.payloads[o]) for o in range(first, last + 1)]
-    return MicroBatch(records=records, size_bytes=sum(r.size for r in records), close_reason="rows")
-
-
-def _expected(partitions: dict[int, int]) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
-    """Coordinates of offsets 0..last per partition, split by validity."""
-    valid, invalid = set(), set()
-    for partition, last in partitions.items():
-        for o in range(last + 1):
-            (invalid if o in STREAM.invalid else valid).add((partition, o))
-    return valid, invalid
+TOPIC = LANDER_TOPIC
+_lander, _batch, _expected = open_lander, offsets_batch, expected_through
 
 
 def test_a_zombie_cannot_land_an_offset_range_the_new_owner_landed(tmp_path: Path) -> None:
