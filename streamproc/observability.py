@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from streamproc.listen import listen
 from streamproc.config import ObservabilityConfig
 from streamproc.metrics_observer import PrometheusObserver
 from streamproc.observers import PipelineObserver, RunInfo
@@ -183,13 +184,11 @@ class Observability:
     def _bind(self) -> socket.socket | None:
         host, port = self.config.host, self.config.port
         try:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.create_server((host, port), family=family, reuse_port=False, backlog=64)
+            sock = listen(host, port, backlog=64)
         except OSError as exc:
             logger.error("not serving /metrics, /healthz, /readyz: cannot listen on %s:%d: %s", host, port,
                          exc.strerror or exc)
             return None
-        sock.setblocking(False)
         self.port = sock.getsockname()[1]
         logger.info("serving /metrics, /healthz and /readyz on http://%s:%d", host, self.port)
         return sock

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 import anyio
 import uvicorn
 
+from streamproc.listen import listen
 from streamproc.config import HttpSourceConfig, PipelineConfig
 from streamproc.errors import ConfigError, SourceError
 from streamproc.ingest.app import create_ingest_app
@@ -83,19 +84,10 @@ class _AllReady:
 
 
 def _bind(host: str, port: int, *, what: str) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the listening socket
-    # says TCP; without it a keep-alive client waits ~40 ms per response (Nagle against delayed ACKs).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
+        return listen(host, port)
     except OSError as exc:
-        sock.close()
         raise SourceError(f"cannot listen for {what} on {host}:{port}: {exc.strerror or exc}") from exc
-    sock.setblocking(False)
-    return sock
 
 
 def _serve(app: object) -> _Server:
