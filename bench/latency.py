@@ -1,18 +1,22 @@
 """End-to-end latency, event → visible in Delta, at a fixed offered rate below saturation.
 
 A long-running ``streamproc run`` (:mod:`bench.contestants.streamproc_serve`, its own process) consumes a new topic
-with ``max_linger_seconds`` set. Once it owns its partitions, a paced aiokafka producer (``linger_ms=5``) offers
-order events at ``rate`` per second for ``seconds``, each stamped with its send time (the record's CreateTime). A
-watcher thread looks for each new commit file of the table's Delta log every 5 ms and notes when it appeared: the
-moment a reader can see the commit. Afterwards every landed row is traced through its ``_partition`` and
-``_offset`` lineage columns, in the data files each commit added, to its send time.
+with ``max_linger_seconds`` set. Once it owns its partitions, a paced producer offers order events at ``rate`` per
+second for ``seconds``: every 10 ms the events due are stamped with the current time as their event timestamp
+(``placed_at``, and the record's CreateTime) and sent as one pre-built batch per partition (aiokafka's
+``create_batch``/``send_batch``: a few µs per event, so that the producer does not take the CPU the pipeline needs
+on a small machine). A watcher thread looks for each new commit file of the table's Delta log every 5 ms and notes
+when it appeared: the moment a reader can see the commit. Afterwards the ``placed_at`` of every row each commit
+added is read from its data files.
 
-Latency = commit visible − event sent, on one clock (this process). Rejected events (quarantined) are not counted.
+Latency = commit visible − event timestamp, on one clock (this process). Rejected events (quarantined) are not
+counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import signal
@@ -90,31 +94,48 @@ def _landed_rows(log_dir: Path, versions: list[int]) -> int:
                for v in versions for add in _added_files(log_dir, v))
 
 
-async def _produce(
-    bootstrap: str, topic: str, payloads: list[bytes], *, rate: float, seconds: float
-) -> tuple[dict[tuple[int, int], float], int, float]:
-    """Send at ``rate``/s for ``seconds``; returns (partition, offset) → send time, events sent, seconds taken."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+def _stamped(payload: bytes) -> tuple[bytes, bytes] | None:
+    """The payload split around its ``placed_at`` value, to stamp it with a send time; ``None`` when it has no
+    well-formed one (an invalid event: sent as it is, and quarantined)."""
+    head, found, rest = payload.partition(b'"placed_at":"')
+    if not found or not rest[:4].isdigit():
+        return None
+    return head + found, rest[rest.index(b'"'):]
+
+
+async def _produce(bootstrap: str, topic: str, payloads: list[bytes], *, rate: float, seconds: float) -> tuple[int, float]:
+    """Send at ``rate``/s for ``seconds``, round-robin over the partitions; returns (events sent, seconds taken)."""
+    templates = [_stamped(p) for p in payloads]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20)
     await producer.start()
-    pending: list[tuple[asyncio.Future[Any], float, int]] = []
+    pending: list[asyncio.Future[Any]] = []
     sent = 0
     try:
+        partitions = sorted(await producer.partitions_for(topic))
         started = time.time()
         while (elapsed := time.time() - started) < seconds:
             now = time.time()
-            for _ in range(int(rate * elapsed) + 1 - sent):
-                future = await producer.send(topic, payloads[sent % len(payloads)], timestamp_ms=int(now * 1000))
-                pending.append((future, now, sent))
-                sent += 1
-            await asyncio.sleep(0.002)
+            stamp = dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="microseconds").encode()[:-6] + b"Z"
+            batches = [producer.create_batch() for _ in partitions]
+            due = int(rate * elapsed) + 1 - sent
+            for i in range(sent, sent + due):
+                template = templates[i % len(payloads)]
+                value = payloads[i % len(payloads)] if template is None else template[0] + stamp + template[1]
+                slot = i % len(partitions)
+                while batches[slot].append(timestamp=int(now * 1000), key=None, value=value) is None:
+                    # A full batch (the tick came late and much is due): send it, go on in a new one.
+                    pending.append(await producer.send_batch(batches[slot], topic, partition=partitions[slot]))
+                    batches[slot] = producer.create_batch()
+            sent += due
+            for partition, batch in zip(partitions, batches, strict=True):
+                if batch.record_count():
+                    pending.append(await producer.send_batch(batch, topic, partition=partition))
+            await asyncio.sleep(0.01)
         took = time.time() - started
-        sent_at: dict[tuple[int, int], float] = {}
-        for future, at, _ in pending:
-            metadata = await future
-            sent_at[(metadata.partition, metadata.offset)] = at
+        await asyncio.gather(*pending)
     finally:
         await producer.stop()
-    return sent_at, sent, took
+    return sent, took
 
 
 def measure_latency(
@@ -155,9 +176,7 @@ def measure_latency(
         watcher.start()
         lines = data.path.read_bytes().splitlines()
         payloads = lines[: max(int(rate * seconds) + 1, 1)]
-        sent_at, result.events_sent, took = anyio.run(
-            lambda: _produce(bootstrap, topic, payloads, rate=rate, seconds=seconds)
-        )
+        result.events_sent, took = anyio.run(lambda: _produce(bootstrap, topic, payloads, rate=rate, seconds=seconds))
         result.achieved_rate = result.events_sent / took
         bad = set().union(*bad_order_ids(data.events, seed=data.seed or 0))
         # Payload i is order_id i + 1; the pipeline lands the valid ones.
@@ -186,10 +205,8 @@ def measure_latency(
         added = _added_files(log_dir, version)
         result.commits += bool(added)
         for add in added:
-            rows = pq.read_table(table_dir / unquote(add["path"]), columns=["_partition", "_offset"])
-            for partition, offset in zip(rows["_partition"].to_pylist(), rows["_offset"].to_pylist(), strict=True):
-                if (partition, offset) in sent_at:
-                    latencies.append(visible - sent_at[(partition, offset)])
+            placed = pq.read_table(table_dir / unquote(add["path"]), columns=["placed_at"])["placed_at"]
+            latencies += [visible - at.timestamp() for at in placed.to_pylist()]
     result.events_measured = len(latencies)
     if len(latencies) >= 2:
         result.p50 = statistics.median(latencies)

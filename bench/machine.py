@@ -55,11 +55,16 @@ def versions(repo: Path, *, dlt_version: str | None) -> dict[str, str]:
 
 
 def _git_revision(repo: Path) -> str:
+    """HEAD, and the files of the code in the race (contracts/, streamproc/) that differ from it: the tree is
+    shared, and what ran is what was on disk."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--", "contracts", "streamproc"], cwd=repo,
+                                capture_output=True, text=True, check=True).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return f"{head} + uncommitted changes in the shared tree" if dirty else head
+    changed = sorted(line[3:] for line in status if line.endswith(".py"))
+    if not changed:
+        return head
+    return f"{head} + uncommitted changes in the shared tree to {', '.join(f'`{c}`' for c in changed)}"

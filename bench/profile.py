@@ -3,7 +3,8 @@
 py-spy samples every thread of the worker process (the landing runs in anyio worker threads, which in-process
 profilers like pyinstrument do not see), natively, without slowing the run much. The raw output (collapsed stacks,
 ``frame;frame;... count``) is kept; the summary is the share of active samples per function, inclusive (the stage
-and everything it calls) and self (its own code), of samples taken inside the pipeline (imports excluded).
+and everything it calls) and self (its own code), of samples taken inside the pipeline; modules imported lazily during the run are counted
+apart.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class Profile:
     """A summarised profile.
 
     Attributes:
-        samples: active samples inside the pipeline's work.
+        samples: active samples inside the pipeline's work (lazy imports excluded).
+        import_samples: samples spent importing modules lazily during the run (a one-off start-up cost).
         inclusive: ``(function (file), share of samples)`` for the busiest functions, stack included.
         self_time: the same for the functions whose own code ran, leaf frames.
         raw: the collapsed-stacks file py-spy wrote.
@@ -40,6 +42,7 @@ class Profile:
     """
 
     samples: int = 0
+    import_samples: int = 0
     inclusive: list[tuple[str, float]] = field(default_factory=list)
     self_time: list[tuple[str, float]] = field(default_factory=list)
     raw: str | None = None
@@ -53,15 +56,18 @@ def summarise(collapsed: str, *, top: int = 15) -> Profile:
     """Summarise py-spy's raw (collapsed stacks) output."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
-    samples = 0
+    samples = imports = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         frames = [_short(f) for f in stack.split(";")]
-        if not any(f.endswith(_INSIDE) or any(i in f for i in _INSIDE) for f in frames):
+        if not any(i in f for f in frames for i in _INSIDE):
             continue
         count = int(count_text)
+        if any(f.startswith("_find_and_load ") for f in frames):
+            imports += count  # a module imported lazily during the run: a one-off, reported apart
+            continue
         samples += count
         for frame in set(frames):
             inclusive[frame] += count
@@ -71,7 +77,8 @@ def summarise(collapsed: str, *, top: int = 15) -> Profile:
     generic = re.compile(r"^(_?run|_bootstrap\w*|worker|run_sync|_run_once|run_forever|_land_loop|_land|main|"
                          r"<module>|_run_module_as_main|_run_code|__call__|\w*WorkerThread\.run) ")
     busiest = [(f, n / samples) for f, n in inclusive.most_common() if not generic.match(f)][:top]
-    return Profile(samples=samples, inclusive=busiest, self_time=[(f, n / samples) for f, n in own.most_common(top)])
+    return Profile(samples=samples, import_samples=imports, inclusive=busiest,
+                   self_time=[(f, n / samples) for f, n in own.most_common(top)])
 
 
 def _short(frame: str) -> str:
@@ -84,7 +91,7 @@ def _short(frame: str) -> str:
 
 
 def profile_file_path(data: DataFile, *, workdir: Path, python: str, batch_rows: int, out: Path) -> Profile:
-    """Run the ``streamproc_file`` contestant once under ``py-spy record`` (250 Hz, all threads, native off)."""
+    """Run the ``streamproc_file`` contestant once on ``data`` under ``py-spy record`` (250 Hz, every thread)."""
     py_spy = shutil.which("py-spy", path=str(Path(python).parent)) or shutil.which("py-spy")
     if py_spy is None:
         return Profile(failed="py-spy is not installed (pip install -e '.[bench]')")

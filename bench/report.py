@@ -152,8 +152,9 @@ def _profile_section(profile: dict[str, Any] | None) -> list[str]:
     if profile["failed"]:
         return [*lines, f"No profile: {profile['failed']}", ""]
     lines += [
-        f"py-spy, 250 Hz, every thread; {profile['samples']:,} active samples inside the pipeline (imports "
-        "excluded). Share of samples; *inclusive* counts a function with everything it calls, *self* only its own "
+        f"py-spy, 250 Hz, every thread; {profile['samples']:,} active samples inside the pipeline, plus "
+        f"{profile.get('import_samples', 0):,} spent importing modules lazily during the run (a one-off, left out "
+        "below). Share of samples; *inclusive* counts a function with everything it calls, *self* only its own "
         "code (native code such as pydantic-core's counts to the Python function that called it).",
         "",
         "| inclusive | function | | self | function |",
