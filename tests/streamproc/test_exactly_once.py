@@ -6,6 +6,7 @@ racing for commits, a restart after a load died between its commits.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -125,3 +126,21 @@ class _unavailable:
     def __exit__(self, *exc: object) -> None:
         self.path.unlink()
         self.away.rename(self.path)
+
+
+def test_a_deleted_loads_table_is_rebuilt_from_the_commit_metadata(tmp_path: Path) -> None:
+    lander = _lander(tmp_path, run_id="before")
+    for first in range(0, 500, 100):
+        lander.land(_batch(0, first, first + 99))
+    shutil.rmtree(tmp_path / "_loads")
+
+    restarted = _lander(tmp_path, run_id="after")
+    assert restarted.positions([TopicPartition(TOPIC, 0)]) == {TopicPartition(TOPIC, 0): 500}
+    restarted.land(_batch(0, 500, 599))
+
+    valid, invalid = _expected({0: 599})
+    assert_exactly_once(tmp_path / "orders", valid=valid, invalid=invalid)
+    loads = DeltaTable(str(tmp_path / "_loads")).to_pyarrow_table().to_pylist()
+    assert [load["run_id"] for load in sorted(loads, key=lambda r: r["offsets"][0]["first_offset"])] == [
+        "before"
+    ] * 5 + ["after"]
