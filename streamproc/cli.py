@@ -186,6 +186,10 @@ from streamproc.contracts_cli import contracts_group  # noqa: E402 - registered 
 
 cli.add_command(contracts_group)
 
+from streamproc.positions_cli import positions_group  # noqa: E402 - registered after cli is defined
+
+cli.add_command(positions_group)
+
 
 def main() -> None:
     """Console script entry point."""

@@ -42,7 +42,7 @@ from streamproc.sinks.delta import DeltaTableWriter, retry_commit_conflicts
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from streamproc.sources.base import SourceRecord, TopicPartition
 
-__all__ = ["Lander", "LoadOutcome", "table_name_of"]
+__all__ = ["Lander", "LoadOutcome", "table_name_of", "transaction_app_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,12 @@ class LoadOutcome:
     rejections: tuple[Rejection, ...] = ()
     commit_seconds: dict[str, float] = field(default_factory=dict)
     routed: tuple[LoadOutcome, ...] = ()
+
+
+def transaction_app_id(consumer_group: str, table_name: str, tp: TopicPartition) -> str:
+    """The ``txn`` application id under which a table records a partition's position:
+    ``<consumer group>/<table>/<topic>/<partition>``."""
+    return f"{consumer_group}/{table_name}/{tp.topic}/{tp.partition}"
 
 
 def table_name_of(uri: str) -> str:
@@ -137,7 +143,7 @@ class Lander:
 
     def app_id(self, tp: TopicPartition) -> str:
         """The ``txn`` application id of a partition: ``<consumer group>/<table>/<topic>/<partition>``."""
-        return f"{self.consumer_group}/{self.table_name}/{tp.topic}/{tp.partition}"
+        return transaction_app_id(self.consumer_group, self.table_name, tp)
 
     def positions(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
         """Per partition, the next offset to consume according to the Delta log (``None``: no table knows it).

@@ -1,0 +1,96 @@
+"""``streamproc positions``: show where a pipeline resumes (the Delta log) beside Kafka's view, and move a position.
+
+Like ``kafka-consumer-groups --describe`` / ``--reset-offsets``, but for the positions that count: the ``txn``
+versions in the lake (see :mod:`streamproc.positions`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import click
+
+from streamproc.config import load_config
+from streamproc.errors import ConfigError, StreamprocError
+from streamproc.positions import active_members, move_position, read_positions
+from streamproc.sources.base import TopicPartition
+
+__all__ = ["positions_group"]
+
+EXIT_RUNTIME_ERROR = 1
+EXIT_USAGE_ERROR = 2
+
+
+@click.group("positions")
+def positions_group() -> None:
+    """Where each partition resumes according to the Delta log, and moving it (re-land, skip, rename a group)."""
+
+
+@positions_group.command("show")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per partition, as a JSON list.")
+def show(config_file: Path, as_json: bool) -> None:
+    """Per partition: the last offset the table, the quarantine table and _loads landed, where the pipeline resumes,
+    the group's committed Kafka offset, the end offset, and the lag."""
+    try:
+        config = load_config(config_file)
+        positions = anyio.run(read_positions, config)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE_ERROR)
+    except StreamprocError as exc:
+        _fail(str(exc), EXIT_RUNTIME_ERROR)
+    if as_json:
+        click.echo(json.dumps([p.as_dict() for p in positions]))
+        return
+    header = ("topic", "partition", "table", "quarantine", "_loads", "resumes at", "kafka committed", "end", "lag")
+    rows = [
+        (p.topic, p.partition, p.table, p.quarantine, p.loads, p.resume_at, p.committed, p.end, p.lag)
+        for p in positions
+    ]
+    cells = [[("-" if v is None else str(v)) for v in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))))
+
+
+@positions_group.command("set")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--topic", help="The topic (default: the pipeline's only topic).")
+@click.option("--partition", type=click.IntRange(min=0), required=True)
+@click.option("--next-offset", type=click.IntRange(min=0), required=True, help="The offset to resume from.")
+@click.option("--group", help="Write the position under this consumer group instead (carrying positions over to a "
+              "renamed group).")
+@click.option("--force", is_flag=True, help="Even if members of the group are running (they may land across it).")
+def set_(config_file: Path, topic: str | None, partition: int, next_offset: int, group: str | None, force: bool) -> None:
+    """Make PARTITION resume at NEXT_OFFSET: an empty commit with that position to the table, the quarantine table
+    and _loads. Rewinding re-lands what follows (delete those rows first, or they land twice); moving ahead skips
+    events for good. Stop the pipeline first."""
+    try:
+        config = load_config(config_file)
+        topics = config.source.topics if hasattr(config.source, "topics") else ()
+        if topic is None and len(topics) != 1:
+            raise ConfigError(f"the pipeline reads {len(topics)} topics: name one with --topic")
+        topic = topic or topics[0]
+        members = anyio.run(active_members, config)
+        if members and not force:
+            raise ConfigError(
+                f"group {config.source.consumer_group!r} has {members} running member(s): stop the pipeline first "
+                "(or --force)"
+            )
+        before = {(p.topic, p.partition): p.resume_at for p in anyio.run(read_positions, config)}
+        move_position(config, TopicPartition(topic, partition), next_offset, group=group)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE_ERROR)
+    except StreamprocError as exc:
+        _fail(str(exc), EXIT_RUNTIME_ERROR)
+    if group:
+        click.echo(f"{topic}[{partition}] resumes at {next_offset} for group {group}")
+    else:
+        click.echo(f"{topic}[{partition}] resumes at {next_offset} (was: {before.get((topic, partition))})")
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
