@@ -124,6 +124,7 @@ class Lander:
         )
         self.loads = DeltaTableWriter(sink.resolved_loads_uri, LOADS_SCHEMA, name="_loads", storage_options=options)
         self._progress: _Progress | None = None
+        self._recovered: list[LoadRecord] = []
 
     @property
     def writers(self) -> tuple[DeltaTableWriter, DeltaTableWriter, DeltaTableWriter]:
@@ -149,13 +150,14 @@ class Lander:
         """Per partition, the next offset to consume according to the Delta log (``None``: no table knows it).
 
         The lowest over the three tables, so a load interrupted between its commits is completed on restart. First
-        records in ``_loads`` the loads a crash interrupted whose lowest partition is among ``partitions``.
+        records in ``_loads`` the loads a crash interrupted whose lowest partition is among ``partitions``
+        (:meth:`take_recovered` hands them out).
 
         Raises:
             StorageUnavailableError: a table's log cannot be read, or ``_loads`` cannot be written.
         """
         partitions = set(partitions)
-        record_interrupted_loads(
+        self._recovered += record_interrupted_loads(
             quarantine=self.quarantine,
             table=self.table,
             loads=self.loads,
@@ -171,6 +173,11 @@ class Lander:
             known = [v + 1 for w in self.writers if (v := w.transaction_version(self.app_id(tp))) is not None]
             positions[tp] = min(known) if known else None
         return positions
+
+    def take_recovered(self) -> list[LoadRecord]:
+        """The interrupted loads :meth:`positions` recorded since the last call, oldest first (for lineage)."""
+        taken, self._recovered = self._recovered, []
+        return taken
 
     def land(self, batch: MicroBatch, *, load_id: str | None = None) -> LoadOutcome:
         """Validate and land one micro-batch.

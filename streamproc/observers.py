@@ -7,6 +7,7 @@ or lineage transport never stops landing. The lake is the outbox, so nothing an 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from streamproc.batching.batcher import MicroBatch
     from streamproc.config import PipelineConfig
     from streamproc.landing import LoadOutcome
+    from streamproc.lineage.loads import LoadRecord
     from streamproc.summary import RunSummary
 
 __all__ = ["PipelineObserver", "RunInfo"]
@@ -56,6 +58,11 @@ class PipelineObserver:
 
     async def on_revoked(self, partitions: set[TopicPartition]) -> None:
         """Partitions were revoked."""
+
+    async def on_recovered(self, loads: Sequence[LoadRecord]) -> None:
+        """On assignment, loads a crashed process had interrupted were recorded in ``_loads`` from their commits
+        (:mod:`streamproc.lineage.recovery`), oldest first. Each belongs to the crashed process's run
+        (``load.run_id``), not this one. Called before ``on_assigned`` of the same assignment."""
 
     async def on_load(self, outcome: LoadOutcome, batch: MicroBatch) -> None:
         """A micro-batch was landed and committed to the lake (before the Kafka offset commit)."""

@@ -245,9 +245,12 @@ class Pipeline:
         # not for two threads at once.
         async with self._landing:
             positions = await anyio.to_thread.run_sync(self._lander.positions, partitions) if partitions else {}
+            recovered = self._lander.take_recovered()
             self._batcher.assign(positions)
             self._owned |= partitions
             self._generation += 1
+        if recovered:  # announced live (lineage), not only by `streamproc lineage backfill`
+            await self._notify("on_recovered", recovered)
         await self._notify("on_assigned", partitions)
         return positions
 

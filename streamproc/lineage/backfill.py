@@ -14,7 +14,7 @@ the load's version (then without tags, documentation and the topic's field list,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
 
 import pyarrow as pa
@@ -31,7 +31,7 @@ from streamproc.lineage import events
 from streamproc.lineage.loads import LoadRecord, OffsetRange
 from streamproc.sources import open_source
 
-__all__ = ["read_loads", "rebuild_events"]
+__all__ = ["describe_load_run", "read_loads", "rebuild_events"]
 
 
 def read_loads(
@@ -80,15 +80,31 @@ def rebuild_events(
     for run_id, run_loads in by_run.items():
         template = descriptions.get(run_loads[0].contract_hash)
         if template is None:
-            template = descriptions[run_loads[0].contract_hash] = _describe(config, contract, run_loads[0])
+            template = descriptions[run_loads[0].contract_hash] = describe_load_run(config, contract, run_loads[0])
         run = _with_run_id(template, run_id)
         yield events.start_event(run, at=run_loads[0].started_at)
         for load in run_loads:
             yield events.load_event(run, [load], at=load.committed_at)
 
 
-def _describe(config: PipelineConfig, contract: type[Contract], load: LoadRecord) -> events.RunDescription:
-    source_uris = open_source(config).source_uris
+def describe_load_run(
+    config: PipelineConfig,
+    contract: type[Contract],
+    load: LoadRecord,
+    *,
+    source_uris: Mapping[str, str] | None = None,
+) -> events.RunDescription:
+    """The description of ``load``'s run (its ``run_id``) for its events: from ``contract`` when the load's contract
+    hash is the contract's, else from the Delta table's schema at the load's version.
+
+    Args:
+        source_uris: topic → ``_source`` URI; default: the config's source's.
+
+    Raises:
+        StorageUnavailableError: the table's log cannot be read at that version.
+    """
+    if source_uris is None:
+        source_uris = open_source(config).source_uris
     common = {
         "run_id": load.run_id,
         "namespace": config.lineage.namespace,

@@ -6,11 +6,14 @@ hook          event
 on_start      ``START`` (inputs: the topics; outputs: the table and its quarantine table, with their static facets)
 on_load       ``RUNNING`` per load (``emit: per_load``), or at most one per ``every_seconds`` summarising the loads
               since the last one (``emit: every_n_seconds``; what is left is sent at stop)
+on_recovered  ``RUNNING`` of the crashed run (its run id, at the load's commit time) for each load a crash had
+              interrupted and this process recorded on assignment (:mod:`streamproc.lineage.recovery`)
 on_stop       ``COMPLETE`` after a graceful stop; ``FAIL`` with ``errorMessage`` after an error or a ``freeze`` stop
 ============  ====================================================================================================
 
 Every event is appended (fsynced) to the outbox before the hook returns, and a background thread delivers it
-(:mod:`streamproc.lineage.delivery`). At start the observer also adopts the logs of earlier runs that died before
+(:mod:`streamproc.lineage.delivery`). A recovered load's event goes into this run's log too, so that it is delivered
+now rather than after this run's last event. At start the observer also adopts the logs of earlier runs that died before
 delivering everything, and ends a run that died without a terminal event with a ``FAIL`` ("ended without reporting
 how"). A problem of the observer itself is logged, never raised into the pipeline (observers.py): the lake keeps
 every load, and ``streamproc lineage backfill`` rebuilds their events.
@@ -19,11 +22,12 @@ every load, and ``streamproc lineage backfill`` rebuilds their events.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +42,7 @@ from openlineage.client.serde import Serde
 from streamproc.config import LineageConfig, PipelineConfig, SinkConfig
 from streamproc.errors import ContractStopError
 from streamproc.lineage import events
+from streamproc.lineage.backfill import describe_load_run
 from streamproc.lineage.delivery import Deliverer
 from streamproc.lineage.facets import PRODUCER
 from streamproc.lineage.loads import LoadRecord
@@ -103,8 +108,10 @@ class OpenLineageObserver(PipelineObserver):
         self._window: list[LoadRecord] = []
         self._last_running = time.monotonic()
         self._contract_hash: str | None = None
+        self._info: RunInfo | None = None
 
     async def on_start(self, run: RunInfo) -> None:
+        self._info = run
         tables = run.tables
         self._run = events.describe_run(
             run_id=run.run_id,
@@ -146,6 +153,21 @@ class OpenLineageObserver(PipelineObserver):
         self._window.append(outcome.load)
         if self.lineage.emit == "per_load" or time.monotonic() - self._last_running >= self.lineage.every_seconds:
             await self._flush_window()
+
+    async def on_recovered(self, loads: Sequence[LoadRecord]) -> None:
+        """A RUNNING event per recovered load, as the crashed run would have sent it (its run id; the load's commit
+        time, so the catalog keeps the run's later ``FAIL`` as its state); described as ``streamproc lineage
+        backfill`` describes it (:func:`streamproc.lineage.backfill.describe_load_run`)."""
+        if self._run is None or self._info is None:
+            return
+        info = self._info
+        for load in loads:
+            describe = functools.partial(
+                describe_load_run, self.config, info.contract, load, source_uris=info.source_uris
+            )
+            run = await anyio.to_thread.run_sync(describe)
+            await self._emit(events.load_event(run, [load], at=load.committed_at))
+            logger.info("reported load %s of crashed run %s to OpenLineage", load.load_id[:12], load.run_id)
 
     async def on_stop(self, summary: RunSummary, error: BaseException | None) -> None:
         if self._run is None or self._log is None or self._deliverer is None:
@@ -209,7 +231,7 @@ def adopt_orphans(outbox: Outbox, *, by: str) -> list[RunLog]:
 
 def _end_orphan(orphan: RunLog, *, by: str) -> None:
     """Append a FAIL for a run whose process died before reporting how it ended (its last event is not terminal)."""
-    last = _first_event(orphan.path)  # every line names the same run and job
+    last = _first_event(orphan.path)  # the run's START: its run and job (later lines may be recovered loads')
     if last is None:
         return
     message = f"the streamproc process of this run ended without reporting how (killed or crashed); noticed by {by}"

@@ -2,7 +2,8 @@
 
 Layout, one folder per job (``<outbox dir>/<namespace>/<job>/``)::
 
-    20261121T091500Z-<run id>.jsonl      the run's events, one JSON object per line, appended and fsynced
+    20261121T091500Z-<run id>.jsonl      the run's events, one JSON object per line, appended and fsynced (after
+                                         its START, also RUNNING events of loads it recovered for a crashed run)
     20261121T091500Z-<run id>.acked      {"offset": bytes of the .jsonl delivered, "count": events delivered}
     20261121T091500Z-<run id>.sealed     present once nothing more will be appended (the run ended)
     rejected.jsonl                       events the receiver refused as invalid, with its answer (kept, not lost)
