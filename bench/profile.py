@@ -25,7 +25,8 @@ from bench.runner import REPO
 __all__ = ["Profile", "profile_file_path", "summarise"]
 
 _FRAME = re.compile(r"^(?P<function>.+?) \((?P<file>[^:()]+)(?::\d+)?\)$")
-_INSIDE = ("pipeline.py", "landing.py")  # a sample counts when its stack is inside the pipeline's work
+# A sample counts when its stack is inside the pipeline's work: a method of these (not the import of their modules).
+_INSIDE = ("Pipeline.", "Lander.", "FileSource.")
 
 
 @dataclass(slots=True)
@@ -62,7 +63,7 @@ def summarise(collapsed: str, *, top: int = 15) -> Profile:
         if not stack or not count_text.isdigit():
             continue
         frames = [_short(f) for f in stack.split(";")]
-        if not any(i in f for f in frames for i in _INSIDE):
+        if not any(f.startswith(_INSIDE) for f in frames):
             continue
         count = int(count_text)
         if any(f.startswith("_find_and_load ") for f in frames):
@@ -74,8 +75,10 @@ def summarise(collapsed: str, *, top: int = 15) -> Profile:
         own[frames[-1]] += count
     if not samples:
         return Profile(failed="no samples inside the pipeline")
-    generic = re.compile(r"^(_?run|_bootstrap\w*|worker|run_sync|_run_once|run_forever|_land_loop|_land|main|"
-                         r"<module>|_run_module_as_main|_run_code|__call__|\w*WorkerThread\.run) ")
+    # Frames every stack has (threads, event loop, runners): they say nothing about where the time goes.
+    generic = re.compile(r"^(_?run|main|<module>|_run_module_as_main|_run_code|__call__|\w*WorkerThread\.run|"
+                         r"Thread\._bootstrap\w*|Runner\.run|BaseEventLoop\.\w+|Handle\._run|"
+                         r"AsyncIOBackend\.run|TaskHandle\._run_coro|Context\.run) ")
     busiest = [(f, n / samples) for f, n in inclusive.most_common() if not generic.match(f)][:top]
     return Profile(samples=samples, import_samples=imports, inclusive=busiest,
                    self_time=[(f, n / samples) for f, n in own.most_common(top)])

@@ -3,8 +3,9 @@
 The contract's pydantic model is the resource's ``columns`` and ``schema_contract`` is ``discard_row`` (dlt's own
 vocabulary, which streamproc's modes follow), destination ``filesystem`` with ``table_format="delta"``. Events are
 parsed with orjson (dlt's own JSON library) and yielded as pages of 10,000 dicts ("yield pages instead of rows",
-dlt's performance guide). dlt's buffers are set to a page (``DATA_WRITER__BUFFER_MAX_ITEMS``) unless the spec's
-``dlt_env`` says otherwise. Timed: ``dlt.pipeline`` and ``pipeline.run`` (extract, normalize, load).
+dlt's performance guide). dlt's buffers hold a page (``DATA_WRITER__BUFFER_MAX_ITEMS``) and its intermediary
+files are not compressed (see ``_DEFAULT_ENV``); the spec's ``dlt_env`` can override any of dlt's settings.
+Timed: ``dlt.pipeline`` and ``pipeline.run`` (extract, normalize, load).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ of a table it has not created yet, so nothing would land (streamproc creates the
 _DEFAULT_ENV = {
     "RUNTIME__DLTHUB_TELEMETRY": "false",  # no network beyond loopback here; and not part of the work
     "DATA_WRITER__BUFFER_MAX_ITEMS": str(PAGE_ROWS),
+    # The intermediary files uncompressed: extract 8.3 s -> 5.5 s on 200k orders (no gzip of what normalize reads
+    # back at once). Parallel normalize (NORMALIZE__WORKERS=2 with file rotation, the guide's advice for one big
+    # resource) gained nothing measurable on 2 shared CPUs and cost ~110 MiB more: left at dlt's default (one process).
+    "DATA_WRITER__DISABLE_COMPRESSION": "true",
 }
 
 
