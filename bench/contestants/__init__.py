@@ -3,18 +3,31 @@
 A spec (JSON) has ``data`` (:class:`bench.generate.DataFile` as a dict), ``workdir`` (a fresh folder for this run's
 tables), ``batch_rows`` (rows per Delta commit where the contestant lets us choose), and for the Kafka contestants
 ``kafka`` (``bootstrap_servers``, ``topic``). ``run`` returns at least ``events`` (input events processed) and
-``seconds`` (wall time of the work alone), and ``tables`` (role → Delta table location) for the counts.
+``seconds`` (wall time of the work alone) with ``cpu_seconds`` (CPU time of every thread of the process meanwhile:
+steadier than wall time on a shared machine), and ``tables`` (role → Delta table location) for the counts.
 """
 
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_model", "pages"]
+__all__ = ["load_model", "pages", "clock", "since"]
+
+
+def clock() -> tuple[float, float]:
+    """Now, as (wall seconds, CPU seconds of this process): a start for :func:`since`."""
+    return time.perf_counter(), time.process_time()
+
+
+def since(start: tuple[float, float]) -> dict[str, float]:
+    """``seconds`` and ``cpu_seconds`` from ``start`` (:func:`clock`) to now."""
+    wall, cpu = clock()
+    return {"seconds": wall - start[0], "cpu_seconds": cpu - start[1]}
 
 
 def load_model(reference: str) -> Any:

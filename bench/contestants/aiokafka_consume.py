@@ -7,26 +7,27 @@ partition assignment to the last record of the end offsets seen at assignment.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 import anyio
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from bench.contestants import clock, since
+
 __all__ = ["run"]
 
 
 class _Assigned(ConsumerRebalanceListener):
     def __init__(self) -> None:
-        self.at: float | None = None
+        self.at: tuple[float, float] | None = None
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         pass
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         if assigned and self.at is None:
-            self.at = time.perf_counter()
+            self.at = clock()
 
 
 async def _consume(bootstrap: str, topic: str) -> dict[str, Any]:
@@ -53,13 +54,13 @@ async def _consume(bootstrap: str, topic: str) -> dict[str, Any]:
             if ends is None and consumer.assignment():
                 ends = await consumer.end_offsets(list(consumer.assignment()))
             if ends is not None and all(reached.get(tp, 0) >= end for tp, end in ends.items()):
-                finished = time.perf_counter()
+                work = since(listener.at) if listener.at is not None else None
                 break
     finally:
         await consumer.stop()
-    if listener.at is None:
+    if work is None:
         raise RuntimeError("never assigned a partition")
-    return {"events": events, "bytes": size, "seconds": finished - listener.at, "tables": {}}
+    return {"events": events, "bytes": size, **work, "tables": {}}
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ RSS includes the whole table, held in memory before the writes.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 from pydantic import ValidationError
 
-from bench.contestants import load_model, pages
+from bench.contestants import clock, load_model, pages, since
 from contracts import contract_arrow_schema
 
 __all__ = ["run", "accepted_table"]
@@ -44,8 +43,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     table = accepted_table(data["contract"], data["path"])
     uri = str(Path(spec["workdir"]) / "lake" / data["name"])
     step = spec["batch_rows"]
-    started = time.perf_counter()
+    started = clock()
     for offset in range(0, max(table.num_rows, 1), step):
         write_deltalake(uri, table.slice(offset, step), mode="append")
-    seconds = time.perf_counter() - started
-    return {"events": data["events"], "rows_written": table.num_rows, "seconds": seconds, "tables": {"table": uri}}
+    return {"events": data["events"], "rows_written": table.num_rows, **since(started), "tables": {"table": uri}}

@@ -11,7 +11,6 @@ Timed: ``dlt.pipeline`` and ``pipeline.run`` (extract, normalize, load).
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     import dlt
     import orjson
 
-    from bench.contestants import load_model, pages
+    from bench.contestants import clock, load_model, pages, since
 
     data = spec["data"]
     model = load_model(data["contract"])
@@ -51,7 +50,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             events += len(page)
             yield [orjson.loads(line) for line in page]
 
-    started = time.perf_counter()
+    started = clock()
     pipeline = dlt.pipeline(
         pipeline_name=f"bench_{uuid.uuid4().hex[:8]}",
         pipelines_dir=str(workdir / "dlt"),
@@ -59,8 +58,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         dataset_name="bench",
     )
     pipeline.run(events_of_file(), loader_file_format="parquet")
-    seconds = time.perf_counter() - started
+    timing = since(started)
     table = workdir / "lake" / "bench" / data["name"]
     steps = {step.step: (step.finished_at - step.started_at).total_seconds() for step in pipeline.last_trace.steps}
-    return {"events": events, "seconds": seconds, "tables": {"table": str(table)}, "dlt_version": dlt.__version__,
+    return {"events": events, **timing, "tables": {"table": str(table)}, "dlt_version": dlt.__version__,
             "dlt_step_seconds": steps}

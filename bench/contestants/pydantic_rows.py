@@ -7,7 +7,6 @@ are counted and dropped: nothing records them.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 from pydantic import ValidationError
 
-from bench.contestants import load_model
+from bench.contestants import clock, load_model, since
 from contracts import contract_arrow_schema
 
 __all__ = ["run", "ROWS_PER_WRITE"]
@@ -28,7 +27,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     model = load_model(data["contract"])
     schema = contract_arrow_schema(model)
     uri = str(Path(spec["workdir"]) / "lake" / data["name"])
-    started = time.perf_counter()
+    started = clock()
     events = dropped = 0
     rows: list[dict[str, Any]] = []
     with Path(data["path"]).open("rb") as handle:
@@ -44,5 +43,4 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 rows = []
     if rows:
         write_deltalake(uri, pa.Table.from_pylist(rows, schema=schema), mode="append")
-    seconds = time.perf_counter() - started
-    return {"events": events, "seconds": seconds, "dropped_counted": dropped, "tables": {"table": uri}}
+    return {"events": events, **since(started), "dropped_counted": dropped, "tables": {"table": uri}}

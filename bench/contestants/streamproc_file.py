@@ -7,13 +7,13 @@ whole :meth:`Pipeline.run`, from opening the tables to the last commit.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import anyio
 import yaml
 
+from bench.contestants import clock, since
 from streamproc.config import load_config
 from streamproc.pipeline import Pipeline
 
@@ -41,7 +41,6 @@ def write_config(spec: dict[str, Any], source: dict[str, Any], *, batch: dict[st
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     config = load_config(write_config(spec, {"type": "file", "path": spec["data"]["path"]}))
     pipeline = Pipeline(config, handle_signals=False)
-    started = time.perf_counter()
+    started = clock()
     summary = anyio.run(pipeline.run)
-    seconds = time.perf_counter() - started
-    return {"events": summary.events, "seconds": seconds, "tables": summary.tables}
+    return {"events": summary.events, **since(started), "tables": summary.tables}

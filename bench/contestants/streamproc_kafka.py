@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 
+from bench.contestants import clock, since
 from bench.contestants.streamproc_file import write_config
 from streamproc.config import load_config
 from streamproc.landing import LoadOutcome
@@ -24,21 +25,21 @@ __all__ = ["run", "kafka_source", "Clock"]
 
 
 class Clock(PipelineObserver):
-    """Times consume → land: the first assignment and each load's commit (``time.perf_counter()``), and counts
+    """Times consume → land: from the first assignment to each load's commit (wall and CPU), and counts
     the events the loads covered."""
 
     def __init__(self) -> None:
-        self.assigned_at: float | None = None
-        self.last_load_at: float | None = None
+        self.assigned_at: tuple[float, float] | None = None
+        self.work: dict[str, float] | None = None
         self.events = 0
 
     async def on_assigned(self, partitions: set[TopicPartition]) -> None:
         if partitions and self.assigned_at is None:
-            self.assigned_at = time.perf_counter()
+            self.assigned_at = clock()
 
     async def on_load(self, outcome: LoadOutcome, batch: Any) -> None:
-        if batch.records:
-            self.last_load_at = time.perf_counter()
+        if batch.records and self.assigned_at is not None:
+            self.work = since(self.assigned_at)
             self.events += len(batch.records)
 
 
@@ -54,15 +55,10 @@ def kafka_source(spec: dict[str, Any], group: str) -> dict[str, Any]:
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     config = load_config(write_config(spec, kafka_source(spec, f"bench-{uuid.uuid4().hex[:8]}")))
-    clock = Clock()
-    pipeline = Pipeline(config, until_caught_up=True, handle_signals=False, observers=[clock])
+    timer = Clock()
+    pipeline = Pipeline(config, until_caught_up=True, handle_signals=False, observers=[timer])
     started = time.perf_counter()
     summary = anyio.run(pipeline.run)
-    if clock.assigned_at is None or clock.last_load_at is None:
+    if timer.work is None:
         raise RuntimeError("the pipeline was never assigned a partition or landed nothing")
-    return {
-        "events": clock.events,
-        "seconds": clock.last_load_at - clock.assigned_at,
-        "run_seconds": time.perf_counter() - started,
-        "tables": summary.tables,
-    }
+    return {"events": timer.events, **timer.work, "run_seconds": time.perf_counter() - started, "tables": summary.tables}
