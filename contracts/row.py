@@ -35,7 +35,9 @@ from contracts.evolve import (
 )
 from contracts.modes import SEVERITY, Entity, ResolvedModes
 
-__all__ = ["RowJudge", "RowVerdict", "classify_malformed"]
+__all__ = ["RowJudge", "RowVerdict", "classify_malformed", "int64_overflows"]
+
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(slots=True)
@@ -86,7 +88,11 @@ class RowJudge:
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
         else:
-            return RowVerdict(self._row(model, {}))
+            row = self._row(model, {})
+            overflow = int64_overflows(row)
+            if not overflow:
+                return RowVerdict(row)
+            return self._resolve(json.loads(payload or b"{}"), overflow)
         malformed = classify_malformed(payload, errors)
         if malformed is not None:
             return RowVerdict(None, [malformed], "malformed")
@@ -98,7 +104,9 @@ class RowJudge:
             model = self.contract.model_validate(document)
         except ValidationError as exc:
             return self._resolve(document, exc.errors(include_url=False))
-        return RowVerdict(self._row(model, {}))
+        row = self._row(model, {})
+        overflow = int64_overflows(row)
+        return self._resolve(document, overflow) if overflow else RowVerdict(row)
 
     def _resolve(self, document: dict[str, Any], errors: list[Any]) -> RowVerdict:
         violations = []
@@ -129,6 +137,8 @@ class RowJudge:
         if model is None:
             return RowVerdict(None, violations, "row_discarded")
         row = self._row(model, {})
+        if int64_overflows(row):  # a value the table cannot hold is still in the row
+            return RowVerdict(None, violations, "row_discarded")
         for key, move in moves.items():
             if move is not None:
                 row[move[0]] = move[1]
@@ -222,6 +232,25 @@ class RowJudge:
         row = model.model_dump(mode="python")
         row.update(extras)
         return row
+
+
+def int64_overflows(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Errors (pydantic's shape) for integers an int64 column cannot hold: pydantic's ``int`` is unbounded."""
+    found: list[dict[str, Any]] = []
+
+    def visit(value: Any, loc: tuple[str | int, ...]) -> None:
+        if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+            found.append({"loc": loc, "type": "int64_overflow", "msg": "Input should fit a 64-bit integer column"})
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, (*loc, key))
+        elif isinstance(value, list | tuple | set | frozenset):
+            for position, item in enumerate(value):
+                visit(item, (*loc, position))
+
+    for key, value in row.items():
+        visit(value, (key,))
+    return found
 
 
 def classify_malformed(

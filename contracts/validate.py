@@ -1,7 +1,8 @@
 """Validating a batch of raw events against a contract: accepted rows as Arrow, rejections as data.
 
-The verdict on each event comes from the per-row pydantic path (:mod:`contracts.row`), which gives pydantic's exact
-error for every violation and applies the modes (field > contract > pipeline config). Malformed payloads (not
+Events the fast path (:mod:`contracts.fast`) finds clean become Arrow rows column-wise; the verdict on every other
+event comes from the per-row pydantic path (:mod:`contracts.row`), which gives pydantic's exact error for every
+violation and applies the modes (field > contract > pipeline config). Malformed payloads (not
 UTF-8, not JSON, not an object, tombstones) are always rejected with disposition ``malformed``, whatever the modes:
 a contract cannot judge what it cannot read. Under ``freeze`` the first violating event raises
 :class:`ContractFrozenError` and nothing of the batch is accepted (dlt's freeze).
@@ -13,15 +14,17 @@ an inferred contract version.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from contracts.arrow import contract_arrow_schema
 from contracts.declare import Contract
 from contracts.errors import ContractFrozenError
+from contracts.fast import fast_plan
 from contracts.evolve import EvolvedColumn, evolvable_fields, with_evolvable_nullable
 from contracts.modes import Entity, ModeName, ResolvedModes, resolve_modes
 from contracts.row import RowJudge
@@ -29,6 +32,9 @@ from contracts.row import RowJudge
 __all__ = ["Violation", "Rejection", "Disposition", "ValidationResult", "validate_batch", "accepted_schema"]
 
 Disposition = Literal["row_discarded", "value_discarded", "malformed"]
+
+FAST_PATH_MIN_EVENTS = 8
+"""Smaller batches go straight to the per-row path (the fast path's fixed costs would dominate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,7 @@ def validate_batch(
     *,
     modes: ResolvedModes | None = None,
     evolved: Mapping[str, EvolvedColumn] | None = None,
+    fast: bool | None = None,
 ) -> ValidationResult:
     """Validate raw JSON payloads (one event each) against ``contract``.
 
@@ -105,6 +112,10 @@ def validate_batch(
         modes: the modes in force (:func:`contracts.modes.resolve_modes`: field > contract > pipeline config);
             default: the contract's own, without a pipeline config.
         evolved: the evolved columns the target table already has (:func:`contracts.evolve.evolved_columns_of`).
+        fast: use the fast path (:mod:`contracts.fast`) for the events it finds clean; default: when the contract
+            compiles to a fast plan and the batch has at least :data:`FAST_PATH_MIN_EVENTS` events; ``True``:
+            whenever the contract compiles; ``False``: per-row pydantic for every event. The verdicts are the
+            same either way.
 
     Returns:
         A :class:`ValidationResult`; ``len(accepted) + (row_discarded + malformed rejections) == len(payloads)``.
@@ -116,12 +127,35 @@ def validate_batch(
     """
     modes = modes or resolve_modes(contract)
     judge = RowJudge(contract, modes, dict(evolved or {}))
+    plan = fast_plan(contract) if fast or (fast is None and len(payloads) >= FAST_PATH_MIN_EVENTS) else None
+    split = plan.split(payloads) if plan is not None else None
+    per_row = split.rest if split is not None else range(len(payloads))
+    rows, row_index, rejected = _judge_rows(contract, judge, payloads, per_row)
+    schema = accepted_schema(contract, modes, [*(evolved or {}).values(), *judge.new_columns])
+    accepted = pa.Table.from_pylist(rows, schema=schema)
+    accepted_index = row_index
+    if split is not None and split.clean_index:
+        # Clean events (fast path) and per-row verdicts, back in batch order.
+        merged = pa.concat_tables([_conformed(split.clean, schema), accepted])
+        positions = pa.array(split.clean_index + row_index, pa.int64())
+        order = pc.sort_indices(positions)
+        accepted = merged.take(order) if row_index else merged
+        accepted_index = positions.take(order).to_pylist() if row_index else split.clean_index
+    return ValidationResult(
+        accepted=accepted, accepted_index=accepted_index, rejected=rejected, new_columns=tuple(judge.new_columns)
+    )
+
+
+def _judge_rows(
+    contract: type[Contract], judge: RowJudge, payloads: Sequence[bytes | None], indices: Iterable[int]
+) -> tuple[list[dict[str, Any]], list[int], list[Rejection]]:
+    """The per-row path over ``indices``: accepted rows with their positions, and rejections (ascending)."""
     info = contract.__contract__
     rows: list[dict[str, Any]] = []
     accepted_index: list[int] = []
     rejected: list[Rejection] = []
-    for index, payload in enumerate(payloads):
-        verdict = judge.judge(payload)
+    for index in indices:
+        verdict = judge.judge(payloads[index])
         if verdict.disposition is not None:
             rejection = Rejection(
                 index,
@@ -137,11 +171,16 @@ def validate_batch(
         if verdict.row is not None:
             rows.append(verdict.row)
             accepted_index.append(index)
-    schema = accepted_schema(contract, modes, [*(evolved or {}).values(), *judge.new_columns])
-    accepted = pa.Table.from_pylist(rows, schema=schema)
-    return ValidationResult(
-        accepted=accepted, accepted_index=accepted_index, rejected=rejected, new_columns=tuple(judge.new_columns)
-    )
+    return rows, accepted_index, rejected
+
+
+def _conformed(clean: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Fast-path rows with the accepted schema: evolvable columns nullable, evolved columns null."""
+    columns = [
+        clean.column(f.name).cast(f.type) if f.name in clean.schema.names else pa.nulls(clean.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def accepted_schema(
