@@ -33,7 +33,7 @@ from streamproc.sources.base import SourceRecord
 if TYPE_CHECKING:
     from streamproc.config import PipelineConfig
 
-__all__ = ["ContractStage", "StageOptions"]
+__all__ = ["ContractStage", "StageOptions", "UnroutedRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,17 @@ class StageOptions:
             pii_secret=config.pii.secret.get_secret_value().encode() if config.pii.secret else None,
             pii_keep_unparseable=config.pii.keep_unparseable_in_quarantine,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class UnroutedRecord(SourceRecord):
+    """A record whose event type no route declares, under ``tables: discard_row`` or ``discard_value``: the
+    default route quarantines it with a ``tables`` violation instead of validating it (see
+    :mod:`streamproc.routing`)."""
+
+    field: str = ""
+    reason: str = ""
+    mode: str = "discard_row"
 
 
 class ContractStage:
@@ -141,6 +152,7 @@ class ContractStage:
                 before anything is recorded).
         """
         payloads, refused = self._upcast(records)
+        refused.update(self._unrouted(records))
         if refused:
             keep = [i for i in range(len(records)) if i not in refused]
             result = _reindexed(
@@ -161,6 +173,18 @@ class ContractStage:
                 rejected=[replace(r, removed=self.pii.redact_document(r.removed)) for r in result.rejected],
             )
         return result
+
+    def _unrouted(self, records: Sequence[SourceRecord]) -> dict[int, Rejection]:
+        """Events the router refused a table for (``tables: discard_*``): quarantined, not judged by this contract."""
+        info = self.contract.__contract__
+        refused = {}
+        for index, record in enumerate(records):
+            if isinstance(record, UnroutedRecord):
+                violation = Violation(
+                    record.field, "route_unknown", record.reason, "tables", record.mode  # type: ignore[arg-type]
+                )
+                refused[index] = Rejection(index, info.name, info.version, (violation,), "row_discarded")
+        return refused
 
     def _upcast(self, records: Sequence[SourceRecord]) -> tuple[list[bytes | None], dict[int, Rejection]]:
         """Payloads with older-version events migrated, and the events that could not be (as rejections)."""

@@ -2,8 +2,12 @@
 
 A top-level discriminator field (``routing.field``: often ``type``; Segment's ``event``) picks each event's route.
 Each route has its own :class:`~streamproc.landing.Lander` (its contract, table, quarantine table; ``_loads`` and
-``_contracts`` are shared), and one micro-batch is split by route. Events no route matches (an unknown value, no
-such field, a payload that is not a JSON object) go to the pipeline's own contract and table: the default route.
+``_contracts`` are shared), and one micro-batch is split by route. Payloads that are not JSON objects go to the
+pipeline's own contract and table, the default route, which reports them as malformed. An event whose type no route
+declares would need a table no contract declares — dlt's ``tables`` entity, with the default route's ``tables``
+mode: ``evolve`` (the default) lands it through the default route's contract; ``freeze`` stops the pipeline before
+the batch commits; ``discard_row`` / ``discard_value`` quarantine it in the default route's quarantine table with a
+``tables`` violation (``route_unknown``), not judged by any contract.
 
 Exactly once, per table: every route's Lander commits every load (an empty commit still records the ``txn``
 actions, whose app ids carry the table name), so each table knows how far it has landed each partition; on
@@ -22,7 +26,8 @@ from contracts.modes import resolve_modes
 from contracts.registry import ContractRegistry
 from streamproc.batching.batcher import MicroBatch
 from streamproc.config import PipelineConfig, SinkConfig
-from streamproc.errors import ConfigError
+from streamproc.contract_stage import UnroutedRecord
+from streamproc.errors import ConfigError, ContractStopError
 from streamproc.landing import Lander, LoadOutcome, table_name_of
 from streamproc.sinks.delta import DeltaTableWriter
 from streamproc.sources.base import SourceRecord, TopicPartition
@@ -30,16 +35,19 @@ from streamproc.sources.base import SourceRecord, TopicPartition
 __all__ = ["RoutedLander", "with_routes", "route_contracts", "route_of"]
 
 
-def route_of(payload: bytes | None, field_name: str) -> str | None:
-    """The discriminator's value when it is a string at the top level of a JSON object, else ``None``."""
+_MALFORMED = object()
+
+
+def route_of(payload: bytes | None, field_name: str) -> Any:
+    """The discriminator's value at the top level of a JSON object (``None`` when absent), or ``_MALFORMED`` when
+    the payload is not a JSON object (the default route's contract reports it)."""
     if not payload:
-        return None
+        return _MALFORMED
     try:
         document = json.loads(payload)
     except ValueError:
-        return None
-    value = document.get(field_name) if isinstance(document, dict) else None
-    return value if isinstance(value, str) else None
+        return _MALFORMED
+    return document.get(field_name) if isinstance(document, dict) else _MALFORMED
 
 
 def route_contracts(config: PipelineConfig) -> dict[str, type[Contract]]:
@@ -117,9 +125,15 @@ class RoutedLander:
         committed skip their share on the retry)."""
         shares: dict[str, list[SourceRecord]] = {value: [] for value in self.routes}
         default: list[SourceRecord] = []
+        tables = self.default.modes.contract.tables
         for record in batch.records:
             value = route_of(record.value, self.field_name)
-            (shares[value] if value in shares else default).append(record)
+            if isinstance(value, str) and value in shares:
+                shares[value].append(record)
+            elif value is _MALFORMED or tables == "evolve":
+                default.append(record)
+            else:
+                default.append(self._unrouted(record, value, tables))
         ranges = batch.offset_ranges()
         load_id = kwargs.pop("load_id", None)
         outcomes = []
@@ -138,6 +152,26 @@ class RoutedLander:
             first,
             already_landed=all(o.already_landed for o in outcomes),
             routed=tuple(others),
+        )
+
+
+    def _unrouted(self, record: SourceRecord, value: Any, tables: str) -> SourceRecord:
+        """An event whose type no route declares, under ``tables`` other than ``evolve`` (dlt: a new table)."""
+        reason = (
+            f"no route for {self.field_name}={value!r} (routes: {', '.join(sorted(self.routes))}) and new tables "
+            f"are {'frozen' if tables == 'freeze' else 'discarded'} (tables: {tables})"
+        )
+        if tables == "freeze":
+            raise ContractStopError(
+                f"{reason} at {record.topic}[{record.partition}]@{record.offset}; nothing from this batch on was "
+                "committed",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+        return UnroutedRecord(
+            record.topic, record.partition, record.offset, record.value, record.key, record.timestamp_ms,
+            record.headers, field=self.field_name, reason=reason, mode=tables,
         )
 
 

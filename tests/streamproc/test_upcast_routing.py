@@ -147,3 +147,41 @@ def test_a_discriminator_routes_each_event_type_to_its_table_exactly_once(
     # every route's contract is registered
     contracts = {r["name"] for r in read("_contracts")}
     assert contracts == {"shop_events", "order_placed", "order_refunded"}
+
+
+@pytest.mark.parametrize("tables", ["discard_row", "freeze"])
+def test_an_event_type_no_route_declares_follows_the_tables_mode(
+    kafka_bootstrap: str, tmp_path: Path, tables: str
+) -> None:
+    topic = new_topic(f"tables-{tables.replace('_', '-')}")
+    events = [
+        {"type": "order_placed", "id": 1, "amount": 5.0},
+        {"type": "page_viewed", "id": 2},  # no route declares it: a new table in dlt's terms
+        {"id": 3},  # no discriminator at all
+        {"type": "order_placed", "id": 4, "amount": 6.0},
+    ]
+    run_async(produce, kafka_bootstrap, topic, [json.dumps(e).encode() for e in events] + [b"[]"])
+    files = write_pipeline(
+        tmp_path, kafka_bootstrap, topic=topic, contract=f"{SHOP}:ShopEvent", contract_mode={"tables": tables},
+        routing={"field": "type", "routes": {"order_placed": f"{SHOP}:OrderPlaced"}},
+    )
+
+    result = run_cli("run", str(files.config), "--until-caught-up")
+
+    if tables == "freeze":
+        assert result.returncode == 3, result.stderr
+        assert "no route for type='page_viewed'" in result.stderr and "tables: freeze" in result.stderr
+        assert f"{topic}[0]@1" in result.stderr
+        assert not (files.lake / "order_placed").exists() or DeltaTable(str(files.lake / "order_placed")).to_pyarrow_table().num_rows == 0
+        return
+    assert result.returncode == 0, result.stderr
+    placed = DeltaTable(str(files.lake / "order_placed")).to_pyarrow_table().to_pylist()
+    assert sorted(r["id"] for r in placed) == [1, 4]
+    assert files.read("table").num_rows == 0  # the default contract judged nothing: the types were refused a table
+    quarantine = {r["_offset"]: r for r in files.read("quarantine").to_pylist()}
+    assert set(quarantine) == {1, 2, 4}
+    assert quarantine[1]["violations"][0] | {"message": ""} == {
+        "loc": "type", "type": "route_unknown", "message": "", "entity": "tables", "mode": "discard_row"
+    }
+    assert "no route for type=None" in quarantine[2]["violations"][0]["message"]
+    assert quarantine[4]["disposition"] == "malformed"
