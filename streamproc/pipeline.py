@@ -313,10 +313,11 @@ class Pipeline:
                     self.summary.stopped_by = "caught_up"
                     return
                 elif chunk.generation == self._generation:
-                    for record in chunk.records:
-                        if record.topic_partition not in self._owned:
-                            continue
-                        reason = self._batcher.add(record)
+                    records = chunk.records
+                    while records:
+                        # self._owned is read again after each load: a rebalance may have revoked partitions.
+                        reason, taken = self._batcher.extend(records, owned=self._owned)
+                        records = records[taken:]
                         if reason is not None:
                             await self._land(self._batcher.take(reason), lander, source)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from streamproc.config import BatchConfig
 from streamproc.sources.base import SourceRecord, TopicPartition
@@ -13,6 +13,16 @@ from streamproc.sources.base import SourceRecord, TopicPartition
 __all__ = ["MicroBatch", "Batcher", "CloseReason"]
 
 CloseReason = Literal["rows", "bytes", "linger", "caught_up", "shutdown", "revoked"]
+
+
+class _Everything:
+    """A container holding every partition (what :meth:`Batcher.add` passes as ``owned``)."""
+
+    def __contains__(self, item: Any) -> bool:
+        return True
+
+
+_EVERY_PARTITION = _Everything()
 
 
 @dataclass(slots=True)
@@ -65,20 +75,49 @@ class Batcher:
 
     def add(self, record: SourceRecord) -> CloseReason | None:
         """Add one record; returns the reason the batch must close now, or ``None``."""
-        tp = record.topic_partition
-        expected = self._next_offset.get(tp)
-        if expected is not None and record.offset < expected:
-            return None
-        self._next_offset[tp] = record.offset + 1
-        if not self._batch.records:
-            self._batch.opened_at = time.monotonic()
-        self._batch.records.append(record)
-        self._batch.size_bytes += record.size
-        if len(self._batch.records) >= self._config.max_rows:
-            return "rows"
-        if self._batch.size_bytes >= self._config.max_bytes:
-            return "bytes"
-        return None
+        return self.extend((record,), owned=_EVERY_PARTITION)[0]
+
+    def extend(
+        self, records: Sequence[SourceRecord], *, owned: Container[TopicPartition]
+    ) -> tuple[CloseReason | None, int]:
+        """Add records in order, as :meth:`add` does one by one, skipping those of partitions not in ``owned``,
+        until the batch must close.
+
+        Returns:
+            ``(reason, taken)``: why the batch must close now (``None``: it need not) and how many of ``records``
+            were taken (added or skipped). After a reason, land the batch (:meth:`take`) and pass the rest again.
+        """
+        # The pipeline's per-record hot loop (every event passes here): locals, and a plain (topic, partition) key,
+        # equal to the TopicPartition keys of _next_offset, instead of a TopicPartition built per record.
+        batch, next_offset = self._batch, self._next_offset
+        rows, size = batch.records, batch.size_bytes
+        max_rows, max_bytes = self._config.max_rows, self._config.max_bytes
+        reason: CloseReason | None = None
+        taken = 0
+        for taken, record in enumerate(records, 1):  # noqa: B007 - taken is returned
+            key = (record.topic, record.partition)
+            if key not in owned:
+                continue
+            offset = record.offset
+            expected = next_offset.get(key)
+            if expected is not None and offset < expected:
+                continue
+            if key in next_offset:
+                next_offset[key] = offset + 1  # the TopicPartition key stays
+            else:
+                next_offset[TopicPartition(*key)] = offset + 1
+            if not rows:
+                batch.opened_at = time.monotonic()
+            rows.append(record)
+            size += len(record.value) if record.value is not None else 0
+            if len(rows) >= max_rows:
+                reason = "rows"
+                break
+            if size >= max_bytes:
+                reason = "bytes"
+                break
+        batch.size_bytes = size
+        return reason, taken
 
     def seconds_until_linger(self) -> float | None:
         """Seconds until the open batch's linger expires (0 when due); ``None`` when the batch is empty."""

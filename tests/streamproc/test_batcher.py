@@ -48,3 +48,20 @@ def test_redelivered_offsets_are_skipped_and_revoked_partitions_dropped() -> Non
     batch = batcher.take("shutdown")
     assert batch is not None and [(r.partition, r.offset) for r in batch.records] == [(0, 5), (0, 6)]
     assert batch.offset_ranges() == {TopicPartition("t", 0): (5, 6)}
+
+
+def test_extend_takes_a_chunk_until_the_batch_must_close_skipping_partitions_not_owned() -> None:
+    batcher = Batcher(BatchConfig(max_rows=3, max_linger_seconds=60))
+    batcher.assign({TopicPartition("t", 0): 2})
+    chunk = [_record(1), _record(2), _record(0, partition=1), _record(0, partition=2), _record(3)]
+    chunk.append(_record(1, partition=2))
+    owned = {TopicPartition("t", 0), TopicPartition("t", 2)}
+    # offset 1 is a re-delivery, partition 1 is not owned: the third record added is the fifth of the chunk.
+    assert batcher.extend(chunk, owned=owned) == ("rows", 5)
+    batch = batcher.take("rows")
+    assert batch is not None and [(r.partition, r.offset) for r in batch.records] == [(0, 2), (2, 0), (0, 3)]
+    assert batch.size_bytes == 30
+    assert batch.offset_ranges() == {TopicPartition("t", 0): (2, 3), TopicPartition("t", 2): (0, 0)}
+    assert batcher.extend(chunk[5:], owned=owned) == (None, 1)
+    assert batcher.extend([_record(0, partition=2)], owned=owned) == (None, 1) and len(batcher) == 1  # re-delivered
+    assert batcher.revoke([TopicPartition("t", 2)]) == 1 and len(batcher) == 0
