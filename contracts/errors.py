@@ -63,7 +63,8 @@ class ContractFrozenError(ContractError):
         first = next((v for v in rejection.violations if v.mode == "freeze"), rejection.violations[0])
         super().__init__(
             f"contract {rejection.contract_name!r} v{rejection.contract_version} is frozen on "
-            f"{first.entity!r}: field {first.loc or '<event>'!r}: {first.message} (type={first.type}), "
+            f"{first.entity!r}: field {first.loc or '<event>'!r}: {first.message} (type={first.type}"
+            f"{f', value type {first.value_type}' if first.value_type else ''}), "
             f"event #{rejection.index} of the batch"
         )
         self.violation = first

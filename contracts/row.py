@@ -54,7 +54,7 @@ class RowVerdict:
     """
 
     row: dict[str, Any] | None
-    violations: list[tuple[str, str, str, Entity | str, str | None]] = field(default_factory=list)
+    violations: list[tuple[Any, ...]] = field(default_factory=list)  # Violation's fields, in order
     disposition: str | None = None
     removed: dict[str, Any] = field(default_factory=dict)
     frozen: bool = False
@@ -120,7 +120,8 @@ class RowJudge:
             if mode == "evolve":
                 if not self._evolve(document, error, entity, moves, extras, consumed):
                     mode = "discard_row"
-            violations.append((".".join(str(p) for p in loc), error["type"], error["msg"], entity, mode))
+            value_type = "missing" if error["type"] == "missing" else _json_type(error.get("input"))
+            violations.append((".".join(str(p) for p in loc), error["type"], error["msg"], entity, mode, value_type))
         verdict_modes = [v[4] for v in violations if v[4] != "evolve"]
         frozen = "freeze" in verdict_modes
         harshest = max(verdict_modes, key=SEVERITY.__getitem__) if verdict_modes else "evolve"
@@ -128,7 +129,7 @@ class RowJudge:
             return RowVerdict(None, violations, "row_discarded", frozen=frozen)
         removed = {}
         if harshest == "discard_value":
-            for loc, *_rest, mode in violations:
+            for loc, _type, _message, _entity, mode, *_ in violations:
                 key = loc.split(".", 1)[0]
                 if mode == "discard_value" and key in document:
                     removed[key] = document[key]
@@ -232,6 +233,20 @@ class RowJudge:
         row = model.model_dump(mode="python")
         row.update(extras)
         return row
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list | tuple) else "object"
 
 
 def int64_overflows(row: dict[str, Any]) -> list[dict[str, Any]]:

@@ -46,8 +46,10 @@ class Violation:
         type: pydantic's error type (``int_parsing``, ``missing``, ``extra_forbidden``...) or one of
             ``utf8_invalid``, ``json_invalid``, ``not_an_object`` for malformed payloads.
         message: pydantic's human-readable message.
-        entity: ``columns``, ``data_type`` or ``payload``.
+        entity: ``columns``, ``data_type``, ``tables`` or ``payload``.
         mode: the mode that applied to the entity; ``None`` for ``payload``.
+        value_type: the JSON type of the offending value (``string``, ``integer``, ``number``, ``boolean``,
+            ``null``, ``object``, ``array``; ``missing`` when absent), when one was there to judge.
     """
 
     loc: str
@@ -55,6 +57,7 @@ class Violation:
     message: str
     entity: Entity | Literal["payload"]
     mode: ModeName | None
+    value_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
