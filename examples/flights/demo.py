@@ -55,16 +55,18 @@ def main() -> int:
 def _show(lake: Path) -> None:
     from deltalake import DeltaTable
 
+    from streamproc.sinks.reader import read_table
+
     flights = DeltaTable(str(lake / "flights"))
-    table = flights.to_pyarrow_table()
+    table = read_table(flights)
     first = table.slice(0, 1).to_pylist()[0]
     print("\nThe flights table (Delta version %d, %d rows). One row's lineage columns:" % (flights.version(), len(table)))
     for column in ("_load_id", "_ingested_at", "_source", "_partition", "_offset", "_contract_version"):
         print(f"  {column:<18} {first[column]}")
     print(
         "\nOpen it yourself:\n"
-        "  .venv/bin/python -c \"from deltalake import DeltaTable; "
-        f"print(DeltaTable('{lake / 'flights'}').to_pyarrow_table())\"\n"
+        "  .venv/bin/python -c \"from streamproc.sinks.reader import read_table; "
+        f"print(read_table('{lake / 'flights'}'))\"\n"
         f"  quarantine: {lake / 'flights__quarantine'}\n"
         f"  loads:      {lake / '_loads'}"
     )

@@ -30,6 +30,7 @@ from streamproc.landing import table_name_of
 from streamproc.lineage import events
 from streamproc.lineage.loads import LoadRecord, OffsetRange
 from streamproc.sources import open_source
+from streamproc.sinks.reader import read_table
 
 __all__ = ["describe_load_run", "read_loads", "rebuild_events"]
 
@@ -48,7 +49,7 @@ def read_loads(
         return []
     except (OSError, DeltaError) as exc:
         raise StorageUnavailableError(f"cannot read {config.sink.resolved_loads_uri}: {exc}") from exc
-    rows = table.to_pyarrow_table()
+    rows = read_table(table)
     keep = pc.and_(
         pc.equal(rows["pipeline"], config.name),
         pc.equal(rows["table_name"], table_name_of(config.sink.table_uri)),

@@ -25,10 +25,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from streamproc.lineage.loads import LoadRecord, OffsetRange
 from streamproc.sinks.delta import DeltaTableWriter, retry_commit_conflicts
+from streamproc.sinks.reader import read_table
 from streamproc.sources.base import TopicPartition
 
 __all__ = [
@@ -89,8 +91,8 @@ def recorded_load_ids(loads: DeltaTableWriter, load_ids: Iterable[str]) -> set[s
     wanted = sorted(set(load_ids))
     if not wanted:
         return set()
-    found = loads.table.to_pyarrow_dataset().to_table(columns=["load_id"], filter=pc.field("load_id").isin(wanted))
-    return set(found["load_id"].to_pylist())
+    found = read_table(loads.table, columns=["load_id"])["load_id"]
+    return set(found.filter(pc.is_in(found, pa.array(wanted, pa.string()))).to_pylist())
 
 
 def record_interrupted_loads(

@@ -13,13 +13,14 @@ import json
 from collections.abc import Mapping
 
 import pyarrow as pa
-from deltalake import DeltaTable, QueryBuilder
+from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from contracts.errors import RegistryConflictError
 from contracts.registry import ContractVersion
 from streamproc.errors import StorageUnavailableError
 from streamproc.sinks.delta import DeltaTableWriter
+from streamproc.sinks.reader import read_table
 
 __all__ = ["CONTRACTS_SCHEMA", "DeltaContractStore"]
 
@@ -70,10 +71,7 @@ class DeltaContractStore:
         """
         try:
             delta = DeltaTable(self.uri, storage_options=self._storage_options)
-            # delta-rs's own query engine, not to_pyarrow_table(): the latter's scan threads can abort the
-            # process at interpreter exit ("terminate called without an active exception"), e.g. in the CLI.
-            reader = QueryBuilder().register("contracts", delta).execute("SELECT * FROM contracts")
-            table = pa.table(reader.read_all())
+            table = read_table(delta)
         except TableNotFoundError:
             self._rows_seen = {}
             return []

@@ -6,19 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-from deltalake import DeltaTable
-
 from contracts import Contract
 from contracts.errors import IncompatibleContractError, RegistryConflictError
 from contracts.registry import ContractRegistry, ContractVersion
 from streamproc.sinks.contracts_table import DeltaContractStore
 from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, run_cli, write_pipeline
+from streamproc.sinks.reader import read_table
 
 PACKAGE = "tests.fixtures.shop_contracts"
 
 
 def _rows(uri: Path) -> list[dict]:
-    return sorted(DeltaTable(str(uri)).to_pyarrow_table().to_pylist(), key=lambda r: r["registered_at"])
+    return sorted(read_table(str(uri)).to_pylist(), key=lambda r: r["registered_at"])
 
 
 def test_history_survives_restarts_and_an_unchanged_model_adds_no_row(tmp_path: Path) -> None:
@@ -60,7 +59,7 @@ def test_a_concurrent_registration_is_detected_and_the_loser_decides_again(tmp_p
     late = ContractRegistry([Widget], store=DeltaContractStore(uri))
     late.store.load()  # type: ignore[union-attr]
     late.register(Widget)
-    assert len(DeltaTable(uri).to_pyarrow_table()) == 1
+    assert len(read_table(uri)) == 1
 
 
 @pytest.mark.kafka

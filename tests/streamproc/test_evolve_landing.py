@@ -10,6 +10,7 @@ import pytest
 from deltalake import DeltaTable
 
 from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, run_cli, write_pipeline
+from streamproc.sinks.reader import read_table
 
 pytestmark = pytest.mark.kafka
 
@@ -17,7 +18,7 @@ EVOLVING = "tests.fixtures.contract_modes:EvolvingOrder"
 
 
 def _contracts(files) -> list[dict]:  # type: ignore[no-untyped-def]
-    rows = DeltaTable(str(files.lake / "_contracts")).to_pyarrow_table().to_pylist()
+    rows = read_table(str(files.lake / "_contracts")).to_pylist()
     return sorted(rows, key=lambda r: r["registered_at"])
 
 

@@ -11,8 +11,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from deltalake import DeltaTable
-
 from streamproc.errors import StorageUnavailableError
 from streamproc.landing import Lander
 from streamproc.sources.base import TopicPartition
@@ -23,6 +21,7 @@ from tests.fixtures.exactly_once import (
     offsets_batch,
     open_lander,
 )
+from streamproc.sinks.reader import read_table
 
 TOPIC = LANDER_TOPIC
 _lander, _batch, _expected = open_lander, offsets_batch, expected_through
@@ -107,7 +106,7 @@ def test_a_load_a_crash_interrupted_between_commits_is_recorded_by_the_next_owne
 
     valid, invalid = _expected({0: 599})
     assert_exactly_once(tmp_path / "orders", valid=valid, invalid=invalid)
-    loads = DeltaTable(str(tmp_path / "_loads")).to_pyarrow_table().to_pylist()
+    loads = read_table(str(tmp_path / "_loads")).to_pylist()
     assert {load["run_id"] for load in loads} == {"crashed", "restarted"}
     assert len(loads) == 3
 
@@ -140,7 +139,7 @@ def test_a_deleted_loads_table_is_rebuilt_from_the_commit_metadata(tmp_path: Pat
 
     valid, invalid = _expected({0: 599})
     assert_exactly_once(tmp_path / "orders", valid=valid, invalid=invalid)
-    loads = DeltaTable(str(tmp_path / "_loads")).to_pyarrow_table().to_pylist()
+    loads = read_table(str(tmp_path / "_loads")).to_pylist()
     assert [load["run_id"] for load in sorted(loads, key=lambda r: r["offsets"][0]["first_offset"])] == [
         "before"
     ] * 5 + ["after"]

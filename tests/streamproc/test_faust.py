@@ -24,13 +24,13 @@ import pyarrow as pa
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from streamproc.replay import ensure_topic
 from tests.fixtures.lineage import file_transport_env, read_events
 from tests.fixtures.openlineage import event_errors
 from tests.fixtures.pipelines import REPO, committed_and_end_offsets, new_topic, run_async
+from streamproc.sinks.reader import read_table
 
 pytest.importorskip("faust")
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -123,7 +123,7 @@ class Lake:
 
     def read(self, name: str) -> pa.Table | None:
         try:
-            return DeltaTable(str(self.root / name)).to_pyarrow_table()
+            return read_table(str(self.root / name))
         except TableNotFoundError:
             return None
 

@@ -26,6 +26,7 @@ from tests.fixtures.pipelines import (
     wait_for_log,
     write_pipeline,
 )
+from streamproc.sinks.reader import read_table
 
 TP = TopicPartition("orders", 0)
 
@@ -38,7 +39,7 @@ def _orphan_from_a_lost_commit_race(uri: str) -> set[str]:
     rows = pa.Table.from_pylist([], schema=schema)
     app = [Transaction(app_id="g/race/orders/9", version=1)]
     write_deltalake(first, rows, mode="append", commit_properties=CommitProperties(app_transactions=app))
-    payload = first.to_pyarrow_table().slice(0, 1)  # any row: it never becomes visible
+    payload = read_table(first).slice(0, 1)  # any row: it never becomes visible
     with pytest.raises(CommitFailedError):
         write_deltalake(second, payload, mode="append", commit_properties=CommitProperties(app_transactions=app))
     return _unreferenced(uri)
@@ -57,7 +58,7 @@ def test_compaction_checkpoint_and_vacuum_keep_the_txn_versions_and_exactly_once
     orphans = _orphan_from_a_lost_commit_race(table_uri)
     assert orphans, "the lost commit left its data file behind"
     before = {w.uri: len(DeltaTable(w.uri).file_uris()) for w in lander.writers}
-    rows_before = DeltaTable(table_uri).to_pyarrow_table().sort_by("_offset")
+    rows_before = read_table(table_uri).sort_by("_offset")
     maintainer = TableMaintainer(
         MaintenanceConfig(compact_min_files=10, vacuum_retention_hours=0), [w.uri for w in lander.writers]
     )
@@ -71,7 +72,7 @@ def test_compaction_checkpoint_and_vacuum_keep_the_txn_versions_and_exactly_once
     assert any(r.action == "checkpoint" for r in reports)
     assert list((tmp_path / "orders" / "_delta_log").glob("*.checkpoint.parquet"))
     assert not _unreferenced(table_uri), "vacuum removed the orphan of the failed commit"
-    assert DeltaTable(table_uri).to_pyarrow_table().sort_by("_offset").equals(rows_before)
+    assert read_table(table_uri).sort_by("_offset").equals(rows_before)
 
     # The Delta log still says where to resume, and what it holds is not landed again.
     restarted = open_lander(tmp_path, run_id="after-maintenance")

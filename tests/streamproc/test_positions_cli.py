@@ -12,6 +12,7 @@ from deltalake import DeltaTable
 
 from tests.fixtures.exactly_once import known_stream, split
 from tests.fixtures.pipelines import new_topic, produce, run_async, run_cli, start_cli, stop, wait_for_log, write_pipeline
+from streamproc.sinks.reader import read_table
 
 pytestmark = pytest.mark.kafka
 
@@ -23,7 +24,7 @@ def _positions(config: Path) -> dict[int, dict]:
 
 
 def _coordinates(path: Path) -> Counter:
-    table = DeltaTable(str(path)).to_pyarrow_table(columns=["_partition", "_offset"])
+    table = read_table(str(path), columns=["_partition", "_offset"])
     return Counter(zip(table["_partition"].to_pylist(), table["_offset"].to_pylist()))
 
 

@@ -28,6 +28,7 @@ from tests.fixtures.pipelines import (
     write_pipeline,
 )
 from tests.fixtures.s3 import S3Server, s3_server  # noqa: F401 - the fixture
+from streamproc.sinks.reader import read_table
 
 pytestmark = pytest.mark.kafka
 
@@ -44,7 +45,7 @@ INVALID = [b"not json", encode(order(9001, amount="lots")), encode(order(9002, c
 
 
 def _read(server: S3Server, uri: str) -> pa.Table:
-    return DeltaTable(uri, storage_options=server.storage_options).to_pyarrow_table()
+    return read_table(uri, storage_options=server.storage_options)
 
 
 async def _rewind_group(bootstrap: str, group: str, topic: str, partitions: int) -> None:

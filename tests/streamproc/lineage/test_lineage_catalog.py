@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-from deltalake import DeltaTable
-
 from tests.fixtures.lineage import (
     TOKEN,
     CatalogServer,
@@ -24,6 +22,7 @@ from tests.fixtures.lineage import (
     streamproc,
 )
 from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async
+from streamproc.sinks.reader import read_table
 
 pytestmark = pytest.mark.kafka
 
@@ -68,7 +67,7 @@ def _pipeline(
 
 
 def _loads(tmp_path: Path, table: str) -> list[dict[str, Any]]:
-    rows = DeltaTable(str(tmp_path / "lake" / "_loads")).to_pyarrow_table().to_pylist()
+    rows = read_table(str(tmp_path / "lake" / "_loads")).to_pylist()
     return sorted((r for r in rows if r["table_name"] == table), key=lambda r: r["committed_at"])
 
 
@@ -156,7 +155,7 @@ def test_the_catalog_shows_lineage_pii_loads_and_schema_history(
         assert sorted(by_id[row["load_id"]]["offsets"], key=str) == sorted(_offsets(row), key=str)
         assert by_id[row["load_id"]]["contract"]["version"] == "1"
         assert by_id[row["load_id"]]["runId"] == row["run_id"]
-    landed = DeltaTable(str(tmp_path / "lake" / "orders")).to_pyarrow_table().to_pylist()
+    landed = read_table(str(tmp_path / "lake" / "orders")).to_pylist()
     some = next(r for r in landed if r["order_id"] == 7)
     reverse = catalog.get("/api/v1/catalog/loads", topic=topic, partition=some["_partition"], offset=some["_offset"])
     assert some["_load_id"] in {c["loadId"] for c in reverse["loads"]}

@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from deltalake import DeltaTable
-
 from streamproc.batching.batcher import MicroBatch
 from streamproc.config import SinkConfig
 from streamproc.errors import StorageUnavailableError
@@ -23,6 +21,7 @@ from tests.fixtures.lineage import file_transport_env, read_events, streamproc
 from tests.fixtures.openlineage import event_errors
 from tests.fixtures.order_contracts import Order
 from tests.fixtures.pipelines import encode, order
+from streamproc.sinks.reader import read_table
 
 
 @contextmanager
@@ -84,7 +83,7 @@ def test_a_load_a_crash_interrupted_is_announced_by_the_next_run(tmp_path: Path)
     events = read_events(tmp_path / "events.jsonl")
     for event in events:
         assert event_errors(event) == [], (event["eventType"], event_errors(event))
-    loads = {r["load_id"]: r for r in DeltaTable(str(lake / "_loads")).to_pyarrow_table().to_pylist()}
+    loads = {r["load_id"]: r for r in read_table(str(lake / "_loads")).to_pylist()}
     recovered = loads["interrupted-load"]
     assert recovered["run_id"] == crashed and recovered["rows_landed"] == 20
     # the next run's START, then the crashed run's recovered load, then the next run's own load and COMPLETE

@@ -1,0 +1,44 @@
+"""Reading a Delta table into Arrow with delta-rs's own query engine.
+
+Not ``DeltaTable.to_pyarrow_table()``: its pyarrow dataset scan leaves threads that can abort the process at
+interpreter exit ("terminate called without an active exception", delta-io/delta-rs#2184, apache/arrow#34314),
+which turns a successful CLI run or test session into exit code 134. ``QueryBuilder`` does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+from deltalake import DeltaTable, QueryBuilder
+
+__all__ = ["read_table"]
+
+
+def read_table(
+    table: str | DeltaTable,
+    *,
+    columns: Sequence[str] | None = None,
+    storage_options: Mapping[str, str] | None = None,
+) -> pa.Table:
+    """Every row of a Delta table (its current version), optionally only some columns.
+
+    Args:
+        table: the table's location, or an open :class:`DeltaTable` (read at the version it is loaded at).
+        columns: column names to read, in this order; default all.
+
+    Returns:
+        A ``pyarrow.Table`` with the table's schema (or the chosen columns).
+
+    Raises:
+        deltalake.exceptions.TableNotFoundError: no table at the location.
+        OSError, deltalake.exceptions.DeltaError: the table cannot be read.
+    """
+    delta = table if isinstance(table, DeltaTable) else DeltaTable(table, storage_options=dict(storage_options or {}))
+    selected = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
+    reader = QueryBuilder().register("t", delta).execute(f"SELECT {selected} FROM t")
+    result = pa.table(reader.read_all())
+    # The engine hands out view types (string_view...); callers get the table's own Arrow types.
+    schema = pa.schema(delta.schema().to_arrow())
+    wanted = pa.schema([schema.field(name) for name in result.column_names])
+    return result.cast(wanted)
