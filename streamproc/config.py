@@ -320,7 +320,7 @@ class MaintenanceConfig(_Frozen):
     """Background upkeep of the table, its quarantine table and ``_loads`` (see :mod:`streamproc.sinks.maintenance`)."""
 
     enabled: bool = Field(True, description="run compaction, checkpoints and vacuum in the background")
-    interval_seconds: float = Field(300.0, gt=0, description="how often the tables are checked")
+    interval_seconds: float = Field(60.0, gt=0, description="how often the tables are checked")
     compact_min_files: int = Field(50, ge=1, description="compact a table once it has this many small files")
     target_file_size_bytes: int | None = Field(
         None, gt=0, description="compacted file size (default: the table's delta.targetFileSize, else 100 MiB)"

@@ -1,6 +1,8 @@
 """Background upkeep of a pipeline's Delta tables: compaction, checkpoints, log cleanup and vacuum.
 
-Micro-batches make small files (one or a few per load and table). Readers pay for every file, so:
+Micro-batches make small files (one or a few per load and table). Readers pay for every file, and so does every
+commit: delta-rs's append cost grows with the table's live files (11 ms at 300 files, 66 ms at 1,200 measured on the
+dev machine; back to ~17 ms after a compaction). So:
 
 - **compaction** (delta-rs ``optimize.compact``) rewrites a table's small files into files near
   ``target_file_size_bytes`` once it has ``compact_min_files`` of them. It only rewrites data: the log's ``txn``
@@ -166,13 +168,14 @@ class TableMaintainer:
 async def run_maintenance(
     maintainer: TableMaintainer, *, landing_lock: anyio.Lock, is_maintainer: Callable[[], bool]
 ) -> None:
-    """The pipeline's maintenance task: every ``interval_seconds``, compaction (beside the landing) and, when due,
-    vacuum (under ``landing_lock``), while ``is_maintainer()`` says this member maintains. Runs until cancelled;
-    never raises for a maintenance failure (it is logged, and retried next round)."""
+    """The pipeline's maintenance task: as soon as ``is_maintainer()`` says this member maintains (after its first
+    assignment, so a restarted pipeline catches up with the small files it left), then every ``interval_seconds``:
+    compaction (beside the landing) and, when due, vacuum (under ``landing_lock``). Runs until cancelled; never raises
+    for a maintenance failure (it is logged, and retried next round)."""
     config = maintainer.config
     while True:
-        await anyio.sleep(config.interval_seconds)
         if not is_maintainer():
+            await anyio.sleep(min(1.0, config.interval_seconds))  # not (yet) the maintainer: look again soon
             continue
         try:
             # Abandoned on cancel: a shutdown does not wait for a compaction (an unfinished one commits nothing).
@@ -182,7 +185,7 @@ async def run_maintenance(
                     reports += await anyio.to_thread.run_sync(maintainer.vacuum, abandon_on_cancel=True)
         except (DeltaError, OSError) as exc:
             logger.warning("table maintenance failed (landing goes on; retried in %.0fs): %s", config.interval_seconds, exc)
-            continue
+            reports = []
         for report in reports:
             if report.action != "vacuum" or report.files_removed:
                 logger.info(
@@ -194,3 +197,4 @@ async def run_maintenance(
                     report.version,
                     report.seconds,
                 )
+        await anyio.sleep(config.interval_seconds)

@@ -106,6 +106,16 @@ def _wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> 
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _logged(log: Path, text: str, *, timeout: float) -> bool:
+    """Whether ``text`` appears in ``log`` within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _landed(files: PipelineFiles) -> int:
     """Rows in the table and the quarantine table now (0 before they exist)."""
     try:
@@ -116,13 +126,20 @@ def _landed(files: PipelineFiles) -> int:
 
 def test_sigkill_at_random_moments_lands_every_event_exactly_once(kafka_bootstrap: str, tmp_path: Path) -> None:
     kills = scaled(20, 100)
-    stream = known_stream(scaled(15_000, 120_000))
+    stream = known_stream(scaled(30_000, 300_000))
     topic = new_topic("crash-loop")
     # Small batches: a load is mostly its three commits, so a kill while landing often falls between two of them.
     files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 50, "max_linger_seconds": 0.3})
     # Static membership: a restarted member takes its partitions back at once instead of waiting for the killed
-    # one's session to expire (what a StatefulSet pod does).
-    _configure(files, source={"session_timeout_seconds": 6, "group_instance_id": "crash-loop-0"})
+    # one's session to expire (what a StatefulSet pod does). Maintenance every 2 s: kills also fall in compactions
+    # and vacuums (one writer only, so a zero retention is safe here).
+    _configure(
+        files,
+        source={"session_timeout_seconds": 6, "group_instance_id": "crash-loop-0"},
+        maintenance={"interval_seconds": 2, "compact_min_files": 40, "vacuum_interval_seconds": 5,
+                     "vacuum_retention_hours": 0},
+        observability={"port": 0},
+    )
     producer = _Producer(kafka_bootstrap, topic, stream, partitions=3, parts=4)
     producer.next_part()
     rng = random.Random(20)
@@ -136,19 +153,24 @@ def test_sigkill_at_random_moments_lands_every_event_exactly_once(kafka_bootstra
             if rng.random() < 0.2:
                 time.sleep(rng.uniform(0.2, 2.5))  # during start-up, joining the group, or reading the Delta log
             else:
-                _wait_until(lambda: "load " in log.read_text(errors="replace"), timeout=30, what="a load")
-                time.sleep(rng.uniform(0.0, 1.5))  # while landing
+                _wait_until(lambda: "partitions assigned" in log.read_text(errors="replace"), timeout=30,
+                            what="the assignment")
+                _logged(log, "load ", timeout=5)
+                time.sleep(rng.uniform(0.0, 1.5))  # while landing (unless it caught up already)
         finally:
             _kill(process)
     producer.rest()
 
-    final = run_cli("run", str(files.config), "--until-caught-up", timeout=300)
+    # The rest with bigger batches: positions do not depend on how a restart batches.
+    _configure(files, batch={"max_rows": 2_000})
+    final = run_cli("run", str(files.config), "--until-caught-up", timeout=scaled(300, 900))
     assert final.returncode == 0, final.stderr[-3000:]
     valid, invalid = producer.expected()
     counts = assert_exactly_once(files.table, valid=valid, invalid=invalid)
     assert counts["table"] == stream.valid_count
     logs = [(tmp_path / f"run-{i}.log").read_text(errors="replace") for i in range(kills)]
     assert sum("load " in log for log in logs) >= kills // 2, "most kills should interrupt a landing pipeline"
+    assert "maintenance: compact" in "".join(logs) + final.stderr
 
 
 def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
@@ -159,7 +181,13 @@ def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
     topic = new_topic("scale-out")
     run_async(produce, kafka_bootstrap, topic, [], partitions=6)
     files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5})
-    _configure(files, source={"session_timeout_seconds": 6}, observability={"port": 0})
+    # The member owning partition 0 compacts while the others append (compaction does not conflict with appends).
+    _configure(
+        files,
+        source={"session_timeout_seconds": 6},
+        maintenance={"interval_seconds": 2, "compact_min_files": 40},
+        observability={"port": 0},
+    )
     producer = _Producer(kafka_bootstrap, topic, stream, partitions=6, parts=parts)
     logs = [tmp_path / f"member-{i}.log" for i in range(4)]
     members = [start_cli("run", str(files.config), log=log) for log in logs[:3]]
@@ -172,7 +200,7 @@ def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
             if part == parts // 2:
                 members.append(start_cli("run", str(files.config), log=logs[3]))
             time.sleep(0.5)
-        _wait_until(lambda: _landed(files) >= len(stream.payloads), timeout=scaled(120, 600), what="every event")
+        _wait_until(lambda: _landed(files) >= len(stream.payloads), timeout=scaled(180, 900), what="every event")
         for i in (0, 2, 3):
             assert stop(members[i], signal.SIGTERM) == 0, logs[i].read_text()[-3000:]
     finally:
@@ -184,6 +212,7 @@ def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
     runs = set(read_table(str(files.loads))["run_id"].to_pylist())
     assert len(runs) == 4, "each of the four members landed loads"
     assert len(_assignment(logs[3])) >= 2, "the added member took over partitions"
+    assert "maintenance: compact" in "".join(log.read_text(errors="replace") for log in logs)
     committed, ends = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 6)
     assert committed == ends
 
