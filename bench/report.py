@@ -132,8 +132,9 @@ def _latency_section(latency: dict[str, Any] | None) -> list[str]:
     lines += [
         f"Offered {latency['offered_rate']:,.0f} events/s (half the saturated Kafka→Delta rate above), achieved "
         f"{latency['achieved_rate']:,.0f} events/s for {latency['seconds']:g} s, `max_linger_seconds` "
-        f"{latency['linger_seconds']:g}; {latency['events_measured']:,} landed events traced to their send time "
-        f"through `_partition`/`_offset`, over {latency['commits']} commits; the pipeline's peak RSS "
+        f"{latency['linger_seconds']:g}; each event stamped with its send time (`placed_at`), {latency['events_measured']:,} "
+        f"landed events measured from that timestamp to the moment their commit appeared in the Delta log "
+        f"(watched every 5 ms), over {latency['commits']} commits; the pipeline's peak RSS "
         f"{latency['peak_rss_bytes'] / _MIB:,.0f} MiB.",
         "",
         "| p50 | p99 | max |",
