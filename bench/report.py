@@ -212,8 +212,9 @@ def write_chart(results: dict[str, Any], path: Path) -> Path | None:
         top.set_xscale("log")
         top.set_title(f"{dataset}: events/s (median, min–max; log scale)")
         top.invert_yaxis()
-        for y, value in enumerate(medians):
-            top.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
+        for y, (value, m) in enumerate(zip(medians, rows, strict=True)):
+            top.text(m["max_events_per_second"] * 1.08, y, f"{value:,.0f}", va="center", fontsize=8)
+        top.set_xlim(right=max(m["max_events_per_second"] for m in rows) * 4)
         bottom = axes[1][column]
         rss = [(m["peak_rss_bytes"] or 0) / _MIB for m in rows]
         bottom.barh(titles, rss, color=colours)
