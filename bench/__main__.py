@@ -105,6 +105,7 @@ def run(
                     bootstrap=bootstrap, data=orders, rate=rate, seconds=latency_seconds, linger_seconds=linger,
                     batch_rows=batch_rows, workdir=workdir / "work" / "latency", python=sys.executable,
                 )
+                shutil.rmtree(workdir / "work" / "latency", ignore_errors=True)
                 _say(f"latency: p50 {latency.p50} p99 {latency.p99} {latency.failed or ''}")
     finally:
         shutil.rmtree(broker_dir, ignore_errors=True)
