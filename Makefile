@@ -64,7 +64,7 @@ clean:
 	rm -rf $(VENV) var
 
 # The long versions of the failure tests (README "Exactly once"): 100 SIGKILLs, bigger streams, a 2-million-event
-# backlog under a memory bound. CI (`make test`) runs the same tests with short counts. ~15 min on 2 cores.
+# backlog under a memory bound. CI (`make test`) runs the same tests with short counts. ~9 min on 2 cores.
 .PHONY: chaos
 chaos: install kafka
 	STREAMPROC_CHAOS=1 $(PY) -m pytest tests/streamproc/test_failures.py tests/streamproc/test_memory.py tests/streamproc/test_exactly_once.py tests/streamproc/test_maintenance.py --timeout 1800 $(PYTEST_ARGS)
