@@ -25,6 +25,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
+from streamproc import metrics
 from streamproc.lineage.outbox import Outbox, OutboxError, Pending, RunLog
 
 __all__ = ["Deliverer", "event_from_dict", "is_retryable"]
@@ -91,6 +92,7 @@ class Deliverer:
         self._interrupt = threading.Event()
         self._deadline: float | None = None
         self._failing_since: float | None = None
+        self._event_type = "OTHER"
         self._thread = threading.Thread(target=self._run, name="lineage-delivery", daemon=True)
 
     def add(self, log: RunLog) -> None:
@@ -103,7 +105,11 @@ class Deliverer:
 
     def wake(self) -> None:
         """New events were appended."""
+        self._count_waiting()
         self._wakeup.set()
+
+    def _count_waiting(self) -> None:
+        metrics.OPENLINEAGE_OUTBOX_EVENTS.set(sum(log.pending for log in list(self._logs)))
 
     def close(self, timeout: float) -> int:
         """Deliver what is pending for at most ``timeout`` seconds, then stop; logs left are closed (kept on disk).
@@ -164,9 +170,11 @@ class Deliverer:
             before_sleep=self._log_failure,
             reraise=True,
         )
+        event_type = self._event_type = str(pending.event.get("eventType") or "OTHER")
         try:
             retrying(self.client.emit, event_from_dict(pending.event))
         except Exception as exc:
+            metrics.OPENLINEAGE_DELIVERIES.labels(event_type, "failure").inc()
             if is_retryable(exc):
                 return False
             reason = f"{type(exc).__name__}: {exc}"
@@ -175,6 +183,7 @@ class Deliverer:
             )
             self.outbox.reject(pending.event, reason)
         else:
+            metrics.OPENLINEAGE_DELIVERIES.labels(event_type, "success").inc()
             if self._failing_since is not None:
                 logger.info(
                     "lineage transport is back after %.0fs; sending the waiting events in order",
@@ -184,6 +193,7 @@ class Deliverer:
             if self.on_delivered is not None:
                 self.on_delivered(pending.event)
         log.ack(pending.end)
+        self._count_waiting()
         return True
 
     def _past_deadline(self, _state: RetryCallState) -> bool:
@@ -197,6 +207,7 @@ class Deliverer:
 
     def _log_failure(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        metrics.OPENLINEAGE_DELIVERIES.labels(self._event_type, "failure").inc()
         if self._failing_since is None:
             self._failing_since = time.monotonic()
             logger.warning(

@@ -141,3 +141,50 @@ def test_an_event_the_receiver_refuses_is_kept_aside_and_delivery_goes_on(tmp_pa
         assert [r["event"] for r in rejected] == [bad] and "422" in rejected[0]["reason"]
     finally:
         catalog.stop()
+
+
+def test_deliveries_and_the_outbox_depth_are_counted_in_the_metrics(tmp_path: Path) -> None:
+    """A transport that fails first (an HTTP receiver on a closed port), then one that works: failed attempts and
+    successes are counted per event type, and the outbox gauge drains to zero."""
+    import socket
+
+    from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+    from streamproc import metrics
+
+    def count(event_type: str, outcome: str) -> float:
+        value = metrics.REGISTRY.get_sample_value(
+            "streamproc_openlineage_deliveries_total", {"event_type": event_type, "outcome": outcome}
+        )
+        return value or 0.0
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    run_id = str(uuid.uuid4())
+    before = (count("START", "failure"), count("START", "success"), count("COMPLETE", "success"))
+
+    outbox = Outbox(tmp_path / "outbox")
+    log = outbox.create(run_id)
+    log.append(_event(run_id, "START", 0))
+    unreachable = HttpConfig(url=f"http://127.0.0.1:{closed_port}", timeout=1, retry={"total": 0})
+    down = OpenLineageClient(transport=HttpTransport(unreachable))
+    failing = Deliverer(down, outbox, retry_max_seconds=0.1)
+    failing.add(log)
+    failing.start()
+    failing.wake()
+    assert failing.close(timeout=1.5) == 1
+    assert metrics.REGISTRY.get_sample_value("streamproc_openlineage_outbox_events") == 1
+    assert count("START", "failure") > before[0]
+
+    (adopted,) = outbox.adopt_orphans()
+    adopted.append(_event(run_id, "COMPLETE", 1))
+    adopted.seal()
+    working = Deliverer(_file_client(tmp_path / "events.jsonl"), outbox)
+    working.add(adopted)
+    working.start()
+    working.wake()
+    assert working.close(timeout=30) == 0
+    assert count("START", "success") == before[1] + 1
+    assert count("COMPLETE", "success") == before[2] + 1
+    assert metrics.REGISTRY.get_sample_value("streamproc_openlineage_outbox_events") == 0
