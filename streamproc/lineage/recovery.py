@@ -26,11 +26,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+from deltalake import QueryBuilder
 
 from streamproc.lineage.loads import LoadRecord, OffsetRange
 from streamproc.sinks.delta import DeltaTableWriter, retry_commit_conflicts
-from streamproc.sinks.reader import read_table
 from streamproc.sources.base import TopicPartition
 
 __all__ = [
@@ -85,14 +84,17 @@ def offsets_of(info: Mapping[str, Any]) -> dict[TopicPartition, tuple[int, int]]
 def recorded_load_ids(loads: DeltaTableWriter, load_ids: Iterable[str]) -> set[str]:
     """Which of ``load_ids`` have a ``_loads`` row (as of the last refresh).
 
-    Reads only the files whose ``load_id`` min/max statistics can contain one of them (delta-rs turns the log's
-    file statistics into pyarrow partition expressions).
+    The filter is pushed down to delta-rs's query engine, which skips the files whose ``load_id`` min/max statistics
+    cannot hold any of them (one row per file until compaction: most files).
     """
     wanted = sorted(set(load_ids))
     if not wanted:
         return set()
-    found = read_table(loads.table, columns=["load_id"])["load_id"]
-    return set(found.filter(pc.is_in(found, pa.array(wanted, pa.string()))).to_pylist())
+    listed = ", ".join("'" + i.replace("'", "''") + "'" for i in wanted)
+    reader = QueryBuilder().register("loads", loads.table).execute(
+        f"SELECT load_id FROM loads WHERE load_id IN ({listed})"
+    )
+    return {str(i) for i in pa.table(reader.read_all()).column("load_id").to_pylist()}
 
 
 def record_interrupted_loads(
