@@ -19,6 +19,8 @@ Third-party errors (aiokafka, deltalake, OS) are translated at the boundary: ``r
 
 from __future__ import annotations
 
+import anyio
+
 __all__ = [
     "StreamprocError",
     "ConfigError",
@@ -30,6 +32,7 @@ __all__ = [
     "StorageUnavailableError",
     "CommitConflictError",
     "SchemaMismatchError",
+    "first_error",
 ]
 
 
@@ -86,3 +89,17 @@ class CommitConflictError(StorageUnavailableError):
 
 class SchemaMismatchError(SinkError):
     """An existing Delta table's schema is not the one the contract compiles to."""
+
+
+def first_error(group: BaseExceptionGroup) -> BaseException:
+    """The first real error in a task group's exception group (nested groups searched, cancellations skipped).
+
+    Callers handle one error: the first a stage raised; the others are its consequences. Returns ``group`` itself
+    when it holds nothing but cancellations.
+    """
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return first_error(exc)
+        if not isinstance(exc, anyio.get_cancelled_exc_class()):
+            return exc
+    return group

@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from streamproc.errors import first_error
 from streamproc.listen import listen
 from streamproc.config import ObservabilityConfig
 from streamproc.metrics_observer import PrometheusObserver
@@ -176,7 +177,7 @@ class Observability:
                         server.should_exit = True
                     tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            raise _first_error(group) from None
+            raise first_error(group) from None
         finally:
             if sock is not None:
                 sock.close()
@@ -201,11 +202,3 @@ class Observability:
             except Exception:  # noqa: BLE001 - a metric never stops the run
                 logger.warning("sampling consumer lag failed", exc_info=True)
 
-
-def _first_error(group: BaseExceptionGroup) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_error(exc)
-        if not isinstance(exc, anyio.get_cancelled_exc_class()):
-            return exc
-    return group

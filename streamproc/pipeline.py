@@ -35,9 +35,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from contracts import load_contract
 from contracts.modes import resolve_modes
-from streamproc.batching.batcher import Batcher, CloseReason, MicroBatch
+from streamproc.batching.batcher import Batcher, MicroBatch
 from streamproc.config import PipelineConfig
-from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError
+from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError, first_error
 from streamproc.landing import Lander
 from streamproc.observers import PipelineObserver, RunInfo
 from streamproc.sinks.maintenance import TableMaintainer, run_maintenance
@@ -207,7 +207,7 @@ class Pipeline:
                 tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             # Callers handle one error: the first real one a stage raised (the others are its consequences).
-            raise _root_error(group) from None
+            raise first_error(group) from None
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                 await source.stop()
@@ -329,7 +329,7 @@ class Pipeline:
         async with self._landing:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(StorageUnavailableError),
-                wait=wait_exponential_jitter(initial=0.5, max=30),
+                wait=wait_exponential_jitter(multiplier=0.5, max=30),
                 stop=lambda _state: self._stop.is_set(),
                 before_sleep=self._before_retry,
                 reraise=True,
@@ -370,14 +370,6 @@ def _leave_budget(grace_seconds: float) -> float:
     """Seconds of the grace period kept for leaving the group after an abandoned flush (5 s, at most a fifth)."""
     return min(5.0, grace_seconds / 5)
 
-
-def _root_error(group: BaseExceptionGroup) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _root_error(exc)
-        if not isinstance(exc, anyio.get_cancelled_exc_class()):
-            return exc
-    return group
 
 
 def _log_retry(state: RetryCallState) -> None:

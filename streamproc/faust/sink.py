@@ -36,7 +36,7 @@ from faust.types import StreamT
 
 from contracts import load_contract
 from streamproc.config import PipelineConfig, load_config
-from streamproc.errors import ConfigError, StreamprocError
+from streamproc.errors import ConfigError, StreamprocError, first_error
 from streamproc.faust.settings import check_channel, kafka_source_of
 from streamproc.faust.source import FaustSource
 from streamproc.lineage.observer import lineage_observers
@@ -132,7 +132,7 @@ class DeltaSink:
                 tg.cancel_scope.cancel()
             return summary
         except BaseExceptionGroup as group:
-            error = _root_error(group)
+            error = first_error(group)
             await self._crash(error)
             raise error from None
         except Exception as exc:
@@ -166,11 +166,3 @@ def _import_contract(config: PipelineConfig) -> None:
         sys.path.insert(0, str(config.base_dir))
     load_contract(config.contract)
 
-
-def _root_error(group: BaseExceptionGroup) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _root_error(exc)
-        if not isinstance(exc, anyio.get_cancelled_exc_class()):
-            return exc
-    return group

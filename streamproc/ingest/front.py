@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 import anyio
 
 from contracts import ContractFrozenError, validate_batch
+from streamproc.errors import first_error
 from streamproc.ingest.errors import BackpressureError, ContractViolationError, UnavailableError
 from streamproc.ingest.targets import Target
 from streamproc.ingest.wal import StreamLog
@@ -209,11 +210,6 @@ class Front:
         except BaseExceptionGroup as failed:
             # One target's write failed: the request is refused and retried whole. Other targets' events may be
             # durable already; a retry then logs them twice (at least once; Segment's messageId tells them apart).
-            raise _first_error(failed) from None
+            raise first_error(failed) from None
         return results
 
-
-def _first_error(group: BaseExceptionGroup) -> BaseException:
-    for exc in group.exceptions:
-        return _first_error(exc) if isinstance(exc, BaseExceptionGroup) else exc
-    return group

@@ -32,7 +32,7 @@ import uvicorn
 
 from streamproc.listen import listen
 from streamproc.config import HttpSourceConfig, PipelineConfig
-from streamproc.errors import ConfigError, SourceError
+from streamproc.errors import ConfigError, SourceError, first_error
 from streamproc.ingest.app import create_ingest_app
 from streamproc.ingest.front import Front, LogWriter
 from streamproc.ingest.gateway import KafkaWriter
@@ -140,7 +140,7 @@ class HttpRun:
             else:
                 await self._run_log(router, sock)
         except BaseExceptionGroup as group:
-            raise _first_error(group) from None
+            raise first_error(group) from None
         finally:
             sock.close()
         if self._errors:
@@ -353,11 +353,3 @@ async def _first_of(*events: anyio.Event) -> None:
 
             tg.start_soon(wait)
 
-
-def _first_error(group: BaseExceptionGroup) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_error(exc)
-        if not isinstance(exc, anyio.get_cancelled_exc_class()):
-            return exc
-    return group
