@@ -176,14 +176,3 @@ def retry_commit_conflicts(attempt: Callable[[], T], *, uri: str, attempts: int 
         reraise=True,
     )
     return retrying(attempt)
-
-
-def _as_delta(arrow_type: pa.DataType) -> pa.DataType:
-    # Delta stores every timestamp as microseconds; ms-precision columns come back as us.
-    if pa.types.is_timestamp(arrow_type):
-        return pa.timestamp("us", tz=arrow_type.tz and "UTC")
-    return arrow_type
-
-
-def _describe(schema: pa.Schema) -> str:
-    return "[" + ", ".join(f"{f.name}: {f.type}" for f in schema) + "]"
