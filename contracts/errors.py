@@ -69,6 +69,10 @@ class ContractFrozenError(ContractError):
         )
         self.violation = first
 
+    def __reduce__(self) -> tuple[type[ContractFrozenError], tuple[Rejection]]:
+        # Rebuilt from its evidence, not its message, so it crosses process boundaries (contracts.parallel).
+        return type(self), (self.rejection,)
+
 
 class ContractConflictError(ContractError):
     """A contract version's schema differs from the one registered under the same name and version (or two
@@ -90,6 +94,9 @@ class IncompatibleContractError(ContractError):
         super().__init__(
             f"contract {name!r} v{version} is not {verdict.level} compatible: " + "; ".join(verdict.reasons)
         )
+
+    def __reduce__(self) -> tuple[type[IncompatibleContractError], tuple[str, int, Verdict]]:
+        return type(self), (self.name, self.version, self.verdict)
 
 
 class RegistryConflictError(ContractError):

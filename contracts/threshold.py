@@ -86,6 +86,18 @@ class QuarantineThresholdExceeded(ContractError):
             f"quarantine threshold of {threshold.max_percent:g}%"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructor: rebuild through a helper so the error crosses process boundaries.
+        return _rebuild_exceeded, (self.quarantined, self.total, self.threshold, self.first_index)
+
+
+def _rebuild_exceeded(
+    quarantined: int, total: int, threshold: QuarantineThreshold, first_index: int
+) -> QuarantineThresholdExceeded:
+    return QuarantineThresholdExceeded(
+        quarantined=quarantined, total=total, threshold=threshold, first_index=first_index
+    )
+
 
 def check_threshold(result: ValidationResult, total: int, threshold: QuarantineThreshold | None) -> None:
     """Raise when ``result`` quarantines more than the threshold allows of ``total`` events.
