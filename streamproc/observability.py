@@ -28,17 +28,9 @@ import logging
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
-import uvicorn
-from prometheus_client import REGISTRY
-from prometheus_client.exposition import choose_encoder
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from streamproc.errors import first_error
 from streamproc.listen import listen
@@ -48,6 +40,12 @@ from streamproc.observers import PipelineObserver, RunInfo
 from streamproc.pipeline import Pipeline
 from streamproc.sources.base import TopicPartition
 from streamproc.summary import RunSummary
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
+
+# uvicorn and Starlette (~6 MiB resident) are imported only when the endpoint is served (observability.enabled).
 
 __all__ = ["Observability", "Readiness", "create_app"]
 
@@ -99,6 +97,14 @@ class Readiness(PipelineObserver):
 
 def create_app(readiness: Readiness) -> Starlette:
     """The ASGI app serving ``/metrics``, ``/healthz`` and ``/readyz`` (see the module docstring)."""
+    from prometheus_client import REGISTRY
+    from prometheus_client.exposition import choose_encoder
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.gzip import GZipMiddleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
 
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
@@ -123,13 +129,19 @@ def create_app(readiness: Readiness) -> Starlette:
     return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=1000)])
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the pipeline owns SIGTERM/SIGINT (flush, commit, leave the group), and
-    this server is stopped by :meth:`Observability.run` when the pipeline's run ends."""
+def _embedded_server(app: Starlette) -> uvicorn.Server:
+    """A uvicorn server for ``app`` without its signal handlers: the pipeline owns SIGTERM/SIGINT (flush, commit,
+    leave the group), and this server is stopped by :meth:`Observability.run` (``should_exit``) when the run ends."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    class EmbeddedServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return EmbeddedServer(
+        uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off")
+    )
 
 
 class Observability:
@@ -160,14 +172,11 @@ class Observability:
             Whatever :meth:`Pipeline.run` raises (the first error, not wrapped in an exception group).
         """
         sock = self._bind() if self.config.enabled else None
-        server: _EmbeddedServer | None = None
+        server: uvicorn.Server | None = None
         try:
             async with anyio.create_task_group() as tg:
                 if sock is not None:
-                    server = _EmbeddedServer(
-                        uvicorn.Config(create_app(self.readiness), log_config=None, log_level="warning",
-                                       access_log=False, lifespan="off")
-                    )
+                    server = _embedded_server(create_app(self.readiness))
                     tg.start_soon(server.serve, [sock])
                 tg.start_soon(self._sample_lag)
                 try:

@@ -41,7 +41,7 @@ from openlineage.client.serde import Serde
 
 from streamproc.config import LineageConfig, PipelineConfig, SinkConfig
 from streamproc.errors import ContractStopError
-from streamproc.lineage import events
+from streamproc.lineage import events, lineage_observers  # re-exported: its old home
 from streamproc.lineage.backfill import describe_load_run
 from streamproc.lineage.delivery import Deliverer
 from streamproc.lineage.facets import PRODUCER
@@ -74,11 +74,6 @@ def _default_outbox_dir(sink: SinkConfig) -> Path:
     if "://" not in sink.table_uri or sink.table_uri.startswith("file://"):
         return Path(sink.table_uri.removeprefix("file://")).absolute().parent / "_lineage_outbox"
     return Path(tempfile.gettempdir()) / "streamproc-lineage-outbox"
-
-
-def lineage_observers(config: PipelineConfig) -> list[PipelineObserver]:
-    """The observers ``lineage:`` asks for: one :class:`OpenLineageObserver` when enabled, else none."""
-    return [OpenLineageObserver(config)] if config.lineage.enabled else []
 
 
 class OpenLineageObserver(PipelineObserver):
