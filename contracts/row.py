@@ -16,11 +16,17 @@ The harshest mode of an event's violations decides (freeze > discard_row > disca
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import enum
 import json
+import types
+import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
-from pydantic import ValidationError, create_model
+import pydantic
+from pydantic import BaseModel, ValidationError, create_model
 
 from contracts.declare import Contract
 from contracts.evolve import (
@@ -35,7 +41,7 @@ from contracts.evolve import (
 )
 from contracts.modes import SEVERITY, Entity, ResolvedModes
 
-__all__ = ["RowJudge", "RowVerdict", "classify_malformed", "int64_overflows"]
+__all__ = ["IntKeys", "RowJudge", "RowVerdict", "classify_malformed", "int64_overflows", "int_keys"]
 
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -80,6 +86,7 @@ class RowJudge:
         self._fields = frozenset(contract.model_fields)
         self._evolvable = evolvable_fields(self._fields, modes)
         self._lenient: type[Contract] | None = None
+        self._int_keys = int_keys(contract)
 
     def judge(self, payload: bytes | None) -> RowVerdict:
         """The verdict on one raw event (never raises for bad data)."""
@@ -89,7 +96,7 @@ class RowJudge:
             errors = exc.errors(include_url=False)
         else:
             row = self._row(model, {})
-            overflow = int64_overflows(row)
+            overflow = int64_overflows(row, self._int_keys)
             if not overflow:
                 return RowVerdict(row)
             return self._resolve(json.loads(payload or b"{}"), overflow)
@@ -105,7 +112,7 @@ class RowJudge:
         except ValidationError as exc:
             return self._resolve(document, exc.errors(include_url=False))
         row = self._row(model, {})
-        overflow = int64_overflows(row)
+        overflow = int64_overflows(row, self._int_keys)
         return self._resolve(document, overflow) if overflow else RowVerdict(row)
 
     def _resolve(self, document: dict[str, Any], errors: list[Any]) -> RowVerdict:
@@ -138,7 +145,7 @@ class RowJudge:
         if model is None:
             return RowVerdict(None, violations, "row_discarded")
         row = self._row(model, {})
-        if int64_overflows(row):  # a value the table cannot hold is still in the row
+        if int64_overflows(row, self._int_keys):  # a value the table cannot hold is still in the row
             return RowVerdict(None, violations, "row_discarded")
         for key, move in moves.items():
             if move is not None:
@@ -249,23 +256,102 @@ def _json_type(value: Any) -> str:
     return "array" if isinstance(value, list | tuple) else "object"
 
 
-def int64_overflows(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """Errors (pydantic's shape) for integers an int64 column cannot hold: pydantic's ``int`` is unbounded."""
+@dataclass(frozen=True, slots=True)
+class IntKeys:
+    """The keys of a contract's dumped rows (``model_dump``, python mode) that can hold an ``int``.
+
+    Attributes:
+        scalars: keys whose value is an ``int`` or something that is never one (``None``, another scalar).
+        nested: keys whose value may hold ints anywhere inside (nested models, lists, dicts, ``Any``): walked.
+    """
+
+    scalars: tuple[str, ...]
+    nested: tuple[str, ...]
+
+
+def int_keys(contract: type[BaseModel]) -> IntKeys | None:
+    """Where a contract's dumped rows can hold an ``int``, from its fields' and computed fields' types; ``None``
+    when the dump's shape does not follow from the types (serializers, dumps by alias): then walk every value."""
+    decorators = contract.__pydantic_decorators__
+    config = contract.model_config
+    if (decorators.field_serializers or decorators.model_serializers or config.get("serialize_by_alias")
+            or config.get("use_enum_values")):
+        return None
+    scalars: list[str] = []
+    nested: list[str] = []
+    types = [(name, info.annotation) for name, info in contract.model_fields.items()]
+    types += [(name, info.return_type) for name, info in contract.model_computed_fields.items()]
+    for name, annotation in types:
+        holds = _holds_int(annotation)
+        if holds == "scalar":
+            scalars.append(name)
+        elif holds == "nested":
+            nested.append(name)
+    return IntKeys(tuple(scalars), tuple(nested))
+
+
+# Types whose dumped values are never an int nor hold one (pydantic's own markers included).
+_NEVER_INT = (
+    str, bytes, float, bool, dt.datetime, dt.date, dt.time, dt.timedelta, decimal.Decimal, uuid.UUID, enum.Enum,
+    pydantic.AwareDatetime, pydantic.NaiveDatetime, pydantic.FutureDatetime, pydantic.PastDatetime,
+    pydantic.FutureDate, pydantic.PastDate, pydantic.SecretStr, pydantic.SecretBytes,
+)
+
+
+def _holds_int(annotation: Any) -> Literal["no", "scalar", "nested"]:
+    """Whether a value of this type, as pydantic dumps it in python mode, is an ``int`` or may hold one inside."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _holds_int(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        found = {_holds_int(member) for member in get_args(annotation)}
+        return "nested" if "nested" in found else "scalar" if "scalar" in found else "no"
+    if origin is Literal:
+        return "scalar" if any(type(v) is int for v in get_args(annotation)) else "no"
+    if annotation is type(None) or (isinstance(annotation, type) and issubclass(annotation, _NEVER_INT)):
+        return "no"  # a float field dumps a float even when the JSON sent an integer; bool and enums are not int
+    if annotation is int:
+        return "scalar"
+    return "nested"  # a model, a container, Any, a custom type: walk its dumped value
+
+
+def int64_overflows(row: dict[str, Any], keys: IntKeys | None = None) -> list[dict[str, Any]]:
+    """Errors (pydantic's shape) for integers an int64 column cannot hold: pydantic's ``int`` is unbounded.
+
+    Args:
+        row: a dumped row (``model_dump``, python mode).
+        keys: where the row can hold an int (:func:`int_keys`); default: every value is walked.
+
+    Returns:
+        One error per overflowing int (``loc``, ``type`` ``int64_overflow``, ``msg``), in the row's key order.
+    """
     found: list[dict[str, Any]] = []
-
-    def visit(value: Any, loc: tuple[str | int, ...]) -> None:
-        if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
-            found.append({"loc": loc, "type": "int64_overflow", "msg": "Input should fit a 64-bit integer column"})
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                visit(item, (*loc, key))
-        elif isinstance(value, list | tuple | set | frozenset):
-            for position, item in enumerate(value):
-                visit(item, (*loc, position))
-
-    for key, value in row.items():
-        visit(value, (key,))
+    if keys is None:
+        for key, value in row.items():
+            _walk(value, (key,), found)
+        return found
+    low, high = _INT64
+    for key in keys.scalars:
+        value = row.get(key)
+        if type(value) is int and not low <= value <= high:
+            _walk(value, (key,), found)
+    for key in keys.nested:
+        _walk(row.get(key), (key,), found)
+    if len(found) > 1:  # scalars were checked before nested keys: back to the row's order
+        order = {key: position for position, key in enumerate(row)}
+        found.sort(key=lambda error: order.get(error["loc"][0], len(order)))
     return found
+
+
+def _walk(value: Any, loc: tuple[str | int, ...], found: list[dict[str, Any]]) -> None:
+    if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+        found.append({"loc": loc, "type": "int64_overflow", "msg": "Input should fit a 64-bit integer column"})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _walk(item, (*loc, key), found)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for position, item in enumerate(value):
+            _walk(item, (*loc, position), found)
 
 
 def classify_malformed(
