@@ -13,7 +13,6 @@ Lifecycle: construct → :meth:`ContractStage.open` with the table's schema (onc
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +27,12 @@ from contracts.threshold import QuarantineThreshold, check_threshold
 from contracts.upcast import Upcaster, UpcastError, event_version
 from contracts.validate import Rejection, ValidationResult, Violation, accepted_schema, validate_batch
 from streamproc.lineage.columns import with_lineage_schema
-from streamproc.sources.base import SourceRecord
 
 if TYPE_CHECKING:
+    from streamproc.batching.batcher import MicroBatch
     from streamproc.config import PipelineConfig
 
-__all__ = ["ContractStage", "StageOptions", "UnroutedRecord"]
+__all__ = ["ContractStage", "StageOptions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +65,6 @@ class StageOptions:
             pii_secret=config.pii.secret.get_secret_value().encode() if config.pii.secret else None,
             pii_keep_unparseable=config.pii.keep_unparseable_in_quarantine,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class UnroutedRecord(SourceRecord):
-    """A record whose event type no route declares, under ``tables: discard_row`` or ``discard_value``: the
-    default route quarantines it with a ``tables`` violation instead of validating it (see
-    :mod:`streamproc.routing`)."""
-
-    field: str = ""
-    reason: str = ""
-    mode: str = "discard_row"
 
 
 class ContractStage:
@@ -140,21 +128,24 @@ class ContractStage:
         if self.evolved:
             self._record_evolution()
 
-    def validate(self, records: Sequence[SourceRecord]) -> ValidationResult:
+    def validate(self, batch: MicroBatch) -> ValidationResult:
         """Upcast and validate a batch; columns it adds become known and a new inferred version is recorded.
 
+        Events the batch says were refused upstream (:attr:`MicroBatch.refused`: routing) are not validated; their
+        rejections join the result.
+
         Returns:
-            The verdicts, indexed into ``records``.
+            The verdicts, indexed by position in the batch.
 
         Raises:
             ContractFrozenError: an event violated a ``freeze`` entity.
             QuarantineThresholdExceeded: more of the batch would be quarantined than the threshold allows (checked
                 before anything is recorded).
         """
-        payloads, refused = self._upcast(records)
-        refused.update(self._unrouted(records))
+        payloads, refused = self._upcast(batch)
+        refused.update(batch.refused)
         if refused:
-            keep = [i for i in range(len(records)) if i not in refused]
+            keep = [i for i in range(len(payloads)) if i not in refused]
             result = _reindexed(
                 validate_batch(self.contract, [payloads[i] for i in keep], modes=self.modes, evolved=self.evolved),
                 keep,
@@ -162,7 +153,7 @@ class ContractStage:
             )
         else:
             result = validate_batch(self.contract, payloads, modes=self.modes, evolved=self.evolved)
-        check_threshold(result, len(records), self.threshold)
+        check_threshold(result, len(payloads), self.threshold)
         if result.new_columns:
             self.evolved.update({c.name: c for c in result.new_columns})
             self._record_evolution()
@@ -174,35 +165,24 @@ class ContractStage:
             )
         return result
 
-    def _unrouted(self, records: Sequence[SourceRecord]) -> dict[int, Rejection]:
-        """Events the router refused a table for (``tables: discard_*``): quarantined, not judged by this contract."""
-        info = self.contract.__contract__
-        refused = {}
-        for index, record in enumerate(records):
-            if isinstance(record, UnroutedRecord):
-                violation = Violation(
-                    record.field, "route_unknown", record.reason, "tables", record.mode  # type: ignore[arg-type]
-                )
-                refused[index] = Rejection(index, info.name, info.version, (violation,), "row_discarded")
-        return refused
-
-    def _upcast(self, records: Sequence[SourceRecord]) -> tuple[list[bytes | None], dict[int, Rejection]]:
+    def _upcast(self, batch: MicroBatch) -> tuple[list[bytes | None], dict[int, Rejection]]:
         """Payloads with older-version events migrated, and the events that could not be (as rejections)."""
-        payloads: list[bytes | None] = [r.value for r in records]
+        payloads = batch.values()
         header, field = self.options.version_header, self.options.version_field
-        if header is None and field is None:
-            return payloads, {}
+        headers = batch.headers() if header is not None else None
+        if headers is None and field is None:
+            return payloads, {}  # the usual case: nothing says an event is of another version
         info = self.contract.__contract__
         refused: dict[int, Rejection] = {}
-        for index, record in enumerate(records):
-            raw = _header(record, header) if header is not None else None
+        for index, value in enumerate(payloads):
+            raw = _header(headers[index], header) if headers is not None and header is not None else None
             if raw is None and field is None:
                 continue
             try:
                 version = event_version(raw, None, None) if raw is not None else None
                 if version == info.version:
                     continue
-                document = _document(record.value)
+                document = _document(value)
                 if document is None:
                     continue  # malformed: validation reports it
                 if version is None:
@@ -227,8 +207,8 @@ class ContractStage:
         self.current = self.registry.register_inferred(self.declared.name, schema, parent=parent)
 
 
-def _header(record: SourceRecord, name: str) -> bytes | None:
-    for key, value in record.headers:
+def _header(headers: tuple[tuple[str, bytes], ...], name: str) -> bytes | None:
+    for key, value in headers:
         if key == name:
             return value
     return None

@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 import time
 from dataclasses import dataclass, replace, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from contracts import Contract, ContractFrozenError, Rejection, contract_arrow_schema, schema_hash, validate_batch
+from contracts import Contract, ContractFrozenError, Rejection, schema_hash
 from streamproc.batching.batcher import MicroBatch
+from streamproc.batching.coordinates import Coordinates
 from streamproc.contract_stage import ContractStage, StageOptions
 from streamproc.config import SinkConfig
 from streamproc.errors import ContractStopError, QuarantineThresholdError
-from streamproc.lineage.columns import append_lineage, with_lineage_schema
+from streamproc.lineage.columns import append_lineage
 from streamproc.lineage.loads import LOADS_SCHEMA, LoadRecord, OffsetRange
 from streamproc.lineage.recovery import commit_metadata, record_interrupted_loads, recorded_load_ids
 from contracts.modes import ResolvedModes, resolve_modes
@@ -197,11 +199,10 @@ class Lander:
             SchemaMismatchError: a table refused the batch's schema.
         """
         started_at = _now()
-        records = batch.records
         try:
-            result = self.stage.validate(records)
+            result = self.stage.validate(batch)
         except ContractFrozenError as exc:
-            record = records[exc.rejection.index]
+            record = batch.record(exc.rejection.index)
             raise ContractStopError(
                 f"{exc.args[0].rsplit(', event #', 1)[0]} at {record.topic}[{record.partition}]@{record.offset}; "
                 "nothing from this event on was committed",
@@ -210,7 +211,7 @@ class Lander:
                 offset=record.offset,
             ) from exc
         except QuarantineThresholdExceeded as exc:
-            record = records[exc.first_index]
+            record = batch.record(exc.first_index)
             raise QuarantineThresholdError(
                 f"load refused for contract {self.contract.__contract__.name!r}: {exc}; nothing of this batch "
                 f"({', '.join(f'{tp.topic}[{tp.partition}]@{f}-{l}' for tp, (f, l) in batch.offset_ranges().items())})"
@@ -222,11 +223,12 @@ class Lander:
         progress = self._progress_of(load_id or uuid.uuid4().hex, started_at)
         load_id, started_at = progress.load_id, progress.started_at
         ingested_at = _now()
-        accepted_records = [records[i] for i in result.accepted_index]
-        rejected_records = [records[r.index] for r in result.rejected]
+        coordinates = batch.coordinates()
+        accepted_at = coordinates.take(result.accepted_index)
+        rejected_at = coordinates.take([r.index for r in result.rejected])
         landed = append_lineage(
             result.accepted,
-            accepted_records,
+            accepted_at,
             load_id=load_id,
             ingested_at=ingested_at,
             source_uris=self.source_uris,
@@ -234,7 +236,7 @@ class Lander:
         )
         quarantined = quarantine_rows(
             result.rejected,
-            records,
+            batch.record,
             load_id=load_id,
             ingested_at=ingested_at,
             source_uris=self.source_uris,
@@ -246,14 +248,14 @@ class Lander:
         metadata = commit_metadata(draft, ranges)
         timings: dict[str, float] = {}
         clock = time.perf_counter()
-        quarantine_version = self._commit(self.quarantine, quarantined, rejected_records, ranges, metadata)
+        quarantine_version = self._commit(self.quarantine, quarantined, rejected_at, ranges, metadata)
         clock = _lap(timings, "quarantine", clock, committed=quarantine_version is not None)
-        table_version = self._commit(self.table, landed, accepted_records, ranges, metadata)
+        table_version = self._commit(self.table, landed, accepted_at, ranges, metadata)
         _lap(timings, "table", clock, committed=table_version is not None)
 
         clock = time.perf_counter()
         load, recorded = retry_commit_conflicts(
-            lambda: self._record(draft, ranges, records, progress, metadata), uri=self.loads.uri
+            lambda: self._record(draft, ranges, batch, progress, metadata), uri=self.loads.uri
         )
         _lap(timings, "loads", clock, committed=recorded)
         self._progress = None
@@ -270,7 +272,7 @@ class Lander:
         self,
         writer: DeltaTableWriter,
         rows: pa.Table,
-        row_records: Sequence[SourceRecord],
+        row_coordinates: Coordinates,
         ranges: dict[TopicPartition, tuple[int, int]],
         metadata: dict[str, str],
     ) -> int | None:
@@ -291,8 +293,8 @@ class Lander:
             if all(current[tp] is None or current[tp] < first for tp, (first, _) in ranges.items()):
                 new_rows = rows  # the usual case: no row of the batch is in the table yet (no per-row check)
             else:
-                keep = [current[r.topic_partition] is None or r.offset > current[r.topic_partition] for r in row_records]
-                new_rows = rows if all(keep) else rows.filter(pa.array(keep, pa.bool_()))
+                keep = row_coordinates.beyond(current)
+                new_rows = rows if pc.all(keep).as_py() else rows.filter(keep)
             version = writer.append(new_rows, transactions=transactions, metadata=metadata)
             if self._progress is not None:
                 self._progress.appended(writer is self.table, version, new_rows.num_rows)
@@ -304,7 +306,7 @@ class Lander:
         self,
         draft: LoadRecord,
         ranges: dict[TopicPartition, tuple[int, int]],
-        records: Sequence[SourceRecord],
+        batch: MicroBatch,
         progress: _Progress,
         metadata: dict[str, str],
     ) -> tuple[LoadRecord, bool]:
@@ -324,7 +326,7 @@ class Lander:
             rows_landed=progress.table_rows,
             rows_quarantined=progress.quarantine_rows,
             # The whole batch is new (the usual case): its size is known without a pass over the records.
-            bytes=draft.bytes if covered == ranges else sum(r.size for r in records if _covers(covered, r)),
+            bytes=draft.bytes if covered == ranges else sum(r.size for r in batch.records if _covers(covered, r)),
             offsets=tuple(OffsetRange(tp.topic, tp.partition, first, last) for tp, (first, last) in covered.items()),
             delta_version=progress.table_version,
             quarantine_delta_version=progress.quarantine_version,

@@ -45,7 +45,7 @@ from streamproc.contract_stage import StageOptions
 from streamproc.registry import open_registry
 from streamproc.routing import with_routes
 from streamproc.sources import consumer_group_of, open_source
-from streamproc.sources.base import Source, SourceRecord, TopicPartition
+from streamproc.sources.base import RecordChunk, Source, TopicPartition
 from streamproc.summary import RunSummary
 
 __all__ = ["Pipeline"]
@@ -60,10 +60,10 @@ class _CaughtUp:
 
 @dataclass(frozen=True, slots=True)
 class _Fetched:
-    """Records as the consumer returned them, and the rebalance generation they belong to."""
+    """Records as the consumer returned them (a chunk per partition), and the rebalance generation they belong to."""
 
     generation: int
-    records: list[SourceRecord]
+    chunks: list[RecordChunk]
 
 
 _CAUGHT_UP = _CaughtUp()
@@ -268,10 +268,10 @@ class Pipeline:
     async def _fetch(self, source: Source, send: MemoryObjectSendStream[_Chunk]) -> None:
         async with send:
             while not self._stop.is_set():
-                records = await source.fetch(timeout_seconds=0.5)
-                if records:
+                chunks = await source.fetch(timeout_seconds=0.5)
+                if chunks:
                     # Tagged before any await: the generation in which the consumer returned these records.
-                    await send.send(_Fetched(self._generation, records))
+                    await send.send(_Fetched(self._generation, chunks))
                 elif self.until_caught_up and await self._caught_up(source):
                     await send.send(_CAUGHT_UP)
                     return
@@ -313,11 +313,10 @@ class Pipeline:
                     self.summary.stopped_by = "caught_up"
                     return
                 elif chunk.generation == self._generation:
-                    records = chunk.records
-                    while records:
+                    chunks = chunk.chunks
+                    while chunks:
                         # self._owned is read again after each load: a rebalance may have revoked partitions.
-                        reason, taken = self._batcher.extend(records, owned=self._owned)
-                        records = records[taken:]
+                        reason, chunks = self._batcher.extend(chunks, owned=self._owned)
                         if reason is not None:
                             await self._land(self._batcher.take(reason), lander, source)
 

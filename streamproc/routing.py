@@ -24,9 +24,9 @@ from typing import Any
 from contracts import Contract, load_contract
 from contracts.modes import resolve_modes
 from contracts.registry import ContractRegistry
+from contracts.validate import Rejection, Violation
 from streamproc.batching.batcher import MicroBatch
 from streamproc.config import PipelineConfig, SinkConfig
-from streamproc.contract_stage import UnroutedRecord
 from streamproc.errors import ConfigError, ContractStopError
 from streamproc.landing import Lander, LoadOutcome, table_name_of
 from streamproc.sinks.delta import DeltaTableWriter
@@ -125,26 +125,24 @@ class RoutedLander:
         committed skip their share on the retry)."""
         shares: dict[str, list[SourceRecord]] = {value: [] for value in self.routes}
         default: list[SourceRecord] = []
+        refused: dict[int, Rejection] = {}
         tables = self.default.modes.contract.tables
         for record in batch.records:
             value = route_of(record.value, self.field_name)
             if isinstance(value, str) and value in shares:
                 shares[value].append(record)
-            elif value is _MALFORMED or tables == "evolve":
-                default.append(record)
-            else:
-                default.append(self._unrouted(record, value, tables))
+                continue
+            if value is not _MALFORMED and tables != "evolve":
+                refused[len(default)] = self._unrouted(record, value, tables, len(default))
+            default.append(record)
         ranges = batch.offset_ranges()
         load_id = kwargs.pop("load_id", None)
         outcomes = []
         for index, (lander, records) in enumerate([(self.default, default), *((self.routes[v], shares[v]) for v in shares)]):
-            share = _RouteBatch(
-                records=records,
-                size_bytes=sum(r.size for r in records),
-                opened_at=batch.opened_at,
-                close_reason=batch.close_reason,
-                ranges=ranges,
-            )
+            share = _RouteBatch.of(records, close_reason=batch.close_reason)
+            share.opened_at, share.ranges = batch.opened_at, ranges
+            if index == 0:
+                share.refused = refused
             extra = {"load_id": f"{load_id}-{index}" if index else load_id} if load_id is not None else {}
             outcomes.append(lander.land(share, **extra, **kwargs))
         first, *others = outcomes
@@ -154,9 +152,13 @@ class RoutedLander:
             routed=tuple(others),
         )
 
+    def _unrouted(self, record: SourceRecord, value: Any, tables: str, index: int) -> Rejection:
+        """The rejection of an event whose type no route declares, under ``tables`` other than ``evolve`` (dlt: a
+        new table); ``index`` is its position in the default route's share.
 
-    def _unrouted(self, record: SourceRecord, value: Any, tables: str) -> SourceRecord:
-        """An event whose type no route declares, under ``tables`` other than ``evolve`` (dlt: a new table)."""
+        Raises:
+            ContractStopError: ``tables: freeze``.
+        """
         reason = (
             f"no route for {self.field_name}={value!r} (routes: {', '.join(sorted(self.routes))}) and new tables "
             f"are {'frozen' if tables == 'freeze' else 'discarded'} (tables: {tables})"
@@ -169,10 +171,9 @@ class RoutedLander:
                 partition=record.partition,
                 offset=record.offset,
             )
-        return UnroutedRecord(
-            record.topic, record.partition, record.offset, record.value, record.key, record.timestamp_ms,
-            record.headers, field=self.field_name, reason=reason, mode=tables,
-        )
+        info = self.default.contract.__contract__
+        violation = Violation(self.field_name, "route_unknown", reason, "tables", tables)  # type: ignore[arg-type]
+        return Rejection(index, info.name, info.version, (violation,), "row_discarded")
 
 
 def with_routes(

@@ -38,9 +38,9 @@ class Clock(PipelineObserver):
             self.assigned_at = clock()
 
     async def on_load(self, outcome: LoadOutcome, batch: Any) -> None:
-        if batch.records and self.assigned_at is not None:
+        if len(batch) and self.assigned_at is not None:
             self.work = since(self.assigned_at)
-            self.events += len(batch.records)
+            self.events += len(batch)
 
 
 def kafka_source(spec: dict[str, Any], group: str) -> dict[str, Any]:

@@ -1,14 +1,20 @@
-"""Micro-batching: records accumulate until a row, byte or linger limit closes the batch."""
+"""Micro-batching: chunks of records accumulate until a row, byte or linger limit closes the batch."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import time
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from streamproc.batching.coordinates import Coordinates
 from streamproc.config import BatchConfig
-from streamproc.sources.base import SourceRecord, TopicPartition
+from streamproc.sources.base import RecordChunk, SourceRecord, TopicPartition
+
+if TYPE_CHECKING:
+    from contracts import Rejection
 
 __all__ = ["MicroBatch", "Batcher", "CloseReason"]
 
@@ -27,39 +33,91 @@ _EVERY_PARTITION = _Everything()
 
 @dataclass(slots=True)
 class MicroBatch:
-    """The records of one load, in arrival order (per partition: ascending offsets).
+    """The records of one load, as the chunks they came in (per partition: ascending offsets).
+
+    Records are addressed by their position in the batch (0 … ``len(batch) - 1``, chunk after chunk), which is what
+    validation verdicts index into.
 
     Attributes:
-        records: the raw records.
+        chunks: the records, a chunk per fetched partition slice, in arrival order.
+        rows: the number of records.
         size_bytes: the sum of their payload sizes.
         opened_at: ``time.monotonic()`` when the first record arrived.
         close_reason: why the batch was closed.
+        refused: events refused before validation, by position (routing's events of no known type): quarantined with
+            this rejection instead of being validated.
     """
 
-    records: list[SourceRecord] = field(default_factory=list)
+    chunks: list[RecordChunk] = field(default_factory=list)
+    rows: int = 0
     size_bytes: int = 0
     opened_at: float = 0.0
     close_reason: CloseReason | None = None
+    refused: dict[int, Rejection] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, records: Iterable[SourceRecord], *, close_reason: CloseReason | None = None) -> MicroBatch:
+        """A batch of the given records (tests, routing's per-route shares)."""
+        chunks = RecordChunk.of(records)
+        return cls(
+            chunks=chunks,
+            rows=sum(map(len, chunks)),
+            size_bytes=sum(c.size_bytes for c in chunks),
+            close_reason=close_reason,
+        )
+
+    def __len__(self) -> int:
+        return self.rows
+
+    @property
+    def records(self) -> list[SourceRecord]:
+        """Every record as a :class:`SourceRecord` (one object per event: for tests and rare paths)."""
+        return [record for chunk in self.chunks for record in chunk]
+
+    def record(self, index: int) -> SourceRecord:
+        """The record at position ``index``."""
+        chunk, at = self._locate(index)
+        return chunk.record(at)
+
+    def values(self) -> list[bytes | None]:
+        """The payloads, in batch order."""
+        if len(self.chunks) == 1:
+            return list(self.chunks[0].values)
+        return list(itertools.chain.from_iterable(c.values for c in self.chunks))
+
+    def headers(self) -> list[tuple[tuple[str, bytes], ...]] | None:
+        """The records' headers in batch order, or ``None`` when no record has any."""
+        if all(c.headers is None for c in self.chunks):
+            return None
+        return list(itertools.chain.from_iterable(c.headers or ((),) * len(c) for c in self.chunks))
+
+    def coordinates(self) -> Coordinates:
+        """The records' source coordinates, column-wise, in batch order."""
+        return Coordinates.of(self.chunks)
 
     def offset_ranges(self) -> dict[TopicPartition, tuple[int, int]]:
         """``{(topic, partition): (first offset, last offset)}`` of the records in the batch."""
-        # Called for every load on batches of up to max_rows records: one dict lookup per record, keyed by a plain
-        # tuple (no TopicPartition built per record); spans are [first, last] lists updated in place.
-        spans: dict[tuple[str, int], list[int]] = {}
-        for record in self.records:
-            offset = record.offset
-            span = spans.get((record.topic, record.partition))
-            if span is None:
-                spans[(record.topic, record.partition)] = [offset, offset]
-            elif offset < span[0]:
-                span[0] = offset
-            elif offset > span[1]:
-                span[1] = offset
-        return {TopicPartition(*key): (first, last) for key, (first, last) in spans.items()}
+        spans: dict[TopicPartition, tuple[int, int]] = {}
+        for chunk in self.chunks:
+            if not len(chunk):
+                continue
+            tp, first, last = chunk.topic_partition, chunk.offsets[0], chunk.offsets[-1]
+            known = spans.get(tp)
+            spans[tp] = (first, last) if known is None else (min(known[0], first), max(known[1], last))
+        return spans
+
+    def _locate(self, index: int) -> tuple[RecordChunk, int]:
+        if not 0 <= index < self.rows:
+            raise IndexError(f"record {index} of a batch of {self.rows}")
+        for chunk in self.chunks:
+            if index < len(chunk):
+                return chunk, index
+            index -= len(chunk)
+        raise AssertionError("unreachable: rows is the chunks' total")  # pragma: no cover
 
 
 class Batcher:
-    """Collects records into a :class:`MicroBatch` and says when it must close.
+    """Collects chunks of records into a :class:`MicroBatch` and says when it must close.
 
     A record whose offset is below the next expected offset of its partition is a re-delivery (after a rebalance or
     a seek) and is skipped, so a batch never holds one offset twice.
@@ -71,63 +129,67 @@ class Batcher:
         self._next_offset: dict[TopicPartition, int] = {}
 
     def __len__(self) -> int:
-        return len(self._batch.records)
+        return self._batch.rows
 
     def add(self, record: SourceRecord) -> CloseReason | None:
         """Add one record; returns the reason the batch must close now, or ``None``."""
-        return self.extend((record,), owned=_EVERY_PARTITION)[0]
+        return self.extend(RecordChunk.of([record]), owned=_EVERY_PARTITION)[0]
 
     def extend(
-        self, records: Sequence[SourceRecord], *, owned: Container[TopicPartition]
-    ) -> tuple[CloseReason | None, int]:
-        """Add records in order, as :meth:`add` does one by one, skipping those of partitions not in ``owned``,
-        until the batch must close.
+        self, chunks: Sequence[RecordChunk], *, owned: Container[TopicPartition]
+    ) -> tuple[CloseReason | None, list[RecordChunk]]:
+        """Add chunks in order, skipping those of partitions not in ``owned`` and re-delivered offsets, until the
+        batch must close.
 
         Returns:
-            ``(reason, taken)``: why the batch must close now (``None``: it need not) and how many of ``records``
-            were taken (added or skipped). After a reason, land the batch (:meth:`take`) and pass the rest again.
+            ``(reason, rest)``: why the batch must close now (``None``: it need not) and what of ``chunks`` was not
+            taken. After a reason, land the batch (:meth:`take`) and pass ``rest`` again.
         """
-        # The pipeline's per-record hot loop (every event passes here): locals, and a plain (topic, partition) key,
-        # equal to the TopicPartition keys of _next_offset, instead of a TopicPartition built per record.
         batch, next_offset = self._batch, self._next_offset
-        rows, size = batch.records, batch.size_bytes
         max_rows, max_bytes = self._config.max_rows, self._config.max_bytes
-        reason: CloseReason | None = None
-        taken = 0
-        for taken, record in enumerate(records, 1):  # noqa: B007 - taken is returned
-            key = (record.topic, record.partition)
-            if key not in owned:
+        for position, chunk in enumerate(chunks):
+            tp = chunk.topic_partition
+            if tp not in owned or not len(chunk):
                 continue
-            offset = record.offset
-            expected = next_offset.get(key)
-            if expected is not None and offset < expected:
-                continue
-            if key in next_offset:
-                next_offset[key] = offset + 1  # the TopicPartition key stays
-            else:
-                next_offset[TopicPartition(*key)] = offset + 1
-            if not rows:
+            offsets = chunk.offsets
+            start, stop = 0, len(chunk)
+            expected = next_offset.get(tp)
+            if expected is not None and offsets[0] < expected:
+                start = bisect.bisect_left(offsets, expected)
+                if start == stop:
+                    continue
+            reason: CloseReason | None = None
+            if stop - start >= max_rows - batch.rows:
+                stop, reason = start + max_rows - batch.rows, "rows"
+            part = chunk.slice(start, stop)
+            size = part.size_bytes
+            if batch.size_bytes + size >= max_bytes:
+                # The record that reaches the limit is the last one taken.
+                sizes = itertools.accumulate(len(v) if v is not None else 0 for v in part.values)
+                taken = next(i for i, total in enumerate(sizes, 1) if batch.size_bytes + total >= max_bytes)
+                stop, reason = start + taken, "bytes"
+                part = chunk.slice(start, stop)
+                size = part.size_bytes
+            if not batch.rows:
                 batch.opened_at = time.monotonic()
-            rows.append(record)
-            size += len(record.value) if record.value is not None else 0
-            if len(rows) >= max_rows:
-                reason = "rows"
-                break
-            if size >= max_bytes:
-                reason = "bytes"
-                break
-        batch.size_bytes = size
-        return reason, taken
+            batch.chunks.append(part)
+            batch.rows += len(part)
+            batch.size_bytes += size
+            next_offset[tp] = offsets[stop - 1] + 1
+            if reason is not None:
+                rest = [chunk.slice(stop, len(chunk))] if stop < len(chunk) else []
+                return reason, rest + list(chunks[position + 1 :])
+        return None, []
 
     def seconds_until_linger(self) -> float | None:
         """Seconds until the open batch's linger expires (0 when due); ``None`` when the batch is empty."""
-        if not self._batch.records:
+        if not self._batch.rows:
             return None
         return max(0.0, self._batch.opened_at + self._config.max_linger_seconds - time.monotonic())
 
     def take(self, reason: CloseReason) -> MicroBatch | None:
         """Close and return the open batch (``None`` when empty); a new empty batch opens."""
-        if not self._batch.records:
+        if not self._batch.rows:
             return None
         batch, self._batch = self._batch, MicroBatch()
         batch.close_reason = reason
@@ -149,9 +211,11 @@ class Batcher:
         revoked = set(partitions)
         for tp in revoked:
             self._next_offset.pop(tp, None)
-        kept = [r for r in self._batch.records if r.topic_partition not in revoked]
-        dropped = len(self._batch.records) - len(kept)
+        batch = self._batch
+        kept = [c for c in batch.chunks if c.topic_partition not in revoked]
+        dropped = batch.rows - sum(map(len, kept))
         if dropped:
-            self._batch.records = kept
-            self._batch.size_bytes = sum(r.size for r in kept)
+            batch.chunks = kept
+            batch.rows -= dropped
+            batch.size_bytes = sum(c.size_bytes for c in kept)
         return dropped

@@ -34,7 +34,7 @@ from faust.types import TP, EventT, StreamT
 from streamproc.config import KafkaSourceConfig
 from streamproc.errors import SourceError
 from streamproc.faust.settings import source_record
-from streamproc.sources.base import OnAssigned, OnRevoked, SourceRecord, TopicPartition
+from streamproc.sources.base import OnAssigned, OnRevoked, RecordChunk, TopicPartition
 from streamproc.sources.kafka import kafka_source_uri
 
 __all__ = ["FaustSource", "commit_offsets"]
@@ -104,7 +104,7 @@ class FaustSource:
         self._on_assigned, self._on_revoked = on_assigned, on_revoked
         self._started.set()
 
-    async def fetch(self, *, timeout_seconds: float) -> list[SourceRecord]:
+    async def fetch(self, *, timeout_seconds: float) -> list[RecordChunk]:
         """The events the stream delivered, up to ``fetch_max_records`` (possibly none within the timeout)."""
         receive = self._receive
         if receive is None:
@@ -126,7 +126,7 @@ class FaustSource:
             record = source_record(event.message)
             self._held.setdefault(record.topic_partition, []).append(event)
             records.append(record)
-        return records
+        return RecordChunk.of(records)
 
     def assignment(self) -> set[TopicPartition]:
         """The partitions of the config's topics Faust's consumer owns now."""

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-
 import pyarrow as pa
 
-from streamproc.sources.base import SourceRecord
+from streamproc.batching.coordinates import Coordinates
 
 __all__ = ["LINEAGE_FIELDS", "with_lineage_schema", "append_lineage"]
 
@@ -28,31 +26,31 @@ def with_lineage_schema(contract_schema: pa.Schema) -> pa.Schema:
 
 def append_lineage(
     rows: pa.Table,
-    records: Sequence[SourceRecord],
+    coordinates: Coordinates,
     *,
     load_id: str,
     ingested_at: dt.datetime,
     source_uris: dict[str, str],
     contract_version: int,
 ) -> pa.Table:
-    """Append the lineage columns to ``rows``; ``records[i]`` is the source of row ``i``.
+    """Append the lineage columns to ``rows``; row ``i`` came from the record at ``coordinates`` ``i``.
 
     Args:
         rows: accepted rows with the contract's schema (n rows).
-        records: the n source records, aligned with ``rows``.
+        coordinates: the n records' source coordinates, aligned with ``rows``.
         source_uris: topic → ``_source`` value (``kafka://host:port/topic``).
 
     Returns:
-        n rows with :func:`with_lineage_schema` of the input schema.
+        n rows with :func:`with_lineage_schema` of the input schema. Built column-wise (no Python object per row).
     """
     n = rows.num_rows
     columns = {
-        "_load_id": pa.array([load_id] * n, pa.string()),
-        "_ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
-        "_source": pa.array([source_uris[r.topic] for r in records], pa.string()),
-        "_partition": pa.array([r.partition for r in records], pa.int32()),
-        "_offset": pa.array([r.offset for r in records], pa.int64()),
-        "_contract_version": pa.array([contract_version] * n, pa.int32()),
+        "_load_id": pa.repeat(pa.scalar(load_id, pa.string()), n),
+        "_ingested_at": pa.repeat(pa.scalar(ingested_at, pa.timestamp("us", tz="UTC")), n),
+        "_source": coordinates.sources(source_uris),
+        "_partition": coordinates.partitions,
+        "_offset": coordinates.offsets,
+        "_contract_version": pa.repeat(pa.scalar(contract_version, pa.int32()), n),
     }
     for lineage_field in LINEAGE_FIELDS:
         rows = rows.append_column(lineage_field, columns[lineage_field.name])

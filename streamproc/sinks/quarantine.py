@@ -54,7 +54,7 @@ QUARANTINE_SCHEMA = pa.schema(
 
 def quarantine_rows(
     rejections: Sequence[Rejection],
-    records: Sequence[SourceRecord],
+    record_at: Callable[[int], SourceRecord],
     *,
     load_id: str,
     ingested_at: dt.datetime,
@@ -62,7 +62,7 @@ def quarantine_rows(
     contract_hash: str,
     redact: Callable[[bytes | None], bytes | None] | None = None,
 ) -> pa.Table:
-    """One quarantine row per rejection; ``records`` is the whole validated batch (``rejection.index`` into it).
+    """One quarantine row per rejection; ``record_at(rejection.index)`` is its event (e.g. ``MicroBatch.record``).
 
     Args:
         redact: applied to each raw payload first (the contract's PII policy, :mod:`contracts.pii`): the quarantine
@@ -73,7 +73,7 @@ def quarantine_rows(
     """
     rows = []
     for rejection in rejections:
-        record = records[rejection.index]
+        record = record_at(rejection.index)
         payload = redact(record.value) if redact is not None else record.value
         rows.append(
             {

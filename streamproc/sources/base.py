@@ -1,12 +1,18 @@
-"""What every source hands to the pipeline: records with their source coordinates."""
+"""What every source hands to the pipeline: records with their source coordinates, a partition's chunk at a time.
+
+Sources return :class:`RecordChunk` objects (the records of one partition, column by column) rather than one Python
+object per event: building a frozen dataclass per event cost more than validating it. :class:`SourceRecord` is the
+one-event view, built only where a single event is looked at (quarantine rows, error messages, tests).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["TopicPartition", "SourceRecord", "Source", "OnAssigned", "OnRevoked"]
+__all__ = ["TopicPartition", "SourceRecord", "RecordChunk", "Source", "OnAssigned", "OnRevoked"]
 
 
 class TopicPartition(NamedTuple):
@@ -47,6 +53,96 @@ class SourceRecord:
         return len(self.value) if self.value is not None else 0
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class RecordChunk:
+    """Consecutive records of one partition, column by column (what :meth:`Source.fetch` returns, one per partition).
+
+    Every column has one entry per record, in offset order. Optional columns are ``None`` when the source has no such
+    data for any record of the chunk (files have no keys; most Kafka records have no headers), so that nothing is
+    looked at per record for them.
+
+    Attributes:
+        topic, partition: the source coordinates shared by the records (for HTTP and files: stream and shard).
+        offsets: ascending offsets (a ``range`` when consecutive: files, the HTTP write-ahead log).
+        values: the raw payloads (``None``: a Kafka tombstone).
+        keys: the record keys, or ``None``.
+        timestamps_ms: the source timestamps in milliseconds since the epoch, or ``None``.
+        headers: each record's headers as ``(key, value)`` pairs, or ``None`` when no record has any.
+    """
+
+    topic: str
+    partition: int
+    offsets: Sequence[int]
+    values: Sequence[bytes | None]
+    keys: Sequence[bytes | None] | None = None
+    timestamps_ms: Sequence[int | None] | None = None
+    headers: Sequence[tuple[tuple[str, bytes], ...]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __iter__(self) -> Iterator[SourceRecord]:
+        return (self.record(i) for i in range(len(self.offsets)))
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+    @property
+    def size_bytes(self) -> int:
+        """The payloads' total size in bytes (what ``batch.max_bytes`` counts)."""
+        try:
+            return sum(map(len, self.values))  # type: ignore[arg-type]
+        except TypeError:  # a tombstone among them
+            return sum(len(v) for v in self.values if v is not None)
+
+    def record(self, index: int) -> SourceRecord:
+        """The ``index``-th record as a :class:`SourceRecord`."""
+        return SourceRecord(
+            self.topic,
+            self.partition,
+            self.offsets[index],
+            self.values[index],
+            self.keys[index] if self.keys is not None else None,
+            self.timestamps_ms[index] if self.timestamps_ms is not None else None,
+            self.headers[index] if self.headers is not None else (),
+        )
+
+    def slice(self, start: int, stop: int) -> RecordChunk:
+        """Records ``start`` to ``stop - 1`` (the chunk itself when that is all of it)."""
+        if start == 0 and stop >= len(self.offsets):
+            return self
+        return RecordChunk(
+            self.topic,
+            self.partition,
+            self.offsets[start:stop],
+            self.values[start:stop],
+            self.keys[start:stop] if self.keys is not None else None,
+            self.timestamps_ms[start:stop] if self.timestamps_ms is not None else None,
+            self.headers[start:stop] if self.headers is not None else None,
+        )
+
+    @classmethod
+    def of(cls, records: Iterable[SourceRecord]) -> list[RecordChunk]:
+        """Records as chunks: one per run of consecutive records of the same partition, in order."""
+        chunks = []
+        for (topic, partition), run in itertools.groupby(records, key=lambda r: (r.topic, r.partition)):
+            group = list(run)
+            headers = [r.headers for r in group]
+            chunks.append(
+                cls(
+                    topic,
+                    partition,
+                    [r.offset for r in group],
+                    [r.value for r in group],
+                    [r.key for r in group],
+                    [r.timestamp_ms for r in group],
+                    headers if any(headers) else None,
+                )
+            )
+        return chunks
+
+
 OnAssigned = Callable[[set[TopicPartition]], Awaitable[dict[TopicPartition, int | None]]]
 """Called with newly assigned partitions; returns the offset each must resume from (``None``: not known)."""
 OnRevoked = Callable[[set[TopicPartition]], Awaitable[None]]
@@ -69,7 +165,9 @@ class Source(Protocol):
 
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None: ...
 
-    async def fetch(self, *, timeout_seconds: float) -> list[SourceRecord]: ...
+    async def fetch(self, *, timeout_seconds: float) -> list[RecordChunk]:
+        """The next records, a chunk per partition (``[]`` when none came within the timeout)."""
+        ...
 
     def assignment(self) -> set[TopicPartition]: ...
 

@@ -14,7 +14,7 @@ import anyio
 
 from streamproc.config import FileSourceConfig
 from streamproc.errors import SourceError
-from streamproc.sources.base import OnAssigned, OnRevoked, SourceRecord, TopicPartition
+from streamproc.sources.base import OnAssigned, OnRevoked, RecordChunk, TopicPartition
 from streamproc.sources.files import iter_json_events
 
 __all__ = ["FileSource"]
@@ -67,7 +67,7 @@ class FileSource:
         assert self._chunks is not None  # noqa: S101 - set by start()
         return await anyio.to_thread.run_sync(next, self._chunks, None)
 
-    async def fetch(self, *, timeout_seconds: float) -> list[SourceRecord]:
+    async def fetch(self, *, timeout_seconds: float) -> list[RecordChunk]:
         """The next chunk of events (up to 10,000); ``[]`` once the file is exhausted."""
         if self._pending:
             chunk, self._pending = self._pending, []
@@ -78,7 +78,7 @@ class FileSource:
             return []
         first = self._position
         self._position += len(chunk)
-        return [SourceRecord(self.tp.topic, 0, first + i, payload) for i, payload in enumerate(chunk)]
+        return [RecordChunk(self.tp.topic, 0, range(first, self._position), chunk)]
 
     def assignment(self) -> set[TopicPartition]:
         return {self.tp}

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streamproc.config import KafkaSourceConfig
 from streamproc.errors import SourceError, SourceUnavailableError
-from streamproc.sources.base import OnAssigned, OnRevoked, SourceRecord, TopicPartition
+from streamproc.sources.base import OnAssigned, OnRevoked, RecordChunk, TopicPartition
 
 __all__ = ["KafkaSource", "kafka_source_uri"]
 
@@ -118,19 +118,15 @@ class KafkaSource:
             ) from exc
         self._consumer.subscribe(list(self.config.topics), listener=_Listener(self, on_assigned, on_revoked))
 
-    async def fetch(self, *, timeout_seconds: float) -> list[SourceRecord]:
-        """The next records of the assigned partitions (possibly none within the timeout)."""
+    async def fetch(self, *, timeout_seconds: float) -> list[RecordChunk]:
+        """The next records of the assigned partitions, a chunk per partition (possibly none within the timeout)."""
         try:
             batches = await self.consumer.getmany(
                 timeout_ms=int(timeout_seconds * 1000), max_records=self.config.fetch_max_records
             )
         except KafkaError as exc:
             raise SourceError(f"fetching from Kafka failed: {exc}") from exc
-        return [
-            SourceRecord(m.topic, m.partition, m.offset, m.value, m.key, m.timestamp, tuple(m.headers or ()))
-            for messages in batches.values()
-            for m in messages
-        ]
+        return [_chunk(tp.topic, tp.partition, messages) for tp, messages in batches.items() if messages]
 
     def assignment(self) -> set[TopicPartition]:
         return {TopicPartition(tp.topic, tp.partition) for tp in self.consumer.assignment()}
@@ -166,6 +162,20 @@ class KafkaSource:
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             await consumer.stop()
+
+
+def _chunk(topic: str, partition: int, messages: list[ConsumerRecord]) -> RecordChunk:
+    """aiokafka's records of one partition as a chunk: a list per attribute, no object per record."""
+    headers = [tuple(m.headers) if m.headers else () for m in messages]
+    return RecordChunk(
+        topic,
+        partition,
+        [m.offset for m in messages],
+        [m.value for m in messages],
+        [m.key for m in messages],
+        [m.timestamp for m in messages],
+        headers if any(headers) else None,
+    )
 
 
 def _describe(partitions: Iterable[TopicPartition]) -> str:

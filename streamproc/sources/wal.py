@@ -15,7 +15,7 @@ import anyio
 
 from streamproc.errors import SourceError
 from streamproc.ingest.wal import StreamLog, WalRecord
-from streamproc.sources.base import OnAssigned, OnRevoked, SourceRecord, TopicPartition
+from streamproc.sources.base import OnAssigned, OnRevoked, RecordChunk, TopicPartition
 
 __all__ = ["WalSource"]
 
@@ -92,7 +92,7 @@ class WalSource:
         )
         self.started.set()
 
-    async def fetch(self, *, timeout_seconds: float) -> list[SourceRecord]:
+    async def fetch(self, *, timeout_seconds: float) -> list[RecordChunk]:
         """The next durable records (up to ``fetch_max_records``), waiting up to ``timeout_seconds`` for some."""
         if self._position is None:
             raise SourceError("the write-ahead log source is not started")
@@ -105,7 +105,17 @@ class WalSource:
         if records:
             self._position = records[-1].offset + 1
         topic, partition = self.tp
-        return [SourceRecord(topic, partition, r.offset, r.payload, None, r.timestamp_ms) for r in records]
+        if not records:
+            return []
+        return [
+            RecordChunk(
+                topic,
+                partition,
+                [r.offset for r in records],
+                [r.payload for r in records],
+                timestamps_ms=[r.timestamp_ms for r in records],
+            )
+        ]
 
     def _read(self) -> list[WalRecord]:
         assert self._position is not None

@@ -39,7 +39,7 @@ def _unavailable(path: Path) -> Iterator[None]:
 
 def _batch(data: Path, payloads: list[bytes], first: int, last: int) -> MicroBatch:
     records = [SourceRecord(data.name, 0, o, payloads[o]) for o in range(first, last + 1)]
-    return MicroBatch(records=records, size_bytes=sum(r.size for r in records), close_reason="rows")
+    return MicroBatch.of(records, close_reason="rows")
 
 
 def test_a_load_a_crash_interrupted_is_announced_by_the_next_run(tmp_path: Path) -> None:
