@@ -126,7 +126,7 @@ def measure(payloads: list[bytes], *, repeat: int, batches: int) -> dict[str, An
     contract = load_contract(CONTRACT)
     n = len(payloads)
     per_event = 1e6 / n
-    out: dict[str, Any] = {"events": n, "repeat": repeat}
+    out: dict[str, Any] = {"events": n, "repeat": repeat, "cpus": os.cpu_count(), "load_before": os.getloadavg()}
     validate_batch(contract, payloads[:1000])  # compile the fast plan here too
 
     # 1. start-up
@@ -213,6 +213,7 @@ def measure(payloads: list[bytes], *, repeat: int, batches: int) -> dict[str, An
                 _cpu(lambda: _unpack(executor.submit(_give, "packed").result()))
             )
     out["transfer_parent_cpu_us_per_event"] = {k: statistics.median(v) * per_event for k, v in transfer.items()}
+    out["load_after"] = os.getloadavg()
     return out
 
 
@@ -233,7 +234,8 @@ def main(count: int, repeat: int, batches: int, data: Path, as_json: bool) -> No
     else:
         parent = out["parent_cpu_us_per_event"]
         click.echo(f"{out['events']:,} orders events per batch ({out['rejected']} rejected), medians of {repeat}; "
-                   f"verdicts {'identical' if out['same_verdicts'] else 'DIFFER'}")
+                   f"verdicts {'identical' if out['same_verdicts'] else 'DIFFER'}; load average "
+                   f"{out['load_before'][0]:.1f} → {out['load_after'][0]:.1f} on {out['cpus']} CPUs")
         click.echo("worker start-up: " + ", ".join(f"{k} {v:.2f} s" for k, v in out["startup_seconds"].items())
                    + f"; after a SIGKILL the next batch succeeded {out['restart_seconds']:.2f} s later")
         click.echo(f"parent CPU: in-process {parent['in-process']:.2f} µs/event, offloaded {parent['offloaded']:.2f}"
