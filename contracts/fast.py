@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 import types
 import typing
 import weakref
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
-import orjson
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pydantic
@@ -44,14 +45,12 @@ __all__ = ["FastPlan", "FastSplit", "fast_plan"]
 
 Kind = Literal["bool", "int", "float", "str", "datetime", "date"]
 _NONE = type(None)
-_JSON_TYPES: dict[str, frozenset[type]] = {
-    "bool": frozenset({bool}),
-    "int": frozenset({int}),
-    "float": frozenset({int, float}),
-    "str": frozenset({str}),
-    "datetime": frozenset({str}),
-    "date": frozenset({str}),
-}
+# The JSON type each kind decodes from (msgspec): a datetime or date is its ISO 8601 text, checked and cast in Arrow.
+_PYTHON: dict[str, Any] = {"bool": bool, "int": int, "float": float, "str": str, "datetime": str, "date": str}
+# msgspec refuses: DecodeError (malformed, wrong type, undeclared or missing key), UnicodeDecodeError (a ValueError:
+# bytes that are not UTF-8 inside a string), TypeError (a None payload).
+_DEFAULT_TYPES: dict[str, tuple[type, ...]] = {"bool": (bool,), "int": (int,), "float": (float, int), "str": (str,)}
+_REFUSED = (msgspec.DecodeError, ValueError, TypeError)
 _SCALARS: dict[Any, Kind] = {bool: "bool", int: "int", float: "float", str: "str", dt.datetime: "datetime",
                              pydantic.AwareDatetime: "datetime", dt.date: "date"}
 # Only what speedate (pydantic's parser) and Arrow read alike: a full date, 'T', a valid clock, a zone.
@@ -61,7 +60,6 @@ _DATETIME = (
 )
 _DATE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 _SAFE_CONFIG = {"extra", "frozen", "title", "json_schema_extra", "regex_engine", "defer_build"}
-_MISSING = object()
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -103,85 +101,79 @@ class FastPlan:
         self.fields = fields
         self.names = frozenset(f.name for f in fields)
         self.schema = contract_arrow_schema(contract)
+        self.struct = _struct_type(contract.__name__, fields)
+        self._decode = msgspec.json.Decoder(self.struct).decode
+        # Stands in for an event msgspec refuses, so every column keeps one value per event: all nulls, no type
+        # check (a Struct's __init__ checks nothing), filtered out with the other bad rows.
+        self._refused = self.struct(**dict.fromkeys(self.struct.__struct_fields__))
+        self._getters = [operator.attrgetter(name) for name in self.struct.__struct_fields__]
+        self._row_type = pa.struct(
+            [(name, pa.string() if f.kind in ("datetime", "date") else f.arrow)
+             for name, f in zip(self.struct.__struct_fields__, fields)]
+        )
 
     def split(self, payloads: typing.Sequence[bytes | None]) -> FastSplit:
         """Parse and check a batch; clean events as Arrow rows, the others' positions for the per-row path."""
-        docs: list[dict[str, Any]] = []
-        positions: list[int] = []
-        rest: list[int] = []
-        names = self.names
-        for index, payload in enumerate(payloads):
-            try:
-                document = orjson.loads(payload) if payload is not None else None
-            except orjson.JSONDecodeError:
-                document = None
-            if type(document) is dict and document.keys() <= names:
-                docs.append(document)
-                positions.append(index)
-            else:
-                rest.append(index)
-        if not docs:
-            return FastSplit(self.schema.empty_table(), [], rest)
+        structs: list[Any] = []
+        append = structs.append
+        decode = self._decode
+        refused = self._refused
         bad: set[int] = set()
-        arrays = [self._column(f, docs, bad) for f in self.fields]
-        table = pa.Table.from_arrays(arrays, schema=self.schema)
-        if bad:
-            flags = bytearray(len(docs))
-            for i in bad:
-                flags[i] = 1
-            mask = pa.Array.from_buffers(pa.uint8(), len(docs), [None, pa.py_buffer(bytes(flags))])
-            keep = pc.equal(mask, 0)
-            table = table.filter(keep)
-            rest = sorted(rest + [positions[i] for i in bad])
-            positions = pc.filter(pa.array(positions, pa.int64()), keep).to_pylist()
-        return FastSplit(table, positions, rest)
-
-    def _column(self, f: _Field, docs: list[dict[str, Any]], bad: set[int]) -> pa.Array:
-        """The field's Arrow column; positions of values that are not clean are added to ``bad`` (and nulled)."""
-        values = [d.get(f.name, _MISSING) for d in docs]
-        allowed = _JSON_TYPES[f.kind] | ({_NONE} if f.nullable else frozenset())
-        found = set(map(type, values))
-        if not found <= allowed:
-            kinds = list(map(type, values))
-            for odd in found - allowed:
-                for i in _positions(kinds, odd):  # list.index scans in C: cost grows with the odd values only
-                    if odd is object and not f.required:  # _MISSING: an optional field takes its default
-                        values[i] = f.default
-                        continue
-                    bad.add(i)
-                    values[i] = None
-        if f.kind == "float" and int in found:
-            values = [float(v) if type(v) is int else v for v in values]
-        if f.kind == "int":
+        for payload in payloads:
             try:
-                array = pa.array(values, pa.int64())
-            except (OverflowError, pa.ArrowInvalid):  # beyond int64: pydantic judges (and Arrow cannot hold it)
+                append(decode(payload))  # type: ignore[arg-type]
+            except _REFUSED:  # malformed, another JSON type, an undeclared or missing key, None: pydantic judges
+                bad.add(len(structs))
+                append(refused)
+        if len(bad) == len(structs):
+            return FastSplit(self.schema.empty_table(), [], list(range(len(structs))))
+        arrays = []
+        for f, raw in zip(self.fields, self._raw_columns(structs, bad)):
+            array = self._temporal(f, raw, bad) if f.kind in ("datetime", "date") else raw
+            for check in self._constraints(f, array):
+                if pc.any(check).as_py():
+                    bad.update(pc.indices_nonzero(check).to_pylist())
+            arrays.append(array)
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        if not bad:
+            return FastSplit(table, list(range(len(structs))), [])
+        flags = bytearray(len(structs))
+        for i in bad:
+            flags[i] = 1
+        mask = pa.Array.from_buffers(pa.uint8(), len(structs), [None, pa.py_buffer(bytes(flags))])
+        keep = pc.equal(mask, 0)
+        return FastSplit(table.filter(keep), pc.indices_nonzero(keep).to_pylist(), sorted(bad))
+
+    def _raw_columns(self, structs: list[Any], bad: set[int]) -> list[pa.Array]:
+        """One Arrow array per field from the decoded events (temporal fields still as text)."""
+        try:
+            # Rows as tuples into one struct array, split into its children: cheaper than gathering field by field.
+            return pa.array(list(map(msgspec.structs.astuple, structs)), self._row_type).flatten()
+        except (OverflowError, pa.ArrowInvalid):  # an int beyond int64: pydantic judges (and Arrow cannot hold it)
+            pass
+        columns = []
+        for f, get in zip(self.fields, self._getters):
+            values = list(map(get, structs))
+            if f.kind == "int":
                 for i, v in enumerate(values):
-                    if type(v) is int and not _INT64[0] <= v <= _INT64[1]:
+                    if v is not None and not _INT64[0] <= v <= _INT64[1]:
                         bad.add(i)
                         values[i] = None
-                array = pa.array(values, pa.int64())
-        elif f.kind in ("datetime", "date"):
-            array = self._temporal(f, values, bad)
-        else:
-            array = pa.array(values, f.arrow)
-        for check in self._constraints(f, array):
-            if pc.any(check).as_py():
-                bad.update(pc.indices_nonzero(check).to_pylist())
-        return array
+            columns.append(pa.array(values, self._row_type.field(len(columns)).type))
+        return columns
 
-    def _temporal(self, f: _Field, values: list[Any], bad: set[int]) -> pa.Array:
-        text = pa.array(values, pa.string())
+    @staticmethod
+    def _temporal(f: _Field, text: pa.Array, bad: set[int]) -> pa.Array:
+        """ISO 8601 text to the field's Arrow type; text speedate and Arrow might read differently is ``bad``."""
         shaped = pc.match_substring_regex(text, _DATETIME if f.kind == "datetime" else _DATE).fill_null(True)
         if not pc.all(shaped).as_py():
-            for i in pc.indices_nonzero(pc.invert(shaped)).to_pylist():
-                bad.add(i)
-                values[i] = None
-            text = pa.array(values, pa.string())
+            bad.update(pc.indices_nonzero(pc.invert(shaped)).to_pylist())
+            text = pc.if_else(shaped, text, pa.scalar(None, pa.string()))
         try:
             return pc.cast(text, f.arrow)
         except pa.ArrowInvalid:  # a well-shaped but impossible date (Feb 30): find it, leave it to pydantic
             parse = dt.datetime.fromisoformat if f.kind == "datetime" else dt.date.fromisoformat
+            values = text.to_pylist()
             for i, v in enumerate(values):
                 if v is not None:
                     try:
@@ -209,16 +201,19 @@ class FastPlan:
         return checks
 
 
-def _positions(items: list[Any], target: Any) -> list[int]:
-    """Every position of ``target`` in ``items`` (identity or equality, as ``list.index``)."""
-    found, start = [], 0
-    while True:
-        try:
-            start = items.index(target, start)
-        except ValueError:
-            return found
-        found.append(start)
-        start += 1
+def _struct_type(name: str, fields: list[_Field]) -> type[msgspec.Struct]:
+    """The msgspec Struct an event decodes into: one attribute per field (``f0``, ``f1``… renamed to the JSON keys, so
+    that any key is safe for ``attrgetter``), of the field's JSON type, with its default when optional; an
+    undeclared key is refused. ``gc=False``: the values are scalars, never a cycle, so the collector need not track
+    a batch's thousands of instances."""
+    spec: list[Any] = []
+    for position, f in enumerate(fields):
+        python = _PYTHON[f.kind] | None if f.nullable else _PYTHON[f.kind]
+        spec.append((f"f{position}", python) if f.required else (f"f{position}", python, f.default))
+    rename = {f"f{position}": f.name for position, f in enumerate(fields)}
+    return msgspec.defstruct(
+        f"{name}Fast", spec, kw_only=True, forbid_unknown_fields=True, rename=rename, gc=False, module=__name__
+    )
 
 
 _PLANS: weakref.WeakKeyDictionary[type, FastPlan | None] = weakref.WeakKeyDictionary()
@@ -293,6 +288,8 @@ def _compile_field(name: str, info: FieldInfo) -> _Field | None:
     kind = _SCALARS.get(annotation)
     if kind is None or (default is not None and kind in ("datetime", "date")):
         return None
+    if default is not None and type(default) not in _DEFAULT_TYPES[kind]:
+        return None  # pydantic does not validate defaults: one of another type would land as it is
     bounds: list[tuple[str, Any]] = []
     min_len = max_len = pattern = None
     for item in metadata:

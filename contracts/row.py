@@ -20,12 +20,14 @@ import datetime as dt
 import decimal
 import enum
 import json
+import weakref
 import types
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import pydantic
+import msgspec
 from pydantic import BaseModel, ValidationError, create_model
 
 from contracts.declare import Contract
@@ -99,11 +101,11 @@ class RowJudge:
             overflow = int64_overflows(row, self._int_keys)
             if not overflow:
                 return RowVerdict(row)
-            return self._resolve(json.loads(payload or b"{}"), overflow)
+            return self._resolve(_document(payload), overflow)
         malformed = classify_malformed(payload, errors)
         if malformed is not None:
             return RowVerdict(None, [malformed], "malformed")
-        return self._resolve(json.loads(payload or b"{}"), errors)
+        return self._resolve(_document(payload), errors)
 
     def judge_document(self, document: dict[str, Any]) -> RowVerdict:
         """The verdict on an already parsed event (a JSON object), e.g. after upcasting."""
@@ -242,6 +244,16 @@ class RowJudge:
         return row
 
 
+def _document(payload: bytes | None) -> dict[str, Any]:
+    """The event as parsed JSON (pydantic has read it as an object). msgspec first: 3x faster than the standard
+    library, same values; what it refuses (NaN, Infinity, numbers beyond float, lone surrogates) the standard
+    library reads as pydantic does."""
+    try:
+        return msgspec.json.decode(payload or b"{}")  # type: ignore[no-any-return]
+    except (msgspec.DecodeError, ValueError):
+        return json.loads(payload or b"{}")  # type: ignore[no-any-return]
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -272,6 +284,15 @@ class IntKeys:
 def int_keys(contract: type[BaseModel]) -> IntKeys | None:
     """Where a contract's dumped rows can hold an ``int``, from its fields' and computed fields' types; ``None``
     when the dump's shape does not follow from the types (serializers, dumps by alias): then walk every value."""
+    if contract not in _INT_KEYS:
+        _INT_KEYS[contract] = _int_keys(contract)
+    return _INT_KEYS[contract]
+
+
+_INT_KEYS: weakref.WeakKeyDictionary[type, IntKeys | None] = weakref.WeakKeyDictionary()
+
+
+def _int_keys(contract: type[BaseModel]) -> IntKeys | None:
     decorators = contract.__pydantic_decorators__
     config = contract.model_config
     if (decorators.field_serializers or decorators.model_serializers or config.get("serialize_by_alias")

@@ -135,15 +135,18 @@ def validate_batch(
     per_row = split.rest if split is not None else range(len(payloads))
     rows, row_index, rejected = _judge_rows(contract, judge, payloads, per_row)
     schema = accepted_schema(contract, modes, [*(evolved or {}).values(), *judge.new_columns])
-    accepted = pa.Table.from_pylist(rows, schema=schema)
     accepted_index = row_index
-    if split is not None and split.clean_index:
-        # Clean events (fast path) and per-row verdicts, back in batch order.
-        merged = pa.concat_tables([_conformed(split.clean, schema), accepted])
+    if split is None or not split.clean_index:
+        accepted = pa.Table.from_pylist(rows, schema=schema)
+    elif not row_index:  # the usual case: every per-row event rejected; the clean rows are already in order
+        accepted = _conformed(split.clean, schema)
+        accepted_index = split.clean_index
+    else:  # clean events (fast path) and per-row verdicts, back in batch order
+        merged = pa.concat_tables([_conformed(split.clean, schema), pa.Table.from_pylist(rows, schema=schema)])
         positions = pa.array(split.clean_index + row_index, pa.int64())
         order = pc.sort_indices(positions)
-        accepted = merged.take(order) if row_index else merged
-        accepted_index = positions.take(order).to_pylist() if row_index else split.clean_index
+        accepted = merged.take(order)
+        accepted_index = positions.take(order).to_pylist()
     return ValidationResult(
         accepted=accepted, accepted_index=accepted_index, rejected=rejected, new_columns=tuple(judge.new_columns)
     )
@@ -179,6 +182,8 @@ def _judge_rows(
 
 def _conformed(clean: pa.Table, schema: pa.Schema) -> pa.Table:
     """Fast-path rows with the accepted schema: evolvable columns nullable, evolved columns null."""
+    if clean.schema.equals(schema, check_metadata=True):
+        return clean
     columns = [
         clean.column(f.name).cast(f.type) if f.name in clean.schema.names else pa.nulls(clean.num_rows, f.type)
         for f in schema
