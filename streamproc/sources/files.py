@@ -33,6 +33,7 @@ from streamproc.errors import ConfigError
 __all__ = ["resolve_dataset", "iter_json_events", "count_events"]
 
 _CHUNK_ROWS = 10_000
+_BLOCK_BYTES = 4 << 20
 
 
 def resolve_dataset(name: str) -> Path:
@@ -94,16 +95,7 @@ def _chunks(path: Path) -> Iterator[list[bytes]]:
             handle: IO[bytes] = stack.enter_context(
                 gzip.open(path, "rb") if name.endswith(".gz") else path.open("rb")  # noqa: SIM115
             )
-            chunk: list[bytes] = []
-            for line in handle:
-                line = line.strip()
-                if line:
-                    chunk.append(line)
-                    if len(chunk) >= _CHUNK_ROWS:
-                        yield chunk
-                        chunk = []
-            if chunk:
-                yield chunk
+            yield from _ndjson_chunks(handle)
             return
         if name.endswith(".parquet"):
             for batch in pq.ParquetFile(path).iter_batches(batch_size=_CHUNK_ROWS):
@@ -129,6 +121,29 @@ def _chunks(path: Path) -> Iterator[list[bytes]]:
                     yield _to_json(batch.slice(start, _CHUNK_ROWS))
             return
     raise ConfigError(f"{path}: unsupported file type (expected .ndjson, .jsonl, .csv, .csv.gz, .csv.zip, .parquet)")
+
+
+def _ndjson_chunks(handle: IO[bytes]) -> Iterator[list[bytes]]:
+    """Non-empty lines, stripped, in chunks of :data:`_CHUNK_ROWS`.
+
+    Read in 4 MiB blocks and split with C-level ``bytes`` methods: a Python statement per line cost as much as
+    validating the event.
+    """
+    pending: list[bytes] = []
+    tail = b""
+    while True:
+        block = handle.read(_BLOCK_BYTES)
+        if not block:
+            break
+        lines = (tail + block).split(b"\n")
+        tail = lines.pop()  # the last line may continue in the next block
+        pending += filter(None, map(bytes.strip, lines))
+        while len(pending) >= _CHUNK_ROWS:
+            yield pending[:_CHUNK_ROWS]
+            del pending[:_CHUNK_ROWS]
+    pending += filter(None, [tail.strip()])
+    for start in range(0, len(pending), _CHUNK_ROWS):
+        yield pending[start : start + _CHUNK_ROWS]
 
 
 def _to_json(batch: pa.RecordBatch) -> list[bytes]:
