@@ -40,6 +40,7 @@ import dataclasses
 import multiprocessing
 import operator
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -123,6 +124,7 @@ class ValidationPool:
         self._hashes: dict[str, str] = {}
         self._preload = tuple(self._identify(c) for c in contracts)
         self._executor: ProcessPoolExecutor | None = None
+        self._seen: dict[int, Any] = {}  # pid → multiprocessing process: its exit code when the pool breaks
         self._state: Literal["new", "open", "closed"] = "new"
         self._lock = threading.Lock()
 
@@ -138,6 +140,7 @@ class ValidationPool:
         """
         executor = self._ensure_executor()
         probes = [executor.submit(_probe) for _ in range(self.workers)]
+        self._seen.update(getattr(executor, "_processes", None) or {})
         for probe in probes:
             self._unwrap(probe, executor)
 
@@ -200,6 +203,7 @@ class ValidationPool:
         except BrokenProcessPool:  # a worker died since the last batch: replace the workers, once
             executor = self._replace(executor)
             inner = executor.submit(_validate_in_worker, *args)
+        self._seen.update(getattr(executor, "_processes", None) or {})  # stdlib keeps them private
         outer: Future[ValidationResult] = Future()
         outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
         inner.add_done_callback(lambda f: self._settle(f, outer, executor))
@@ -274,14 +278,27 @@ class ValidationPool:
         try:
             packed = inner.result()
         except BrokenProcessPool as exc:
-            processes = getattr(executor, "_processes", None) or {}
-            codes = tuple(p.exitcode for p in processes.values() if p.exitcode is not None)
+            dead = _exited(list(self._seen.values()))
+            codes = tuple(p.exitcode for p in dead)
+            for process in dead:
+                self._seen.pop(process.pid, None)
             if self._state != "closed":
                 self._replace(executor)
             raise ValidationWorkerError(
                 f"a validation worker died ({exc}); the batch was not validated: retry it", codes
             ) from exc
         return _unpack(packed) if packed is not None else None
+
+
+def _exited(processes: list[Any], patience: float = 1.0) -> list[Any]:
+    """The processes that have exited, waiting up to ``patience`` seconds for the stdlib's manager thread, which
+    reaps them concurrently (until it has, a poll of ours may see no exit code)."""
+    deadline = time.monotonic() + patience
+    while True:
+        dead = [p for p in processes if p.exitcode is not None]
+        if dead or time.monotonic() > deadline:
+            return dead
+        time.sleep(0.01)
 
 
 # -- the worker process -----------------------------------------------------------------------------------------------
