@@ -44,7 +44,7 @@ from streamproc.sinks.delta import DeltaTableWriter, retry_commit_conflicts
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from streamproc.sources.base import SourceRecord, TopicPartition
 
-__all__ = ["Lander", "LoadOutcome", "table_name_of", "transaction_app_id"]
+__all__ = ["Lander", "LoadOutcome", "PreparedLoad", "table_name_of", "transaction_app_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,34 @@ class LoadOutcome:
     rejections: tuple[Rejection, ...] = ()
     commit_seconds: dict[str, float] = field(default_factory=dict)
     routed: tuple[LoadOutcome, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedLoad:
+    """A validated micro-batch with the rows of its commits built (:meth:`Lander.prepare`), not yet committed.
+
+    Attributes:
+        batch: the micro-batch.
+        draft: its ``_loads`` row before the commits (counts and versions not yet known): id, start, contract
+            version and hash as validation left them.
+        ranges: per partition, the batch's first and last offsets.
+        landed, landed_at: the accepted rows with their lineage columns, and their source coordinates.
+        quarantined, quarantined_at: the quarantine rows, and their source coordinates.
+        rejections: every rejection (every violation), for metrics and reports.
+    """
+
+    batch: MicroBatch
+    draft: LoadRecord
+    ranges: dict[TopicPartition, tuple[int, int]]
+    landed: pa.Table
+    landed_at: Coordinates
+    quarantined: pa.Table
+    quarantined_at: Coordinates
+    rejections: tuple[Rejection, ...]
+
+    @property
+    def load_id(self) -> str:
+        return self.draft.load_id
 
 
 def transaction_app_id(consumer_group: str, table_name: str, tp: TopicPartition) -> str:
@@ -182,7 +210,7 @@ class Lander:
         return taken
 
     def land(self, batch: MicroBatch, *, load_id: str | None = None) -> LoadOutcome:
-        """Validate and land one micro-batch.
+        """Validate and land one micro-batch: :meth:`commit` of :meth:`prepare`.
 
         Args:
             batch: the records, per partition in ascending offsets.
@@ -193,10 +221,19 @@ class Lander:
             A :class:`LoadOutcome`; commit its ``next_offsets`` to Kafka after this returns, never before.
 
         Raises:
-            ContractStopError: an event violated a ``freeze`` entity; nothing of the batch was written.
-            StorageUnavailableError: a commit failed; retry the same batch with the same ``load_id`` (already
-                committed tables skip it). ``CommitConflictError`` (a subclass) after repeated lost commit races.
-            SchemaMismatchError: a table refused the batch's schema.
+            What :meth:`prepare` and :meth:`commit` raise.
+        """
+        return self.commit(self.prepare(batch, load_id=load_id))
+
+    def prepare(self, batch: MicroBatch, *, load_id: str | None = None) -> PreparedLoad:
+        """Validate a micro-batch and build the rows of its three commits, without touching the tables.
+
+        Touches no table (only the contract stage, and the registry when ``evolve`` records a version), so the
+        pipeline prepares the next batch while the previous one commits.
+
+        Raises:
+            ContractStopError: an event violated a ``freeze`` entity; nothing of the batch may be written.
+            QuarantineThresholdError: the batch would quarantine more than the threshold allows.
         """
         started_at = _now()
         try:
@@ -220,8 +257,9 @@ class Lander:
                 partition=record.partition,
                 offset=record.offset,
             ) from exc
-        progress = self._progress_of(load_id or uuid.uuid4().hex, started_at)
-        load_id, started_at = progress.load_id, progress.started_at
+        load_id = load_id or uuid.uuid4().hex
+        if self._progress is not None and self._progress.load_id == load_id:
+            started_at = self._progress.started_at  # a retry of an interrupted load keeps its start
         ingested_at = _now()
         coordinates = batch.coordinates()
         accepted_at = coordinates.take(result.accepted_index)
@@ -245,17 +283,43 @@ class Lander:
         )
         ranges = batch.offset_ranges()
         draft = self._draft(load_id, batch, ranges, started_at)
+        return PreparedLoad(
+            batch=batch,
+            draft=draft,
+            ranges=ranges,
+            landed=landed,
+            landed_at=accepted_at,
+            quarantined=quarantined,
+            quarantined_at=rejected_at,
+            rejections=tuple(result.rejected),
+        )
+
+    def commit(self, prepared: PreparedLoad) -> LoadOutcome:
+        """Commit a prepared load: quarantine → table → ``_loads``, each skipping what its ``txn`` says it holds.
+
+        Returns:
+            A :class:`LoadOutcome`; commit its ``next_offsets`` to Kafka after this returns, never before.
+
+        Raises:
+            StorageUnavailableError: a commit failed; call again with the same ``prepared`` (already committed tables
+                skip it). ``CommitConflictError`` (a subclass) after repeated lost commit races.
+            SchemaMismatchError: a table refused the batch's schema.
+        """
+        draft, ranges = prepared.draft, prepared.ranges
+        progress = self._progress_of(draft.load_id, draft.started_at)
         metadata = commit_metadata(draft, ranges)
         timings: dict[str, float] = {}
         clock = time.perf_counter()
-        quarantine_version = self._commit(self.quarantine, quarantined, rejected_at, ranges, metadata)
+        quarantine_version = self._commit(
+            self.quarantine, prepared.quarantined, prepared.quarantined_at, ranges, metadata
+        )
         clock = _lap(timings, "quarantine", clock, committed=quarantine_version is not None)
-        table_version = self._commit(self.table, landed, accepted_at, ranges, metadata)
+        table_version = self._commit(self.table, prepared.landed, prepared.landed_at, ranges, metadata)
         _lap(timings, "table", clock, committed=table_version is not None)
 
         clock = time.perf_counter()
         load, recorded = retry_commit_conflicts(
-            lambda: self._record(draft, ranges, batch, progress, metadata), uri=self.loads.uri
+            lambda: self._record(draft, ranges, prepared.batch, progress, metadata), uri=self.loads.uri
         )
         _lap(timings, "loads", clock, committed=recorded)
         self._progress = None
@@ -264,7 +328,7 @@ class Lander:
             load=load,
             next_offsets=next_offsets,
             already_landed=not recorded,
-            rejections=tuple(result.rejected),
+            rejections=prepared.rejections,
             commit_seconds=timings,
         )
 

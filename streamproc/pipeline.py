@@ -1,9 +1,13 @@
-"""The pipeline: source → batcher → lander, joined by a bounded anyio memory stream in one task group.
+"""The pipeline: source → batcher → lander, joined by bounded anyio memory streams in one task group.
 
 ```
- fetch task ──(memory stream, batch.queue_size chunks: backpressure)──► land loop: Batcher → Lander (worker thread)
+ fetch task ──(batch.queue_size chunks)──► land loop: Batcher → Lander.prepare (validate; worker thread)
+                                              ──(one prepared load)──► commit loop: Lander.commit (worker thread)
                                                                                      └► Kafka offset commit
 ```
+
+Preparing and committing overlap: the next micro-batch is validated while the previous one is written by delta-rs
+(which releases the GIL). Loads commit in the order they were prepared.
 
 Shutdown (SIGINT/SIGTERM or :meth:`Pipeline.request_stop`): fetching stops, the open batch is flushed and landed,
 offsets are committed, and the consumer leaves the group, within ``shutdown_grace_seconds``; past that the open batch
@@ -13,7 +17,8 @@ is abandoned (it was never acknowledged, so a restart re-reads it from the Delta
 Rebalances: every fetched chunk is tagged with the rebalance generation current when the consumer returned it. A
 rebalance re-seeks every assigned partition to the Delta log's position, so chunks fetched before it are dropped
 unread (their records come again from that position); without that, a chunk queued across a rebalance would be
-batched after the seek and open a gap before it.
+batched after the seek and open a gap before it. For the same reason a load prepared before a rebalance is dropped
+by the commit loop, not committed.
 """
 
 from __future__ import annotations
@@ -38,12 +43,12 @@ from contracts.modes import resolve_modes
 from streamproc.batching.batcher import Batcher, MicroBatch
 from streamproc.config import PipelineConfig
 from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError, first_error
-from streamproc.landing import Lander
+from streamproc.landing import Lander, PreparedLoad
 from streamproc.observers import PipelineObserver, RunInfo
 from streamproc.sinks.maintenance import TableMaintainer, run_maintenance
 from streamproc.contract_stage import StageOptions
 from streamproc.registry import open_registry
-from streamproc.routing import with_routes
+from streamproc.routing import RoutedLoad, with_routes
 from streamproc.sources import consumer_group_of, open_source
 from streamproc.sources.base import RecordChunk, Source, TopicPartition
 from streamproc.summary import RunSummary
@@ -64,6 +69,14 @@ class _Fetched:
 
     generation: int
     chunks: list[RecordChunk]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A load prepared for commit, and the rebalance generation its batch was closed in."""
+
+    generation: int
+    load: PreparedLoad | RoutedLoad
 
 
 _CAUGHT_UP = _CaughtUp()
@@ -203,7 +216,7 @@ class Pipeline:
                 tg.start_soon(self._fetch, source, send)
                 if config.maintenance.enabled:
                     tg.start_soon(self._maintain, lander)
-                await self._land_loop(receive, lander, source)
+                await self._land_and_commit(receive, lander, source)
                 tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             # Callers handle one error: the first real one a stage raised (the others are its consequences).
@@ -211,6 +224,24 @@ class Pipeline:
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                 await source.stop()
+
+    async def _land_and_commit(self, receive: MemoryObjectReceiveStream[_Chunk], lander: Lander, source: Source) -> None:
+        """Batch and prepare loads here, commit them in a second task: the next batch is validated while the
+        previous one commits (delta-rs writes without the GIL). One prepared load waits at most.
+
+        A contract error (freeze, threshold) lets the loads prepared before it commit first.
+        """
+        send, commits = anyio.create_memory_object_stream[_Prepared](0)
+        stopped_by: ContractStopError | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._commit_loop, commits, lander, source)
+            async with send:
+                try:
+                    await self._land_loop(receive, lander, send)
+                except ContractStopError as exc:  # freeze, quarantine threshold
+                    stopped_by = exc
+        if stopped_by is not None:
+            raise stopped_by
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -293,7 +324,7 @@ class Pipeline:
         return True
 
     async def _land_loop(
-        self, receive: MemoryObjectReceiveStream[_Chunk], lander: Lander, source: Source
+        self, receive: MemoryObjectReceiveStream[_Chunk], lander: Lander, prepared: MemoryObjectSendStream[_Prepared]
     ) -> None:
         async with receive:
             while True:
@@ -303,13 +334,13 @@ class Pipeline:
                     try:
                         chunk = await receive.receive()
                     except anyio.EndOfStream:
-                        await self._land(self._batcher.take("shutdown"), lander, source)
+                        await self._prepare(self._batcher.take("shutdown"), lander, prepared)
                         self.summary.stopped_by = "signal"
                         return
                 if chunk is None:
-                    await self._land(self._batcher.take("linger"), lander, source)
+                    await self._prepare(self._batcher.take("linger"), lander, prepared)
                 elif isinstance(chunk, _CaughtUp):
-                    await self._land(self._batcher.take("caught_up"), lander, source)
+                    await self._prepare(self._batcher.take("caught_up"), lander, prepared)
                     self.summary.stopped_by = "caught_up"
                     return
                 elif chunk.generation == self._generation:
@@ -318,14 +349,33 @@ class Pipeline:
                         # self._owned is read again after each load: a rebalance may have revoked partitions.
                         reason, chunks = self._batcher.extend(chunks, owned=self._owned)
                         if reason is not None:
-                            await self._land(self._batcher.take(reason), lander, source)
+                            await self._prepare(self._batcher.take(reason), lander, prepared)
 
-    async def _land(self, batch: MicroBatch | None, lander: Lander, source: Source) -> None:
+    async def _prepare(
+        self, batch: MicroBatch | None, lander: Lander, prepared: MemoryObjectSendStream[_Prepared]
+    ) -> None:
+        """Validate ``batch`` and hand it to the commit loop (waits while the previous prepared load is pending)."""
         if batch is None:
             return
+        generation = self._generation
         # One id for every attempt: a retry completes the load that a failed commit interrupted.
-        land = functools.partial(lander.land, batch, load_id=uuid.uuid4().hex)
+        load = await anyio.to_thread.run_sync(functools.partial(lander.prepare, batch, load_id=uuid.uuid4().hex))
+        await prepared.send(_Prepared(generation, load))
+
+    async def _commit_loop(self, prepared: MemoryObjectReceiveStream[_Prepared], lander: Lander, source: Source) -> None:
+        async with prepared:
+            async for item in prepared:
+                await self._commit(item, lander, source)
+
+    async def _commit(self, item: _Prepared, lander: Lander, source: Source) -> None:
+        batch = item.load.batch
         async with self._landing:
+            if item.generation != self._generation:
+                # Prepared before a rebalance: every partition was re-sought to the Delta log's position since, so
+                # these records come again (dropped as the batcher drops what it buffered; never acknowledged).
+                logger.info("dropped a prepared load of %d records across a rebalance (not acknowledged)", len(batch))
+                return
+            commit = functools.partial(lander.commit, item.load)
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(StorageUnavailableError),
                 wait=wait_exponential_jitter(multiplier=0.5, max=30),
@@ -337,7 +387,7 @@ class Pipeline:
                     if self._retry_to_report is not None:
                         (error, failed_attempts), self._retry_to_report = self._retry_to_report, None
                         await self._notify("on_storage_retry", error, failed_attempts)
-                    outcome = await anyio.to_thread.run_sync(land)
+                    outcome = await anyio.to_thread.run_sync(commit)
         load = outcome.load
         await self._notify("on_load", outcome, batch)
         if not outcome.already_landed:
@@ -358,7 +408,6 @@ class Pipeline:
         # Outside the landing lock: a commit may wait for a rebalance that waits for that lock.
         with anyio.move_on_after(10):
             await source.commit(outcome.next_offsets)
-
 
     def _before_retry(self, state: RetryCallState) -> None:
         _log_retry(state)

@@ -17,6 +17,7 @@ assignment the lowest position over all routes is where consumption resumes, and
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,11 +29,11 @@ from contracts.validate import Rejection, Violation
 from streamproc.batching.batcher import MicroBatch
 from streamproc.config import PipelineConfig, SinkConfig
 from streamproc.errors import ConfigError, ContractStopError
-from streamproc.landing import Lander, LoadOutcome, table_name_of
+from streamproc.landing import Lander, LoadOutcome, PreparedLoad, table_name_of
 from streamproc.sinks.delta import DeltaTableWriter
 from streamproc.sources.base import SourceRecord, TopicPartition
 
-__all__ = ["RoutedLander", "with_routes", "route_contracts", "route_of"]
+__all__ = ["RoutedLander", "RoutedLoad", "with_routes", "route_contracts", "route_of"]
 
 
 _MALFORMED = object()
@@ -70,6 +71,18 @@ class _RouteBatch(MicroBatch):
 
     def offset_ranges(self) -> dict[TopicPartition, tuple[int, int]]:
         return dict(self.ranges)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedLoad:
+    """A micro-batch prepared for every route (:meth:`RoutedLander.prepare`): each route's Lander with its share."""
+
+    batch: MicroBatch
+    shares: tuple[tuple[Lander, PreparedLoad], ...]
+
+    @property
+    def load_id(self) -> str:
+        return self.shares[0][1].load_id
 
 
 class RoutedLander:
@@ -119,10 +132,13 @@ class RoutedLander:
                     positions[tp] = offset
         return positions
 
-    def land(self, batch: MicroBatch, **kwargs: Any) -> LoadOutcome:
-        """Split ``batch`` by route and land each share; the default route's outcome, with the others' in
-        ``routed``. Raises what :meth:`Lander.land` raises (the first route to fail stops the load; routes already
-        committed skip their share on the retry)."""
+    def land(self, batch: MicroBatch, *, load_id: str | None = None) -> LoadOutcome:
+        """Split ``batch`` by route and land each share (:meth:`commit` of :meth:`prepare`)."""
+        return self.commit(self.prepare(batch, load_id=load_id))
+
+    def prepare(self, batch: MicroBatch, *, load_id: str | None = None) -> RoutedLoad:
+        """Split ``batch`` by route and prepare each share (see :meth:`Lander.prepare`; raises what it raises, and
+        ContractStopError for an event of unknown type under ``tables: freeze``)."""
         shares: dict[str, list[SourceRecord]] = {value: [] for value in self.routes}
         default: list[SourceRecord] = []
         refused: dict[int, Rejection] = {}
@@ -136,15 +152,21 @@ class RoutedLander:
                 refused[len(default)] = self._unrouted(record, value, tables, len(default))
             default.append(record)
         ranges = batch.offset_ranges()
-        load_id = kwargs.pop("load_id", None)
-        outcomes = []
+        load_id = load_id or uuid.uuid4().hex
+        prepared = []
         for index, (lander, records) in enumerate([(self.default, default), *((self.routes[v], shares[v]) for v in shares)]):
             share = _RouteBatch.of(records, close_reason=batch.close_reason)
             share.opened_at, share.ranges = batch.opened_at, ranges
             if index == 0:
                 share.refused = refused
-            extra = {"load_id": f"{load_id}-{index}" if index else load_id} if load_id is not None else {}
-            outcomes.append(lander.land(share, **extra, **kwargs))
+            prepared.append((lander, lander.prepare(share, load_id=f"{load_id}-{index}" if index else load_id)))
+        return RoutedLoad(batch, tuple(prepared))
+
+    def commit(self, prepared: RoutedLoad) -> LoadOutcome:
+        """Commit every route's share in route order; the default route's outcome, with the others' in ``routed``.
+        Raises what :meth:`Lander.commit` raises (the first route to fail stops the load; routes already committed
+        skip their share when called again)."""
+        outcomes = [lander.commit(share) for lander, share in prepared.shares]
         first, *others = outcomes
         return replace(
             first,
