@@ -1,12 +1,19 @@
 """The fast validation path: a batch checked column-wise on Arrow data; per-row pydantic only where it must judge.
 
 A contract is compiled into a :class:`FastPlan` (types, nullability, ``Literal`` values, ranges, lengths, string
-patterns) when everything it says can be checked that way. Each event is parsed with orjson; its values are gathered
-per field and checked with vectorised Arrow compute. An event is **clean** when it is a JSON object with only
-declared keys, every value has exactly the JSON type the field expects (``int`` for ``int``, a number for
-``float``, a string for ``str``, an ISO 8601 string with a zone for ``datetime``…) and every constraint holds. Clean
-events become Arrow rows directly. Every other event — malformed, an undeclared key, a value pydantic might coerce
-(``"1"`` for ``int``), a violation — goes to the per-row pydantic path, which gives the exact verdict and errors.
+patterns) when everything it says can be checked that way. The plan includes a msgspec ``Struct`` type generated
+from the fields: ``bool``, ``int``, ``float`` and ``str`` as themselves, ``datetime``/``date``/``Literal``/str enums
+as ``str``, nullable fields as ``T | None``, optional fields with their default, undeclared keys forbidden. Each
+event is decoded straight into that Struct (msgspec, in C, without a dict per event: ~0.3 µs for the 8-field
+orders event against ~1 µs for ``orjson.loads``), the rows become one Arrow struct array (its children are the
+columns), and the constraints (bounds, lengths, patterns with Arrow's RE2, literal values, ISO 8601 shapes, int64
+range) are checked with vectorised Arrow compute. An event is **clean** when msgspec decodes it (a JSON object with
+only declared keys, every required key present, every value exactly of the field's JSON type: an integer for
+``int`` — not ``1.0``, not ``true`` —, a number for ``float``, ``true``/``false`` for ``bool``, a string for
+``str``…) and every constraint holds. Clean events become Arrow rows directly. Every other event — malformed, an
+undeclared or missing key, a value pydantic might coerce (``"1"`` or ``1.0`` for ``int``), ``NaN``/``Infinity``
+and numbers beyond float (pydantic reads them, msgspec refuses), a lone surrogate, a violation — goes to the
+per-row pydantic path, which gives the exact verdict and errors.
 
 So the fast path only ever *accepts*; it never rejects on its own. Both paths agree on every verdict as long as
 each clean event is one pydantic accepts with the same values, which the property test
@@ -15,7 +22,8 @@ each clean event is one pydantic accepts with the same values, which the propert
 Not compiled (the per-row path judges every event): custom validators or serializers, computed fields, aliases,
 ``default_factory``, strictness or string-transforming model config, and field types other than ``bool``, ``int``,
 ``float``, ``str``, ``Literal`` of strings or integers, ``str`` enums, ``datetime`` (not ``NaiveDatetime``) and
-``date``, optionally nullable; constraints other than ``ge``/``gt``/``le``/``lt``, ``min_length``/``max_length`` and ``pattern``.
+``date``, optionally nullable; constraints other than ``ge``/``gt``/``le``/``lt``, ``min_length``/``max_length`` and
+``pattern``; a default of another type than its field's (pydantic does not validate defaults).
 """
 
 from __future__ import annotations
