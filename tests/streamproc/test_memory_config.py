@@ -1,0 +1,93 @@
+"""``memory:``: which allocator pyarrow uses in a ``streamproc run`` (see :mod:`streamproc.memory`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from streamproc.config import load_config
+from streamproc.errors import ConfigError
+from streamproc.memory import use_arrow_memory_pool
+from tests.fixtures.pipelines import REPO, encode, order
+
+# Runs the CLI in this interpreter, then prints pyarrow's default pool as the last stdout line.
+_DRIVER = """
+import sys
+import pyarrow as pa
+from streamproc.cli import cli
+cli.main(["--log-level", "WARNING", "run", sys.argv[1], "--json"], standalone_mode=False)
+print(pa.default_memory_pool().backend_name)
+"""
+
+
+def _env() -> dict[str, str]:
+    """This environment without pyarrow's own pool switch, with the repository importable."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _run(tmp_path: Path, **sections: Any) -> tuple[dict[str, Any], str]:
+    data = tmp_path / "orders.ndjson"
+    data.write_bytes(b"\n".join(encode(order(i)) for i in range(300)) + b"\n")
+    config = {
+        "name": "memory",
+        "contract": "tests.fixtures.order_contracts:Order",
+        "source": {"type": "file", "path": str(data)},
+        "sink": {"table_uri": str(tmp_path / "lake" / "orders")},
+        "observability": {"enabled": False},
+        **sections,
+    }
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = subprocess.run(
+        [sys.executable, "-c", _DRIVER, str(path)], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    *_, summary, pool = done.stdout.strip().splitlines()
+    return json.loads(summary), pool
+
+
+def test_a_run_allocates_arrow_memory_with_the_system_allocator_by_default(tmp_path: Path) -> None:
+    summary, pool = _run(tmp_path)
+
+    assert summary["rows_landed"] == 300
+    assert pool == "system"
+
+
+def test_null_keeps_pyarrows_own_default_pool(tmp_path: Path) -> None:
+    builds_default = subprocess.run(
+        [sys.executable, "-c", "import pyarrow as pa; print(pa.default_memory_pool().backend_name)"],
+        env=_env(), capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()
+
+    summary, pool = _run(tmp_path, memory={"arrow_memory_pool": None})
+
+    assert summary["rows_landed"] == 300
+    assert pool == builds_default != "system"  # pyarrow's wheels default to mimalloc (or jemalloc)
+
+
+def test_an_unknown_pool_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown Arrow memory pool 'tcmalloc'"):
+        use_arrow_memory_pool("tcmalloc")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "memory",
+                "contract": "tests.fixtures.order_contracts:Order",
+                "source": {"type": "file", "path": "orders.ndjson"},
+                "sink": {"table_uri": "lake/orders"},
+                "memory": {"arrow_memory_pool": "tcmalloc"},
+            }
+        )
+    )
+    with pytest.raises(ConfigError, match="memory.arrow_memory_pool"):
+        load_config(path)
