@@ -125,12 +125,12 @@ class RowJudge:
         for error in errors:
             loc = error["loc"]
             entity: Entity = "columns" if error["type"] == "extra_forbidden" else "data_type"
-            mode = self.modes.for_loc(loc, entity)
+            mode = self.modes.for_loc(loc, entity) if self.modes.fields else self.modes.contract.of(entity)
             if mode == "evolve":
                 if not self._evolve(document, error, entity, moves, extras, consumed):
                     mode = "discard_row"
             value_type = "missing" if error["type"] == "missing" else _json_type(error.get("input"))
-            violations.append((".".join(str(p) for p in loc), error["type"], error["msg"], entity, mode, value_type))
+            violations.append((".".join(map(str, loc)), error["type"], error["msg"], entity, mode, value_type))
         verdict_modes = [v[4] for v in violations if v[4] != "evolve"]
         frozen = "freeze" in verdict_modes
         harshest = max(verdict_modes, key=SEVERITY.__getitem__) if verdict_modes else "evolve"
