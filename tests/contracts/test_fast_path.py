@@ -222,6 +222,12 @@ TRAPS: dict[str, bytes] = {
     "int for float": json.dumps(_probe(score=7)).encode(),
     "int beyond 2**53 for float": json.dumps(_probe(score=2**53 + 1)).encode(),
     "negative zero": json.dumps(_probe(ratio=-0.0)).encode(),
+    "underflow to -0.0": json.dumps(_probe(score=1)).replace('"score": 1', '"score": -1e-400').encode(),
+    "subnormal": json.dumps(_probe(score=1)).replace('"score": 1', '"score": 4.9e-324').encode(),
+    "halfway digits": json.dumps(_probe(score=1)).replace(
+        '"score": 1', '"score": 1.00000000000000011102230246251565404236316680908203125'
+    ).encode(),
+    "rounds past max float": json.dumps(_probe(score=1)).replace('"score": 1', '"score": 1.7976931348623159e308').encode(),
     "negative zero int": json.dumps(_probe(id=0)).replace('"id": 0', '"id": -0').encode(),
     "lone high surrogate": json.dumps(_probe(note="a\ud800")).encode(),
     "lone low surrogate": json.dumps(_probe(note="\udc00")).encode(),
