@@ -336,3 +336,18 @@ def test_keys_that_look_like_the_struct_s_attribute_names_decode_to_their_own_fi
     fast = validate_batch(OddKeys, payloads, fast=True)
     assert fast.accepted.to_pylist() == [{"a_b": 1, "f0": "x"}, {"a_b": 2, "f0": "y"}] * 4
     assert fast_plan(OddKeys) is not None and fast_plan(OddKeys).split(payloads).rest == []  # type: ignore[union-attr]
+
+
+def test_a_batch_bigger_than_a_chunk_gets_the_same_verdicts_in_batch_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("contracts.fast.CHUNK_EVENTS", 4)
+    conforming = json.dumps(CONFORMING).encode()
+    payloads = [p for trap in TRAPS.values() for p in (conforming, trap)] + [None] * 5 + [conforming] * 9
+    fast = validate_batch(Probe, payloads, fast=True)
+    slow = validate_batch(Probe, payloads, fast=False)
+    assert fast.accepted_index == slow.accepted_index
+    assert _verdicts(fast) == _verdicts(slow)
+    assert repr(fast.accepted.to_pylist()) == repr(slow.accepted.to_pylist())
+    split = fast_plan(Probe).split(payloads)  # type: ignore[union-attr]
+    assert sorted(split.clean_index + split.rest) == list(range(len(payloads)))
+    assert split.clean_index == sorted(split.clean_index) and split.rest == sorted(split.rest)
+    assert split.clean.num_rows == len(split.clean_index)
