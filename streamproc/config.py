@@ -302,6 +302,22 @@ class BatchConfig(_Frozen):
     queue_size: int = Field(2, gt=0, description="fetched chunks buffered between consumer and batcher")
 
 
+class ValidationConfig(_Frozen):
+    """Where micro-batches are validated (:mod:`contracts.parallel`).
+
+    In the pipeline's own process (``workers: 0``, the default), validation and consuming take turns on one core: both
+    hold Python's GIL. With ``workers: 1`` each batch is validated in a worker process, on another core, while the
+    event loop keeps consuming; the pipeline's process then only pays the transfer of the payloads and verdicts. Worth
+    it with two or more free cores and a Kafka source running near its consumer's speed (see bench/RESULTS.md); it
+    costs a second interpreter (~100 MiB resident) and 0.4-1.2 s to start it.
+    """
+
+    workers: int = Field(0, ge=0, le=8, description="validation worker processes (0: validate in-process)")
+    start_method: Literal["spawn", "forkserver"] = Field(
+        "spawn", description="how workers start (never fork: it would copy the event loop and consumer sockets)"
+    )
+
+
 class MemoryConfig(_Frozen):
     """Process-wide memory settings, applied by ``streamproc run`` (see :mod:`streamproc.memory` for the
     measurements behind the defaults)."""
@@ -402,6 +418,7 @@ class PipelineConfig(_Frozen):
     observability: ObservabilityConfig = ObservabilityConfig()
     lineage: LineageConfig = LineageConfig()
     memory: MemoryConfig = MemoryConfig()
+    validation: ValidationConfig = ValidationConfig()
     base_dir: Path = Field(Path("."), exclude=True, description="the config file's folder")
 
     @field_validator("quarantine_threshold")

@@ -13,6 +13,7 @@ Lifecycle: construct → :meth:`ContractStage.open` with the table's schema (onc
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ import pyarrow as pa
 from contracts import Contract
 from contracts.evolve import EvolvedColumn, evolved_columns_of, evolved_json_schema
 from contracts.modes import ResolvedModes, resolve_modes
+from contracts.parallel import ValidationPool, ValidationWorkerError
 from contracts.pii import PiiPolicy
 from contracts.registry import ContractRegistry, ContractVersion
 from contracts.threshold import QuarantineThreshold, check_threshold
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from streamproc.config import PipelineConfig
 
 __all__ = ["ContractStage", "StageOptions"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class ContractStage:
         registry: where inferred versions are recorded and older versions (for upcasting) are found; without one,
             rows keep the declared version and only the contract's own class is known.
         options: the pipeline config's threshold and where events carry their version.
+        pool: validate in these worker processes (:mod:`contracts.parallel`) instead of in this one.
     """
 
     def __init__(
@@ -85,8 +90,10 @@ class ContractStage:
         modes: ResolvedModes | None = None,
         registry: ContractRegistry | None = None,
         options: StageOptions | None = None,
+        pool: ValidationPool | None = None,
     ) -> None:
         self.contract = contract
+        self.pool = pool
         self.modes = modes or resolve_modes(contract)
         self.registry = registry
         self.options = options or StageOptions()
@@ -146,13 +153,9 @@ class ContractStage:
         refused.update(batch.refused)
         if refused:
             keep = [i for i in range(len(payloads)) if i not in refused]
-            result = _reindexed(
-                validate_batch(self.contract, [payloads[i] for i in keep], modes=self.modes, evolved=self.evolved),
-                keep,
-                refused,
-            )
+            result = _reindexed(self._validate([payloads[i] for i in keep]), keep, refused)
         else:
-            result = validate_batch(self.contract, payloads, modes=self.modes, evolved=self.evolved)
+            result = self._validate(payloads)
         check_threshold(result, len(payloads), self.threshold)
         if result.new_columns:
             self.evolved.update({c.name: c for c in result.new_columns})
@@ -164,6 +167,20 @@ class ContractStage:
                 rejected=[replace(r, removed=self.pii.redact_document(r.removed)) for r in result.rejected],
             )
         return result
+
+    def _validate(self, payloads: list[bytes | None]) -> ValidationResult:
+        """:func:`contracts.validate_batch`, in the pool's worker when there is a pool.
+
+        A worker that dies is replaced and the batch tried once more (nothing was acknowledged); a second death on
+        the same batch raises (a poison batch must stop the pipeline, not loop).
+        """
+        if self.pool is None:
+            return validate_batch(self.contract, payloads, modes=self.modes, evolved=self.evolved)
+        try:
+            return self.pool.validate(self.contract, payloads, modes=self.modes, evolved=self.evolved)
+        except ValidationWorkerError as exc:
+            logger.warning("the validation worker died (%s); validating the batch again in a fresh one", exc)
+            return self.pool.validate(self.contract, payloads, modes=self.modes, evolved=self.evolved)
 
     def _upcast(self, batch: MicroBatch) -> tuple[list[bytes | None], dict[int, Rejection]]:
         """Payloads with older-version events migrated, and the events that could not be (as rejections)."""

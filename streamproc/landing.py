@@ -38,6 +38,7 @@ from streamproc.lineage.columns import append_lineage
 from streamproc.lineage.loads import LOADS_SCHEMA, LoadRecord, OffsetRange
 from streamproc.lineage.recovery import commit_metadata, record_interrupted_loads, recorded_load_ids
 from contracts.modes import ResolvedModes, resolve_modes
+from contracts.parallel import ValidationPool
 from contracts.registry import ContractRegistry
 from contracts.threshold import QuarantineThresholdExceeded
 from streamproc.sinks.delta import DeltaTableWriter, retry_commit_conflicts
@@ -128,6 +129,7 @@ class Lander:
         modes: ResolvedModes | None = None,
         registry: ContractRegistry | None = None,
         stage_options: StageOptions | None = None,
+        validation_pool: ValidationPool | None = None,
     ) -> None:
         self.contract = contract
         self.modes = modes or resolve_modes(contract)
@@ -139,7 +141,9 @@ class Lander:
         self.source_uris = source_uris
         self.table_name = table_name_of(sink.table_uri)
         options = sink.storage_options
-        self.stage = ContractStage(contract, modes=self.modes, registry=registry, options=stage_options)
+        self.stage = ContractStage(
+            contract, modes=self.modes, registry=registry, options=stage_options, pool=validation_pool
+        )
         self.table = DeltaTableWriter(
             sink.table_uri,
             self.stage.table_schema(),

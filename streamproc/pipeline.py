@@ -1,13 +1,13 @@
 """The pipeline: source → batcher → lander, joined by bounded anyio memory streams in one task group.
 
 ```
- fetch task ──(batch.queue_size chunks)──► land loop: Batcher → Lander.prepare (validate; worker thread)
-                                              ──(one prepared load)──► commit loop: Lander.commit (worker thread)
-                                                                                     └► Kafka offset commit
+ fetch task ──(batch.queue_size chunks)──► land loop: Batcher ──(one closed batch)──► prepare loop: Lander.prepare
+   (validation, worker thread) ──(one prepared load)──► commit loop: Lander.commit (worker thread) → offset commit
 ```
 
-Preparing and committing overlap: the next micro-batch is validated while the previous one is written by delta-rs
-(which releases the GIL). Loads commit in the order they were prepared.
+The stages overlap: the event loop keeps fetching and batching while a batch is validated, and the next batch is
+validated while the previous one is written by delta-rs (which releases the GIL). Loads commit in the order they were
+closed.
 
 Shutdown (SIGINT/SIGTERM or :meth:`Pipeline.request_stop`): fetching stops, the open batch is flushed and landed,
 offsets are committed, and the consumer leaves the group, within ``shutdown_grace_seconds``; past that the open batch
@@ -32,13 +32,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from contracts import load_contract
+from contracts import Contract, load_contract
 from contracts.modes import resolve_modes
 from streamproc.batching.batcher import Batcher, MicroBatch
 from streamproc.config import PipelineConfig
@@ -48,10 +49,14 @@ from streamproc.observers import PipelineObserver, RunInfo
 from streamproc.sinks.maintenance import TableMaintainer, run_maintenance
 from streamproc.contract_stage import StageOptions
 from streamproc.registry import open_registry
-from streamproc.routing import RoutedLoad, with_routes
+from streamproc.routing import RoutedLoad, route_contracts, with_routes
 from streamproc.sources import consumer_group_of, open_source
 from streamproc.sources.base import RecordChunk, Source, TopicPartition
 from streamproc.summary import RunSummary
+
+if TYPE_CHECKING:
+    from contracts.parallel import ValidationPool
+    from contracts.registry import ContractRegistry
 
 __all__ = ["Pipeline"]
 
@@ -69,6 +74,14 @@ class _Fetched:
 
     generation: int
     chunks: list[RecordChunk]
+
+
+@dataclass(frozen=True, slots=True)
+class _Closed:
+    """A closed micro-batch, and the rebalance generation it was closed in."""
+
+    generation: int
+    batch: MicroBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +188,44 @@ class Pipeline:
         registry = await anyio.to_thread.run_sync(open_registry, config, contract)
         source = self._source if self._source is not None else open_source(config)
         self.until_caught_up = self.until_caught_up or getattr(source, "bounded", False)
+        pool = await self._start_validation_pool(contract)
+        try:
+            await self._run_with(config, contract, registry, source, pool)
+        finally:
+            if pool is not None:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(pool.close)
+
+    async def _start_validation_pool(self, contract: type[Contract]) -> ValidationPool | None:
+        """The worker processes that validate batches (``validation.workers``), started before anything is
+        consumed; ``None`` to validate in this process."""
+        settings = self.config.validation
+        if not settings.workers:
+            return None
+        from contracts.parallel import ValidationPool  # a process pool only when configured
+
+        pool = ValidationPool(
+            [contract, *route_contracts(self.config).values()],
+            workers=settings.workers,
+            start_method=settings.start_method,
+        )
+        started = time.monotonic()
+        try:
+            await anyio.to_thread.run_sync(pool.start)
+        except BaseException:
+            await anyio.to_thread.run_sync(pool.close)
+            raise
+        logger.info("validating in %d worker process(es), started in %.1fs", settings.workers, time.monotonic() - started)
+        return pool
+
+    async def _run_with(
+        self,
+        config: PipelineConfig,
+        contract: type[Contract],
+        registry: ContractRegistry,
+        source: Source,
+        pool: ValidationPool | None,
+    ) -> None:
         self._lander = lander = Lander(
             contract=contract,
             sink=config.sink,
@@ -185,6 +236,7 @@ class Pipeline:
             modes=resolve_modes(contract, config.contract_mode),  # type: ignore[arg-type]
             registry=registry,
             stage_options=StageOptions.from_config(config),
+            validation_pool=pool,
         )
         self._lander = lander = with_routes(config, lander, registry=registry)  # type: ignore[assignment]
         self.summary.tables = {
@@ -226,22 +278,23 @@ class Pipeline:
                 await source.stop()
 
     async def _land_and_commit(self, receive: MemoryObjectReceiveStream[_Chunk], lander: Lander, source: Source) -> None:
-        """Batch and prepare loads here, commit them in a second task: the next batch is validated while the
-        previous one commits (delta-rs writes without the GIL). One prepared load waits at most.
+        """Three stages, each its own task: batching (here), preparing (validation), committing. The event loop
+        keeps fetching and batching while a batch is validated, and the next batch is validated while the previous
+        one commits (delta-rs writes without the GIL). One closed and one prepared batch wait at most.
 
-        A contract error (freeze, threshold) lets the loads prepared before it commit first.
+        A contract error (freeze, threshold) stops batching and lets the loads prepared before it commit first.
         """
-        send, commits = anyio.create_memory_object_stream[_Prepared](0)
-        stopped_by: ContractStopError | None = None
+        closed_send, closed = anyio.create_memory_object_stream[_Closed](0)
+        prepared_send, prepared = anyio.create_memory_object_stream[_Prepared](0)
+        stopped_by: list[ContractStopError] = []
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._commit_loop, commits, lander, source)
-            async with send:
-                try:
-                    await self._land_loop(receive, lander, send)
-                except ContractStopError as exc:  # freeze, quarantine threshold
-                    stopped_by = exc
-        if stopped_by is not None:
-            raise stopped_by
+            tg.start_soon(self._commit_loop, prepared, lander, source)
+            async with anyio.create_task_group() as batching:
+                batching.start_soon(self._prepare_loop, closed, prepared_send, lander, batching, stopped_by)
+                async with closed_send:
+                    await self._land_loop(receive, closed_send)
+        if stopped_by:
+            raise stopped_by[0]
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -324,7 +377,7 @@ class Pipeline:
         return True
 
     async def _land_loop(
-        self, receive: MemoryObjectReceiveStream[_Chunk], lander: Lander, prepared: MemoryObjectSendStream[_Prepared]
+        self, receive: MemoryObjectReceiveStream[_Chunk], closed: MemoryObjectSendStream[_Closed]
     ) -> None:
         async with receive:
             while True:
@@ -334,13 +387,13 @@ class Pipeline:
                     try:
                         chunk = await receive.receive()
                     except anyio.EndOfStream:
-                        await self._prepare(self._batcher.take("shutdown"), lander, prepared)
+                        await self._close(self._batcher.take("shutdown"), closed)
                         self.summary.stopped_by = "signal"
                         return
                 if chunk is None:
-                    await self._prepare(self._batcher.take("linger"), lander, prepared)
+                    await self._close(self._batcher.take("linger"), closed)
                 elif isinstance(chunk, _CaughtUp):
-                    await self._prepare(self._batcher.take("caught_up"), lander, prepared)
+                    await self._close(self._batcher.take("caught_up"), closed)
                     self.summary.stopped_by = "caught_up"
                     return
                 elif chunk.generation == self._generation:
@@ -349,18 +402,33 @@ class Pipeline:
                         # self._owned is read again after each load: a rebalance may have revoked partitions.
                         reason, chunks = self._batcher.extend(chunks, owned=self._owned)
                         if reason is not None:
-                            await self._prepare(self._batcher.take(reason), lander, prepared)
+                            await self._close(self._batcher.take(reason), closed)
 
-    async def _prepare(
-        self, batch: MicroBatch | None, lander: Lander, prepared: MemoryObjectSendStream[_Prepared]
+    async def _close(self, batch: MicroBatch | None, closed: MemoryObjectSendStream[_Closed]) -> None:
+        """Hand a closed batch to the prepare loop (waits while the one before it is still being prepared)."""
+        if batch is not None:
+            await closed.send(_Closed(self._generation, batch))
+
+    async def _prepare_loop(
+        self,
+        closed: MemoryObjectReceiveStream[_Closed],
+        prepared: MemoryObjectSendStream[_Prepared],
+        lander: Lander,
+        batching: TaskGroup,
+        stopped_by: list[ContractStopError],
     ) -> None:
-        """Validate ``batch`` and hand it to the commit loop (waits while the previous prepared load is pending)."""
-        if batch is None:
-            return
-        generation = self._generation
-        # One id for every attempt: a retry completes the load that a failed commit interrupted.
-        load = await anyio.to_thread.run_sync(functools.partial(lander.prepare, batch, load_id=uuid.uuid4().hex))
-        await prepared.send(_Prepared(generation, load))
+        async with closed, prepared:
+            async for item in closed:
+                # One id for every attempt: a retry completes the load that a failed commit interrupted.
+                prepare = functools.partial(lander.prepare, item.batch, load_id=uuid.uuid4().hex)
+                try:
+                    load = await anyio.to_thread.run_sync(prepare)
+                except ContractStopError as exc:  # freeze, quarantine threshold: what came before still commits
+                    stopped_by.append(exc)
+                    prepared.close()
+                    batching.cancel_scope.cancel()
+                    return
+                await prepared.send(_Prepared(item.generation, load))
 
     async def _commit_loop(self, prepared: MemoryObjectReceiveStream[_Prepared], lander: Lander, source: Source) -> None:
         async with prepared:

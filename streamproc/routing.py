@@ -231,5 +231,6 @@ def with_routes(
             modes=resolve_modes(contract, config.contract_mode),  # type: ignore[arg-type]
             registry=registry,
             stage_options=lander.stage.options,
+            validation_pool=lander.stage.pool,
         )
     return RoutedLander(lander, routes, field_name=config.routing.field)
