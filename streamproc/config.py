@@ -276,24 +276,24 @@ class BatchConfig(_Frozen):
     """When a micro-batch closes: whichever limit is reached first; and how much is fetched ahead of it.
 
     The defaults trade memory against the fixed cost of a load (three Delta commits and their log reads, ~25 ms of
-    CPU). A batch is held at once as payloads, parsed values and its Arrow table while it is validated and written,
-    so peak RSS grows with ``max_rows``. Measured by ``bench/`` (issue 8) on 200,000 orders events of ~176 bytes,
-    ``queue_size`` 2, Arrow's system allocator, medians of 3 interleaved runs:
+    CPU). A batch is held at once as payloads, decoded values and its Arrow tables while it is validated and written
+    (and the next one is prepared meanwhile), so peak RSS grows with ``max_rows``. Measured by ``bench/`` (issue 8)
+    on 200,000 orders events of ~176 bytes, ``queue_size`` 2, the ``memory`` defaults, 3 interleaved runs each:
 
-    ==========  ============================  ==========================  ===========================
-    max_rows    file → Delta peak RSS, CPU    Kafka → Delta peak RSS      Kafka → Delta events/s
-    ==========  ============================  ==========================  ===========================
-    50,000      267 MiB, 1.35 s               267 MiB                     ~118,000
-    20,000      225 MiB, 1.44 s               ~235 MiB                    ~110,000
-    10,000      205 MiB, 1.75 s               ~212 MiB                    ~80,000-96,000
-    ==========  ============================  ==========================  ===========================
+    ==========  ==========================  ===========================
+    max_rows    file → Delta: RSS, CPU      Kafka → Delta: RSS, events/s
+    ==========  ==========================  ===========================
+    50,000      245-259 MiB, 0.83-0.97 s    263-268 MiB, 155-169k
+    20,000      224-226 MiB, 0.97-1.08 s    227 MiB, 138-155k
+    10,000      211 MiB, 1.24-1.28 s        210-212 MiB, 98-119k
+    ==========  ==========================  ===========================
 
-    20,000 keeps most of the saving for ~5 % of the throughput; set 10,000 where memory is tight (~20 MiB less for
-    ~20 % fewer events/s). Every fetched chunk queued ahead (up to ``source.fetch_max_records`` events each) is held
-    too: a queue of 2 instead of 8 saved ~14 MiB with 10,000-row batches and ~25 MiB with 50,000 at the same speed,
-    one chunk being batched while the next is read (aiokafka keeps prefetching from the broker on its own). Raise
-    ``max_rows`` (and ``max_linger_seconds``) for fewer, larger files when memory is plentiful, e.g. on object
-    stores where each commit costs more.
+    20,000 keeps most of the saving for ~10-15 % of the throughput; set 10,000 where memory is tight (~15 MiB less
+    for ~25 % more CPU), 50,000 for throughput. Every fetched chunk queued ahead (up to
+    ``source.fetch_max_records`` events each) is held too: a queue of 2 instead of 8 saved ~14 MiB with 10,000-row
+    batches and ~25 MiB with 50,000 at the same speed, one chunk being batched while the next is read (aiokafka
+    keeps prefetching from the broker on its own). Raise ``max_rows`` (and ``max_linger_seconds``) for fewer, larger
+    files when memory is plentiful, e.g. on object stores where each commit costs more.
     """
 
     max_rows: int = Field(20_000, gt=0, description="events per micro-batch")
