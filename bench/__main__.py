@@ -24,6 +24,7 @@ from bench.latency import LatencyResult, measure_latency
 from bench.machine import load_average, machine_info, versions
 from bench.profile import Profile, profile_file_path
 from bench.report import render
+from streamproc.config import BatchConfig
 from bench.runner import CONTESTANTS, REPO, Contestant, run_rounds
 from bench.targets import check_targets
 
@@ -47,7 +48,8 @@ def main() -> None:
 @click.option("--contestants", default=",".join(c.name for c in CONTESTANTS), show_default=True)
 @click.option("--runs", type=click.IntRange(min=1), help="Runs per contestant and dataset [3; quick 1].")
 @click.option("--seed", type=int, default=8, show_default=True)
-@click.option("--batch-rows", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option("--batch-rows", type=click.IntRange(min=1), default=BatchConfig().max_rows, show_default=True,
+              help="Rows per micro-batch / Delta commit where the contestant lets us choose [streamproc's default].")
 @click.option("--bootstrap-servers", envvar="KAFKA_BOOTSTRAP_SERVERS", help="A broker to use (default: start one).")
 @click.option("--dlt-python", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DLT_PYTHON,
               show_default=True, help="The Python with dlt installed (make bench-venv).")

@@ -49,6 +49,8 @@ def check_targets(
         ratio("streamproc file→Delta vs per-row pydantic", "streamproc_file", "pydantic_rows", 2.5),
         _quarantined(by.get(("orders", "streamproc_file")), orders),
         ratio("streamproc Kafka→Delta vs aiokafka consume-only", "streamproc_kafka", "aiokafka_consume", 0.70, "%"),
+        ratio("streamproc Kafka→Delta, validation worker, vs aiokafka consume-only", "streamproc_kafka_worker",
+              "aiokafka_consume", 0.70, "%"),
         _memory(by.get(("orders", "streamproc_file")), by.get(("orders", "dlt_delta"))),
         _latency(latency),
     ]

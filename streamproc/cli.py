@@ -70,7 +70,6 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     # Imported here, and each optional part only when the config enables it (the endpoint's server, OpenLineage,
     # the Kafka or HTTP source, see the factories): what a run never uses costs it no resident memory.
     from streamproc.lineage import lineage_observers
-    from streamproc.memory import apply_memory_config
     from streamproc.observability import Observability
     from streamproc.pipeline import Pipeline
 
@@ -78,7 +77,6 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
         config = load_config(config_file)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG_ERROR)
-    apply_memory_config(config.memory)  # Arrow's allocator: before the first batch is allocated
     observability = Observability(config.observability)  # /metrics, /healthz, /readyz beside the run
     observers = [*observability.observers, *lineage_observers(config)]  # lineage: OpenLineage events
     pipeline = Pipeline(config, until_caught_up=until_caught_up, observers=observers)

@@ -20,7 +20,7 @@ as one in-memory file whatever its row groups.
 Example::
 
     config = load_config("pipeline.yaml")
-    apply_memory_config(config.memory)   # before the pipeline runs (``streamproc run`` does it)
+    apply_memory_config(config.memory)   # before the pipeline runs (Pipeline.run does it)
 """
 
 from __future__ import annotations

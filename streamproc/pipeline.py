@@ -45,6 +45,7 @@ from streamproc.batching.batcher import Batcher, MicroBatch
 from streamproc.config import PipelineConfig
 from streamproc.errors import ContractStopError, StorageUnavailableError, StreamprocError, first_error
 from streamproc.landing import Lander, PreparedLoad
+from streamproc.memory import apply_memory_config
 from streamproc.observers import PipelineObserver, RunInfo
 from streamproc.sinks.maintenance import TableMaintainer, run_maintenance
 from streamproc.contract_stage import StageOptions
@@ -182,6 +183,7 @@ class Pipeline:
 
     async def _run(self) -> None:
         config = self.config
+        apply_memory_config(config.memory)  # Arrow's allocator and malloc's threshold: before the first batch
         if str(config.base_dir) not in sys.path:
             sys.path.insert(0, str(config.base_dir))
         contract = load_contract(config.contract)

@@ -1,8 +1,8 @@
 """Contestant 1: ``streamproc run`` on an NDJSON file (``source: file``) into Delta, in-process.
 
 The config is written as YAML and read by :func:`streamproc.config.load_config`, as ``streamproc run`` does; the
-pipeline's defaults apply (50,000-row micro-batches), with the quarantine table and ``_loads`` as always. Timed: the
-whole :meth:`Pipeline.run`, from opening the tables to the last commit.
+pipeline's defaults apply (micro-batches of ``batch_rows``, by default streamproc's own 20,000), with the quarantine
+table and ``_loads`` as always. Timed: the whole :meth:`Pipeline.run`, from opening the tables to the last commit.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def write_config(spec: dict[str, Any], source: dict[str, Any], *, batch: dict[st
         "sink": {"table_uri": str(workdir / "lake" / data["name"])},
         "batch": batch or {"max_rows": spec["batch_rows"]},
         "observability": {"enabled": False},
+        "validation": {"workers": spec.get("validation_workers", 0)},
     }
     path = workdir / "pipeline.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,12 +45,13 @@ def test_the_quick_benchmark_runs_every_contestant_and_reports_what_each_did_wit
 
     results = json.loads((out / "results.json").read_text())
     by = {m["contestant"]: m for m in results["measurements"]}
-    for name in ("streamproc_file", "streamproc_kafka", "aiokafka_consume", "pydantic_rows", "delta_write"):
+    for name in ("streamproc_file", "streamproc_kafka", "streamproc_kafka_worker", "aiokafka_consume", "pydantic_rows",
+                 "delta_write"):
         assert by[name]["median_events_per_second"] > 0, by[name]
     outcome = {name: m["runs"][0]["outcome"] for name, m in by.items()}
     counts = ("landed", "quarantined", "dropped", "bad_landed")
     # 2,000 orders: 20 invalid and 20 with an undeclared key, all rejected by the discard_row contract.
-    for name in ("streamproc_file", "streamproc_kafka"):
+    for name in ("streamproc_file", "streamproc_kafka", "streamproc_kafka_worker"):
         assert tuple(outcome[name][c] for c in counts) == (1960, 40, 0, 0), name
     assert tuple(outcome["pydantic_rows"][c] for c in counts) == (1960, 0, 40, 0)
     if DLT_PYTHON.exists():
