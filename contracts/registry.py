@@ -26,7 +26,7 @@ import importlib
 import importlib.metadata
 import inspect
 import pkgutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, Literal, Protocol
@@ -308,23 +308,21 @@ class ContractRegistry:
             IncompatibleContractError: breaks its compatibility level (nothing is persisted).
         """
         self.add(contract)
-        for _ in range(_REGISTER_ATTEMPTS):
+
+        def attempt() -> tuple[ContractVersion, bool]:
             declared = self._declared[(contract.__contract__.name, contract.__contract__.version)]
             stored = self._stored.get((declared.name, declared.version))
             if stored is not None and stored.schema_hash == declared.schema_hash:
-                return replace(stored, contract=declared.contract)
+                return replace(stored, contract=declared.contract), False
             self._refuse_changed(declared)
             verdict = self._verdict(declared)
             if not verdict.compatible:
                 raise IncompatibleContractError(declared.name, declared.version, verdict)
-            row = self._recorded(declared, verdict)
-            try:
-                self._persist(row)
-            except RegistryConflictError:
-                self.reload()
-                continue
-            return row
-        raise RegistryConflictError(f"could not register {contract.__contract__.name!r}: too many concurrent writers")
+            return self._recorded(declared, verdict), True
+
+        return self._persist_retrying(
+            attempt, f"could not register {contract.__contract__.name!r}: too many concurrent writers"
+        )
 
     def register_declared(self, name: str) -> list[ContractVersion]:
         """Register every declared version of ``name``, oldest first (see :meth:`register`)."""
@@ -341,14 +339,14 @@ class ContractRegistry:
         """
         schema = dict(json_schema)
         digest = hash_json_schema(schema)
-        for _ in range(_REGISTER_ATTEMPTS):
+
+        def attempt() -> tuple[ContractVersion, bool]:
             for known in self.versions(name):
                 if known.schema_hash == digest:
-                    return known
-            number = max(v.version for v in self.versions(name)) + 1
+                    return known, False
             candidate = ContractVersion(
                 name=name,
-                version=number,
+                version=max(v.version for v in self.versions(name)) + 1,
                 schema_hash=digest,
                 json_schema=schema,
                 origin="inferred",
@@ -359,14 +357,31 @@ class ContractRegistry:
                 description=parent.description,
                 tags=dict(parent.tags),
             )
-            row = self._recorded(candidate, self._verdict(candidate))
+            return self._recorded(candidate, self._verdict(candidate)), True
+
+        return self._persist_retrying(
+            attempt, f"could not record an inferred version of {name!r}: too many concurrent writers"
+        )
+
+    def _persist_retrying(self, attempt: Callable[[], tuple[ContractVersion, bool]], failure: str) -> ContractVersion:
+        """Persist what ``attempt`` decides, re-reading the store and deciding again when another writer recorded a
+        version meanwhile. ``attempt`` returns ``(version, True)`` to persist it, ``(version, False)`` when it is
+        known already.
+
+        Raises:
+            RegistryConflictError: still conflicting after ``_REGISTER_ATTEMPTS`` attempts (``failure`` says what).
+        """
+        for _ in range(_REGISTER_ATTEMPTS):
+            row, new = attempt()
+            if not new:
+                return row
             try:
                 self._persist(row)
             except RegistryConflictError:
                 self.reload()
                 continue
             return row
-        raise RegistryConflictError(f"could not record an inferred version of {name!r}: too many concurrent writers")
+        raise RegistryConflictError(failure)
 
     def _view(self, name: str, number: int) -> ContractVersion:
         stored = self._stored.get((name, number))

@@ -19,6 +19,11 @@ Third-party errors (aiokafka, deltalake, OS) are translated at the boundary: ``r
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from streamproc.sources.base import SourceRecord
+
 import anyio
 
 __all__ = [
@@ -56,6 +61,16 @@ class ContractStopError(StreamprocError):
         self.topic = topic
         self.partition = partition
         self.offset = offset
+
+    @classmethod
+    def at(cls, record: SourceRecord, reason: str, consequence: str) -> Self:
+        """The error for ``record``: ``"<reason> at <topic>[<partition>]@<offset>; <consequence>"``."""
+        return cls(
+            f"{reason} at {record.topic}[{record.partition}]@{record.offset}; {consequence}",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
 
 
 class QuarantineThresholdError(ContractStopError):

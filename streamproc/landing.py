@@ -243,23 +243,18 @@ class Lander:
         try:
             result = self.stage.validate(batch)
         except ContractFrozenError as exc:
-            record = batch.record(exc.rejection.index)
-            raise ContractStopError(
-                f"{exc.args[0].rsplit(', event #', 1)[0]} at {record.topic}[{record.partition}]@{record.offset}; "
+            raise ContractStopError.at(
+                batch.record(exc.rejection.index),
+                exc.args[0].rsplit(", event #", 1)[0],
                 "nothing from this event on was committed",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
             ) from exc
         except QuarantineThresholdExceeded as exc:
-            record = batch.record(exc.first_index)
-            raise QuarantineThresholdError(
+            ranges = ", ".join(f"{tp.topic}[{tp.partition}]@{f}-{l}" for tp, (f, l) in batch.offset_ranges().items())
+            raise QuarantineThresholdError.at(
+                batch.record(exc.first_index),
                 f"load refused for contract {self.contract.__contract__.name!r}: {exc}; nothing of this batch "
-                f"({', '.join(f'{tp.topic}[{tp.partition}]@{f}-{l}' for tp, (f, l) in batch.offset_ranges().items())})"
-                f" was committed; the first quarantined event is at {record.topic}[{record.partition}]@{record.offset}",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
+                f"({ranges}) was committed; the first quarantined event is",
+                "nothing of it was acknowledged",
             ) from exc
         load_id = load_id or uuid.uuid4().hex
         if self._progress is not None and self._progress.load_id == load_id:

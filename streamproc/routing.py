@@ -186,13 +186,7 @@ class RoutedLander:
             f"are {'frozen' if tables == 'freeze' else 'discarded'} (tables: {tables})"
         )
         if tables == "freeze":
-            raise ContractStopError(
-                f"{reason} at {record.topic}[{record.partition}]@{record.offset}; nothing from this batch on was "
-                "committed",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-            )
+            raise ContractStopError.at(record, reason, "nothing from this batch on was committed")
         info = self.default.contract.__contract__
         violation = Violation(self.field_name, "route_unknown", reason, "tables", tables)  # type: ignore[arg-type]
         return Rejection(index, info.name, info.version, (violation,), "row_discarded")
