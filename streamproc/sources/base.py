@@ -8,9 +8,10 @@ one-event view, built only where a single event is looked at (quarantine rows, e
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 __all__ = ["TopicPartition", "SourceRecord", "RecordChunk", "Source", "OnAssigned", "OnRevoked"]
 
@@ -125,22 +126,26 @@ class RecordChunk:
     @classmethod
     def of(cls, records: Iterable[SourceRecord]) -> list[RecordChunk]:
         """Records as chunks: one per run of consecutive records of the same partition, in order."""
-        chunks = []
-        for (topic, partition), run in itertools.groupby(records, key=lambda r: (r.topic, r.partition)):
-            group = list(run)
-            headers = [r.headers for r in group]
-            chunks.append(
-                cls(
-                    topic,
-                    partition,
-                    [r.offset for r in group],
-                    [r.value for r in group],
-                    [r.key for r in group],
-                    [r.timestamp_ms for r in group],
-                    headers if any(headers) else None,
-                )
-            )
-        return chunks
+        return [
+            cls.gather(topic, partition, list(run))
+            for (topic, partition), run in itertools.groupby(records, key=lambda r: (r.topic, r.partition))
+        ]
+
+    @classmethod
+    def gather(cls, topic: str, partition: int, items: Sequence[Any], *, timestamp: str = "timestamp_ms") -> RecordChunk:
+        """A chunk of one partition's record-like objects, one list per attribute: ``offset``, ``value``, ``key``,
+        ``headers`` and the timestamp attribute named ``timestamp`` (aiokafka's ``ConsumerRecord`` calls it
+        ``timestamp``)."""
+        headers = [tuple(i.headers) if i.headers else () for i in items]
+        return cls(
+            topic,
+            partition,
+            [i.offset for i in items],
+            [i.value for i in items],
+            [i.key for i in items],
+            list(map(operator.attrgetter(timestamp), items)),
+            headers if any(headers) else None,
+        )
 
 
 OnAssigned = Callable[[set[TopicPartition]], Awaitable[dict[TopicPartition, int | None]]]

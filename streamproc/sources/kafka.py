@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -126,7 +126,12 @@ class KafkaSource:
             )
         except KafkaError as exc:
             raise SourceError(f"fetching from Kafka failed: {exc}") from exc
-        return [_chunk(tp.topic, tp.partition, messages) for tp, messages in batches.items() if messages]
+        # A list per attribute, no object per record (aiokafka's records carry ``timestamp`` in milliseconds).
+        return [
+            RecordChunk.gather(tp.topic, tp.partition, messages, timestamp="timestamp")
+            for tp, messages in batches.items()
+            if messages
+        ]
 
     def assignment(self) -> set[TopicPartition]:
         return {TopicPartition(tp.topic, tp.partition) for tp in self.consumer.assignment()}
@@ -162,20 +167,6 @@ class KafkaSource:
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             await consumer.stop()
-
-
-def _chunk(topic: str, partition: int, messages: list[ConsumerRecord]) -> RecordChunk:
-    """aiokafka's records of one partition as a chunk: a list per attribute, no object per record."""
-    headers = [tuple(m.headers) if m.headers else () for m in messages]
-    return RecordChunk(
-        topic,
-        partition,
-        [m.offset for m in messages],
-        [m.value for m in messages],
-        [m.key for m in messages],
-        [m.timestamp for m in messages],
-        headers if any(headers) else None,
-    )
 
 
 def _describe(partitions: Iterable[TopicPartition]) -> str:
