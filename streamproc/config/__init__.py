@@ -1,0 +1,247 @@
+"""The pipeline config: one YAML or TOML file, validated into frozen models. The only package that reads the
+environment.
+
+Modules: :mod:`~streamproc.config.sources` (Kafka, file, HTTP), :mod:`~streamproc.config.contracts` (sink tables,
+routing, PII, upcasting, contract packages), :mod:`~streamproc.config.runtime` (batching, validation workers, memory,
+observability, lineage, maintenance); :class:`PipelineConfig` and :func:`load_config` here. Import from here.
+
+Example ``pipeline.yaml``::
+
+    name: flights
+    contract: flights_contract:Flight        # module:Class; the config file's folder is importable
+    source:
+      type: kafka
+      bootstrap_servers: ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}
+      topics: [flights]
+      consumer_group: streamproc-flights
+    sink:
+      table_uri: var/lake/flights             # relative paths are relative to the config file
+    batch:
+      max_rows: 20000
+      max_bytes: 67108864
+      max_linger_seconds: 5
+
+``${VAR}`` and ``${VAR:-default}`` in string values are replaced from the environment; a ``${VAR}`` with neither a
+value nor a default is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from contracts import ContractError
+from contracts.modes import expand_mode_spec
+from contracts.threshold import QuarantineThreshold
+from streamproc.config.base import Frozen
+from streamproc.config.contracts import (
+    ContractsConfig,
+    PiiConfig,
+    RouteConfig,
+    RoutingConfig,
+    SinkConfig,
+    UpcastConfig,
+)
+from streamproc.config.runtime import (
+    BatchConfig,
+    LineageConfig,
+    MaintenanceConfig,
+    MemoryConfig,
+    ObservabilityConfig,
+    ValidationConfig,
+)
+from streamproc.config.sources import (
+    SEGMENT_CALL_TYPES,
+    FileSourceConfig,
+    HttpGatewayConfig,
+    HttpRouteConfig,
+    HttpSourceConfig,
+    KafkaSourceConfig,
+    SourceConfig,
+)
+from streamproc.errors import ConfigError
+
+
+__all__ = [
+    "PipelineConfig",
+    "KafkaSourceConfig",
+    "FileSourceConfig",
+    "HttpSourceConfig",
+    "HttpRouteConfig",
+    "HttpGatewayConfig",
+    "SourceConfig",
+    "SinkConfig",
+    "BatchConfig",
+    "MaintenanceConfig",
+    "ContractsConfig",
+    "UpcastConfig",
+    "PiiConfig",
+    "RoutingConfig",
+    "RouteConfig",
+    "ObservabilityConfig",
+    "LineageConfig",
+    "MemoryConfig",
+    "ValidationConfig",
+    "load_config",
+    "SEGMENT_CALL_TYPES",
+]
+
+
+class PipelineConfig(Frozen):
+    """One pipeline: a source, a contract, a sink, batching."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    contract: str = Field(description="module:Class of the contract")
+    source: SourceConfig
+    sink: SinkConfig
+    batch: BatchConfig = BatchConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
+    contracts: ContractsConfig = ContractsConfig()
+    upcast: UpcastConfig = UpcastConfig()
+    pii: PiiConfig = Field(default_factory=PiiConfig)
+    routing: RoutingConfig | None = None
+    quarantine_threshold: float | dict[str, float] | None = Field(
+        None,
+        description="fail a load when more than this percent of a batch would be quarantined (or {max_percent, "
+        "min_events}); a contract's own quarantine_threshold wins",
+    )
+    contract_mode: str | dict[str, str] | None = Field(
+        None,
+        description="dlt contract modes for the entities the contract's own mode= leaves unset (a mode, or "
+        "entity → mode); precedence: field override > contract > this > defaults",
+    )
+    shutdown_grace_seconds: float = Field(25.0, gt=0, description="SIGTERM → flushed, committed and left the group")
+    observability: ObservabilityConfig = ObservabilityConfig()
+    lineage: LineageConfig = LineageConfig()
+    memory: MemoryConfig = MemoryConfig()
+    validation: ValidationConfig = ValidationConfig()
+    base_dir: Path = Field(Path("."), exclude=True, description="the config file's folder")
+
+    @field_validator("quarantine_threshold")
+    @classmethod
+    def _valid_threshold(cls, value: float | dict[str, float] | None) -> float | dict[str, float] | None:
+        try:
+            QuarantineThreshold.parse(value)
+        except ContractError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("contract_mode")
+    @classmethod
+    def _known_modes(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        try:
+            expand_mode_spec(value)  # type: ignore[arg-type]
+        except ContractError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """Read, expand and validate a pipeline config file (``.yaml``/``.yml`` or ``.toml``).
+
+    Relative local paths in ``sink`` are made relative to the file's folder.
+
+    Raises:
+        ConfigError: the file is missing or unparsable, a variable is unset, or a field is invalid (every error
+            is listed with its field path).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from exc
+    try:
+        raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    raw = _expand(raw, path)
+    for dotted, value in (overrides or {}).items():
+        _set(raw, dotted, value)
+    base_dir = path.resolve().parent
+    sink = raw.get("sink")
+    if isinstance(sink, dict):
+        for key in ("table_uri", "quarantine_uri", "loads_uri", "contracts_uri"):
+            if isinstance(sink.get(key), str):
+                sink[key] = _resolve(sink[key], base_dir)
+    routing = raw.get("routing")
+    if isinstance(routing, dict) and isinstance(routing.get("routes"), dict):
+        for route in routing["routes"].values():
+            if isinstance(route, dict) and isinstance(route.get("table_uri"), str):
+                route["table_uri"] = _resolve(route["table_uri"], base_dir)
+    source = raw.get("source")
+    if isinstance(source, dict) and source.get("type") == "file" and isinstance(source.get("path"), str):
+        source["path"] = _resolve(source["path"], base_dir)
+    if isinstance(source, dict) and source.get("type") == "http":
+        _resolve_http_source(source, base_dir, path)
+    lineage = raw.get("lineage")
+    if isinstance(lineage, dict) and isinstance(lineage.get("outbox_dir"), str):
+        lineage["outbox_dir"] = _resolve(lineage["outbox_dir"], base_dir)
+    try:
+        return PipelineConfig.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {details}") from exc
+
+
+def _resolve_http_source(source: dict[str, Any], base_dir: Path, path: Path) -> None:
+    """Resolve the HTTP source's paths and read its write keys file (secrets are read here only, never logged)."""
+    if isinstance(source.get("wal_dir"), str):
+        source["wal_dir"] = _resolve(source["wal_dir"], base_dir)
+    for route in (source.get("routes") or {}).values():
+        if isinstance(route, dict) and isinstance(route.get("table_uri"), str):
+            route["table_uri"] = _resolve(route["table_uri"], base_dir)
+    keys = source.get("write_keys") or []
+    source["write_keys"] = [keys] if isinstance(keys, str) else list(keys)
+    if isinstance(source.get("write_keys_file"), str):
+        source["write_keys_file"] = secrets = _resolve(source["write_keys_file"], base_dir)
+        try:
+            lines = Path(secrets).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read source.write_keys_file {secrets}: {exc.strerror}") from exc
+        source["write_keys"] += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    source["write_keys"] = [key for key in source["write_keys"] if key]
+
+
+def _expand(value: Any, path: Path) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, path) for v in value]
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            found = os.environ.get(name)
+            if found is not None:
+                return found
+            if default is not None:
+                return default
+            raise ConfigError(f"{path}: environment variable {name} is not set and has no default")
+
+        return _VARIABLE.sub(replace, value)
+    return value
+
+
+def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _resolve(uri: str, base_dir: Path) -> str:
+    if "://" in uri or Path(uri).is_absolute():
+        return uri
+    return str((base_dir / uri).resolve())
