@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from streamproc.sinks.reader import read_table
 from tests.fixtures.lineage import file_transport_env
-from tests.fixtures.pipelines import REPO, encode, order
+from tests.fixtures.pipelines import REPO, write_file_pipeline
 
 # Runs the CLI in this interpreter, then prints the top-level packages it imported as the last stdout line.
 _DRIVER = """
@@ -36,17 +35,7 @@ _LINEAGE = {"openlineage", "requests"}
 
 
 def _run(tmp_path: Path, **sections: Any) -> tuple[dict[str, Any], set[str]]:
-    data = tmp_path / "orders.ndjson"
-    data.write_bytes(b"\n".join(encode(order(i)) for i in range(200)) + b"\n")
-    config = {
-        "name": "imports",
-        "contract": "tests.fixtures.order_contracts:Order",
-        "source": {"type": "file", "path": str(data)},
-        "sink": {"table_uri": str(tmp_path / "lake" / "orders")},
-        **sections,
-    }
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_file_pipeline(tmp_path, events=200, name="imports", **sections)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLINEAGE")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(file_transport_env(tmp_path / "lineage.ndjson"))

@@ -17,7 +17,7 @@ import yaml
 from streamproc.config import load_config
 from streamproc.errors import ConfigError
 from streamproc.memory import use_arrow_memory_pool
-from tests.fixtures.pipelines import REPO, encode, order
+from tests.fixtures.pipelines import REPO, write_file_pipeline
 
 # Runs the CLI in this interpreter, then prints pyarrow's default pool and whether glibc still raises its mmap
 # threshold: once a 4 MiB mapped block is freed, a dynamic threshold serves a 512 KiB block from the [heap].
@@ -44,18 +44,7 @@ def _env() -> dict[str, str]:
 
 
 def _run(tmp_path: Path, **sections: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    data = tmp_path / "orders.ndjson"
-    data.write_bytes(b"\n".join(encode(order(i)) for i in range(300)) + b"\n")
-    config = {
-        "name": "memory",
-        "contract": "tests.fixtures.order_contracts:Order",
-        "source": {"type": "file", "path": str(data)},
-        "sink": {"table_uri": str(tmp_path / "lake" / "orders")},
-        "observability": {"enabled": False},
-        **sections,
-    }
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_file_pipeline(tmp_path, events=300, name="memory", observability={"enabled": False}, **sections)
     done = subprocess.run(
         [sys.executable, "-c", _DRIVER, str(path)], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120
     )
