@@ -22,7 +22,6 @@ import pyarrow as pa
 from contracts import Contract
 from contracts.evolve import EvolvedColumn, evolved_columns_of, evolved_json_schema
 from contracts.modes import ResolvedModes, resolve_modes
-from contracts.parallel import ValidationPool, ValidationWorkerError
 from contracts.pii import PiiPolicy
 from contracts.registry import ContractRegistry, ContractVersion
 from contracts.threshold import QuarantineThreshold, check_threshold
@@ -31,6 +30,7 @@ from contracts.validate import Rejection, ValidationResult, Violation, accepted_
 from streamproc.lineage.columns import with_lineage_schema
 
 if TYPE_CHECKING:
+    from contracts.parallel import ValidationPool
     from streamproc.batching.batcher import MicroBatch
     from streamproc.config import PipelineConfig
 
@@ -176,6 +176,8 @@ class ContractStage:
         """
         if self.pool is None:
             return validate_batch(self.contract, payloads, modes=self.modes, evolved=self.evolved)
+        from contracts.parallel import ValidationWorkerError  # imported with the pool, only when one is configured
+
         try:
             return self.pool.validate(self.contract, payloads, modes=self.modes, evolved=self.evolved)
         except ValidationWorkerError as exc:

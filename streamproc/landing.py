@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterable
 import time
 from dataclasses import dataclass, replace, field
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,12 +39,14 @@ from streamproc.lineage.columns import append_lineage
 from streamproc.lineage.loads import LOADS_SCHEMA, LoadRecord, OffsetRange
 from streamproc.lineage.recovery import commit_metadata, record_interrupted_loads, recorded_load_ids
 from contracts.modes import ResolvedModes, resolve_modes
-from contracts.parallel import ValidationPool
 from contracts.registry import ContractRegistry
 from contracts.threshold import QuarantineThresholdExceeded
 from streamproc.sinks.delta import DeltaTableWriter, retry_commit_conflicts
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from streamproc.sources.base import SourceRecord, TopicPartition
+
+if TYPE_CHECKING:
+    from contracts.parallel import ValidationPool
 
 __all__ = ["Lander", "LoadOutcome", "PreparedLoad", "table_name_of", "transaction_app_id"]
 
