@@ -7,16 +7,14 @@ contestants measure consume → land only.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import anyio
 
 from bench.generate import DataFile
+from deploy.kafka import broker as broker_module  # deploy/ is a namespace package
 from streamproc.replay import ensure_topic, replay_file
 
 __all__ = ["broker", "fill_topic", "KAFKA_VERSION", "TOPIC_PARTITIONS"]
@@ -24,22 +22,7 @@ __all__ = ["broker", "fill_topic", "KAFKA_VERSION", "TOPIC_PARTITIONS"]
 TOPIC_PARTITIONS = 3
 """Partitions of each benchmark topic (``streamproc replay``'s default)."""
 
-_BROKER_SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "broker.py"
-
-
-def _broker_module() -> ModuleType:
-    name = "streamproc_deploy_kafka_broker"  # the name tests/fixtures/kafka.py loads it under
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _BROKER_SCRIPT)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {_BROKER_SCRIPT}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-KAFKA_VERSION: str = _broker_module().KAFKA_VERSION
+KAFKA_VERSION: str = broker_module.KAFKA_VERSION
 
 
 @contextlib.contextmanager
@@ -49,7 +32,7 @@ def broker(bootstrap_servers: str | None, data_dir: Path) -> Iterator[str]:
     if bootstrap_servers:
         yield bootstrap_servers
         return
-    local = _broker_module().LocalBroker(data_dir)
+    local = broker_module.LocalBroker(data_dir)
     local.start()
     try:
         yield local.bootstrap_servers

@@ -18,9 +18,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(REPO / "deploy" / "kafka"))
+sys.path.insert(0, str(REPO))  # deploy/ is a namespace package there
 
-from broker import LocalBroker  # noqa: E402
+from deploy.kafka.broker import LocalBroker  # noqa: E402
 
 DEMO = REPO / "var" / "demo"
 

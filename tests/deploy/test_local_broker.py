@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.fixtures.kafka import BROKER_SCRIPT, broker_module
+from tests.fixtures.kafka import broker_module
 
 if TYPE_CHECKING:
     from deploy.kafka.broker import LocalBroker
@@ -198,7 +198,7 @@ async def test_acknowledged_records_survive_a_killed_broker(kafka_broker: LocalB
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(BROKER_SCRIPT), *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, broker_module.__file__, *args], capture_output=True, text=True, timeout=120,
                           check=False)
 
 
