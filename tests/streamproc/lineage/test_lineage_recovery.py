@@ -5,7 +5,6 @@ live as a RUNNING event of the crashed run, not only by ``streamproc lineage bac
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from streamproc.sources.base import SourceRecord
 from tests.fixtures.lineage import file_transport_env, read_events, streamproc
 from tests.fixtures.openlineage import event_errors
 from tests.fixtures.order_contracts import Order
-from tests.fixtures.pipelines import encode, order
+from tests.fixtures.pipelines import write_file_pipeline
 from streamproc.sinks.reader import read_table
 
 
@@ -43,24 +42,16 @@ def _batch(data: Path, payloads: list[bytes], first: int, last: int) -> MicroBat
 
 
 def test_a_load_a_crash_interrupted_is_announced_by_the_next_run(tmp_path: Path) -> None:
-    payloads = [encode(order(i)) for i in range(60)]
-    data = tmp_path / "orders.ndjson"
-    data.write_bytes(b"\n".join(payloads) + b"\n")
-    lake = tmp_path / "lake"
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "name": "orders-file",
-                "contract": "tests.fixtures.order_contracts:Order",
-                "source": {"type": "file", "path": data.name},
-                "sink": {"table_uri": "lake/orders"},
-                "batch": {"max_rows": 20},
-                "observability": {"enabled": False},
-                "lineage": {"enabled": True, "outbox_dir": str(tmp_path / "outbox")},
-            }
-        )
+    config = write_file_pipeline(
+        tmp_path,
+        events=60,
+        name="orders-file",
+        batch={"max_rows": 20},
+        observability={"enabled": False},
+        lineage={"enabled": True, "outbox_dir": str(tmp_path / "outbox")},
     )
+    data, lake = tmp_path / "orders.ndjson", tmp_path / "lake"
+    payloads = data.read_bytes().splitlines()
     # The crashed process (lineage off, or its outbox lost): lands events 0..19, then dies after the table commit
     # of events 20..39, before their _loads row.
     crashed = str(uuid.uuid4())

@@ -16,7 +16,7 @@ from deltalake import DeltaTable
 from streamproc.lineage.outbox import TERMINAL_EVENT_TYPES
 from tests.fixtures.lineage import file_transport_env, read_events, streamproc
 from tests.fixtures.openlineage import event_errors
-from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, write_pipeline
+from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, write_file_pipeline, write_pipeline
 
 
 def _run(
@@ -177,22 +177,15 @@ def test_every_n_seconds_summarises_the_loads_in_one_running_event(kafka_bootstr
 
 
 def test_a_file_source_is_the_input_dataset(tmp_path: Path) -> None:
-    data = tmp_path / "orders.ndjson"
-    data.write_bytes(b"\n".join(encode(order(i)) for i in range(30)) + b"\n")
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "name": "orders-file",
-                "contract": "tests.fixtures.order_contracts:Order",
-                "source": {"type": "file", "path": data.name},
-                "sink": {"table_uri": "lake/orders"},
-                "batch": {"max_rows": 10},
-                "observability": {"enabled": False},
-                "lineage": {"enabled": True},
-            }
-        )
+    config = write_file_pipeline(
+        tmp_path,
+        events=30,
+        name="orders-file",
+        batch={"max_rows": 10},
+        observability={"enabled": False},
+        lineage={"enabled": True},
     )
+    data = tmp_path / "orders.ndjson"
     result = streamproc("run", str(config), env=file_transport_env(tmp_path / "events.jsonl"))
 
     assert result.returncode == 0, result.stderr
