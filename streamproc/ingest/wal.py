@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from streamproc.durability import fsync_dir
 from streamproc.errors import SourceError
 
 __all__ = ["StreamLog", "WalBusyError", "WalCorruptError", "WalRecord", "WriteAheadLog"]
@@ -63,14 +64,6 @@ def _encode(offset: int, timestamp_ms: int, payload: bytes) -> bytes:
 
 def _segment_name(first_offset: int) -> str:
     return f"{first_offset:020d}{_SUFFIX}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class StreamLog:
@@ -184,7 +177,7 @@ class StreamLog:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.write(fd, _MAGIC)
         os.fsync(fd)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         if self._active is not None:
             os.close(self._active)
         with self._lock:
@@ -294,7 +287,7 @@ class StreamLog:
         for first in doomed:
             self._path(first).unlink(missing_ok=True)
         if doomed:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         return len(doomed)
 
     def close(self) -> None:

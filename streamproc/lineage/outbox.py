@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamproc.durability import fsync_dir
 from streamproc.errors import StreamprocError
 
 __all__ = ["TERMINAL_EVENT_TYPES", "Outbox", "OutboxBusyError", "OutboxError", "Pending", "RunLog"]
@@ -151,7 +152,7 @@ class RunLog:
         """Nothing more will be appended; once every event is delivered the log may be deleted."""
         marker = self.path.with_suffix(".sealed")
         marker.touch()
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def close(self, *, delete_if_done: bool = True) -> bool:
         """Release the log; delete its files if it is sealed and fully delivered. Returns whether it was deleted."""
@@ -227,7 +228,7 @@ class Outbox:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         infix = "-backfill-" if kind == "backfill" else "-"
         log = RunLog(self.directory / f"{stamp}{infix}{log_id}.jsonl")
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return log
 
     def adopt_orphans(self) -> list[RunLog]:
@@ -274,12 +275,3 @@ class Outbox:
             handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a new or renamed entry of ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
