@@ -71,6 +71,12 @@ def _loads(tmp_path: Path, table: str) -> list[dict[str, Any]]:
     return sorted((r for r in rows if r["table_name"] == table), key=lambda r: r["committed_at"])
 
 
+def _assert_one_running_event_per_load(received: list[dict[str, Any]], lake: list[dict[str, Any]]) -> None:
+    """START, then one RUNNING event per ``_loads`` row naming its load, in commit order, then COMPLETE."""
+    assert [e["eventType"] for e in received] == ["START", *["RUNNING"] * len(lake), "COMPLETE"]
+    assert [e["run"]["facets"]["streamproc_load"]["loadId"] for e in received[1:-1]] == [r["load_id"] for r in lake]
+
+
 def _offsets(load: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {"topic": o["topic"], "partition": o["partition"], "first": o["first_offset"], "last": o["last_offset"]}
@@ -209,8 +215,7 @@ def test_a_catalog_outage_during_a_run_loses_nothing_and_keeps_the_order(
             process.kill()
 
     received = [e for e in catalog.received() if e["job"]["name"] == "orders-pipeline"]
-    assert [e["eventType"] for e in received] == ["START", *["RUNNING"] * len(lake), "COMPLETE"]
-    assert [e["run"]["facets"]["streamproc_load"]["loadId"] for e in received[1:-1]] == [r["load_id"] for r in lake]
+    _assert_one_running_event_per_load(received, lake)
     times = [e["eventTime"] for e in received]
     assert times == sorted(times)
     assert not list((tmp_path / "outbox").rglob("*.jsonl"))
@@ -243,8 +248,7 @@ def test_events_left_by_a_run_are_delivered_later_by_flush(
 
     lake = _loads(tmp_path, "orders")
     received = catalog.received()
-    assert [e["eventType"] for e in received] == ["START", *["RUNNING"] * len(lake), "COMPLETE"]
-    assert [e["run"]["facets"]["streamproc_load"]["loadId"] for e in received[1:-1]] == [r["load_id"] for r in lake]
+    _assert_one_running_event_per_load(received, lake)
     assert not list((tmp_path / "outbox").rglob("*.jsonl"))
 
 
