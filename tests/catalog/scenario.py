@@ -134,6 +134,20 @@ def _quarantine() -> OutputDataset:
     )
 
 
+def _event(
+    state: RunState, at: datetime, run_id: str, job: Job, inputs: list, outputs: list, run_facets: dict | None
+) -> RunEvent:
+    return RunEvent(
+        eventType=state,
+        eventTime=at.isoformat(),
+        producer=PRODUCER,
+        run=Run(runId=run_id, facets=run_facets or {}),
+        job=job,
+        inputs=inputs,
+        outputs=outputs,
+    )
+
+
 def events(run_id: str | None = None) -> list[RunEvent]:
     """START; RUNNING (load 0: v1, Delta version 0); RUNNING (load 1: v2 adds tail_number, Delta 1); COMPLETE."""
     run_id = run_id or str(uuid.uuid4())
@@ -147,15 +161,7 @@ def events(run_id: str | None = None) -> list[RunEvent]:
     )
 
     def event(state: RunState, at: int, inputs: list, outputs: list, run_facets: dict | None = None) -> RunEvent:
-        return RunEvent(
-            eventType=state,
-            eventTime=(t0 + timedelta(seconds=at)).isoformat(),
-            producer=PRODUCER,
-            run=Run(runId=run_id, facets=run_facets or {}),
-            job=job,
-            inputs=inputs,
-            outputs=outputs,
-        )
+        return _event(state, t0 + timedelta(seconds=at), run_id, job, inputs, outputs, run_facets)
 
     def load(load_id: str, version: int, contract: int, rows: int, offsets: list[dict]) -> dict:
         return {
@@ -216,15 +222,7 @@ def window_events(run_id: str | None = None) -> list[RunEvent]:
     job = Job(namespace=JOB_NS, name=JOB)
 
     def event(state: RunState, at: int, outputs: list, run_facets: dict | None = None) -> RunEvent:
-        return RunEvent(
-            eventType=state,
-            eventTime=(t0 + timedelta(seconds=at)).isoformat(),
-            producer=PRODUCER,
-            run=Run(runId=run_id, facets=run_facets or {}),
-            job=job,
-            inputs=[_topic(V1)],
-            outputs=outputs,
-        )
+        return _event(state, t0 + timedelta(seconds=at), run_id, job, [_topic(V1)], outputs, run_facets)
 
     loads = [
         StreamprocLoadRunFacet(
