@@ -36,9 +36,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-__all__ = ["FieldShape", "FieldChange", "ChangeKind", "diff_schemas", "field_shapes"]
+__all__ = ["FieldShape", "FieldChange", "ChangeKind", "ABSENT", "diff_schemas", "field_shapes", "json_differences"]
+
+ABSENT: Final = object()
+"""The side of a :func:`json_differences` item where the key is absent."""
 
 ChangeKind = Literal[
     "added",
@@ -138,6 +141,25 @@ def diff_schemas(
         elif a is not None and b is not None:
             changes.extend(_compare(path, a, b))
     return changes
+
+
+def json_differences(old: Any, new: Any, pointer: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """Every place two JSON documents differ, as ``(JSON Pointer, old value, new value)`` in key order, the side
+    missing a key being :data:`ABSENT`. For what :func:`diff_schemas` does not read (a default, an unknown keyword).
+
+    Example:
+        >>> list(json_differences({"a": {"default": 1}}, {"a": {"default": 2}, "b": True}))[0]
+        ('/a/default', 1, 2)
+    """
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in sorted(old.keys() | new.keys()):
+            at = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            yield from json_differences(old.get(key, ABSENT), new.get(key, ABSENT), at)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            yield from json_differences(a, b, f"{pointer}/{index}")
+    elif old != new:
+        yield pointer, old, new
 
 
 def _under_changed_parent(path: str, before: dict[str, FieldShape], after: dict[str, FieldShape]) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 import importlib.metadata
 import inspect
 import pkgutil
@@ -33,14 +34,14 @@ from typing import Any, Literal, Protocol
 
 from contracts.compatibility import CompatibilityLevel, SchemaVersion, Verdict, check_compatibility
 from contracts.declare import Contract
-from contracts.diff import diff_schemas
+from contracts.diff import ABSENT, diff_schemas, json_differences
 from contracts.errors import (
     ContractConflictError,
     ContractNotFoundError,
     IncompatibleContractError,
     RegistryConflictError,
 )
-from contracts.fingerprint import canonical_json_schema, hash_json_schema
+from contracts.fingerprint import canonical_json_schema, hash_json_schema, hashed_schema
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -55,6 +56,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "streamproc.contracts"
 Origin = Literal["declared", "inferred"]
 _REGISTER_ATTEMPTS = 5
+_SHOWN_DIFFERENCES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,8 @@ class ContractRegistry:
         self._stored = {}
         if self.store is not None:
             for row in self.store.load():
+                # Hashed again: a row registered when the hash still covered documentation is the same version.
+                row = replace(row, schema_hash=hash_json_schema(row.json_schema))
                 self._stored[(row.name, row.version)] = row  # the newest row of a number wins
 
     def names(self) -> list[str]:
@@ -254,9 +258,15 @@ class ContractRegistry:
 
     def versions(self, name: str) -> list[ContractVersion]:
         """Every version of ``name``, oldest first: the persisted row, else the declared class (with its class
-        attached when the code declares it)."""
+        attached when the code declares it unchanged; a version the code changed since it was registered is the
+        registered row, without class: see :meth:`declared` and :meth:`check`)."""
         numbers = sorted({v for n, v in self._declared if n == name} | {v for n, v in self._stored if n == name})
         return [self._view(name, number) for number in numbers]
+
+    def declared(self, name: str) -> list[ContractVersion]:
+        """Every version of ``name`` the loaded code declares, oldest first, each with its class (registered or
+        not, changed or not)."""
+        return [self._declared[key] for key in sorted(key for key in self._declared if key[0] == name)]
 
     def get(self, name: str, version: int | None = None) -> ContractVersion:
         """One version (the newest when ``version`` is ``None``).
@@ -295,7 +305,17 @@ class ContractRegistry:
         """
         declared = ContractVersion.of(contract)
         self._refuse_changed(declared)
-        return self._verdict(declared)
+        return self.verdict(declared)
+
+    def verdict(self, version: ContractVersion) -> Verdict:
+        """The compatibility verdict of any version (declared, inferred or only in the history) against the earlier
+        known versions of its compatibility group, at its level (no persistence). ``not_checked`` when its level is
+        ``NONE`` or nothing earlier is in its group (a first version, or the first after a migration)."""
+        earlier = [v for v in self.versions(version.name) if v.version < version.version]
+        # A migration starts a compatibility group: what it upcasts from is not compared (its events are migrated).
+        boundary = max((v.migrates_from or 0 for v in [*earlier, version]), default=0)
+        group = [v.schema_version() for v in earlier if v.version > boundary]
+        return check_compatibility(version.schema_version(), group, version.compatibility)
 
     def register(self, contract: type[Contract]) -> ContractVersion:
         """Register a declared class: a no-op if already registered unchanged; else check and persist.
@@ -315,7 +335,7 @@ class ContractRegistry:
             if stored is not None and stored.schema_hash == declared.schema_hash:
                 return replace(stored, contract=declared.contract), False
             self._refuse_changed(declared)
-            verdict = self._verdict(declared)
+            verdict = self.verdict(declared)
             if not verdict.compatible:
                 raise IncompatibleContractError(declared.name, declared.version, verdict)
             return self._recorded(declared, verdict), True
@@ -325,8 +345,13 @@ class ContractRegistry:
         )
 
     def register_declared(self, name: str) -> list[ContractVersion]:
-        """Register every declared version of ``name``, oldest first (see :meth:`register`)."""
-        return [self.register(v.contract) for v in self.versions(name) if v.contract is not None]
+        """Register every version of ``name`` the loaded code declares, oldest first (see :meth:`register`).
+
+        Raises:
+            ContractConflictError: one of them was registered before under its number with another schema.
+            IncompatibleContractError: one of them breaks its compatibility level.
+        """
+        return [self.register(v.contract) for v in self.declared(name) if v.contract is not None]
 
     def register_inferred(
         self, name: str, json_schema: Mapping[str, Any], *, parent: ContractVersion
@@ -357,7 +382,7 @@ class ContractRegistry:
                 description=parent.description,
                 tags=dict(parent.tags),
             )
-            return self._recorded(candidate, self._verdict(candidate)), True
+            return self._recorded(candidate, self.verdict(candidate)), True
 
         return self._persist_retrying(
             attempt, f"could not record an inferred version of {name!r}: too many concurrent writers"
@@ -398,18 +423,15 @@ class ContractRegistry:
             raise ContractConflictError(
                 f"contract {declared.name!r} v{declared.version} changed since it was registered at "
                 f"{stored.registered_at:%Y-%m-%d %H:%M:%S} ({stored.schema_hash[:19]}… → "
-                f"{declared.schema_hash[:19]}…): declare it as version {self._next_number(declared.name)}"
+                f"{declared.schema_hash[:19]}…); a registered version never changes: declare it as version "
+                f"{self._next_number(declared.name)}",
+                name=declared.name,
+                version=declared.version,
+                reasons=_changes(stored, declared),
             )
 
     def _next_number(self, name: str) -> int:
         return max((v.version for v in self.versions(name)), default=0) + 1
-
-    def _verdict(self, candidate: ContractVersion) -> Verdict:
-        earlier = [v for v in self.versions(candidate.name) if v.version < candidate.version]
-        # A migration starts a compatibility group: what it upcasts from is not compared (its events are migrated).
-        boundary = max((v.migrates_from or 0 for v in [*earlier, candidate]), default=0)
-        group = [v.schema_version() for v in earlier if v.version > boundary]
-        return check_compatibility(candidate.schema_version(), group, candidate.compatibility)
 
     def _recorded(self, candidate: ContractVersion, verdict: Verdict) -> ContractVersion:
         earlier = [v for v in self.versions(candidate.name) if v.version < candidate.version]
@@ -450,6 +472,25 @@ def contracts_in_module(module: ModuleType) -> list[type[Contract]]:
         and value.__module__ == module.__name__
         and hasattr(value, "__contract__")
     ]
+
+
+def _changes(registered: ContractVersion, declared: ContractVersion) -> tuple[str, ...]:
+    """One line per field change from the registered schema to the declared one; where no field shape changed (a
+    default, a keyword the field diff does not read), the JSON Schema's differences."""
+    fields = diff_schemas(
+        registered.json_schema, declared.json_schema, old_open=registered.open, new_open=declared.open
+    )
+    if fields:
+        return tuple(change.describe() for change in fields)
+    found = list(json_differences(hashed_schema(registered.json_schema), hashed_schema(declared.json_schema)))
+    lines = [f"JSON Schema {pointer or '/'}: {_json(old)} → {_json(new)}" for pointer, old, new in found]
+    if len(lines) > _SHOWN_DIFFERENCES:
+        lines[_SHOWN_DIFFERENCES:] = [f"and {len(lines) - _SHOWN_DIFFERENCES} more JSON Schema differences"]
+    return tuple(lines)
+
+
+def _json(value: Any) -> str:
+    return "(absent)" if value is ABSENT else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _import(name: str) -> ModuleType:

@@ -20,9 +20,11 @@ from rich.table import Table
 
 from contracts import ContractError, load_contract
 from contracts.diff import diff_schemas, field_shapes
+from contracts.errors import ContractConflictError
 from contracts.registry import ContractRegistry, ContractVersion
 from streamproc.config import load_config
 from streamproc.errors import ConfigError, StreamprocError
+from streamproc.routing import route_contracts
 
 __all__ = ["contracts_group"]
 
@@ -133,14 +135,14 @@ def check(sources: _Sources) -> None:
     registry = _registry(sources)
     problems = 0
     for name in registry.names():
-        for version in registry.versions(name):
-            if version.contract is None:
-                continue
+        for version in registry.declared(name):
             try:
-                verdict = registry.check(version.contract)
-            except ContractError as exc:
+                verdict = registry.check(version.contract)  # type: ignore[arg-type]
+            except ContractConflictError as exc:
                 problems += 1
-                click.echo(f"FAIL {name} v{version.version}: {exc}")
+                click.echo(f"FAIL {name} v{version.version}: {exc.summary}")
+                for reason in exc.reasons:
+                    click.echo(f"     - {reason}")
                 continue
             if verdict.compatible:
                 against = ", ".join(f"v{v}" for v in verdict.checked_against) or "nothing earlier"
@@ -167,6 +169,7 @@ def _registry(sources: _Sources) -> ContractRegistry:
             if str(config.base_dir) not in sys.path:
                 sys.path.insert(0, str(config.base_dir))
             modules.append(load_contract(config.contract).__module__)
+            modules.extend(c.__module__ for c in route_contracts(config).values())
             packages.extend(config.contracts.packages)
             registry_uri = registry_uri or config.sink.resolved_contracts_uri
             storage_options = dict(config.sink.storage_options)
