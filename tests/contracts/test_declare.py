@@ -90,3 +90,23 @@ def test_the_schema_hash_covers_what_events_are_accepted_not_documentation_or_fi
     assert schema_hash(Plain) == schema_hash(Documented)
     assert schema_hash(Plain) != schema_hash(OtherDefault)  # a default lands in the table
     assert schema_hash(FieldsNamedLikeDocumentation) != schema_hash(OtherFieldsNamedLikeDocumentation)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        (
+            {"tags": ["pii"]},
+            r"contract 'x' \(class Broken\): unknown class keyword 'tags'; a contract takes name, version, mode, "
+            r"owner, description, compatibility, quarantine_threshold, pii \(field tags go on fields: "
+            r"Annotated\[str, Tag\('email'\)\]\)",
+        ),
+        ({"versoin": 2}, r"unknown class keyword 'versoin' \(did you mean 'version'\?\)"),
+        ({"modes": "freeze", "ownr": "me"}, r"unknown class keywords 'modes' \(did you mean 'mode'\?\), 'ownr' \(did you mean 'owner'\?\)"),
+    ],
+)
+def test_an_unknown_class_keyword_names_it_and_the_allowed_ones(keywords: dict, message: str) -> None:
+    with pytest.raises(ContractDeclarationError, match=message):
+
+        class Broken(Contract, name="x", version=1, **keywords):
+            a: int
