@@ -102,7 +102,10 @@ def test_the_schema_hash_covers_what_events_are_accepted_not_documentation_or_fi
             r"Annotated\[str, Tag\('email'\)\]\)",
         ),
         ({"versoin": 2}, r"unknown class keyword 'versoin' \(did you mean 'version'\?\)"),
-        ({"modes": "freeze", "ownr": "me"}, r"unknown class keywords 'modes' \(did you mean 'mode'\?\), 'ownr' \(did you mean 'owner'\?\)"),
+        (
+            {"modes": "freeze", "ownr": "me"},
+            r"unknown class keywords 'modes' \(did you mean 'mode'\?\), 'ownr' \(did you mean 'owner'\?\)",
+        ),
     ],
 )
 def test_an_unknown_class_keyword_names_it_and_the_allowed_ones(keywords: dict, message: str) -> None:
