@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from contracts.declare import Contract
+if TYPE_CHECKING:  # contracts.diff imports this module, and contracts.declare imports contracts.diff
+    from contracts.declare import Contract
 
 __all__ = ["canonical_json_schema", "schema_hash", "hash_json_schema", "hashed_schema"]
 

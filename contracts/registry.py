@@ -1,7 +1,7 @@
 """The registry: every version of every contract, from the code and from the persisted history.
 
-Contracts are found in Python modules: packages (walked recursively), single modules, and the entry point group
-``streamproc.contracts`` (an entry point names a module or a contract class). Each version has a stable schema
+Contracts are found in Python modules (:mod:`contracts.discovery`): packages, single modules and the entry point group
+``streamproc.contracts``. Each version has a stable schema
 hash (:func:`contracts.fingerprint.schema_hash`). What the registry has seen is persisted through a
 :class:`ContractStore` (the runtime keeps it in the lake as the ``_contracts`` Delta table), so schema history
 survives restarts, and versions that exist only in the history (older declared ones, or inferred by ``evolve``)
@@ -22,41 +22,32 @@ Rules, as Confluent Schema Registry and dlt apply them:
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import json
-import importlib.metadata
-import inspect
-import pkgutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from types import ModuleType
 from typing import Any, Literal, Protocol
 
 from contracts.compatibility import CompatibilityLevel, SchemaVersion, Verdict, check_compatibility
 from contracts.declare import Contract
-from contracts.diff import ABSENT, diff_schemas, json_differences
+from contracts.diff import describe_changes, diff_schemas
+from contracts.discovery import discover_contracts
 from contracts.errors import (
     ContractConflictError,
     ContractNotFoundError,
     IncompatibleContractError,
     RegistryConflictError,
 )
-from contracts.fingerprint import canonical_json_schema, hash_json_schema, hashed_schema
+from contracts.fingerprint import canonical_json_schema, hash_json_schema
 
 __all__ = [
-    "ENTRY_POINT_GROUP",
     "Origin",
     "ContractVersion",
     "ContractStore",
     "InMemoryContractStore",
     "ContractRegistry",
-    "contracts_in_module",
 ]
 
-ENTRY_POINT_GROUP = "streamproc.contracts"
 Origin = Literal["declared", "inferred"]
 _REGISTER_ATTEMPTS = 5
-_SHOWN_DIFFERENCES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,28 +193,7 @@ class ContractRegistry:
             ContractNotFoundError: a package, module or entry point cannot be imported.
             ContractConflictError: two classes declare the same version differently.
         """
-        found: list[type[Contract]] = []
-        for package in packages:
-            module = _import(package)
-            found.extend(contracts_in_module(module))
-            for sub in pkgutil.walk_packages(getattr(module, "__path__", []), prefix=f"{module.__name__}."):
-                found.extend(contracts_in_module(_import(sub.name)))
-        for name in modules:
-            found.extend(contracts_in_module(_import(name)))
-        if entry_points:
-            for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-                try:
-                    loaded = point.load()
-                except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is a config problem
-                    raise ContractNotFoundError(f"entry point {point.name!r} ({point.value}): {exc}") from exc
-                if isinstance(loaded, ModuleType):
-                    found.extend(contracts_in_module(loaded))
-                elif isinstance(loaded, type) and issubclass(loaded, Contract):
-                    found.append(loaded)
-                else:
-                    raise ContractNotFoundError(
-                        f"entry point {point.name!r} ({point.value}) is neither a module nor a contract class"
-                    )
+        found = discover_contracts(packages=packages, modules=modules, entry_points=entry_points)
         return cls(found, store=store)
 
     def add(self, contract: type[Contract]) -> ContractVersion:
@@ -427,7 +397,9 @@ class ContractRegistry:
                 f"{self._next_number(declared.name)}",
                 name=declared.name,
                 version=declared.version,
-                reasons=_changes(stored, declared),
+                reasons=describe_changes(
+                    stored.json_schema, declared.json_schema, old_open=stored.open, new_open=declared.open
+                ),
             )
 
     def _next_number(self, name: str) -> int:
@@ -459,45 +431,6 @@ class ContractRegistry:
         if self.store is not None:
             self.store.append(replace(row, contract=None))
         self._stored[(row.name, row.version)] = row
-
-
-def contracts_in_module(module: ModuleType) -> list[type[Contract]]:
-    """The contract classes a module defines (not those it imports)."""
-    return [
-        value
-        for value in vars(module).values()
-        if inspect.isclass(value)
-        and issubclass(value, Contract)
-        and value is not Contract
-        and value.__module__ == module.__name__
-        and hasattr(value, "__contract__")
-    ]
-
-
-def _changes(registered: ContractVersion, declared: ContractVersion) -> tuple[str, ...]:
-    """One line per field change from the registered schema to the declared one; where no field shape changed (a
-    default, a keyword the field diff does not read), the JSON Schema's differences."""
-    fields = diff_schemas(
-        registered.json_schema, declared.json_schema, old_open=registered.open, new_open=declared.open
-    )
-    if fields:
-        return tuple(change.describe() for change in fields)
-    found = list(json_differences(hashed_schema(registered.json_schema), hashed_schema(declared.json_schema)))
-    lines = [f"JSON Schema {pointer or '/'}: {_json(old)} → {_json(new)}" for pointer, old, new in found]
-    if len(lines) > _SHOWN_DIFFERENCES:
-        lines[_SHOWN_DIFFERENCES:] = [f"and {len(lines) - _SHOWN_DIFFERENCES} more JSON Schema differences"]
-    return tuple(lines)
-
-
-def _json(value: Any) -> str:
-    return "(absent)" if value is ABSENT else json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def _import(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ContractNotFoundError(f"cannot import contracts module {name!r}: {exc}") from exc
 
 
 def _qualname(contract: type[Contract] | None) -> str:

@@ -57,6 +57,21 @@ def _registered(project: Path) -> list[tuple[str, int, str]]:
     return sorted((r["name"], r["version"], r["schema_hash"]) for r in rows)
 
 
+def _refused(config: Path, name: str, version: int, *changes: str) -> tuple[str, str]:
+    """Run ``run`` then ``contracts check``: exits 2 and 1, each naming the contract, the version and every change.
+    Returns their outputs (run's stderr, check's stdout)."""
+    run = run_cli("run", str(config))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"contract '{name}' v{version} changed since it was registered" in run.stderr
+    check = run_cli("contracts", "--config", str(config), "check")
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert f"FAIL {name} v{version}: contract '{name}' v{version} changed since it was registered" in check.stdout
+    for change in changes:
+        assert change in run.stderr
+        assert f"     - {change}" in check.stdout
+    return run.stderr, check.stdout
+
+
 def test_the_newest_version_changed_under_its_number_stops_run_and_fails_check(tmp_path: Path) -> None:
     _module(tmp_path, "signups", SIGNUP.format(version=1))
     config = _config(tmp_path, "signups:Signup")
@@ -74,20 +89,13 @@ def test_the_newest_version_changed_under_its_number_stops_run_and_fails_check(t
             coupon: str | None = None
     """)
     _append(tmp_path, {"user_id": "3", "plan": "free", "coupon": "x"})
-    changed = run_cli("run", str(config))
-    assert changed.returncode == 2, changed.stdout + changed.stderr
-    assert "contract 'signups' v1 changed since it was registered" in changed.stderr
-    assert "field 'coupon': added (string | null, optional)" in changed.stderr
-    assert "field 'user_id': type changed from integer to string" in changed.stderr
-    assert "declare it as version 2" in changed.stderr
+    stderr, _ = _refused(
+        config, "signups", 1,
+        "field 'coupon': added (string | null, optional)", "field 'user_id': type changed from integer to string",
+    )
+    assert "declare it as version 2" in stderr
     assert _registered(tmp_path) == registered  # nothing recorded under the old number
     assert sorted(read_table(str(tmp_path / "lake" / "signups"))["user_id"].to_pylist()) == [1, 2]
-
-    check = run_cli("contracts", "--config", str(config), "check")
-    assert check.returncode == 1, check.stdout + check.stderr
-    assert "FAIL signups v1: contract 'signups' v1 changed since it was registered" in check.stdout
-    assert "     - field 'coupon': added (string | null, optional)" in check.stdout
-    assert "     - field 'user_id': type changed from integer to string" in check.stdout
 
 
 def test_an_older_version_from_contracts_packages_changed_under_its_number(tmp_path: Path) -> None:
@@ -117,19 +125,14 @@ def test_an_older_version_from_contracts_packages_changed_under_its_number(tmp_p
 
     _module(tmp_path, "shop.signups_v1", older.format(limit=4))
     _append(tmp_path, {"user_id": 2, "plan": "pro"})
-    changed = run_cli("run", str(config))
-    assert changed.returncode == 2, changed.stdout + changed.stderr
-    assert "contract 'signups' v1 changed since it was registered" in changed.stderr
-    assert "field 'plan': constraint changed from maxLength=10 to maxLength=4" in changed.stderr
-    assert "declare it as version 3" in changed.stderr
-
-    check = run_cli("contracts", "--config", str(config), "check")
-    assert check.returncode == 1, check.stdout + check.stderr
-    assert "FAIL signups v1: contract 'signups' v1 changed" in check.stdout
-    assert "ok   signups v2: BACKWARD with v1" in check.stdout
+    stderr, checked = _refused(
+        config, "signups", 1, "field 'plan': constraint changed from maxLength=10 to maxLength=4"
+    )
+    assert "declare it as version 3" in stderr
+    assert "ok   signups v2: BACKWARD with v1" in checked
 
 
-def test_a_routes_contract_changed_under_its_number_stops_run(tmp_path: Path) -> None:
+def test_a_routes_contract_changed_under_its_number(tmp_path: Path) -> None:
     _module(tmp_path, "signups", SIGNUP.format(version=1))
     refund = """
         from typing import Literal
@@ -150,15 +153,8 @@ def test_a_routes_contract_changed_under_its_number_stops_run(tmp_path: Path) ->
     assert [(n, v) for n, v, _ in _registered(tmp_path)] == [("refunds", 1), ("signups", 1)]
 
     _module(tmp_path, "refunds", refund.format(minimum=1))
-    changed = run_cli("run", str(config))
-    assert changed.returncode == 2, changed.stdout + changed.stderr
-    assert "contract 'refunds' v1 changed since it was registered" in changed.stderr
-    assert "field 'amount': constraint changed from minimum=0 to minimum=1" in changed.stderr
-
-    check = run_cli("contracts", "--config", str(config), "check")
-    assert check.returncode == 1, check.stdout + check.stderr
-    assert "FAIL refunds v1: contract 'refunds' v1 changed" in check.stdout
-    assert "ok   signups v1" in check.stdout
+    _, checked = _refused(config, "refunds", 1, "field 'amount': constraint changed from minimum=0 to minimum=1")
+    assert "ok   signups v1" in checked
 
 
 def test_documentation_and_field_order_are_not_changes(tmp_path: Path) -> None:
