@@ -56,12 +56,15 @@ class ContractVersion:
 
     Attributes:
         name, version: the contract's name and version number.
-        schema_hash: ``sha256:…`` of the canonical JSON Schema.
+        schema_hash: ``sha256:…`` of the canonical JSON Schema (what decides which events are accepted and what
+            lands, not its documentation: :mod:`contracts.fingerprint`).
         json_schema: the canonical JSON Schema (draft 2020-12, as pydantic emits it).
         origin: ``declared`` (a class in the code) or ``inferred`` (recorded by ``evolve`` from the data).
         registered_at: when it was registered; ``None`` while only declared in the code.
         compatibility: the level it was checked at.
-        verdict: ``compatible``, ``incompatible`` (only inferred versions are recorded so) or ``not_checked``.
+        verdict: as recorded at registration: ``compatible``, ``incompatible`` (only inferred versions are recorded
+            so) or ``not_checked`` (level ``NONE``, or nothing earlier in its compatibility group; also every version
+            not registered yet). :meth:`ContractRegistry.verdict` judges it now.
         reasons: one line per incompatible field change.
         changes: the field changes from the previous version (:meth:`contracts.diff.FieldChange.as_dict`).
         parent_version: the version it evolved from (inferred versions), or the previous version.
