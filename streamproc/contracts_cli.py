@@ -32,7 +32,8 @@ EXIT_INCOMPATIBLE = 1
 EXIT_USAGE = 2
 VERDICTS = """verdicts:
   compatible, incompatible: judged now, at its level, against the versions under 'checked against'
-  not_checked: level NONE, or nothing earlier in its compatibility group (a first version, or the first after a migration)
+  not_checked: level NONE, or nothing earlier in its compatibility group (a first version, or the first after
+    a migration)
   changed: the code changed this registered version ('contracts check' fails, 'run' refuses it)"""
 
 
@@ -58,7 +59,8 @@ def contracts_group(
 
 
 @contracts_group.command(
-    "list", help="Every contract with its versions: origin, hash, registration, compatibility verdict.\n\n\b\n" + VERDICTS
+    "list", help="Every contract with its versions: origin, hash, registration, compatibility verdict.\n\n\b\n"
+    + VERDICTS,
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -93,15 +95,17 @@ def show(sources: _Sources, name: str, version: int | None, as_json: bool) -> No
     if as_json:
         click.echo(json.dumps({**summary, "fields": fields}, indent=2, default=str))
         return
-    click.echo(
-        f"{found.name} v{found.version} ({found.origin}) {found.schema_hash}\n"
-        f"owner: {found.owner or '-'}   compatibility: {found.compatibility}   "
-        f"verdict: {summary['verdict']}"
-        + (f" (checked against {_against(summary['checked_against'])})\n" if summary["verdict"] != "changed" else "\n")
-        + "".join(f"  - {reason}\n" for reason in summary["reasons"])
-        + f"modes: {', '.join(f'{k}={v}' for k, v in found.modes.items()) or '-'}\n"
-        f"{found.description or ''}".rstrip()
-    )
+    verdict = summary["verdict"]
+    if verdict != "changed":
+        verdict += f" (checked against {_against(summary['checked_against'])})"
+    lines = [
+        f"{found.name} v{found.version} ({found.origin}) {found.schema_hash}",
+        f"owner: {found.owner or '-'}   compatibility: {found.compatibility}   verdict: {verdict}",
+        *(f"  - {reason}" for reason in summary["reasons"]),
+        f"modes: {', '.join(f'{k}={v}' for k, v in found.modes.items()) or '-'}",
+        found.description or "",
+    ]
+    click.echo("\n".join(lines).rstrip())
     table = Table("field", "type", "nullable", "required", "values / constraints", "tags", "mode override")
     for row in fields:
         limits = [f"{k}={v}" for k, v in row["constraints"].items()]
@@ -227,7 +231,9 @@ def _judged(registry: ContractRegistry, version: ContractVersion) -> dict[str, A
         verdict = registry.check(code.contract) if code is not None and code.contract else registry.verdict(version)
     except ContractConflictError as exc:
         return {"verdict": "changed", "reasons": list(exc.reasons), "checked_against": []}
-    return {"verdict": verdict.summary, "reasons": list(verdict.reasons), "checked_against": list(verdict.checked_against)}
+    return {
+        "verdict": verdict.summary, "reasons": list(verdict.reasons), "checked_against": list(verdict.checked_against)
+    }
 
 
 def _against(versions: list[int]) -> str:
