@@ -8,10 +8,11 @@ StreamprocError                    root: anything the runtime raises
 │   └── QuarantineThresholdError   a batch would quarantine more than the contract's threshold (stop, as freeze)
 ├── SourceError                    the source (Kafka, HTTP) failed
 │   └── SourceUnavailableError     the broker cannot be reached (retry)
-└── SinkError                      landing failed
-    ├── StorageUnavailableError    the Delta location cannot be written now (retry with backoff)
-    │   └── CommitConflictError    a concurrent writer won the Delta commit (re-read the log, retry)
-    └── SchemaMismatchError        an existing table's schema does not match the contract (stop)
+├── SinkError                      landing failed
+│   ├── StorageUnavailableError    the Delta location cannot be written now (retry with backoff)
+│   │   └── CommitConflictError    a concurrent writer won the Delta commit (re-read the log, retry)
+│   └── SchemaMismatchError        an existing table's schema does not match the contract (stop)
+└── TableReadError                 reading a landed table failed: no table there, storage, a bad column or filter
 ```
 
 Third-party errors (aiokafka, deltalake, OS) are translated at the boundary: ``raise SinkError(...) from exc``.
@@ -37,6 +38,7 @@ __all__ = [
     "StorageUnavailableError",
     "CommitConflictError",
     "SchemaMismatchError",
+    "TableReadError",
     "first_error",
 ]
 
@@ -104,6 +106,11 @@ class CommitConflictError(StorageUnavailableError):
 
 class SchemaMismatchError(SinkError):
     """An existing Delta table's schema is not the one the contract compiles to."""
+
+
+class TableReadError(StreamprocError):
+    """A landed table cannot be read (:func:`streamproc.read_table`): no Delta table at the location, the storage
+    failed, or a column or filter does not fit the table. The message names the table."""
 
 
 def first_error(group: BaseExceptionGroup) -> BaseException:
