@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kafka test demo clean check-deploy bench bench-quick bench-venv
+.PHONY: install kafka test demo clean check-deploy bench bench-quick bench-venv docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: install kafka
 
 demo: install kafka
 	$(PY) examples/flights/demo.py
+
+# The docs site (mkdocs.yml, docs/) into var/site; `make test` builds it strictly too (tests/docs/test_site.py).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 # The deployment files: promtool on the alert rules (and their unit tests), the Prometheus config and every Grafana
 # query; hadolint on the Dockerfile; the Compose spec and the Kubernetes and CRD schemas on the manifests. Part of

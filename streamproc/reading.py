@@ -96,7 +96,9 @@ def read_quarantine(
 
     Args:
         table_uri: the landed table's location (``sink.table_uri``), not the quarantine table's.
-        columns, filter, storage_options: as for :func:`read_table`; e.g. ``filter="disposition = 'malformed'"``.
+        columns: as for :func:`read_table`.
+        filter: as for :func:`read_table`, e.g. ``"disposition = 'malformed'"``.
+        storage_options: as for :func:`read_table`.
 
     Returns:
         A ``pyarrow.Table`` with the quarantine schema: ``raw_payload`` (binary, as received), ``raw_text``,
@@ -131,7 +133,9 @@ def read_loads(
 
     Args:
         table_uri: a landed table's location (``sink.table_uri``); ``_loads`` is its sibling ``_loads`` folder.
-        columns, filter, storage_options: as for :func:`read_table`.
+        columns: as for :func:`read_table`.
+        filter: as for :func:`read_table`, e.g. ``"table_name = 'flights'"``.
+        storage_options: as for :func:`read_table`.
 
     Returns:
         A ``pyarrow.Table`` with ``_loads``' schema: ``load_id``, ``run_id``, ``pipeline``, ``table_name``,
