@@ -107,16 +107,27 @@ def run_shell(fence: Fence, folder: Path, *, env: dict[str, str]) -> subprocess.
         if not link.exists():
             link.symlink_to(target, target_is_directory=True)
     run_env = {**env, "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", fence.source],
-        cwd=folder,
-        env=run_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    try:
+        result = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", fence.source],
+            cwd=folder,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        _stop_brokers(folder)
     assert result.returncode == 0, f"exit code {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def _stop_brokers(folder: Path) -> None:
+    """A block that starts a broker and fails before its ``stop`` line must not leave the JVM running."""
+    script = REPO / "deploy" / "kafka" / "broker.py"
+    for directory, _, files in os.walk(folder):  # not into the symlinked .venv, deploy, examples
+        if "broker.pid" in files:
+            subprocess.run([sys.executable, str(script), "stop", "--data-dir", directory], timeout=60)
 
 
 def check_synopsis(fence: Fence) -> None:

