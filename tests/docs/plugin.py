@@ -43,6 +43,33 @@ def demo_lake(demo_lake_root: DemoLake, duckdb_home_dir: Path, monkeypatch: pyte
     return demo_lake_root
 
 
+@pytest.fixture(autouse=True)
+def _declared_contracts_compile_and_validate(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A Python fence that declares contracts is not done when it ran: each contract it declared must compile to an
+    Arrow schema and a schema hash and judge a batch (an event that is not JSON is quarantined as malformed)."""
+    if request.node.get_closest_marker("markdown-docs") is None:
+        yield
+        return
+    from contracts import Contract
+
+    before = _subclasses(Contract)
+    yield
+    from contracts import contract_arrow_schema, schema_hash, validate_batch
+
+    for contract in _subclasses(Contract) - before:
+        assert len(contract_arrow_schema(contract)) > 0, contract
+        assert schema_hash(contract).startswith("sha256:")
+        result = validate_batch(contract, [b"{not json"])
+        assert len(result.rejected) == 1, f"{contract.__name__} accepted an event that is not JSON"
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    for sub in list(found):
+        found |= _subclasses(sub)
+    return found
+
+
 class MarkdownFences(pytest.File):
     """The non-Python fences of one Markdown file users read, each a test function (``README.md::yaml@line 151``)
     with pytest's fixtures: ``tmp_path``, ``monkeypatch`` and those it names (``fixture:demo_lake``)."""
