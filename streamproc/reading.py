@@ -4,8 +4,8 @@ These go through delta-rs' own query engine (``deltalake.QueryBuilder``), never 
 ``DeltaTable.to_pyarrow_table()``: that call scans with pyarrow datasets over a Python file system, whose worker
 threads may still release Python file objects after the call returned; if the interpreter is already finalizing,
 such a thread is killed while it unwinds a C++ destructor and the process aborts ("terminate called without an
-active exception", exit code 134) after the data was read (delta-io/delta-rs#2184, apache/arrow#34314). The
-README's "Reading the tables" says more, and how to read with DuckDB or polars instead.
+active exception", exit code 134) after the data was read (delta-io/delta-rs#2184, apache/arrow#34314).
+docs/reading.md says more, and how to read with DuckDB or polars instead.
 
 Example:
     ```python
