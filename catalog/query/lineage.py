@@ -8,9 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.errors import NotFoundError
+from catalog.query.datasets import dataset_kind
 from catalog.storage import tables as t
 from catalog.storage.reads import (
     Direction,
+    Graph,
+    NodeKey,
     current_fields,
     dataset_id,
     job_id,
@@ -19,8 +22,9 @@ from catalog.storage.reads import (
     resolve_node,
     walk,
 )
+from catalog.tags import is_pii
 
-__all__ = ["column_lineage", "lineage"]
+__all__ = ["column_lineage", "graph", "lineage"]
 
 
 def lineage(session: Session, ref: str, *, depth: int = 5, direction: Direction = "both") -> dict[str, Any]:
@@ -31,30 +35,86 @@ def lineage(session: Session, ref: str, *, depth: int = 5, direction: Direction 
         "distance"}], "edges": [{"origin", "destination"}]}``; an edge means data flows origin → destination.
     """
     start = resolve_node(session, ref)
-    graph = walk(session, start, depth=depth, direction=direction)
-    ids: dict[tuple[str, int], str] = {}
+    found = walk(session, start, depth=depth, direction=direction)
+    nodes, edges, ids = _describe(session, found)
+    return {"root": ids[start], "depth": depth, "direction": direction, "nodes": nodes, "edges": edges}
+
+
+def _describe(
+    session: Session, found: Graph, *, details: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, str]], dict[NodeKey, str]]:
+    pii: set[int] = set()
+    if details:
+        pii = _pii_datasets(session)
+    ids: dict[NodeKey, str] = {}
     nodes = []
-    for key, distance in sorted(graph.nodes.items(), key=lambda item: (item[1], item[0])):
+    for key, distance in sorted(found.nodes.items(), key=lambda item: (item[1], item[0])):
         row: t.Dataset | t.Job = session.get_one(t.Dataset if key[0] == "dataset" else t.Job, key[1])
         node_id = dataset_id(session, row) if key[0] == "dataset" else job_id(session, row)  # type: ignore[arg-type]
         ids[key] = node_id
-        nodes.append(
-            {
-                "id": node_id,
-                "type": key[0].upper(),
-                "namespace": namespace_name(session, row.namespace_id),
-                "name": row.name,
-                "distance": distance,
-            }
-        )
-    edges = sorted((ids[a], ids[b]) for a, b in graph.edges)
-    return {
-        "root": ids[start],
-        "depth": depth,
-        "direction": direction,
-        "nodes": nodes,
-        "edges": [{"origin": a, "destination": b} for a, b in edges],
-    }
+        namespace = namespace_name(session, row.namespace_id)
+        node: dict[str, Any] = {
+            "id": node_id,
+            "type": key[0].upper(),
+            "namespace": namespace,
+            "name": row.name,
+            "distance": distance,
+        }
+        if details:
+            if isinstance(row, t.Dataset):
+                node["kind"] = dataset_kind(namespace, row)
+                node["pii"] = row.id in pii
+            else:
+                node["kind"] = "JOB"
+                node["pii"] = False
+            node["label"] = _label(session, row)
+        nodes.append(node)
+    edges = [{"origin": a, "destination": b} for a, b in sorted((ids[a], ids[b]) for a, b in found.edges)]
+    return nodes, edges, ids
+
+
+def _pii_datasets(session: Session) -> set[int]:
+    on_fields = session.execute(select(t.FieldTag.dataset_id, t.Tag.name).join(t.Tag, t.Tag.id == t.FieldTag.tag_id))
+    on_datasets = session.execute(
+        select(t.DatasetTag.dataset_id, t.Tag.name).join(t.Tag, t.Tag.id == t.DatasetTag.tag_id)
+    )
+    return {ds for ds, name in [*on_fields, *on_datasets] if is_pii(name)}
+
+
+def _label(session: Session, row: t.Dataset | t.Job) -> str:
+    """A short label: a table's logical name (symlink), a path's last segment, a topic's or job's name."""
+    if isinstance(row, t.Job):
+        return row.name
+    symlink = session.scalar(select(t.DatasetSymlink.name).where(t.DatasetSymlink.dataset_id == row.id))
+    if symlink and not row.name.rstrip("/").endswith("__quarantine"):
+        return symlink
+    return row.name.rstrip("/").rsplit("/", 1)[-1] or row.name
+
+
+def graph(session: Session, ref: str | None = None, *, depth: int = 5, direction: Direction = "both") -> dict[str, Any]:
+    """The lineage graph as the UI draws it: ``lineage`` around ``ref``, or, without ``ref``, every job and every
+    dataset a job reads or writes. Nodes also carry ``kind`` (``TOPIC``, ``TABLE``, ``QUARANTINE``, ``FILE``,
+    ``DATASET``, ``JOB``), ``pii`` (a column or the dataset carries a PII tag) and ``label`` (a short name).
+
+    Returns:
+        ``{"root": id | None, "depth", "direction", "nodes": [...], "edges": [{"origin", "destination"}]}``.
+
+    Raises:
+        NotFoundError, AmbiguousNameError: ``ref`` names no node, or several datasets.
+    """
+    if ref is None:
+        found = Graph()
+        links = session.execute(select(t.JobDataset.job_id, t.JobDataset.dataset_id, t.JobDataset.direction))
+        for job, ds, way in links:
+            found.nodes.setdefault(("job", job), 0)
+            found.nodes.setdefault(("dataset", ds), 0)
+            found.edges.add((("dataset", ds), ("job", job)) if way == "in" else (("job", job), ("dataset", ds)))
+        nodes, edges, _ = _describe(session, found, details=True)
+        return {"root": None, "depth": None, "direction": "both", "nodes": nodes, "edges": edges}
+    start = resolve_node(session, ref)
+    found = walk(session, start, depth=depth, direction=direction)
+    nodes, edges, ids = _describe(session, found, details=True)
+    return {"root": ids[start], "depth": depth, "direction": direction, "nodes": nodes, "edges": edges}
 
 
 def column_lineage(

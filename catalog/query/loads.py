@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,8 +11,9 @@ from sqlalchemy.orm import Session
 from catalog.query.datasets import dataset_ref
 from catalog.storage import tables as t
 from catalog.storage.reads import dataset_id, iso, resolve_dataset
+from catalog.storage.writer import utc
 
-__all__ = ["load_dict", "loads", "loads_for_offset"]
+__all__ = ["load_dict", "load_series", "loads", "loads_for_offset"]
 
 
 def load_dict(session: Session, load: t.Load) -> dict[str, Any]:
@@ -70,3 +72,50 @@ def loads_for_offset(session: Session, *, topic: str, partition: int, offset: in
         .distinct()
     ).all()
     return {"topic": topic, "partition": partition, "offset": offset, "loads": [load_dict(session, r) for r in rows]}
+
+
+def load_series(session: Session, ref: str, *, buckets: int = 40) -> dict[str, Any]:
+    """Throughput and quarantine rate of a table over time, from its loads, in at most ``buckets`` equal time
+    buckets (one per load when the loads are fewer).
+
+    Returns:
+        ``{"dataset": {...}, "bucketSeconds": float, "points": [{"at": ISO time of the bucket's start, "t": unix
+        seconds, "loads", "rowsLanded", "rowsQuarantined", "rowsPerSecond" (landed rows / bucket seconds, or None
+        for a one-bucket history), "quarantineRate" (quarantined / (landed + quarantined), 0..1)}]}``.
+
+    Raises:
+        NotFoundError, AmbiguousNameError: see ``resolve_dataset``.
+    """
+    dataset = resolve_dataset(session, ref)
+    rows = session.execute(
+        select(t.Load.created_at, t.Load.rows_landed, t.Load.rows_quarantined)
+        .where(t.Load.dataset_id == dataset.id)
+        .order_by(t.Load.created_at, t.Load.id)
+    ).all()
+    if not rows:
+        return {"dataset": dataset_ref(session, dataset), "bucketSeconds": 0.0, "points": []}
+    times = [utc(r[0]).timestamp() for r in rows]
+    span = times[-1] - times[0]
+    width = span / buckets if span > 0 else 0.0
+    grouped: dict[int, list[Any]] = {}
+    for at, row in zip(times, rows, strict=True):
+        index = min(int((at - times[0]) / width), buckets - 1) if width else 0
+        grouped.setdefault(index, []).append(row)
+    points = []
+    for index in sorted(grouped):
+        members = grouped[index]
+        landed = sum(r[1] for r in members)
+        quarantined = sum(r[2] for r in members)
+        start = times[0] + index * width
+        points.append(
+            {
+                "at": iso(datetime.fromtimestamp(start, UTC)),
+                "t": start,
+                "loads": len(members),
+                "rowsLanded": landed,
+                "rowsQuarantined": quarantined,
+                "rowsPerSecond": landed / width if width else None,
+                "quarantineRate": quarantined / (landed + quarantined) if landed + quarantined else 0.0,
+            }
+        )
+    return {"dataset": dataset_ref(session, dataset), "bucketSeconds": width, "points": points}

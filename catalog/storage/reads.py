@@ -25,6 +25,7 @@ __all__ = [
     "TOPIC_PREFIX",
     "Direction",
     "Graph",
+    "NodeKey",
     "current_fields",
     "dataset_id",
     "dataset_tags",

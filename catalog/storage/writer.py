@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from catalog.models import ColumnLineageFacet, DatasetFacets, JobEvent, LineageDataset, RunEvent, SchemaField
 from catalog.storage import tables as t
 from catalog.storage.schema import flatten_fields, schema_hash
-from catalog.tags import tag_description, tag_name
+from catalog.tags import PII_ACTION_KEY, tag_description, tag_name
 
 __all__ = ["TERMINAL_STATES", "Writer", "utc"]
 
@@ -193,6 +193,8 @@ class Writer:
         if tags_facet is not None:
             dataset_tags: dict[int, str | None] = {}
             for entry in tags_facet.tags:
+                if entry.key == PII_ACTION_KEY:
+                    continue  # a column's PII policy, read from the facet (catalog.query.datasets.pii_actions)
                 tag = self.tag(entry.key, entry.value)
                 if entry.field:
                     field_tags[(entry.field, tag.id)] = entry.source
