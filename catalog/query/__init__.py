@@ -10,10 +10,22 @@ Raises (all functions taking a dataset reference):
 """
 
 
-from catalog.query.lineage import column_lineage, lineage
-from catalog.query.loads import loads, loads_for_offset
-from catalog.query.pii import pii
+from catalog.query.lineage import column_lineage, graph, lineage
+from catalog.query.loads import load_series, loads, loads_for_offset
+from catalog.query.pii import pii, pii_map
 from catalog.query.schema import diff_fields, schema_history
 from catalog.query.search import search
 
-__all__ = ["column_lineage", "diff_fields", "lineage", "loads", "loads_for_offset", "pii", "schema_history", "search"]
+__all__ = [
+    "column_lineage",
+    "diff_fields",
+    "graph",
+    "lineage",
+    "load_series",
+    "loads",
+    "loads_for_offset",
+    "pii",
+    "pii_map",
+    "schema_history",
+    "search",
+]
