@@ -39,22 +39,14 @@ def _or_not_found(request: Request, build: Callable[[], dict[str, Any]], templat
 
 @router.get("/")
 def home(request: Request, s: Session = Depends(session)) -> Response:
-    return page(
-        request,
-        "home.html",
-        counts=activity.overview(s),
-        recent=activity.recent_loads(s),
-        growing=activity.quarantine_growth(s),
-        found=query.search(s, "", limit=200),
-        q="",
-        by="name",
-    )
+    return search(request, s=s)
 
 
 @router.get("/search")
 def search(request: Request, q: str = "", by: SearchBy = "name", s: Session = Depends(session)) -> Response:
+    """The home page with the results of ``q`` (everything when empty); only the results for htmx."""
     found = query.search(s, q, by=by, limit=200)
-    if request.headers.get("hx-request"):  # htmx asks for the results only
+    if request.headers.get("hx-request"):
         return page(request, "_results.html", found=found)
     return page(
         request,
