@@ -1,6 +1,11 @@
-"""The catalog UI's browser tests: one catalog fed once per session by real pipeline runs (``scenario.feed``), one
-headless Debian Chromium (``deploy/chromium/install.sh``, which ``make test`` runs) driven by Playwright for Python,
-logged in once; every request that would leave the machine is refused and recorded."""
+"""The catalog UI's browser tests: one catalog fed once by real pipeline runs (``scenario.feed``), one headless Debian
+Chromium (``deploy/chromium/install.sh``, which ``make test`` runs) driven by Playwright for Python, logged in once;
+every request that would leave the machine is refused and recorded.
+
+Module-scoped, not session-scoped: Playwright's sync API runs an asyncio loop in the main thread while it is open,
+which would break every later test that runs its own loop (``anyio.run``); all browser tests live in one module, so
+the catalog is still fed once and the browser started once.
+"""
 
 from __future__ import annotations
 
@@ -59,7 +64,7 @@ class Ui:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Ui]:
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: run deploy/chromium/install.sh (make test does)", pytrace=False)
@@ -111,3 +116,4 @@ def page(ui: Ui) -> Iterator[Page]:
     finally:
         tab.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not ui.outside, f"requests that would have left the machine: {ui.outside}"
