@@ -18,4 +18,4 @@ if [[ ! -x /usr/bin/chromium ]]; then
   apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium fonts-dejavu-core >&2
 fi
-/usr/bin/chromium --version
+/usr/bin/chromium --version 2>/dev/null  # the Debian wrapper script complains on stderr when asked for its version
