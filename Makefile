@@ -1,13 +1,13 @@
 # The two commands a new user runs: `make demo` and `make test` (see README.md).
 # Everything is installed by this file: a virtualenv with the project, the Kafka broker jars (via Maven),
-# and, for the catalog tests, PostgreSQL from Debian's packages.
+# and, for the catalog tests, PostgreSQL from Debian's packages; `make image` (and the image test) podman.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kafka test demo clean check-deploy bench bench-quick bench-venv
+.PHONY: install kafka test demo clean check-deploy bench bench-quick bench-venv image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: install kafka
 
 demo: install kafka
 	$(PY) examples/flights/demo.py
+
+# The container image of deploy/Dockerfile, built with podman (README "Container image"): the first time, as root,
+# installs podman, runc and mmdebstrap from Debian's packages and makes a local Debian bookworm base (no image registry
+# is needed). tests/deploy/test_image.py builds it too, and runs it.
+image:
+	deploy/image/build.sh
 
 # The deployment files: promtool on the alert rules (and their unit tests), the Prometheus config and every Grafana
 # query; hadolint on the Dockerfile; the Compose spec and the Kubernetes and CRD schemas on the manifests. Part of

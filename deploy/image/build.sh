@@ -135,8 +135,9 @@ make_base() {
 }
 
 build_image() {
-  local base=${STREAMPROC_BASE_IMAGE:-$BASE_TAG} pull=never iidfile
+  local base=${STREAMPROC_BASE_IMAGE:-$BASE_TAG} pull=never iidfile previous
   [[ -n ${STREAMPROC_BASE_IMAGE:-} ]] && pull=missing
+  previous=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
   iidfile=$(mktemp)
   # --network=host: the build's pip reaches PyPI without a container network (none is set up here);
   # --format docker: keeps the HEALTHCHECK, which OCI image configs cannot hold.
@@ -145,6 +146,11 @@ build_image() {
     --tag "$IMAGE" --iidfile "$iidfile" "$REPO" >&2
   IMAGE_ID=$(cat "$iidfile")
   rm -f "$iidfile"
+  # The image this tag named before, unless a container still uses it: each build of changed code adds a layer of
+  # the virtualenv's size (~500 MB) that nothing else shares. The build stages stay: they are the layer cache.
+  if [[ -n $previous && sha256:$previous != "$IMAGE_ID" ]]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
 }
 
 main() {

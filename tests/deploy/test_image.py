@@ -14,6 +14,7 @@ The image is built once per module; podman's layer cache makes a rebuild of unch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -64,7 +65,10 @@ def image() -> str:
         pytest.skip("podman runs Linux containers on Linux only")
     if shutil.which("podman") is None and os.geteuid() != 0:
         pytest.skip("podman is not installed and this is not root: apt-get install podman runc mmdebstrap")
-    result = subprocess.run([str(BUILD)], capture_output=True, text=True, timeout=1100)
+    # A tag of this checkout's own: other checkouts on the machine build and replace theirs meanwhile.
+    tag = f"localhost/streamproc-test:{hashlib.sha256(str(REPO).encode()).hexdigest()[:12]}"
+    result = subprocess.run([str(BUILD)], env={**os.environ, "STREAMPROC_IMAGE": tag}, capture_output=True, text=True,
+                            timeout=1100)  # fmt: skip
     if result.returncode != 0:
         pytest.fail(f"deploy/image/build.sh exited {result.returncode}:\n{result.stderr[-6000:]}")
     print("\n".join(line for line in result.stderr.splitlines() if line.startswith("build.sh:")))
