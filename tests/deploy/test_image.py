@@ -232,7 +232,9 @@ def test_a_long_running_consumer_serves_probes_runs_as_its_user_and_flushes_on_p
         return _podman("logs", name, check=False).stderr[-3000:]
 
     wait_until(lambda: _answers(port, "/healthz"), timeout=120, message=f"/healthz from the host ({name})")
-    wait_until(lambda: _answers(port, "/readyz"), timeout=120, message=f"/readyz from the host ({name})")
+    # Ready: joined the group, with this test's partition (the answer is this container's, not another process's).
+    wait_until(lambda: _answers(port, "/readyz") and f"{topic}[0]" in get(port, "/readyz")[1].decode(), timeout=120,
+               message=f"/readyz from the host ({name})")  # fmt: skip
     # The 40 events came in one fetch: once the first 30 landed, the other 10 are in the open batch.
     wait_until(lambda: sample_values(scrape(port), "streamproc_events_landed_total") == 30, timeout=120,
                message=f"the first 30 events landed ({name})")  # fmt: skip
