@@ -1,13 +1,13 @@
 # The two commands a new user runs: `make demo` and `make test` (see README.md).
 # Everything is installed by this file: a virtualenv with the project, the Kafka broker jars (via Maven),
-# and, for the catalog tests, PostgreSQL and Chromium from Debian's packages.
+# and, for the catalog tests, PostgreSQL and Chromium from Debian's packages; `make image` (and the image test) podman.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kafka chromium test demo catalog-ui catalog-screenshots clean check-deploy bench bench-quick bench-venv
+.PHONY: install kafka chromium test demo catalog-ui catalog-screenshots clean check-deploy bench bench-quick bench-venv image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ catalog-ui: install
 # Refresh the README's screenshots (docs/screenshots) from the browser tests' pages.
 catalog-screenshots: install kafka chromium
 	CATALOG_UI_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/catalog/ui $(PYTEST_ARGS)
+
+# The container image of deploy/Dockerfile, built with podman (README "Container image"): the first time, as root,
+# installs podman, runc and mmdebstrap from Debian's packages and makes a local Debian bookworm base (no image registry
+# is needed). tests/deploy/test_image.py builds it too, and runs it.
+image:
+	deploy/image/build.sh
 
 # The deployment files: promtool on the alert rules (and their unit tests), the Prometheus config and every Grafana
 # query; hadolint on the Dockerfile; the Compose spec and the Kubernetes and CRD schemas on the manifests. Part of
