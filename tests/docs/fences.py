@@ -22,7 +22,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 # The Markdown files users read; every fence in them is run or marked (tests/docs/test_fences.py checks the list is
 # complete). bench/RESULTS.md and bench/analysis.md are generated reports with no code blocks.
-DOCUMENTS = ("README.md", "contracts/README.md", "catalog/README.md", "deploy/kafka/README.md", "docs/*.md")
+DOCUMENTS = (
+    "README.md",
+    "contracts/README.md",
+    "catalog/README.md",
+    "catalog/ui/static/vendor/README.md",
+    "deploy/kafka/README.md",
+    "docs/**/*.md",
+)
 
 PYTHON = frozenset({"python", "py", "python3"})
 SHELL = frozenset({"bash", "sh", "shell"})

@@ -87,8 +87,13 @@ def build_demo_lake(root: Path, *, flights: int = FLIGHTS, max_rows: int = 150) 
 
 @contextmanager
 def _catalog(root: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """``streamproc catalog serve`` on a free loopback port with ``root/var/catalog/catalog.db`` (the CLI's default
-    database, relative to ``root``); yields the OpenLineage settings that send a run's events there."""
+    """``streamproc catalog serve`` on a free loopback port with ``root/var/demo/catalog/catalog.db``, where
+    ``make demo`` keeps it, also found at the CLI's default database ``var/catalog/catalog.db`` (relative to
+    ``root``); yields the OpenLineage settings that send a run's events there."""
+    database = root / "var" / "demo" / "catalog" / "catalog.db"
+    database.parent.mkdir(parents=True, exist_ok=True)
+    (root / "var" / "catalog").symlink_to(database.parent, target_is_directory=True)
+    env = {**env, "CATALOG_DATABASE_URL": f"sqlite:///{database}"}
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
