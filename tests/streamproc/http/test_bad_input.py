@@ -149,8 +149,8 @@ def test_request_metrics_by_route_and_status(served: Served) -> None:
 
 
 def test_full_log_is_429_with_retry_after(tmp_path: Path) -> None:
-    # Nothing lands for a minute (long linger), so the log's backlog only grows.
-    pipeline = write_http_pipeline(tmp_path, max_unlanded_bytes=4_000, batch={"max_linger_seconds": 60})
+    # Nothing lands for ten minutes (long linger), so the log's backlog only grows.
+    pipeline = write_http_pipeline(tmp_path, max_unlanded_bytes=4_000, batch={"max_linger_seconds": 600})
     with serving(pipeline, log=tmp_path / "run.log") as running:
         first = post(running.url, "/v1/batch", json={"batch": [_track(n=i) for i in range(10)]})
         assert first.status_code == 200, first.text
