@@ -339,7 +339,7 @@ def _set_writable(lake: Path, writable: bool) -> None:
 
 def _readyz(port: int) -> tuple[int, dict[str, Any]]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=60) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)

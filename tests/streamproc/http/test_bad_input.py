@@ -140,11 +140,11 @@ def test_request_metrics_by_route_and_status(served: Served) -> None:
     post(served.url, "/v1/batch", key="wrong", json={"batch": []})
     port = re.search(r"serving /metrics, /healthz and /readyz on http://[^:]+:(\d+)", served.output())
     assert port is not None, served.output()
-    text = httpx.get(f"http://127.0.0.1:{port.group(1)}/metrics").text
+    text = httpx.get(f"http://127.0.0.1:{port.group(1)}/metrics", timeout=60).text
     assert re.search(r'streamproc_http_requests_total\{method="POST",route="/v1/batch",status="401"\} [1-9]', text)
     assert 'route="/ingest/{contract}",status="200"' in text
     assert "streamproc_http_request_duration_seconds_bucket" in text
-    ready = httpx.get(f"http://127.0.0.1:{port.group(1)}/readyz").json()
+    ready = httpx.get(f"http://127.0.0.1:{port.group(1)}/readyz", timeout=60).json()
     assert ready["status"] == "ready" and ready["checks"]["accepting"]
 
 
