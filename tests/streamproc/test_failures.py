@@ -29,7 +29,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from tests.fixtures.exactly_once import Stream, assert_exactly_once, known_stream, split
-from tests.fixtures.kafka import broker_module
+from tests.fixtures.kafka import running_broker
 from tests.fixtures.pipelines import (
     REPO,
     PipelineFiles,
@@ -282,12 +282,8 @@ def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[Any]:
     """A broker of this test's own, to stop and start without disturbing the session's."""
-    broker = broker_module.LocalBroker(tmp_path / "kafka")
-    broker.start()
-    try:
+    with running_broker(tmp_path / "kafka") as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, tmp_path: Path) -> None:
