@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from streamproc.sources.files import iter_json_events, resolve_dataset
+from tests.fixtures.waiting import LoggedProcess, PortReservation, wait_until
 
 __all__ = ["DemoLake", "build_demo_lake", "duckdb_home", "REPO"]
 
@@ -94,37 +93,25 @@ def _catalog(root: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
     database.parent.mkdir(parents=True, exist_ok=True)
     (root / "var" / "catalog").symlink_to(database.parent, target_is_directory=True)
     env = {**env, "CATALOG_DATABASE_URL": f"sqlite:///{database}"}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = root / "catalog.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamproc.cli", "catalog", "serve", "--port", str(port), "--no-auth"],
+    with PortReservation() as port:  # held until the catalog binds it: no other process can take it meanwhile
+        server = LoggedProcess(
+            [sys.executable, "-m", "streamproc.cli", "catalog", "serve", "--port", str(port.port), "--no-auth"],
+            log=root / "catalog.log",
             cwd=root,
             env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
         )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=2).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the catalog did not start:\n{log.read_text(errors='replace')}") from None
-                time.sleep(0.1)
-        yield {
-            "OPENLINEAGE__TRANSPORT__TYPE": "http",
-            "OPENLINEAGE__TRANSPORT__URL": url,
-            "OPENLINEAGE__TRANSPORT__ENDPOINT": "api/v1/lineage",
-        }
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+        try:
+            url = f"http://127.0.0.1:{port.port}"
+            wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=2).close() or True,
+                       "the catalog answers /healthz", watch=[server], ignoring=(OSError,))
+            yield {
+                "OPENLINEAGE__TRANSPORT__TYPE": "http",
+                "OPENLINEAGE__TRANSPORT__URL": url,
+                "OPENLINEAGE__TRANSPORT__ENDPOINT": "api/v1/lineage",
+            }
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 def duckdb_home(home: Path) -> Path:
