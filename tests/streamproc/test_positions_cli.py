@@ -85,3 +85,56 @@ def test_set_refuses_while_the_pipeline_runs(kafka_bootstrap: str, tmp_path: Pat
     assert refused.returncode == 2
     assert "running member" in refused.stderr
     assert _positions(files.config)[0]["resume_at"] == 50
+
+
+SHOP = "tests.fixtures.shop_events"
+
+
+def _shop_event(i: int) -> bytes:
+    kind = ("order_placed", "order_refunded", "page_viewed")[i % 3]
+    event: dict = {"type": kind, "id": i}
+    if kind == "order_placed":
+        event["amount"] = i * 1.5
+    elif kind == "order_refunded":
+        event["reason"] = "damaged"
+    return json.dumps(event).encode()
+
+
+def test_a_routed_pipeline_moves_and_shows_every_routes_tables(kafka_bootstrap: str, tmp_path: Path) -> None:
+    # A routed pipeline resumes from the lowest position over all its routes' tables: moving only the default
+    # route's tables would leave the routed tables re-landing what was skipped.
+    topic = new_topic("positions-routed")
+    run_async(produce, kafka_bootstrap, topic, [_shop_event(i) for i in range(60)], partitions=1)
+    files = write_pipeline(
+        tmp_path, kafka_bootstrap, topic=topic, contract=f"{SHOP}:ShopEvent", batch={"max_rows": 25},
+        routing={"field": "type", "routes": {
+            "order_placed": f"{SHOP}:OrderPlaced",
+            "order_refunded": {"contract": f"{SHOP}:OrderRefunded", "table_uri": "lake/refunds"},
+        }},
+    )
+    assert run_cli("run", str(files.config), "--until-caught-up").returncode == 0
+    routed_tables = ("orders", "orders__quarantine", "order_placed", "order_placed__quarantine", "refunds",
+                     "refunds__quarantine", "_loads")
+    shown = _positions(files.config)[0]
+    assert shown["tables"] == {name: 59 for name in routed_tables}
+    assert shown["resume_at"] == 60
+
+    # Skip ahead: offsets 60..89 are produced and never landed in any table.
+    run_async(produce, kafka_bootstrap, topic, [_shop_event(i) for i in range(60, 120)], partitions=1)
+    moved = run_cli("positions", "set", str(files.config), "--partition", "0", "--next-offset", "90")
+    assert moved.returncode == 0, moved.stderr
+    shown = _positions(files.config)[0]
+    assert shown["tables"] == {name: 89 for name in routed_tables}
+    assert shown["resume_at"] == 90
+    assert run_cli("run", str(files.config), "--until-caught-up").returncode == 0
+
+    expected = {
+        "order_placed": [i for i in range(120) if i % 3 == 0 and not 60 <= i < 90],
+        "refunds": [i for i in range(120) if i % 3 == 1 and not 60 <= i < 90],
+        "orders": [i for i in range(120) if i % 3 == 2 and not 60 <= i < 90],
+    }
+    for name, offsets in expected.items():
+        landed = _coordinates(files.lake / name)
+        assert sorted(offset for _, offset in landed) == offsets, name
+        assert max(landed.values()) == 1, name
+    assert _positions(files.config)[0]["tables"] == {name: 119 for name in routed_tables}
