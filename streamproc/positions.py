@@ -1,36 +1,31 @@
 """A pipeline's positions: where each partition resumes according to the Delta log, beside Kafka's view of the group;
 and moving a position (re-land from an offset, skip ahead, or carry positions over to a renamed group).
 
-The Delta log is the source of truth (README, "Exactly once"): each of the table, its quarantine table and ``_loads``
-records per partition the last offset it landed, as the version of a ``txn`` action with app id
-``<group>/<table>/<topic>/<partition>``; a partition resumes at the lowest of the three + 1. Kafka's committed
-offsets only follow, for lag tools. Moving a position is committing an empty append with a new ``txn`` version to all
-three tables, the same thing a load does: do it with the pipeline stopped.
+The Delta log is the source of truth (README, "Exactly once"): every table of the pipeline (each route's table and
+quarantine table, and ``_loads``) records per partition the last offset it landed, and a partition resumes at the
+lowest of them + 1. Kafka's committed offsets only follow, for lag tools. Reading and moving positions is
+:mod:`streamproc.sinks.txn`'s (the one home of exactly-once); this module adds the broker's view.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-import pyarrow as pa
 from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import DeltaError
 
 from streamproc.config import KafkaSourceConfig, PipelineConfig
-from streamproc.errors import ConfigError, SourceUnavailableError, StorageUnavailableError
-from streamproc.landing import table_name_of, transaction_app_id
+from streamproc.config.resolve import PipelineContracts
+from streamproc.errors import ConfigError, SourceUnavailableError
+from streamproc.sinks.delta import DeltaTableWriter
+from streamproc.sinks.txn import RouteTables, landed_versions, move_position as move_txn_position, resume_at
 from streamproc.sources.base import TopicPartition
 
 __all__ = ["PartitionPosition", "read_positions", "active_members", "move_position"]
-
-ROLES = ("table", "quarantine", "loads")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +34,15 @@ class PartitionPosition:
 
     Attributes:
         topic, partition: the partition.
-        table, quarantine, loads: the last offset each table landed (its ``txn`` version), ``None`` if none.
-        resume_at: the offset the pipeline resumes from (the lowest of the three + 1), ``None``: the Delta log does not
-            know the partition (the group's committed offset, else ``auto_offset_reset``, decides).
+        table, quarantine, loads: the last offset the pipeline's own table, its quarantine table and ``_loads``
+            landed (their ``txn`` versions), ``None`` if none.
+        resume_at: the offset the pipeline resumes from (the lowest over every table + 1), ``None``: the Delta log
+            does not know the partition (the group's committed offset, else ``auto_offset_reset``, decides).
         committed: the group's committed Kafka offset (next offset), ``None`` if none.
         end: the partition's end offset (high watermark).
         lag: events in Kafka not yet in the lake (``end - resume_at``; from the log start when unknown).
+        tables: every table of the pipeline (each route's table and quarantine table, then ``_loads``) by name →
+            the last offset it landed.
     """
 
     topic: str
@@ -56,6 +54,7 @@ class PartitionPosition:
     committed: int | None
     end: int
     lag: int
+    tables: dict[str, int | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -67,22 +66,46 @@ def _kafka(config: PipelineConfig) -> KafkaSourceConfig:
     return config.source
 
 
-def _tables(config: PipelineConfig) -> dict[str, DeltaTable | None]:
-    uris = {
-        "table": config.sink.table_uri,
-        "quarantine": config.sink.resolved_quarantine_uri,
-        "loads": config.sink.resolved_loads_uri,
-    }
-    options = dict(config.sink.storage_options) or None
-    try:
-        return {
-            role: DeltaTable(uri, storage_options=options)
-            if DeltaTable.is_deltatable(uri, storage_options=options)
-            else None
-            for role, uri in uris.items()
-        }
-    except (OSError, DeltaError) as exc:
-        raise StorageUnavailableError(f"cannot read the tables of pipeline {config.name!r}: {exc}") from exc
+class _NoTable:
+    """A table that does not exist yet: it has landed nothing."""
+
+    def __init__(self, uri: str, name: str) -> None:
+        self.uri, self.name = uri, name
+
+    def refresh(self) -> None:
+        pass
+
+    def transaction_version(self, app_id: str) -> int | None:
+        return None
+
+
+def route_tables(config: PipelineConfig, contracts: PipelineContracts, *, require: bool) -> list[RouteTables]:
+    """Every route's existing tables (``require``: refuse when one is missing; else a missing one has landed nothing).
+
+    Raises:
+        ConfigError: ``require`` and a table does not exist yet.
+        StorageUnavailableError: a table cannot be read.
+    """
+    options = config.sink.storage_options
+    group = config.source.consumer_group
+    found = []
+    missing = []
+    for route in contracts.routes:
+        sink = route.sink
+        tables = []
+        for uri, name in (
+            (sink.resolved_quarantine_uri, sink.quarantine_name),
+            (sink.table_uri, sink.table_name),
+            (sink.resolved_loads_uri, "_loads"),
+        ):
+            writer = DeltaTableWriter.existing(uri, name=name, storage_options=options)
+            if writer is None:
+                missing.append(name)
+            tables.append(writer if writer is not None else _NoTable(uri, name))
+        found.append(RouteTables(group, sink.table_name, *tables))  # type: ignore[arg-type]
+    if require and missing:
+        raise ConfigError(f"pipeline {config.name!r} has no {', '.join(dict.fromkeys(missing))} table yet: nothing to move")
+    return found
 
 
 @asynccontextmanager
@@ -100,8 +123,8 @@ async def _admin(source: KafkaSourceConfig) -> AsyncIterator[AIOKafkaAdminClient
         await admin.close()
 
 
-async def read_positions(config: PipelineConfig) -> list[PartitionPosition]:
-    """Every partition of the pipeline's topics: the Delta log's positions, the group's committed offset, the end.
+async def read_positions(config: PipelineConfig, contracts: PipelineContracts) -> list[PartitionPosition]:
+    """Every partition of the pipeline's topics: every table's position, the group's committed offset, the end.
 
     Raises:
         ConfigError: the source is not Kafka, or a topic does not exist.
@@ -109,8 +132,7 @@ async def read_positions(config: PipelineConfig) -> list[PartitionPosition]:
         StorageUnavailableError: a table cannot be read.
     """
     source = _kafka(config)
-    tables = _tables(config)
-    table_name = table_name_of(config.sink.table_uri)
+    routes = route_tables(config, contracts, require=False)
     async with _admin(source) as admin:
         described = await admin.describe_topics(list(source.topics))
     partitions = []
@@ -135,24 +157,24 @@ async def read_positions(config: PipelineConfig) -> list[PartitionPosition]:
         raise SourceUnavailableError(f"cannot read the offsets of group {source.consumer_group!r}: {exc}") from exc
     finally:
         await consumer.stop()
+    default = routes[0]
     positions = []
     for tp, ktp in zip(partitions, kafka_tps, strict=True):
-        app_id = transaction_app_id(source.consumer_group, table_name, tp)
-        landed = {role: t.transaction_version(app_id) if t is not None else None for role, t in tables.items()}
-        known = [v for v in landed.values() if v is not None]
-        resume_at = min(known) + 1 if known else None  # as Lander.positions: the lowest table decides
-        from_offset = resume_at if resume_at is not None else (committed[ktp] or starts[ktp])
+        versions = landed_versions(routes, tp)
+        resume = resume_at(versions.values())
+        from_offset = resume if resume is not None else (committed[ktp] or starts[ktp])
         positions.append(
             PartitionPosition(
                 tp.topic,
                 tp.partition,
-                landed["table"],
-                landed["quarantine"],
-                landed["loads"],
-                resume_at,
+                versions[default.table.name],
+                versions[default.quarantine.name],
+                versions[default.loads.name],
+                resume,
                 committed[ktp],
                 ends[ktp],
                 max(0, ends[ktp] - from_offset),
+                versions,
             )
         )
     return positions
@@ -170,12 +192,19 @@ async def active_members(config: PipelineConfig) -> int:
     return sum(len(group["members"]) for r in responses for group in r.to_object()["groups"])
 
 
-def move_position(config: PipelineConfig, tp: TopicPartition, next_offset: int, *, group: str | None = None) -> None:
-    """Make ``tp`` resume at ``next_offset``: commit ``txn`` version ``next_offset - 1`` to the table, the
-    quarantine table and ``_loads`` (an empty append each, ``streamproc.operation = move-position`` in its metadata).
+def move_position(
+    config: PipelineConfig,
+    contracts: PipelineContracts,
+    tp: TopicPartition,
+    next_offset: int,
+    *,
+    group: str | None = None,
+) -> None:
+    """Make ``tp`` resume at ``next_offset`` in every table of the pipeline (every route's, and ``_loads``): see
+    :func:`streamproc.sinks.txn.move_position`.
 
     Rewinding re-lands what follows ``next_offset`` (delete those rows first, or they will be there twice); moving
-    ahead skips events for good. ``group`` writes the position under another consumer group's app id (to carry
+    ahead skips events for good. ``group`` writes the position under another consumer group's app ids (to carry
     positions over to a renamed group). Only with the pipeline stopped: a running member would not see the move
     before its next assignment and could land across it.
 
@@ -183,32 +212,7 @@ def move_position(config: PipelineConfig, tp: TopicPartition, next_offset: int, 
         ConfigError: the source is not Kafka, ``next_offset`` is negative, or a table does not exist.
         StorageUnavailableError: a table cannot be written.
     """
-    source = _kafka(config)
+    _kafka(config)
     if next_offset < 0:
         raise ConfigError(f"the next offset must be 0 or more, not {next_offset}")
-    app_id = transaction_app_id(group or source.consumer_group, table_name_of(config.sink.table_uri), tp)
-    found = _tables(config)
-    tables = {role: table for role, table in found.items() if table is not None}
-    if len(tables) != len(ROLES):
-        missing = ", ".join(role for role in ROLES if role not in tables)
-        raise ConfigError(f"pipeline {config.name!r} has no {missing} table yet: nothing to move")
-    metadata = {
-        "streamproc.operation": "move-position",
-        "streamproc.app_id": app_id,
-        "streamproc.next_offset": str(next_offset),
-        "streamproc.moved_at": dt.datetime.now(dt.UTC).isoformat(),
-    }
-    for role in ROLES:
-        table = tables[role]
-        empty = pa.schema(table.schema().to_arrow()).empty_table()
-        try:
-            write_deltalake(
-                table,
-                empty,
-                mode="append",
-                commit_properties=CommitProperties(
-                    app_transactions=[Transaction(app_id=app_id, version=next_offset - 1)], custom_metadata=metadata
-                ),
-            )
-        except (OSError, DeltaError) as exc:
-            raise StorageUnavailableError(f"cannot write the position to the {role} table: {exc}") from exc
+    move_txn_position(route_tables(config, contracts, require=True), tp, next_offset, group=group)

@@ -12,7 +12,10 @@ from pathlib import Path
 import anyio
 import click
 
+from contracts import ContractError
+
 from streamproc.config import load_config
+from streamproc.config.resolve import resolve_contracts
 from streamproc.errors import ConfigError, StreamprocError
 from streamproc.positions import active_members, move_position, read_positions
 from streamproc.sources.base import TopicPartition
@@ -32,21 +35,22 @@ def positions_group() -> None:
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per partition, as a JSON list.")
 def show(config_file: Path, as_json: bool) -> None:
-    """Per partition: the last offset the table, the quarantine table and _loads landed, where the pipeline resumes,
-    the group's committed Kafka offset, the end offset, and the lag."""
+    """Per partition: the last offset each table landed (every route's table and quarantine table, and _loads),
+    where the pipeline resumes (the lowest + 1), the group's committed Kafka offset, the end offset, and the lag."""
     try:
         config = load_config(config_file)
-        positions = anyio.run(read_positions, config)
-    except ConfigError as exc:
+        positions = anyio.run(read_positions, config, resolve_contracts(config))
+    except (ConfigError, ContractError) as exc:
         _fail(str(exc), EXIT_USAGE_ERROR)
     except StreamprocError as exc:
         _fail(str(exc), EXIT_RUNTIME_ERROR)
     if as_json:
         click.echo(json.dumps([p.as_dict() for p in positions]))
         return
-    header = ("topic", "partition", "table", "quarantine", "_loads", "resumes at", "kafka committed", "end", "lag")
+    tables = list(positions[0].tables) if positions else []
+    header = ("topic", "partition", *tables, "resumes at", "kafka committed", "end", "lag")
     rows = [
-        (p.topic, p.partition, p.table, p.quarantine, p.loads, p.resume_at, p.committed, p.end, p.lag)
+        (p.topic, p.partition, *(p.tables[t] for t in tables), p.resume_at, p.committed, p.end, p.lag)
         for p in positions
     ]
     cells = [[("-" if v is None else str(v)) for v in row] for row in [header, *rows]]
@@ -64,11 +68,12 @@ def show(config_file: Path, as_json: bool) -> None:
               "renamed group).")
 @click.option("--force", is_flag=True, help="Even if members of the group are running (they may land across it).")
 def set_(config_file: Path, topic: str | None, partition: int, next_offset: int, group: str | None, force: bool) -> None:
-    """Make PARTITION resume at NEXT_OFFSET: an empty commit with that position to the table, the quarantine table
-    and _loads. Rewinding re-lands what follows (delete those rows first, or they land twice); moving ahead skips
-    events for good. Stop the pipeline first."""
+    """Make PARTITION resume at NEXT_OFFSET: an empty commit with that position to every table of the pipeline
+    (every route's table and quarantine table, and _loads). Rewinding re-lands what follows (delete those rows
+    first, or they land twice); moving ahead skips events for good. Stop the pipeline first."""
     try:
         config = load_config(config_file)
+        contracts = resolve_contracts(config)
         topics = config.source.topics if hasattr(config.source, "topics") else ()
         if topic is None and len(topics) != 1:
             raise ConfigError(f"the pipeline reads {len(topics)} topics: name one with --topic")
@@ -79,9 +84,9 @@ def set_(config_file: Path, topic: str | None, partition: int, next_offset: int,
                 f"group {config.source.consumer_group!r} has {members} running member(s): stop the pipeline first "
                 "(or --force)"
             )
-        before = {(p.topic, p.partition): p.resume_at for p in anyio.run(read_positions, config)}
-        move_position(config, TopicPartition(topic, partition), next_offset, group=group)
-    except ConfigError as exc:
+        before = {(p.topic, p.partition): p.resume_at for p in anyio.run(read_positions, config, contracts)}
+        move_position(config, contracts, TopicPartition(topic, partition), next_offset, group=group)
+    except (ConfigError, ContractError) as exc:
         _fail(str(exc), EXIT_USAGE_ERROR)
     except StreamprocError as exc:
         _fail(str(exc), EXIT_RUNTIME_ERROR)

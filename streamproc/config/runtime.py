@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from streamproc.config.base import Frozen
+from streamproc.config.base import Frozen, RelativeToConfig
 
 __all__ = ["BatchConfig", "ValidationConfig", "MemoryConfig", "ObservabilityConfig", "LineageConfig",
            "MaintenanceConfig"]
@@ -100,7 +100,7 @@ class LineageConfig(Frozen):
         "per_load", description="a RUNNING event per load, or at most one per every_seconds summarising the loads"
     )
     every_seconds: float = Field(60.0, gt=0, description="with emit: every_n_seconds, the least seconds between them")
-    outbox_dir: str | None = Field(
+    outbox_dir: RelativeToConfig | None = Field(
         None, description="where undelivered events wait (default: _lineage_outbox beside a local table)"
     )
     flush_timeout_seconds: float = Field(
