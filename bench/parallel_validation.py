@@ -2,7 +2,7 @@
 
 A self-contained script (issue 8: Kafka → Delta at >= 70 % of aiokafka consume-only needs consuming and validating
 to overlap on two cores). It validates the same orders batch (``bench.order_contract:Order``, 1 % invalid rows and
-1 % with an undeclared key) in-process and in a :class:`contracts.parallel.ValidationPool` worker and reports:
+1 % with an undeclared key) in-process and in a :class:`streamproc.validation.pool.ValidationPool` worker and reports:
 
 1. **Worker start-up**: seconds until a ``spawn`` / ``forkserver`` worker has loaded and compiled the contract, and
    the seconds until a batch succeeds again after a worker is killed (the pool replaces it).
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from contracts import ValidationResult, load_contract, validate_batch  # noqa: E402
-from contracts.parallel import ValidationPool, ValidationWorkerError, _pack_rejections, _unpack  # noqa: E402
+from streamproc.validation.pool import ValidationPool, ValidationWorkerError, _pack_rejections, _unpack  # noqa: E402
 
 CONTRACT = "bench.order_contract:Order"
 DATA = ROOT / "var" / "bench" / "data" / "orders-200000-8.ndjson"

@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
-    from streamproc.sources.base import SourceRecord
+    from contracts import ContractFrozenError
+    from streamproc.records import SourceRecord
 
 import anyio
 
@@ -73,6 +74,20 @@ class ContractStopError(StreamprocError):
         )
 
 
+    @classmethod
+    def frozen(cls, error: ContractFrozenError, record: SourceRecord) -> Self:
+        """The stop for a ``freeze`` violation, from the error's evidence (its rejection and first frozen violation)
+        and the event's record."""
+        rejection, violation = error.rejection, error.violation
+        value_type = f", value type {violation.value_type}" if violation.value_type else ""
+        return cls.at(
+            record,
+            f"contract {rejection.contract_name!r} v{rejection.contract_version} is frozen on {violation.entity!r}: "
+            f"field {violation.loc or '<event>'!r}: {violation.message} (type={violation.type}{value_type})",
+            "nothing from this event on was committed",
+        )
+
+
 class QuarantineThresholdError(ContractStopError):
     """More of a batch would be quarantined than the contract's quarantine threshold allows; nothing of the batch
     was committed (the coordinates are the first quarantined event's)."""
@@ -84,6 +99,43 @@ class SourceError(StreamprocError):
 
 class SourceUnavailableError(SourceError):
     """The Kafka broker (or other source) cannot be reached; retry later."""
+
+
+class ValidationWorkerError(StreamprocError):
+    """A validation worker process (``validation.workers``) died while it held or had queued this batch; nothing of
+    it was validated.
+
+    Nothing was acknowledged either: retry the batch (the pool starts fresh workers). A batch that kills a worker
+    again is poison; stop rather than loop (a runtime error, exit status 1: the contract is not at fault).
+
+    Attributes:
+        exitcodes: the exit codes of the pool's workers that had exited (negative: killed by that signal).
+    """
+
+    def __init__(self, message: str, exitcodes: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.exitcodes = exitcodes
+
+    def __reduce__(self) -> tuple[type[ValidationWorkerError], tuple[str, tuple[int, ...]]]:
+        return type(self), (str(self), self.exitcodes)
+
+
+class EndpointError(StreamprocError):
+    """A server of the process (the HTTP source, ``/metrics`` and the probes) cannot listen on its address: the port
+    is taken (another pipeline on the host?) or not allowed (stop: change the port)."""
+
+
+class NotCaughtUpError(StreamprocError):
+    """``--until-caught-up`` ended with partitions of the subscribed topics not landed up to the end offsets seen at
+    start (stop: run it again; what was landed stays).
+
+    Attributes:
+        behind: per partition, (landed up to, end offset at start).
+    """
+
+    def __init__(self, message: str, *, behind: dict[tuple[str, int], tuple[int | None, int]]) -> None:
+        super().__init__(message)
+        self.behind = behind
 
 
 class SinkError(StreamprocError):

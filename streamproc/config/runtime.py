@@ -43,7 +43,7 @@ class BatchConfig(Frozen):
 
 
 class ValidationConfig(Frozen):
-    """Where micro-batches are validated (:mod:`contracts.parallel`).
+    """Where micro-batches are validated (:mod:`streamproc.validation.pool`).
 
     In the pipeline's own process (``workers: 0``, the default), validation and consuming take turns on one core: both
     hold Python's GIL. With ``workers: 1`` each batch is validated in a worker process, on another core, while the
@@ -59,7 +59,7 @@ class ValidationConfig(Frozen):
 
 
 class MemoryConfig(Frozen):
-    """Process-wide memory settings, applied by ``streamproc run`` (see :mod:`streamproc.memory` for the
+    """Process-wide memory settings, applied by ``streamproc run`` (see :mod:`streamproc.runtime.memory` for the
     measurements behind the defaults)."""
 
     arrow_memory_pool: Literal["system", "mimalloc", "jemalloc"] | None = Field(
@@ -78,7 +78,7 @@ class MemoryConfig(Frozen):
 
 class ObservabilityConfig(Frozen):
     """The process's HTTP endpoint for Prometheus and probes: ``/metrics``, ``/healthz`` (alive), ``/readyz``
-    (joined the consumer group, storage writable). See :mod:`streamproc.observability`."""
+    (joined the consumer group, storage writable). See :mod:`streamproc.observe.endpoint`."""
 
     enabled: bool = Field(True, description="serve /metrics, /healthz and /readyz")
     host: str = Field("0.0.0.0", description="interface to listen on")  # noqa: S104 - a container's pod IP
@@ -87,7 +87,7 @@ class ObservabilityConfig(Frozen):
 
 
 class LineageConfig(Frozen):
-    """OpenLineage events for the run (see :mod:`streamproc.lineage.observer`).
+    """OpenLineage events for the run (see :mod:`streamproc.observe.openlineage.observer`).
 
     Where events go is openlineage-python's own configuration (``openlineage.yml``, ``OPENLINEAGE_URL``,
     ``OPENLINEAGE__TRANSPORT__*``): http (the catalog, Marquez), file, console, kafka. Events wait in a durable

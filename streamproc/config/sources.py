@@ -75,7 +75,7 @@ class HttpGatewayConfig(Frozen):
 class HttpSourceConfig(Frozen):
     """Events arrive over HTTP: Segment's Tracking API (``/v1/batch``, ``/v1/track``, ...) and NDJSON/JSON
     ingestion (``/ingest/{contract}``), durable in a write-ahead log before the response (see
-    :mod:`streamproc.ingest`). Each route (Segment call type, ``track:<event name>``) lands into its own contract's
+    :mod:`streamproc.sources.http`). Each route (Segment call type, ``track:<event name>``) lands into its own contract's
     table; events of no route land into the pipeline's own ``contract``.
     """
 

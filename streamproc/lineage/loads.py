@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from streamproc.sources.base import TopicPartition
+from streamproc.records import TopicPartition
 
 __all__ = [
     "LOADS_SCHEMA",

@@ -47,7 +47,7 @@ from streamproc.errors import ConfigError
 from streamproc.lineage.loads import METADATA_PREFIX, LoadRecord, commit_metadata, load_of_commits, offsets_of
 from streamproc.sinks.delta import retry_commit_conflicts
 from streamproc.sinks.table import TransactionalTable
-from streamproc.sources.base import TopicPartition
+from streamproc.records import TopicPartition
 
 __all__ = [
     "RECOVERY_COMMITS",
@@ -157,12 +157,13 @@ class Fence:
     transactions: dict[str, int]
     held: dict[TopicPartition, int | None]
 
-    def new_rows(self, rows: pa.Table, coordinates: Coordinates, ranges: Ranges) -> pa.Table:
-        """``rows`` (whose source coordinates are ``coordinates``) without those at or below :attr:`held`."""
-        if all(self.held[tp] is None or self.held[tp] < first for tp, (first, _) in ranges.items()):
-            return rows  # the usual case: no row of the batch is in the table yet (no per-row check)
+    def keep(self, coordinates: Coordinates, ranges: Ranges) -> pa.Array | None:
+        """Per row (whose source coordinates are ``coordinates``), whether it is beyond :attr:`held` (``bool``);
+        ``None`` when every row is (the usual case: nothing of the batch is in the table yet, no per-row check)."""
+        if all(self.held[tp] is None or self.held[tp] < first for tp, (first, _) in ranges.items()):  # type: ignore[operator]
+            return None
         keep = coordinates.beyond(self.held)
-        return rows if pc.all(keep).as_py() else rows.filter(keep)
+        return None if pc.all(keep).as_py() else keep
 
 
 def fence(table: TransactionalTable, route: RouteTables, ranges: Ranges) -> Fence | None:

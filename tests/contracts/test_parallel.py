@@ -1,4 +1,4 @@
-"""Validation in worker processes (contracts.parallel): same verdicts as in-process, errors cross the process
+"""Validation in worker processes (streamproc.validation.pool): same verdicts as in-process, errors cross the process
 boundary with their evidence, workers are replaced when they die and gone after close. Real spawned processes."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from contracts import Contract, ContractFrozenError, validate_batch
-from contracts.parallel import ValidationPool, ValidationWorkerError, contract_reference
+from streamproc.validation.pool import ValidationPool, ValidationWorkerError, contract_reference
 from contracts.threshold import QuarantineThreshold, QuarantineThresholdExceeded
 from bench.order_contract import Order
 

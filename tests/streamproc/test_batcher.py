@@ -6,7 +6,7 @@ import time
 
 from streamproc.batching.batcher import Batcher
 from streamproc.config import BatchConfig
-from streamproc.sources.base import RecordChunk, SourceRecord, TopicPartition
+from streamproc.records import RecordChunk, SourceRecord, TopicPartition
 
 
 def _record(offset: int, size: int = 10, partition: int = 0) -> SourceRecord:

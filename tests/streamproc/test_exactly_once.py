@@ -1,4 +1,5 @@
-"""The exactly-once core (:class:`streamproc.landing.Lander`) against real Delta tables on disk.
+"""The exactly-once core (:mod:`streamproc.sinks.txn` through the preparer and the committer, as the pipeline calls
+them) against real Delta tables on disk.
 
 Several Landers on one table stand for the processes of a consumer group: a zombie that lost its partitions, writers
 racing for commits, a restart after a load died between its commits.
@@ -12,14 +13,15 @@ from pathlib import Path
 
 import pytest
 from streamproc.errors import StorageUnavailableError
-from streamproc.landing import Lander
-from streamproc.sources.base import TopicPartition
+from streamproc.records import TopicPartition
 from tests.fixtures.exactly_once import (
     LANDER_TOPIC,
+    Lander,
     assert_exactly_once,
     expected_through,
     offsets_batch,
     open_lander,
+    unavailable,
 )
 from streamproc.sinks.reader import read_table
 
@@ -76,7 +78,7 @@ def test_a_retry_with_the_same_load_id_completes_the_interrupted_load(tmp_path: 
     lander = _lander(tmp_path)
     lander.land(_batch(0, 0, 199))
     batch = _batch(0, 200, 499)
-    with _unavailable(tmp_path / "_loads"):
+    with unavailable(tmp_path / "_loads"):
         with pytest.raises(StorageUnavailableError):
             lander.land(batch, load_id="interrupted-load")
     outcome = lander.land(batch, load_id="interrupted-load")
@@ -94,7 +96,7 @@ def test_a_load_a_crash_interrupted_between_commits_is_recorded_by_the_next_owne
     # (_loads fails): its rows carry a load id that no _loads row has, until the next owner records it.
     first = _lander(tmp_path, run_id="crashed")
     first.land(_batch(0, 0, 99))
-    with _unavailable(tmp_path / fails):
+    with unavailable(tmp_path / fails):
         with pytest.raises(StorageUnavailableError):
             first.land(_batch(0, 100, 399))
 
@@ -109,22 +111,6 @@ def test_a_load_a_crash_interrupted_between_commits_is_recorded_by_the_next_owne
     loads = read_table(str(tmp_path / "_loads")).to_pylist()
     assert {load["run_id"] for load in loads} == {"crashed", "restarted"}
     assert len(loads) == 3
-
-
-class _unavailable:
-    """A table location that fails every read and write, even for root: the directory is moved away and a plain
-    file takes its place (delta-rs then gets ENOTDIR), until the block ends."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.away = path, path.with_name(path.name + ".away")
-
-    def __enter__(self) -> None:
-        self.path.rename(self.away)
-        self.path.write_text("not a directory\n")
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink()
-        self.away.rename(self.path)
 
 
 def test_a_deleted_loads_table_is_rebuilt_from_the_commit_metadata(tmp_path: Path) -> None:

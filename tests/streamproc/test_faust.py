@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from deltalake.exceptions import TableNotFoundError
 
-from streamproc.replay import ensure_topic
+from streamproc.sources.kafka.admin import ensure_topic
 from tests.fixtures.lineage import file_transport_env, read_events
 from tests.fixtures.openlineage import event_errors
 from tests.fixtures.pipelines import REPO, committed_and_end_offsets, new_topic, run_async

@@ -1,4 +1,4 @@
-"""Reading NDJSON files into chunks of events (streamproc.sources.files)."""
+"""Reading NDJSON files into chunks of events (streamproc.sources.formats)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.sources import files
-from streamproc.sources.files import iter_json_events
+from streamproc.sources import formats
+from streamproc.sources.formats import iter_json_events
 
 
 @pytest.mark.parametrize("name", ["events.ndjson", "events.jsonl.gz"])
 def test_lines_are_stripped_blank_lines_skipped_and_chunks_cross_read_blocks(
     tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "_BLOCK_BYTES", 100)  # many reads, lines cut at block ends
+    monkeypatch.setattr(formats, "_BLOCK_BYTES", 100)  # many reads, lines cut at block ends
     events = [b'{"n":%d}' % i for i in range(25_000)]
     body = b"".join(e + (b"\r\n" if i % 3 else b"\n\n  ") for i, e in enumerate(events)) + b'{"n":"last"}'
     path = tmp_path / name

@@ -12,7 +12,7 @@ from deltalake.exceptions import CommitFailedError
 
 from streamproc.config import MaintenanceConfig
 from streamproc.sinks.maintenance import TableMaintainer
-from streamproc.sources.base import TopicPartition
+from streamproc.records import TopicPartition
 from tests.fixtures.exactly_once import assert_exactly_once, expected_through, offsets_batch, open_lander
 from tests.fixtures.pipelines import (
     encode,

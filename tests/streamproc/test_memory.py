@@ -23,7 +23,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from deltalake import DeltaTable
 
-from streamproc.replay import ensure_topic
+from streamproc.sources.kafka.admin import ensure_topic
 from tests.fixtures.pipelines import encode, new_topic, order, start_cli, write_pipeline
 
 pytestmark = pytest.mark.kafka

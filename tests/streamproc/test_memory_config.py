@@ -1,5 +1,5 @@
 """``memory:``: which allocator pyarrow uses and glibc's mmap threshold in a ``streamproc run`` (see
-:mod:`streamproc.memory`)."""
+:mod:`streamproc.runtime.memory`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import yaml
 
 from streamproc.config import load_config
 from streamproc.errors import ConfigError
-from streamproc.memory import use_arrow_memory_pool
+from streamproc.runtime.memory import use_arrow_memory_pool
 from tests.fixtures.pipelines import REPO, write_file_pipeline
 
 # Runs the CLI in this interpreter, then prints pyarrow's default pool and whether glibc still raises its mmap

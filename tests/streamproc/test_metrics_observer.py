@@ -13,11 +13,11 @@ from deltalake.exceptions import CommitFailedError
 from prometheus_client import REGISTRY
 
 from streamproc.config import load_config
-from streamproc.errors import StorageUnavailableError
-from streamproc.metrics_observer import PrometheusObserver
-from streamproc.observability import Readiness
-from streamproc.observers import RunInfo
-from streamproc.pipeline import Pipeline
+from streamproc.errors import CommitConflictError, StorageUnavailableError
+from streamproc.observe.prometheus import PrometheusObserver
+from streamproc.observe.readiness import Readiness
+from streamproc.observe.observer import RunInfo
+from streamproc.runtime.pipeline import Pipeline
 from tests.fixtures.evolving_orders import OrderV1
 from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, write_pipeline
 from streamproc.sinks.reader import read_table
@@ -29,8 +29,7 @@ def _value(name: str, **labels: str) -> float:
 
 def _run(config_path: Path) -> tuple[PrometheusObserver, Readiness]:
     metrics, readiness = PrometheusObserver(), Readiness()
-    pipeline = Pipeline(load_config(config_path), until_caught_up=True, handle_signals=False,
-                        observers=[metrics, readiness])
+    pipeline = Pipeline(load_config(config_path), until_caught_up=True, observers=[metrics, readiness])
     anyio.run(pipeline.run)
     return metrics, readiness
 
@@ -70,12 +69,13 @@ def test_storage_retries_are_classified_and_flip_readiness(tmp_path: Path) -> No
     pipeline = {"pipeline": "orders-test"}
 
     def conflict() -> StorageUnavailableError:
+        # What the Delta writer raises for a lost commit race (streamproc.sinks.delta).
         try:
             raise CommitFailedError("Failed to commit transaction: Concurrent transaction failed.")
         except CommitFailedError as exc:
             try:
-                raise StorageUnavailableError("concurrent commit") from exc
-            except StorageUnavailableError as wrapped:
+                raise CommitConflictError("concurrent commit") from exc
+            except CommitConflictError as wrapped:
                 return wrapped
 
     def outage() -> StorageUnavailableError:

@@ -18,6 +18,7 @@ def _write_pipeline(tmp_path: Path, data: Path) -> Path:
         "source": {"type": "file", "path": data.name},
         "sink": {"table_uri": "lake/orders"},
         "batch": {"max_rows": 400},
+        "observability": {"port": 0},
     }
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from deltalake import DeltaTable
 
-from streamproc.replay import ensure_topic
+from streamproc.sources.kafka.admin import ensure_topic
 from tests.fixtures.pipelines import new_topic, produce, run_async, run_cli, write_pipeline
 from streamproc.sinks.reader import read_table
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from streamproc.config import load_config
-from streamproc.ingest.app import create_ingest_app
-from streamproc.ingest.front import Front, LogWriter
-from streamproc.ingest.targets import resolve_targets
-from streamproc.ingest.wal import WriteAheadLog
+from streamproc.sources.http.app import create_ingest_app
+from streamproc.sources.http.front import Front, LogWriter
+from streamproc.sources.http.targets import resolve_targets
+from streamproc.sources.http.wal import WriteAheadLog
 from tests.fixtures.http_source import WRITE_KEY, Served, post, serving, write_http_pipeline
 
 

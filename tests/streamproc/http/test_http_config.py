@@ -10,15 +10,15 @@ import yaml
 
 from streamproc.config import HttpSourceConfig, load_config
 from streamproc.errors import ConfigError
-from streamproc.ingest.app import WriteKeys
-from streamproc.ingest.errors import UnauthorizedError
-from streamproc.ingest.targets import resolve_targets
+from streamproc.sources.http.app import WriteKeys
+from streamproc.sources.http.errors import UnauthorizedError
+from streamproc.sources.http.targets import resolve_targets
 
 
 def _write(tmp_path: Path, source: dict[str, object]) -> Path:
     document = {
         "name": "web",
-        "contract": "streamproc.ingest.spec:SegmentEvent",
+        "contract": "streamproc.sources.http.spec:SegmentEvent",
         "source": {"type": "http", "wal_dir": "wal", **source},
         "sink": {"table_uri": "lake/events"},
     }

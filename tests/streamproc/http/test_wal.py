@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.ingest.wal import StreamLog, WalBusyError, WalCorruptError, WriteAheadLog
+from streamproc.sources.http.wal import StreamLog, WalBusyError, WalCorruptError, WriteAheadLog
 
 
 def _events(start: int, count: int) -> list[bytes]:

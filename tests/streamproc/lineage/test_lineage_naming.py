@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.lineage.naming import DatasetId, dataset_of_location, dataset_of_source
+from streamproc.observe.openlineage.naming import DatasetId, dataset_of_location, dataset_of_source
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ import pytest
 from openlineage.client import OpenLineageClient
 from openlineage.client.transport.file import FileConfig, FileTransport
 
-from streamproc.lineage.delivery import Deliverer
-from streamproc.lineage.observer import adopt_orphans
-from streamproc.lineage.outbox import Outbox, OutboxBusyError
+from streamproc.observe.openlineage.delivery import Deliverer
+from streamproc.observe.openlineage.observer import adopt_orphans
+from streamproc.observe.openlineage.outbox import Outbox, OutboxBusyError
 from tests.fixtures.lineage import REPO, read_events
 from tests.fixtures.openlineage import event_errors
 
@@ -81,7 +81,7 @@ def test_a_killed_run_is_delivered_by_the_next_one_and_ended_with_fail(tmp_path:
         f"""
         import json, os, pathlib, sys
         sys.path.insert(0, {str(REPO)!r})
-        from streamproc.lineage.outbox import Outbox
+        from streamproc.observe.openlineage.outbox import Outbox
         log = Outbox(pathlib.Path({str(tmp_path / "outbox")!r})).create({run_id!r})
         for event in json.loads({json.dumps(events)!r}):
             log.append(event)
@@ -150,7 +150,7 @@ def test_deliveries_and_the_outbox_depth_are_counted_in_the_metrics(tmp_path: Pa
 
     from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-    from streamproc import metrics
+    from streamproc.observe import metrics
 
     def count(event_type: str, outcome: str) -> float:
         value = metrics.REGISTRY.get_sample_value(

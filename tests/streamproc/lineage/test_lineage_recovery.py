@@ -6,34 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from streamproc.batching.batcher import MicroBatch
-from streamproc.config import SinkConfig
 from streamproc.errors import StorageUnavailableError
-from streamproc.landing import Lander
-from streamproc.sources.base import SourceRecord
+from streamproc.records import SourceRecord
+from tests.fixtures.exactly_once import open_lander, unavailable
 from tests.fixtures.lineage import file_transport_env, read_events, streamproc
 from tests.fixtures.openlineage import event_errors
-from tests.fixtures.order_contracts import Order
 from tests.fixtures.pipelines import write_file_pipeline
 from streamproc.sinks.reader import read_table
-
-
-@contextmanager
-def _unavailable(path: Path) -> Iterator[None]:
-    """Every read and write of the table at ``path`` fails (a plain file where its folder was) until the block ends."""
-    away = path.with_name(path.name + ".away")
-    path.rename(away)
-    path.write_text("not a directory\n")
-    try:
-        yield
-    finally:
-        path.unlink()
-        away.rename(path)
 
 
 def _batch(data: Path, payloads: list[bytes], first: int, last: int) -> MicroBatch:
@@ -55,17 +38,11 @@ def test_a_load_a_crash_interrupted_is_announced_by_the_next_run(tmp_path: Path)
     # The crashed process (lineage off, or its outbox lost): lands events 0..19, then dies after the table commit
     # of events 20..39, before their _loads row.
     crashed = str(uuid.uuid4())
-    lander = Lander(
-        contract=Order,
-        sink=SinkConfig(table_uri=str(lake / "orders")),
-        pipeline="orders-file",
-        consumer_group="file",
-        run_id=crashed,
-        source_uris={data.name: data.resolve().as_uri()},
+    lander = open_lander(
+        lake, group="file", run_id=crashed, pipeline="orders-file", source_uris={data.name: data.resolve().as_uri()}
     )
-    lander.open()
     lander.land(_batch(data, payloads, 0, 19))
-    with _unavailable(lake / "_loads"), pytest.raises(StorageUnavailableError):
+    with unavailable(lake / "_loads"), pytest.raises(StorageUnavailableError):
         lander.land(_batch(data, payloads, 20, 39), load_id="interrupted-load")
 
     result = streamproc("run", str(config), env=file_transport_env(tmp_path / "events.jsonl"))

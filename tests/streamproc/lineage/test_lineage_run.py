@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from streamproc.lineage.outbox import TERMINAL_EVENT_TYPES
+from streamproc.observe.openlineage.outbox import TERMINAL_EVENT_TYPES
 from tests.fixtures.lineage import file_transport_env, read_events, streamproc
 from tests.fixtures.openlineage import event_errors
 from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, write_file_pipeline, write_pipeline

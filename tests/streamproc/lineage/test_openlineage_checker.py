@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from openlineage.client.serde import Serde
 
-from streamproc.lineage import events
+from streamproc.observe.openlineage import describe, events
 from streamproc.lineage.loads import LoadRecord, OffsetRange
 from tests.fixtures.openlineage import event_errors
 from tests.fixtures.order_contracts import Order
 
-RUN = events.describe_run(
+RUN = describe.describe_run(
     run_id=str(uuid.uuid4()),
     namespace="streamproc-test",
     pipeline="orders-test",
