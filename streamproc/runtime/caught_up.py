@@ -61,17 +61,18 @@ class CaughtUp:
     async def start(self) -> None:
         """Take the end offsets of every partition of the subscribed topics (an unbounded source: now, at start)."""
         if not getattr(self.source, "bounded", False):
-            self.targets = await self.source.topic_offsets()
-            logger.info(
-                "running until caught up with the end offsets seen at start: %s", _describe_ends(self.targets) or "none"
-            )
+            self.targets = await self.source.topic_offsets() or None  # no partition yet: once some are assigned
+            if self.targets is not None:
+                logger.info("running until caught up with the end offsets seen at start: %s", _describe_ends(self.targets))
 
     async def reached(self) -> bool:
         """Whether everything is landed or fetched up to the ends (call it when a fetch came back empty): this
         member's partitions fetched to their ends, every other partition landed to its end by whoever owns it."""
-        if self.targets is None:
-            self.targets = await self.source.topic_offsets()  # a bounded source: exhausted now
         own = self.source.assignment()
+        if self.targets is None:
+            if not own and not getattr(self.source, "bounded", False):
+                return False  # the topics had no partition at start: wait for an assignment
+            self.targets = await self.source.topic_offsets()  # a bounded source: exhausted now
         for tp in own:
             if tp in self.targets and await self.source.position(tp) < self.targets[tp][1]:
                 return False

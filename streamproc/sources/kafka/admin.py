@@ -47,18 +47,20 @@ async def ensure_topic(bootstrap_servers: str, topic: str, *, partitions: int, r
         return True
 
 
-async def topic_partitions(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
-    """Every partition of ``topics``, sorted.
+async def topic_partitions(
+    bootstrap_servers: str, topics: Iterable[str], *, missing_ok: bool = False
+) -> list[TopicPartition]:
+    """Every partition of ``topics``, sorted (a topic that does not exist has none, with ``missing_ok``).
 
     Raises:
-        ConfigError: a topic does not exist.
+        ConfigError: a topic does not exist (without ``missing_ok``).
         SourceUnavailableError: the broker cannot be reached.
     """
     async with _admin(bootstrap_servers) as admin:
         described = await admin.describe_topics(list(topics))
     partitions = []
     for topic in described:
-        if not topic["partitions"]:
+        if not topic["partitions"] and not missing_ok:
             raise ConfigError(f"topic {topic['topic']!r} does not exist on {bootstrap_servers}")
         partitions += [TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]]
     return sorted(partitions)

@@ -18,6 +18,7 @@ from streamproc.config import KafkaSourceConfig
 from streamproc.errors import SourceError
 from streamproc.records import RecordChunk, TopicPartition
 from streamproc.sources.base import OnAssigned, OnRevoked
+from streamproc.sources.kafka.admin import topic_partitions
 from streamproc.sources.kafka.errors import map_kafka_errors
 
 __all__ = ["KafkaSource", "kafka_source_uri"]
@@ -179,13 +180,12 @@ class KafkaSource:
             SourceUnavailableError, SourceError: the broker cannot be reached, or refused.
         """
         consumer = self.consumer
+        # Asked of the cluster, not of the consumer's metadata: right after subscribing it may not know the topics.
+        found = await topic_partitions(self.config.bootstrap_servers, self.config.topics, missing_ok=True)
+        partitions = [KafkaTopicPartition(tp.topic, tp.partition) for tp in found]
+        if not partitions:
+            return {}
         with map_kafka_errors("reading the topics' offsets from Kafka failed"):
-            await consumer.topics()  # refreshes the cluster metadata: every partition of every topic
-            partitions = [
-                KafkaTopicPartition(topic, p) for topic in self.config.topics for p in consumer.partitions_for_topic(topic) or ()
-            ]
-            if not partitions:
-                return {}
             starts = await consumer.beginning_offsets(partitions)
             ends = await consumer.end_offsets(partitions)
         return {TopicPartition(tp.topic, tp.partition): (starts[tp], ends[tp]) for tp in partitions}
