@@ -13,7 +13,7 @@ to overlap on two cores). It validates the same orders batch (``bench.order_cont
    verdicts as ``ValidationResult`` dataclasses vs the pool's packed tuples (rebuilt here).
 4. **Wall time with a busy parent**: a CPU-bound loop in the main thread simulating the consumer (one
    ``ConsumerRecord``-like dataclass per event, as aiokafka builds) while the batches are validated in a thread of the
-   same process (as streamproc's Lander does today) vs in the worker.
+   same process (as streamproc's preparer does by default) vs in the worker.
 
 Medians of ``--repeat`` interleaved rounds. Exit code 1 when the worker's verdicts differ from in-process ones.
 

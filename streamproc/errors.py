@@ -6,15 +6,27 @@ StreamprocError                    root: anything the runtime raises
 ├── ContractStopError              a contract in freeze mode rejected an event (stop: fix the data or the contract;
 │   │                              nothing past the event was committed, restart continues with no loss)
 │   └── QuarantineThresholdError   a batch would quarantine more than the contract's threshold (stop, as freeze)
-├── SourceError                    the source (Kafka, HTTP) failed
-│   └── SourceUnavailableError     the broker cannot be reached (retry)
-└── SinkError                      landing failed
-    ├── StorageUnavailableError    the Delta location cannot be written now (retry with backoff)
-    │   └── CommitConflictError    a concurrent writer won the Delta commit (re-read the log, retry)
-    └── SchemaMismatchError        an existing table's schema does not match the contract (stop)
+├── SourceError                    the source (Kafka, HTTP) failed (stop)
+│   ├── SourceUnavailableError     the broker cannot be reached (retry)
+│   ├── WalCorruptError            a sealed segment of the HTTP source's write-ahead log is damaged (stop; in
+│   │                              sources/http/wal.py)
+│   └── WalBusyError               another process holds the write-ahead log's folder (stop; sources/http/wal.py)
+├── SinkError                      landing failed
+│   ├── StorageUnavailableError    the Delta location cannot be written now (retry with backoff)
+│   │   └── CommitConflictError    a concurrent writer won the Delta commit (re-read the log, retry)
+│   └── SchemaMismatchError        an existing table's schema does not match the contract (stop)
+├── ValidationWorkerError          a validation worker process died on a batch (retry once; twice: stop)
+├── EndpointError                  /metrics or the HTTP source cannot listen on its port (stop: change the port)
+├── NotCaughtUpError               --until-caught-up ended with partitions short of their ends (run it again)
+├── OutboxError                    the lineage outbox cannot be read or written (observe/openlineage/outbox.py)
+│   └── OutboxBusyError            another live process holds that log
+└── IngestError                    the HTTP source refused a request: one HTTP status per subclass, drawn in
+                                   sources/http/errors.py (the client fixes the request, or retries later)
 ```
 
-Third-party errors (aiokafka, deltalake, OS) are translated at the boundary: ``raise SinkError(...) from exc``.
+Third-party errors are translated once, at the boundary: aiokafka's by one mapping
+(:mod:`streamproc.sources.kafka.errors`), deltalake's and the OS's by the Delta writer
+(:mod:`streamproc.sinks.delta`): ``raise SinkError(...) from exc``.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@
  app.topic(value_serializer="raw") ─► agent ─► DeltaSink.land(stream)
                                                  │ stream.noack()
                                                  ▼
-                                       FaustSource ─► Pipeline: Batcher ─► Lander ─┬► <table>  (+ lineage columns)
-                                         ▲                                           ├► <table>__quarantine
-                                         └── commit: acknowledge the landed events   └► _loads
+                                       FaustSource ─► Pipeline: Batcher ─► prepare ─► commit ─┬► <table> (+ lineage)
+                                         ▲                                                     ├► <table>__quarantine
+                                         └── commit: acknowledge the landed events             └► _loads
                                              (Faust commits their offsets to Kafka)
 ```
 

@@ -1,4 +1,4 @@
-"""The contract stage of landing: what a table's Lander does with its contract before committing a batch.
+"""The contract stage of landing: what a route's preparer does with its contract to a batch before it is committed.
 
 Per batch: events written under an older contract version are upcast (:mod:`contracts.upcast`), the batch is
 validated (fast path where the contract allows, per-row pydantic otherwise), the quarantine threshold is checked,
@@ -7,7 +7,7 @@ and the table's schema evolution (``evolve``) is followed: each evolved schema i
 version in the registry, so that the rows, ``_loads`` and each commit name the version that describes them.
 
 Lifecycle: construct → :meth:`ContractStage.open` with the table's schema (once the table exists) →
-:meth:`ContractStage.validate` per batch. Blocking (registry I/O): call from the Lander's worker thread.
+:meth:`ContractStage.validate` per batch. Blocking (registry I/O): call from the preparer's worker thread.
 """
 
 from __future__ import annotations

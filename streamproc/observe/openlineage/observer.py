@@ -15,7 +15,7 @@ Every event is appended (fsynced) to the outbox before the hook returns, and a b
 (:mod:`streamproc.observe.openlineage.delivery`). A recovered load's event goes into this run's log too, so that it is delivered
 now rather than after this run's last event. At start the observer also adopts the logs of earlier runs that died before
 delivering everything, and ends a run that died without a terminal event with a ``FAIL`` ("ended without reporting
-how"). A problem of the observer itself is logged, never raised into the pipeline (observers.py): the lake keeps
+how"). A problem of the observer itself is logged, never raised into the pipeline (:mod:`streamproc.observe.observer`): the lake keeps
 every load, and ``streamproc lineage backfill`` rebuilds their events.
 """
 

@@ -1,7 +1,8 @@
 """The HTTP source: Segment's Tracking API and JSON / NDJSON ingestion, durable before acknowledging.
 
 ``source: {type: http}`` in a pipeline config (see :class:`streamproc.config.HttpSourceConfig`); ``streamproc run``
-serves it with :class:`streamproc.runtime.http.HttpRun`.
+serves it with :class:`streamproc.runtime.http.HttpIngestion` (the endpoint and one pipeline per target in one
+process, run by :class:`streamproc.runtime.runner.Runner`).
 
 ========================= ===============================================================================
 module                    concept
@@ -12,8 +13,9 @@ module                    concept
 :mod:`.targets`           routes → targets (contract, table, log stream or topic, the pipeline that lands it)
 :mod:`.front`             accepting a request: readiness, backpressure, ``freeze`` validation, durable write
 :mod:`.wal`               the write-ahead log: segment files of numbered, checksummed records
+:mod:`.stream`            one stream of the log as the pipeline's source (``WalSource``)
 :mod:`.gateway`           gateway mode: produce to Kafka with ``acks=all`` instead
-:mod:`.runner`            the endpoint and one pipeline per target in one process
+:mod:`.metrics`           the endpoint's Prometheus metrics
 :mod:`.errors`            the endpoint's errors, one HTTP status each
 ========================= ===============================================================================
 

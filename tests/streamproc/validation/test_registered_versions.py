@@ -40,6 +40,7 @@ def _config(project: Path, contract: str, **sections: Any) -> Path:
         "contract": contract,
         "source": {"type": "file", "path": "events.ndjson"},
         "sink": {"table_uri": "lake/signups"},
+        "observability": {"port": 0},  # any free port: a taken one stops the run
         **sections,
     }
     path = project / "pipeline.yaml"
