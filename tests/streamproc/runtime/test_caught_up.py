@@ -6,7 +6,6 @@ partitions once the broker hands them over. The real broker, the real CLI, real 
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import pytest
