@@ -7,18 +7,17 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-import yaml
-
 from tests.fixtures.pipelines import run_cli, write_file_pipeline
 
 
 def test_a_contract_that_does_not_load_stops_the_run_before_the_endpoint_listens(tmp_path: Path) -> None:
     config = write_file_pipeline(
-        tmp_path, events=10, name="endpoint", observability={"host": "127.0.0.1", "port": 0}
+        tmp_path,
+        events=10,
+        name="endpoint",
+        contract="tests.fixtures.order_contracts:NoSuchContract",
+        observability={"host": "127.0.0.1", "port": 0},
     )
-    document = yaml.safe_load(config.read_text())
-    document["contract"] = "tests.fixtures.order_contracts:NoSuchContract"
-    config.write_text(yaml.safe_dump(document))
 
     result = run_cli("run", str(config))
 

@@ -23,7 +23,6 @@ from tests.fixtures.pipelines import (
     run_async,
     run_cli,
     start_cli,
-    stop,
     wait_for_log,
     write_pipeline,
 )

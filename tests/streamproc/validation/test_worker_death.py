@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from tests.fixtures.pipelines import run_cli, write_file_pipeline
 
 KILLER = '''
@@ -35,10 +33,9 @@ class KillsItsWorker(Contract, name="orders"):
 
 def test_a_validation_worker_dying_twice_on_a_batch_is_a_runtime_error(tmp_path: Path) -> None:
     (tmp_path / "killer_contracts.py").write_text(KILLER)
-    config = write_file_pipeline(tmp_path, events=20, name="killer", validation={"workers": 1})
-    document = yaml.safe_load(config.read_text())
-    document["contract"] = "killer_contracts:KillsItsWorker"
-    config.write_text(yaml.safe_dump(document))
+    config = write_file_pipeline(
+        tmp_path, events=20, name="killer", contract="killer_contracts:KillsItsWorker", validation={"workers": 1}
+    )
 
     result = run_cli("run", str(config))
 

@@ -8,7 +8,7 @@ import json
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,6 @@ from tests.fixtures.pipelines import encode, new_topic, order, produce, run_asyn
 from streamproc.sinks.reader import read_table
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[CatalogServer]:
-    server = CatalogServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _pipeline(

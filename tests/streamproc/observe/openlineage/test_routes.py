@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +52,6 @@ class OrderRefunded(Contract, name="order_refunded"):
 '''
 
 TABLES = ("shop", "order_placed", "refunds")
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[CatalogServer]:
-    server = CatalogServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _event(i: int) -> bytes:
