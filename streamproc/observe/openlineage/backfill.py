@@ -130,6 +130,7 @@ def describe_load_run(
         emission=config.lineage.emit,
         window_seconds=config.lineage.every_seconds,
         routes=[(r.contract, r.sink.table_uri, r.sink.resolved_quarantine_uri) for r in contracts.routes[1:]],
+        pii_actions=config.pii.actions,
     )
     route = next((r for r in contracts.routes if r.table_name == load.table_name), default)
     if load.contract_hash == schema_hash(route.contract):

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from contracts import PII_CATEGORIES, Contract, contract_arrow_schema
+from contracts.pii import field_actions
 from streamproc.lineage.columns import LINEAGE_FIELDS, with_lineage_schema
 from streamproc.observe.openlineage.naming import DatasetId, dataset_of_location, dataset_of_source
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA
@@ -58,6 +59,7 @@ class TableDescription:
         location: the table's URI or path; logical_name: its short name (the symlink).
         schema: its Arrow schema (field metadata ``description`` becomes the field's description).
         tags: column → tags; column_sources: column → the input JSON field it is read from.
+        pii_actions: tagged column → the PII action applied before it lands (``keep``/``hash``/``mask``/``drop``).
         variant_columns: columns holding a field's values of another type (``evolve``'s ``<field>__v_<type>``).
     """
 
@@ -69,6 +71,7 @@ class TableDescription:
     variant_columns: tuple[str, ...] = ()
     description: str | None = None
     owner: str | None = None
+    pii_actions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def dataset(self) -> DatasetId:
@@ -122,12 +125,15 @@ def describe_run(
     emission: Emission = "per_load",
     window_seconds: float | None = None,
     routes: Sequence[tuple[type[Contract], str, str]] = (),
+    pii_actions: Mapping[str, str] | None = None,
 ) -> RunDescription:
     """Describe a live run from its contracts: a table's schema is its contract's plus the lineage columns, the
-    topic's fields are the contracts' JSON fields (by alias), and each field's tags are its contract's.
+    topic's fields are the contracts' JSON fields (by alias), and each field's tags are its contract's, with the PII
+    action per tagged field.
 
     Args:
         routes: with routing, each other route's contract, table location and quarantine location.
+        pii_actions: the pipeline config's tag → PII action (under each contract's own).
     """
     info = contract.__contract__
     fields: dict[str, tuple[str, str, str | None]] = {}
@@ -148,13 +154,13 @@ def describe_run(
         contract_name=info.name,
         contract_version=info.version,
         inputs=inputs,
-        table=_table_of(contract, table_uri),
+        table=_table_of(contract, table_uri, pii_actions),
         quarantine=quarantine_description(quarantine_uri, tags=info.tags, contract_name=info.name, owner=info.owner),
         emission=emission,
         window_seconds=window_seconds,
         routes=tuple(
             RouteDescription(
-                _table_of(routed, table),
+                _table_of(routed, table, pii_actions),
                 quarantine_description(
                     quarantine,
                     tags=routed.__contract__.tags,
@@ -167,9 +173,9 @@ def describe_run(
     )
 
 
-def _table_of(contract: type[Contract], location: str) -> TableDescription:
-    """A table as its contract describes it: the contract's Arrow schema plus the lineage columns, tags, the JSON
-    key each column is read from, documentation and owner."""
+def _table_of(contract: type[Contract], location: str, pii_actions: Mapping[str, str] | None) -> TableDescription:
+    """A table as its contract describes it: the contract's Arrow schema plus the lineage columns, tags and PII
+    actions, the JSON key each column is read from, documentation and owner."""
     info = contract.__contract__
     return TableDescription(
         location=location,
@@ -179,6 +185,7 @@ def _table_of(contract: type[Contract], location: str) -> TableDescription:
         column_sources={name: (fi.alias or name) for name, fi in contract.model_fields.items()},
         description=info.description,
         owner=info.owner,
+        pii_actions=field_actions(contract, pii_actions),
     )
 
 

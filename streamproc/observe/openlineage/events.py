@@ -155,7 +155,7 @@ def _table_facets(table: TableDescription, inputs: Sequence[InputDescription], *
         "storage": f.storage_facet(),
         "symlinks": f.symlinks_facet(table.logical_name, namespace=namespace),
         "dataSource": f.datasource_facet(ds, table.location if "://" in table.location else Path(ds.name).as_uri()),
-        "tags": f.tags_facet(table.tags, fields=table.schema.names),
+        "tags": f.tags_facet(table.tags, fields=table.schema.names, actions=table.pii_actions),
     }
     if table.description:
         facets["documentation"] = f.documentation_facet(table.description)

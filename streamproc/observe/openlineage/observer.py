@@ -122,6 +122,7 @@ class OpenLineageObserver(PipelineObserver):
             emission=self.lineage.emit,
             window_seconds=self.lineage.every_seconds,
             routes=[(r.contract, r.sink.table_uri, r.sink.resolved_quarantine_uri) for r in routes],
+            pii_actions=self.config.pii.actions,
         )
         for route in self._run.outputs:
             await self._follow_table_schema(route.table.logical_name)
