@@ -57,7 +57,7 @@ class Checkpoint:
         self.observers = observers
         self.summary = summary
         self.stopping = stopping
-        self._retry_to_report: tuple[BaseException | None, int] | None = None
+        self._retry_to_report: tuple[BaseException, int] | None = None
 
     async def commit(self, prepared: PreparedLoad, *, generation: int) -> None:
         """Commit ``prepared`` (closed in rebalance ``generation``), then its offsets.
@@ -84,7 +84,7 @@ class Checkpoint:
                 with attempt:
                     if self._retry_to_report is not None:
                         (error, failed_attempts), self._retry_to_report = self._retry_to_report, None
-                        await self.observers.on_storage_retry(error, failed_attempts)  # type: ignore[arg-type]
+                        await self.observers.on_storage_retry(error, failed_attempts)
                     outcome = await anyio.to_thread.run_sync(commit)
         await self.observers.on_load(outcome, batch)
         for index, table in enumerate(outcome.tables):
@@ -114,4 +114,5 @@ class Checkpoint:
             state.next_action.sleep if state.next_action else 0.0,
             error,
         )
-        self._retry_to_report = (error, state.attempt_number)
+        if error is not None:
+            self._retry_to_report = (error, state.attempt_number)

@@ -13,14 +13,14 @@ from collections.abc import Iterable, Sequence
 
 import anyio
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streamproc.config import HttpGatewayConfig
-from streamproc.errors import SourceUnavailableError
+from streamproc.errors import SourceError
 from streamproc.sources.http.errors import UnavailableError
 from streamproc.sources.http.front import Event
 from streamproc.sources.http.targets import Target
 from streamproc.sources.kafka.admin import ensure_topic
+from streamproc.sources.kafka.errors import map_kafka_errors
 
 __all__ = ["KafkaWriter"]
 
@@ -56,10 +56,8 @@ class KafkaWriter:
             linger_ms=self.config.linger_ms,
             request_timeout_ms=int(self.config.request_timeout_seconds * 1000),
         )
-        try:
+        with map_kafka_errors(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}"):
             await producer.start()
-        except KafkaConnectionError as exc:
-            raise SourceUnavailableError(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}") from exc
         self._producer = producer
 
     def check_capacity(self, target: Target, size: int) -> None:
@@ -76,11 +74,11 @@ class KafkaWriter:
                 "the Kafka producer is not started", code="unavailable", retry_after=self.retry_after
             )
         try:
-            with anyio.fail_after(self.config.request_timeout_seconds):
+            with anyio.fail_after(self.config.request_timeout_seconds), map_kafka_errors("producing failed"):
                 futures = [await self._producer.send(target.topic, e.payload, key=e.key) for e in events]
                 for future in futures:
                     await future
-        except (KafkaError, TimeoutError) as exc:
+        except (SourceError, TimeoutError) as exc:
             raise UnavailableError(
                 f"Kafka did not acknowledge the events for {target.topic}: {exc or type(exc).__name__}",
                 code="kafka_unavailable",
