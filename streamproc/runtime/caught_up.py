@@ -60,7 +60,7 @@ class CaughtUp:
 
     async def start(self) -> None:
         """Take the end offsets of every partition of the subscribed topics (an unbounded source: now, at start)."""
-        if not getattr(self.source, "bounded", False):
+        if not self.source.bounded:
             self.targets = await self.source.topic_offsets() or None  # no partition yet: once some are assigned
             if self.targets is not None:
                 logger.info("running until caught up with the end offsets seen at start: %s", _describe_ends(self.targets))
@@ -70,7 +70,7 @@ class CaughtUp:
         member's partitions fetched to their ends, every other partition landed to its end by whoever owns it."""
         own = self.source.assignment()
         if self.targets is None:
-            if not own and not getattr(self.source, "bounded", False):
+            if not own and not self.source.bounded:
                 return False  # the topics had no partition at start: wait for an assignment
             self.targets = await self.source.topic_offsets()  # a bounded source: exhausted now
         for tp in own:

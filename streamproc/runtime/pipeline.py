@@ -195,7 +195,7 @@ class Pipeline:
         )
         await source.start(on_assigned=ownership.assigned, on_revoked=ownership.revoked)
         caught_up: CaughtUp | None = None
-        if self.until_caught_up or getattr(source, "bounded", False):
+        if self.until_caught_up or source.bounded:
             kafka = config.source if isinstance(config.source, KafkaSourceConfig) else None
             caught_up = CaughtUp(
                 source,

@@ -27,6 +27,9 @@ class Source(Protocol):
     offsets are durable in the lake, so a source may then forget them (acknowledge, delete a log segment).
     """
 
+    bounded: bool
+    """Whether the source ends (a file): the run then stops once it is exhausted and landed."""
+
     @property
     def source_uris(self) -> dict[str, str]:
         """topic → the ``_source`` lineage value (OpenLineage dataset namespace + name as one URI)."""

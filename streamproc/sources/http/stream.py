@@ -37,6 +37,8 @@ class WalSource:
         fetch_max_records: records per fetch.
     """
 
+    bounded = False
+
     def __init__(
         self,
         log: StreamLog,

@@ -81,6 +81,8 @@ class KafkaSource:
     Lifecycle: :meth:`start` once → :meth:`fetch` / :meth:`commit` → :meth:`stop` (leaves the group). Not reusable.
     """
 
+    bounded = False
+
     def __init__(self, config: KafkaSourceConfig, *, client_id: str) -> None:
         self.config = config
         self._client_id = client_id
