@@ -21,6 +21,7 @@ from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
 
 from tests.catalog.ui.scenario import Fed, feed
 from tests.fixtures.lineage import TOKEN, CatalogServer
+from tests.fixtures.waiting import DEADLINE_SECONDS
 
 CHROMIUM = Path(os.environ.get("CATALOG_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -70,8 +71,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterat
         pytest.fail(f"{CHROMIUM} is missing: run deploy/chromium/install.sh (make test does)", pytrace=False)
     workdir = tmp_path_factory.mktemp("catalog-ui")
     catalog = CatalogServer(workdir)
-    catalog.start()
     try:
+        catalog.start()
         fed = feed(workdir, catalog, kafka_bootstrap)
         profile = workdir / "chromium-profile"  # a fresh user-data dir: no state from earlier runs
         with sync_playwright() as playwright:
@@ -82,7 +83,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterat
                 args=CHROMIUM_ARGS,
                 viewport={"width": 1400, "height": 900},
             )
-            context.set_default_timeout(30_000)
+            context.set_default_timeout(DEADLINE_SECONDS * 1000)  # a deadline for a loaded machine, not an expectation
             state = Ui(catalog=catalog, fed=fed, context=context)
 
             def local_only(route: Route) -> None:
@@ -100,7 +101,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterat
                 context.close()
         shutil.rmtree(profile, ignore_errors=True)
     finally:
-        catalog.stop()
+        catalog.close()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ What lands (``feed``):
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import yaml
 
 from tests.fixtures.lineage import CatalogServer, http_transport_env, streamproc
 from tests.fixtures.pipelines import produce, run_async
+from tests.fixtures.waiting import DEADLINE_SECONDS, wait_until
 
 SHOP = "tests.catalog.ui.shop"
 ORDERS = 24
@@ -121,7 +121,7 @@ def _config(fed: Fed, name: str, contract: str, source: dict[str, Any], table: s
     return path
 
 
-def feed(workdir: Path, catalog: CatalogServer, bootstrap: str, *, timeout: float = 120) -> Fed:
+def feed(workdir: Path, catalog: CatalogServer, bootstrap: str, *, timeout: float = DEADLINE_SECONDS) -> Fed:
     """Run the four pipelines against ``catalog`` (Kafka at ``bootstrap``) and wait until it has every run's last
     event.
 
@@ -156,12 +156,15 @@ def feed(workdir: Path, catalog: CatalogServer, bootstrap: str, *, timeout: floa
 
 
 def _wait_for_runs(catalog: CatalogServer, *, ends: dict[str, int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    seen: dict[str, int] = {}
+
+    def every_run_ended() -> bool:
         received = catalog.received()
-        seen = {state: sum(1 for e in received if e.get("eventType") == state) for state in ends}
-        if seen == ends:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the catalog received {seen} terminal events, expected {ends}")
-        time.sleep(0.2)  # polling the catalog's database for a condition, with a deadline
+        seen.update({state: sum(1 for e in received if e.get("eventType") == state) for state in ends})
+        return seen == ends
+
+    watch = [catalog.process] if catalog.process is not None else []
+    try:
+        wait_until(every_run_ended, f"{ends} terminal events in the catalog", timeout=timeout, watch=watch)
+    except AssertionError as exc:
+        raise AssertionError(f"the catalog received {seen} terminal events, expected {ends}: {exc}") from None

@@ -18,10 +18,11 @@ from playwright.sync_api import Page, expect
 from tests.catalog.ui import scenario
 from tests.catalog.ui.conftest import Ui
 from tests.fixtures.lineage import TOKEN
+from tests.fixtures.waiting import DEADLINE_SECONDS
 
 pytestmark = pytest.mark.kafka
 
-expect.set_options(timeout=30_000)
+expect.set_options(timeout=DEADLINE_SECONDS * 1000)  # auto-retrying: a deadline for a loaded machine
 
 
 def _open(ui: Ui, page: Page, path: str) -> None:

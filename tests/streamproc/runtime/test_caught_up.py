@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.fixtures.exactly_once import assert_exactly_once, known_stream, split
-from tests.fixtures.pipelines import new_topic, produce, run_async, run_cli, start_cli, wait_for_log, write_pipeline
+from tests.fixtures.pipelines import new_topic, produce, run_async, run_cli, start_cli, wait_for_output, write_pipeline
 
 pytestmark = pytest.mark.kafka
 
@@ -43,17 +43,16 @@ def test_a_member_caught_up_with_its_partitions_waits_for_the_others_and_lands_a
     holder_process = start_cli("run", str(holder_config), log=holder_log)
     backfill = None
     try:
-        wait_for_log(holder_log, "partitions assigned: ", timeout=90)
+        wait_for_output(holder_process, "partitions assigned: ", timeout=90)
         coordinates = run_async(produce, kafka_bootstrap, topic, stream.payloads, partitions=2)
         backfill = start_cli("run", str(files.config), "--until-caught-up", log=backfill_log)
         # The group rebalances: each member owns one partition. The backfill lands its own and then waits, saying
         # for what and why, instead of reporting a backfill that did not finish.
-        wait_for_log(backfill_log, "waiting for", timeout=120)
-        assert backfill.poll() is None, backfill_log.read_text()[-3000:]
-        assert "owned by other members of consumer group" in backfill_log.read_text()
+        wait_for_output(backfill, "waiting for", timeout=120)  # fails at once if the backfill exits instead
+        assert "owned by other members of consumer group" in backfill.output()
         holder_process.send_signal(signal.SIGKILL)
         holder_process.wait(timeout=30)
-        assert backfill.wait(timeout=180) == 0, backfill_log.read_text()[-3000:]
+        assert backfill.wait(timeout=180) == 0, backfill.output()[-3000:]
     finally:
         for process in (holder_process, backfill):
             if process is not None and process.poll() is None:
@@ -62,4 +61,4 @@ def test_a_member_caught_up_with_its_partitions_waits_for_the_others_and_lands_a
 
     valid, invalid = split(stream, coordinates)
     assert_exactly_once(files.table, valid=valid, invalid=invalid)
-    assert "stopped by caught_up" in backfill_log.read_text()
+    assert "stopped by caught_up" in backfill.output()

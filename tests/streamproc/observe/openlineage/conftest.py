@@ -13,8 +13,8 @@ from tests.fixtures.lineage import CatalogServer
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[CatalogServer]:
     server = CatalogServer(tmp_path)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
-        server.stop()
+        server.close()
