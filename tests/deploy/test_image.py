@@ -165,7 +165,7 @@ def test_until_caught_up_lands_the_stream_in_the_volume_and_reports_to_the_catal
     _podman("run", "--detach", "--name", containers[-1], "--network=host", "--volume", f"{catalog_home.name}:{HOME}",
             f"--env=CATALOG_API_TOKEN={TOKEN}", "--entrypoint", "streamproc", image,
             "catalog", "serve", "--host", "127.0.0.1", "--port", str(catalog_port))  # fmt: skip
-    wait_until(lambda: _answers(catalog_port, "/healthz"), timeout=120, message="the catalog's /healthz")
+    wait_until(lambda: _answers(catalog_port, "/healthz"), timeout=120, what="the catalog's /healthz")
 
     topic = f"flights-{uuid.uuid4().hex[:10]}"
     _replay(kafka_bootstrap, topic, 300)
@@ -207,7 +207,7 @@ def test_until_caught_up_lands_the_stream_in_the_volume_and_reports_to_the_catal
         return {(x["loadId"], x["deltaVersion"]) for x in response.json()["loads"]}
 
     wait_until(lambda: catalog_loads() == expected, timeout=60,
-               message=f"the catalog's loads == _loads {expected}\n{run.stderr[-3000:]}")  # fmt: skip
+               what=f"the catalog's loads == _loads {expected}\n{run.stderr[-3000:]}")  # fmt: skip
     cli = _podman("run", "--rm", "--network=host", "--entrypoint", "streamproc", image,
                   "catalog", "--url", catalog_url, "--token", TOKEN, "loads", "flights", "--json")  # fmt: skip
     assert {(x["loadId"], x["deltaVersion"]) for x in json.loads(cli.stdout)["loads"]} == expected
@@ -231,13 +231,13 @@ def test_a_long_running_consumer_serves_probes_runs_as_its_user_and_flushes_on_p
     def logs() -> str:
         return _podman("logs", name, check=False).stderr[-3000:]
 
-    wait_until(lambda: _answers(port, "/healthz"), timeout=120, message=f"/healthz from the host ({name})")
+    wait_until(lambda: _answers(port, "/healthz"), timeout=120, what=f"/healthz from the host ({name})")
     # Ready: joined the group, with this test's partition (the answer is this container's, not another process's).
     wait_until(lambda: _answers(port, "/readyz") and f"{topic}[0]" in get(port, "/readyz")[1].decode(), timeout=120,
-               message=f"/readyz from the host ({name})")  # fmt: skip
+               what=f"/readyz from the host ({name})")  # fmt: skip
     # The 40 events came in one fetch: once the first 30 landed, the other 10 are in the open batch.
     wait_until(lambda: sample_values(scrape(port), "streamproc_events_landed_total") == 30, timeout=120,
-               message=f"the first 30 events landed ({name})")  # fmt: skip
+               what=f"the first 30 events landed ({name})")  # fmt: skip
     assert _podman("healthcheck", "run", name, check=False).returncode == 0, "the image's HEALTHCHECK failed"
 
     # The process inside runs as the user the Dockerfile declares, seen from the host.
