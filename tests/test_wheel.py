@@ -1,6 +1,6 @@
 """The built wheel carries the files the code reads at run time (package data), and an installed wheel works from
 them: the catalog's Alembic migrations (``env.py``, ``script.py.mako``, the revisions) and the custom OpenLineage
-facet schemas (``streamproc/lineage/schemas``).
+facet schemas (``streamproc/observe/openlineage/schemas``).
 
 The wheel is built by pip (``pip wheel --no-deps``, with build isolation: the ``[build-system]`` requirements come from
 the package index) from a copy of the packages, so a stale ``build/`` folder in the checkout cannot leak into it.
@@ -28,8 +28,8 @@ REQUIRED = {
     "catalog/storage/migrations/env.py",
     "catalog/storage/migrations/script.py.mako",
     "catalog/storage/migrations/versions/0001_initial_schema.py",
-    "streamproc/lineage/schemas/StreamprocLoadRunFacet.json",
-    "streamproc/lineage/schemas/StreamprocLoadsRunFacet.json",
+    "streamproc/observe/openlineage/schemas/StreamprocLoadRunFacet.json",
+    "streamproc/observe/openlineage/schemas/StreamprocLoadsRunFacet.json",
 }
 
 
@@ -77,7 +77,7 @@ def test_an_installed_wheel_migrates_a_catalog_database(wheel: Path, tmp_path: P
 import json, sys
 import catalog
 from catalog.storage.db import Database
-from streamproc.lineage.facets import SCHEMAS_DIR
+from streamproc.observe.openlineage.facets import SCHEMAS_DIR
 db = Database(sys.argv[1])
 db.upgrade()
 print(json.dumps({"catalog": catalog.__file__, "revision": db.current_revision(),

@@ -90,7 +90,7 @@ def check_json(fence: Fence) -> None:
 
     schemas = {"streamproc_load": "StreamprocLoadRunFacet.json", "streamproc_loads": "StreamprocLoadsRunFacet.json"}
     assert title in schemas, f"no schema known for title={title!r}"
-    schema_path = REPO / "streamproc" / "lineage" / "schemas" / schemas[title]
+    schema_path = REPO / "streamproc" / "observe" / "openlineage" / "schemas" / schemas[title]
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     facet = schema["$defs"][schemas[title].removesuffix(".json")]
     # the facet's own part; the OpenLineage RunFacet it extends is a remote $ref (its _producer/_schemaURL)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from streamproc.sources.files import iter_json_events, resolve_dataset
+from streamproc.sources.formats import iter_json_events, resolve_dataset
 from tests.fixtures.waiting import LoggedProcess, PortReservation, wait_until
 
 __all__ = ["DemoLake", "build_demo_lake", "duckdb_home", "REPO"]

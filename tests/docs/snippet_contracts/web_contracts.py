@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from contracts import Contract
-from streamproc.ingest.spec import IdentifyFields, PageFields, TrackFields
+from streamproc.sources.http.spec import IdentifyFields, PageFields, TrackFields
 
 
 class Identify(IdentifyFields, Contract, name="identifies", version=1):
