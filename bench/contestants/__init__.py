@@ -4,7 +4,9 @@ A spec (JSON) has ``data`` (:class:`bench.generate.DataFile` as a dict), ``workd
 tables), ``batch_rows`` (rows per Delta commit where the contestant lets us choose), and for the Kafka contestants
 ``kafka`` (``bootstrap_servers``, ``topic``). ``run`` returns at least ``events`` (input events processed) and
 ``seconds`` (wall time of the work alone) with ``cpu_seconds`` (CPU time of every thread of the process meanwhile:
-steadier than wall time on a shared machine), and ``tables`` (role → Delta table location) for the counts.
+steadier than wall time on a shared machine) and ``main_cpu_seconds`` (CPU time of the thread that timed the work,
+the one that runs the event loop: the GIL-holding thread of a Kafka consumer, where librdkafka's own threads are not
+counted), and ``tables`` (role → Delta table location) for the counts.
 """
 
 from __future__ import annotations
@@ -16,18 +18,26 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_model", "pages", "clock", "since"]
+__all__ = ["Clock", "load_model", "pages", "clock", "since"]
 
 
-def clock() -> tuple[float, float]:
-    """Now, as (wall seconds, CPU seconds of this process): a start for :func:`since`."""
-    return time.perf_counter(), time.process_time()
+Clock = tuple[float, float, float]
+"""(wall seconds, CPU seconds of the process, CPU seconds of the calling thread)."""
 
 
-def since(start: tuple[float, float]) -> dict[str, float]:
-    """``seconds`` and ``cpu_seconds`` from ``start`` (:func:`clock`) to now."""
-    wall, cpu = clock()
-    return {"seconds": wall - start[0], "cpu_seconds": cpu - start[1]}
+def clock() -> Clock:
+    """Now, as (wall seconds, CPU seconds of this process, of this thread): a start for :func:`since`.
+
+    Call both ends from the same thread (the main one, which runs the event loop): ``time.thread_time`` is the
+    calling thread's own CPU time.
+    """
+    return time.perf_counter(), time.process_time(), time.thread_time()
+
+
+def since(start: Clock) -> dict[str, float]:
+    """``seconds``, ``cpu_seconds`` and ``main_cpu_seconds`` from ``start`` (:func:`clock`) to now."""
+    wall, cpu, thread = clock()
+    return {"seconds": wall - start[0], "cpu_seconds": cpu - start[1], "main_cpu_seconds": thread - start[2]}
 
 
 def load_model(reference: str) -> Any:

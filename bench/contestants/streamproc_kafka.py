@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 
-from bench.contestants import clock, since
+from bench.contestants import Clock as Stamp, clock, since
 from bench.contestants.streamproc_file import write_config
 from streamproc.config import load_config
 from streamproc.sinks.committer import LoadOutcome
@@ -29,7 +29,7 @@ class Clock(PipelineObserver):
     the events the loads covered."""
 
     def __init__(self) -> None:
-        self.assigned_at: tuple[float, float] | None = None
+        self.assigned_at: Stamp | None = None
         self.work: dict[str, float] | None = None
         self.events = 0
 
@@ -50,6 +50,8 @@ def kafka_source(spec: dict[str, Any], group: str) -> dict[str, Any]:
         "bootstrap_servers": kafka["bootstrap_servers"],
         "topics": [kafka["topic"]],
         "consumer_group": group,
+        "client": spec.get("client", "aiokafka"),
+        **({"fetch_max_records": spec["fetch_max_records"]} if "fetch_max_records" in spec else {}),
     }
 
 

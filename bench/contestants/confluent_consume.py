@@ -1,0 +1,73 @@
+"""Contestant 3b: confluent-kafka (librdkafka) consume-only on the same topic, beside aiokafka's.
+
+A fresh consumer group subscribes, ``Consumer.consume(num_messages=10000)`` returns a list of C ``Message`` objects,
+every value is touched (its length summed), nothing is validated or landed; timed from the partition assignment to
+the last record of the end offsets seen at assignment. librdkafka fetches and decompresses in its own threads
+(outside the GIL): ``main_cpu_seconds`` is the consuming thread's share, ``cpu_seconds`` the whole process's.
+
+Tuned as streamproc's confluent-kafka source is (:data:`streamproc.sources.kafka.confluent.TUNED`); ``spec`` may
+override it with ``consumer`` (librdkafka properties) and ``fetch_max_records``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from bench.contestants import Clock, clock, since
+
+__all__ = ["run", "TUNED"]
+
+TUNED: dict[str, Any] = {
+    "fetch.wait.max.ms": 100,
+    "fetch.min.bytes": 1,
+    "fetch.max.bytes": 52_428_800,
+    "max.partition.fetch.bytes": 4 * 1_048_576,
+    "queued.max.messages.kbytes": 64 * 1024,
+    "queued.min.messages": 100_000,
+}
+"""librdkafka's fetch properties for a backlog (see bench/analysis.md for the sweep that chose them)."""
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    kafka = spec["kafka"]
+    at: list[Clock] = []
+
+    def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions and not at:
+            at.append(clock())
+
+    consumer = Consumer({
+        "bootstrap.servers": kafka["bootstrap_servers"],
+        "group.id": f"bench-consume-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        **TUNED,
+        **spec.get("consumer", {}),
+    })
+    batch = int(spec.get("fetch_max_records", 10_000))
+    events = size = 0
+    reached: dict[int, int] = {}
+    ends: dict[int, int] | None = None
+    try:
+        consumer.subscribe([kafka["topic"]], on_assign=on_assign)
+        while True:
+            messages = consumer.consume(num_messages=batch, timeout=0.5)
+            if messages:
+                if any(map(Message.error, messages)):
+                    error = next(m.error() for m in messages if m.error() is not None)
+                    raise KafkaException(error)
+                events += len(messages)
+                size += sum(map(len, map(Message.value, messages)))
+                # The next offset per partition: one call per batch, none per message.
+                reached = {tp.partition: tp.offset for tp in consumer.position(consumer.assignment())}
+            if ends is None and at:
+                ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in consumer.assignment()}
+            if ends is not None and events and all(reached.get(p, 0) >= end for p, end in ends.items()):
+                work = since(at[0])
+                break
+    finally:
+        consumer.close()
+    return {"events": events, "bytes": size, **work, "tables": {}}
