@@ -1,23 +1,43 @@
-"""``streamproc replay``: produce a file or dataset into a Kafka topic as JSON events, acknowledged by the broker."""
+"""``streamproc replay``: produce a file or dataset into a Kafka topic as JSON events, acknowledged by the broker.
+
+The producer is confluent-kafka's (librdkafka): ``produce()`` only queues a record, and librdkafka's own threads
+batch, compress and send them, so the producing thread spends ~1 µs per event instead of aiokafka's ~20 µs of
+Python per ``send``. Delivery stays as strict as before: ``acks=all`` and idempotence (no duplicate and no
+reordering on a retry), and the run succeeds only once every event is acknowledged.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
+import anyio.to_thread
 
+from streamproc.errors import SourceError
 from streamproc.sources.formats import iter_json_events
+from streamproc.sources.kafka.errors import describe_kafka_error, map_kafka_errors
 
-from streamproc.sources.kafka.errors import map_kafka_errors
+__all__ = ["PRODUCER_PROPERTIES", "ReplayResult", "replay_file"]
 
-__all__ = ["ReplayResult", "replay_file"]
+PRODUCER_PROPERTIES: dict[str, Any] = {
+    "acks": "all",
+    "enable.idempotence": True,
+    "linger.ms": 50,
+    "batch.size": 1_000_000,
+    "compression.type": "lz4",
+    "queue.buffering.max.messages": 500_000,
+    "queue.buffering.max.kbytes": 256 * 1024,
+}
+"""librdkafka producer properties of a replay: every event acknowledged by all in-sync replicas, idempotent, in
+record batches of up to ~1 MB compressed with LZ4 (JSON shrinks ~3x), lingering up to 50 ms to fill them; up to
+500,000 events or 256 MiB queued before ``produce()`` waits."""
 
-logger = logging.getLogger(__name__)
+_REQUEST_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +58,12 @@ async def replay_file(
     key_field: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
-    """Produce every event of ``path`` (see :mod:`streamproc.sources.formats`) to ``topic`` with ``acks=all``.
+    """Produce every event of ``path`` (see :mod:`streamproc.sources.formats`) to ``topic`` with ``acks=all``,
+    idempotently (:data:`PRODUCER_PROPERTIES`), in a worker thread.
 
     Args:
         key_field: a top-level field whose value becomes the record key (so one key stays in one partition).
-        progress: called with the number of events acknowledged since the last call.
+        progress: called (from the worker thread) with the number of events acknowledged since the last call.
 
     Returns:
         A :class:`ReplayResult` once every event is acknowledged by the broker.
@@ -51,29 +72,76 @@ async def replay_file(
         SourceUnavailableError: the broker cannot be reached.
         SourceError: the broker refused an event.
     """
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", linger_ms=20, max_batch_size=1 << 20
+    produce = functools.partial(
+        _produce_file, path, bootstrap_servers=bootstrap_servers, topic=topic, limit=limit, key_field=key_field,
+        progress=progress,
     )
+    return await anyio.to_thread.run_sync(produce)
+
+
+def _produce_file(
+    path: Path,
+    *,
+    bootstrap_servers: str,
+    topic: str,
+    limit: int | None,
+    key_field: str | None,
+    progress: Callable[[int], None] | None,
+) -> ReplayResult:
+    from confluent_kafka import KafkaError, Message, Producer
+
+    failures: list[KafkaError] = []
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:  # only failed ones: report.only.error
+        if error is not None:
+            failures.append(error)
+
+    producer = Producer({
+        "bootstrap.servers": bootstrap_servers,
+        **PRODUCER_PROPERTIES,
+        "delivery.report.only.error": True,
+        "on_delivery": on_delivery,
+        "error_cb": lambda error: failures.append(error) if error.fatal() else None,
+    })
     with map_kafka_errors(f"cannot reach the Kafka broker at {bootstrap_servers}"):
-        await producer.start()
+        producer.list_topics(topic, timeout=_REQUEST_TIMEOUT_SECONDS)
     started = time.monotonic()
-    events = size = 0
-    try:
-        with map_kafka_errors(f"producing to {topic} failed"):
-            for chunk in iter_json_events(path, limit=limit):
-                futures = []
-                for payload in chunk:
-                    key = None
-                    if key_field is not None:
-                        value = json.loads(payload).get(key_field)
-                        key = None if value is None else str(value).encode()
-                    futures.append(await producer.send(topic, payload, key=key))
-                    size += len(payload)
-                for future in futures:
-                    await future
-                events += len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-    finally:
-        await producer.stop()
-    return ReplayResult(events=events, bytes=size, seconds=time.monotonic() - started)
+    produced = size = reported = 0
+    with map_kafka_errors(f"producing to {topic} failed"):
+        for chunk in iter_json_events(path, limit=limit):
+            for payload in chunk:
+                key = None
+                if key_field is not None:
+                    value = json.loads(payload).get(key_field)
+                    key = None if value is None else str(value).encode()
+                while True:
+                    try:
+                        producer.produce(topic, payload, key)
+                        break
+                    except BufferError:  # the queue is full: wait for acknowledgements
+                        producer.poll(0.05)
+                size += len(payload)
+            produced += len(chunk)
+            producer.poll(0)
+            _raise_failed(failures, topic)
+            if progress is not None:
+                acknowledged = produced - len(producer)
+                progress(acknowledged - reported)
+                reported = acknowledged
+        while len(producer):
+            producer.flush(1.0)
+            _raise_failed(failures, topic)
+            if progress is not None:
+                acknowledged = produced - len(producer)
+                progress(acknowledged - reported)
+                reported = acknowledged
+    _raise_failed(failures, topic)
+    return ReplayResult(events=produced, bytes=size, seconds=time.monotonic() - started)
+
+
+def _raise_failed(failures: list[Any], topic: str) -> None:
+    if failures:
+        raise SourceError(
+            f"producing to {topic} failed: {describe_kafka_error(failures[0])}"
+            + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else "")
+        )

@@ -68,9 +68,11 @@ class Checkpoint:
         """
         batch = prepared.batch
         async with self.ownership.lock:
-            if not self.ownership.is_current(generation):
-                # Prepared before a rebalance: every partition was re-sought to the Delta log's position since, so
-                # these records come again (dropped as the batcher drops what it buffered; never acknowledged).
+            if not self.ownership.any_current(generation, prepared.ranges):
+                # Prepared before a rebalance that moved each of its partitions: they were re-sought to the Delta
+                # log's position (or are another member's now), so these records come again (dropped as the batcher
+                # drops what it buffered; never acknowledged). A load with a partition that did not move (a
+                # cooperative rebalance) is committed: the txn versions leave out what a new owner landed first.
                 logger.info("dropped a prepared load of %d records across a rebalance (not acknowledged)", len(batch))
                 return
             commit = functools.partial(self.committer.commit, prepared)

@@ -9,22 +9,29 @@ Concurrency contract (everything runs in the pipeline's event loop; blocking tab
 - A revocation waits for the lock, so an in-flight load of the revoked partitions finishes before the new owner
   reads the Delta log; what is still buffered is dropped and re-read by the new owner.
 - Every fetched chunk, closed batch and prepared load is tagged with the **generation** current when the consumer
-  returned its records. A rebalance bumps it (under the lock) and re-seeks every assigned partition to the Delta
-  log's position, so anything tagged with an older generation is dropped unread (its records come again from that
-  position): a chunk queued across a rebalance would otherwise open a gap, and a load prepared before it would be
-  committed after the seek.
+  returned its records; each partition remembers the generation in which it was last assigned or revoked
+  (:meth:`PartitionOwnership.changed_since`). An assignment seeks the partition to the Delta log's position, so
+  what was fetched of it before is dropped unread (its records come again from that position): a chunk queued across
+  a rebalance would otherwise open a gap. A revoked partition's records are its new owner's to land.
+- **Eager rebalancing** (aiokafka, or confluent-kafka with ``range``/``roundrobin``) revokes and re-assigns every
+  partition, so everything in flight is dropped, as before. **Cooperative rebalancing** (confluent-kafka's
+  ``cooperative-sticky``) revokes and assigns only the partitions that move: chunks of the others are batched, and
+  loads holding any partition that did not move are committed whole (rows of a moved partition in them are left out
+  by the ``txn`` versions if its new owner landed them first, as a zombie's are: README "Exactly once"); a load
+  holding only moved partitions is dropped.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import anyio
 
 from streamproc.batching.batcher import Batcher
 from streamproc.observe.observer import Observers
 from streamproc.sinks.committer import Committer
-from streamproc.records import TopicPartition
+from streamproc.records import RecordChunk, TopicPartition
 
 __all__ = ["PartitionOwnership"]
 
@@ -47,10 +54,30 @@ class PartitionOwnership:
         self.lock = anyio.Lock()
         self.owned: set[TopicPartition] = set()
         self.generation = 0
+        self._changed: dict[TopicPartition, int] = {}
 
     def is_current(self, generation: int) -> bool:
-        """Whether something tagged with ``generation`` predates no rebalance."""
+        """Whether something tagged with ``generation`` predates no rebalance at all (the fast path)."""
         return generation == self.generation
+
+    def changed_since(self, generation: int, tp: TopicPartition) -> bool:
+        """Whether ``tp`` was assigned or revoked after ``generation``: what was fetched of it then is stale."""
+        return self._changed.get(tp, 0) > generation
+
+    def current_chunks(self, generation: int, chunks: list[RecordChunk]) -> list[RecordChunk]:
+        """The chunks (fetched in ``generation``) of partitions that did not move since."""
+        if generation == self.generation:
+            return chunks
+        return [c for c in chunks if not self.changed_since(generation, c.topic_partition)]
+
+    def any_current(self, generation: int, partitions: Iterable[TopicPartition]) -> bool:
+        """Whether any of ``partitions`` (of a load closed in ``generation``) did not move since."""
+        return generation == self.generation or any(not self.changed_since(generation, tp) for tp in partitions)
+
+    def _moved(self, partitions: set[TopicPartition]) -> None:
+        self.generation += 1
+        for tp in partitions:
+            self._changed[tp] = self.generation
 
     async def assigned(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int | None]:
         """Partitions were assigned: where each resumes according to the Delta log (``None``: it does not know).
@@ -65,7 +92,7 @@ class PartitionOwnership:
             recovered = self.committer.take_recovered()
             self.batcher.assign(positions)
             self.owned |= partitions
-            self.generation += 1
+            self._moved(partitions)
         if recovered:  # announced live (lineage), not only by `streamproc lineage backfill`
             await self.observers.on_recovered(recovered)
         await self.observers.on_assigned(partitions)
@@ -75,7 +102,7 @@ class PartitionOwnership:
         """Partitions were revoked: once the in-flight load is committed, forget them and drop their buffer."""
         async with self.lock:
             self.owned -= partitions
-            self.generation += 1
+            self._moved(partitions)
             dropped = self.batcher.revoke(partitions)
             if dropped:
                 logger.info("dropped %d buffered records of revoked partitions (not acknowledged)", dropped)

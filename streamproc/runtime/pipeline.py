@@ -307,8 +307,9 @@ class Pipeline:
                     await self._close(batcher.take("caught_up"), closed, ownership)
                     self.summary.stopped_by = "caught_up"
                     return
-                elif ownership.is_current(chunk.generation):
-                    chunks = chunk.chunks
+                else:
+                    # Chunks of partitions assigned or revoked since they were fetched are dropped unread.
+                    chunks = ownership.current_chunks(chunk.generation, chunk.chunks)
                     while chunks:
                         # ownership.owned is read again after each load: a rebalance may have revoked partitions.
                         reason, chunks = batcher.extend(chunks, owned=ownership.owned)

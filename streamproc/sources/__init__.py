@@ -13,9 +13,9 @@ def open_source(config: PipelineConfig) -> Source:
     """Build the (not yet started) source a pipeline config names."""
     source = config.source
     if isinstance(source, KafkaSourceConfig):
-        from streamproc.sources.kafka import KafkaSource
+        from streamproc.sources.kafka import open_kafka_source
 
-        return KafkaSource(source, client_id=f"streamproc-{config.name}")
+        return open_kafka_source(source, client_id=f"streamproc-{config.name}")
     if isinstance(source, FileSourceConfig):
         from streamproc.sources.file import FileSource
 

@@ -8,11 +8,12 @@ Offsets are never auto-committed. On assignment the pipeline says where each par
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
 from streamproc.config import KafkaSourceConfig
 from streamproc.errors import SourceError
@@ -20,20 +21,13 @@ from streamproc.records import RecordChunk, TopicPartition
 from streamproc.sources.base import OnAssigned, OnRevoked
 from streamproc.sources.kafka.admin import topic_partitions
 from streamproc.sources.kafka.errors import map_kafka_errors
+from streamproc.sources.kafka.member import GroupMember, kafka_source_uri
 
 __all__ = ["KafkaSource", "kafka_source_uri"]
 
 logger = logging.getLogger(__name__)
 
-_JOIN_WAIT_LOG_SECONDS = 10.0
-"""How long joining the group may take before the member says why it waits (and again every as long)."""
-
-
-def kafka_source_uri(bootstrap_servers: str, topic: str) -> str:
-    """``kafka://host:port/topic``: the first bootstrap server and the topic (OpenLineage naming spec's Kafka
-    namespace ``kafka://{bootstrap server host}:{port}`` with the topic as the dataset name)."""
-    first = bootstrap_servers.split(",")[0].strip()
-    return f"kafka://{first}/{topic}"
+_ASSIGNORS = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -45,7 +39,7 @@ class _Listener(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: Iterable[KafkaTopicPartition]) -> None:
         partitions = {TopicPartition(tp.topic, tp.partition) for tp in revoked}
         if partitions:
-            logger.info("partitions revoked: %s", _describe(partitions))
+            self._source.log_revoked(partitions)
             await self._on_revoked(partitions)
 
     async def on_partitions_assigned(self, assigned: Iterable[KafkaTopicPartition]) -> None:
@@ -67,42 +61,26 @@ class _Listener(ConsumerRebalanceListener):
                     consumer.seek(KafkaTopicPartition(tp.topic, tp.partition), offset)
         finally:
             consumer.resume(*assigned)
-        logger.info(
-            "partitions assigned: %s (from the Delta log: %s)",
-            _describe(partitions),
-            ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in sorted(positions.items()) if o is not None)
-            or "none",
-        )
+        self._source.log_assigned(partitions, positions)
 
 
-class KafkaSource:
-    """A consumer-group member reading raw records.
+class KafkaSource(GroupMember):
+    """A consumer-group member reading raw records through aiokafka (eager rebalancing: ``range`` or
+    ``roundrobin``).
 
     Lifecycle: :meth:`start` once → :meth:`fetch` / :meth:`commit` → :meth:`stop` (leaves the group). Not reusable.
     """
 
-    bounded = False
-
     def __init__(self, config: KafkaSourceConfig, *, client_id: str) -> None:
-        self.config = config
-        self._client_id = client_id
+        super().__init__(config, client_id=client_id)
         self._consumer: AIOKafkaConsumer | None = None
         self._stopped = False
-        self.joined = False
-        """Whether the consumer joined its group (a first assignment arrived, possibly empty)."""
-        self._subscribed_at = 0.0
-        self._waited_logged_at = 0.0
 
     @property
     def consumer(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             raise SourceError("the Kafka source is not started")
         return self._consumer
-
-    @property
-    def source_uris(self) -> dict[str, str]:
-        """topic → ``kafka://host:port/topic``."""
-        return {t: kafka_source_uri(self.config.bootstrap_servers, t) for t in self.config.topics}
 
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Connect, subscribe and join the consumer group.
@@ -115,12 +93,13 @@ class KafkaSource:
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap_servers,
             group_id=self.config.consumer_group,
-            client_id=self._client_id,
+            client_id=self.client_id,
             enable_auto_commit=False,
             auto_offset_reset=self.config.auto_offset_reset,
             session_timeout_ms=int(self.config.session_timeout_seconds * 1000),
             group_instance_id=self.config.group_instance_id,
             max_poll_records=self.config.fetch_max_records,
+            partition_assignment_strategy=(_ASSIGNORS[self.config.assignment_strategy],),
         )
         try:
             with map_kafka_errors(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}"):
@@ -129,7 +108,7 @@ class KafkaSource:
             self._stopped = True
             raise
         self._consumer.subscribe(list(self.config.topics), listener=_Listener(self, on_assigned, on_revoked))
-        self._subscribed_at = self._waited_logged_at = time.monotonic()
+        self.subscribed()
 
     async def fetch(self, *, timeout_seconds: float) -> list[RecordChunk]:
         """The next records of the assigned partitions, a chunk per partition (possibly none within the timeout)."""
@@ -137,32 +116,13 @@ class KafkaSource:
             batches = await self.consumer.getmany(
                 timeout_ms=int(timeout_seconds * 1000), max_records=self.config.fetch_max_records
             )
-        if not self.joined:
-            self._explain_join_wait()
+        self.explain_join_wait()
         # A list per attribute, no object per record (aiokafka's records carry ``timestamp`` in milliseconds).
         return [
             RecordChunk.gather(tp.topic, tp.partition, messages, timestamp="timestamp")
             for tp, messages in batches.items()
             if messages
         ]
-
-    def _explain_join_wait(self) -> None:
-        """Say why nothing happens while the group's rebalance waits (instead of a minute of silence)."""
-        now = time.monotonic()
-        if now - self._waited_logged_at < _JOIN_WAIT_LOG_SECONDS:
-            return
-        self._waited_logged_at = now
-        logger.warning(
-            "still joining consumer group %s after %.0fs: the broker holds a rebalance until every member has "
-            "rejoined, and a member that was killed stays in the group until its session expires (its "
-            "session_timeout_seconds; %g here)%s",
-            self.config.consumer_group,
-            now - self._subscribed_at,
-            self.config.session_timeout_seconds,
-            f"; static member {self.config.group_instance_id!r} keeps its partitions until then"
-            if self.config.group_instance_id
-            else "",
-        )
 
     def assignment(self) -> set[TopicPartition]:
         return {TopicPartition(tp.topic, tp.partition) for tp in self.consumer.assignment()}
@@ -195,8 +155,8 @@ class KafkaSource:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit next-offsets to the group. Called after the Delta commit; a failure is logged, not raised: the
         Delta log is the source of truth and the next commit catches up."""
-        owned = self.assignment()
-        to_commit = {KafkaTopicPartition(tp.topic, tp.partition): o for tp, o in offsets.items() if tp in owned}
+        owned = self.owned_offsets(offsets, self.assignment())
+        to_commit = {KafkaTopicPartition(tp.topic, tp.partition): o for tp, o in owned.items()}
         if not to_commit:
             return
         try:
@@ -212,6 +172,3 @@ class KafkaSource:
             consumer, self._consumer = self._consumer, None
             await consumer.stop()
 
-
-def _describe(partitions: Iterable[TopicPartition]) -> str:
-    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions))

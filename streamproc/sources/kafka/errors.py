@@ -1,49 +1,93 @@
-"""aiokafka's errors translated once, at the boundary, by one mapping (as httpx maps httpcore's errors).
+"""The Kafka clients' errors translated once, at the boundary, by one mapping (as httpx maps httpcore's errors).
 
-=====================================  ============================  ============================================
-aiokafka                               streamproc                    the caller
-=====================================  ============================  ============================================
-``KafkaConnectionError``               ``SourceUnavailableError``    retry later: no broker answered
-``KafkaTimeoutError``                  ``SourceUnavailableError``    retry later: the broker did not answer in time
-``NodeNotReadyError``                  ``SourceUnavailableError``    retry later
-any other ``KafkaError``               ``SourceError``               stop: the request itself failed
-=====================================  ============================  ============================================
+==========================================================  ============================  ==============================
+aiokafka / confluent-kafka (librdkafka)                     streamproc                    the caller
+==========================================================  ============================  ==============================
+``KafkaConnectionError`` / ``_TRANSPORT``,                  ``SourceUnavailableError``    retry later: no broker answered
+``_ALL_BROKERS_DOWN``, ``_RESOLVE``
+``KafkaTimeoutError`` / ``_TIMED_OUT``,                     ``SourceUnavailableError``    retry later: no answer in time
+``REQUEST_TIMED_OUT``
+``NodeNotReadyError`` / any other *retriable* librdkafka    ``SourceUnavailableError``    retry later
+error (``KafkaError.retriable()``)
+any other ``KafkaError`` / ``KafkaException``               ``SourceError``               stop: the request itself failed
+==========================================================  ============================  ==============================
+
+Each client's errors are recognised only once that client is imported (``sys.modules``): a run imports just the one
+its config names.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NodeNotReadyError
+from typing import Any
 
 from streamproc.errors import SourceError, SourceUnavailableError
 
-__all__ = ["KAFKA_ERRORS", "map_kafka_errors"]
+__all__ = ["AIOKAFKA_ERRORS", "LIBRDKAFKA_UNAVAILABLE", "describe_kafka_error", "map_kafka_errors", "translate_kafka_error"]
 
-KAFKA_ERRORS: tuple[tuple[type[Exception], type[SourceError]], ...] = (
-    (KafkaConnectionError, SourceUnavailableError),
-    (KafkaTimeoutError, SourceUnavailableError),
-    (NodeNotReadyError, SourceUnavailableError),
-    (KafkaError, SourceError),
+AIOKAFKA_ERRORS: tuple[tuple[str, type[SourceError]], ...] = (
+    ("KafkaConnectionError", SourceUnavailableError),
+    ("KafkaTimeoutError", SourceUnavailableError),
+    ("NodeNotReadyError", SourceUnavailableError),
+    ("KafkaError", SourceError),
 )
-"""aiokafka error type → ours, most specific first."""
+"""aiokafka error type (in ``aiokafka.errors``) → ours, most specific first."""
+
+LIBRDKAFKA_UNAVAILABLE: frozenset[str] = frozenset(
+    {"_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE", "_TIMED_OUT", "REQUEST_TIMED_OUT", "_WAIT_COORD",
+     "COORDINATOR_NOT_AVAILABLE", "NOT_COORDINATOR", "NETWORK_EXCEPTION", "LEADER_NOT_AVAILABLE"}
+)
+"""librdkafka error names (``confluent_kafka.KafkaError.name()``) that mean "no broker answered, retry later", besides
+every error librdkafka itself calls retriable."""
+
+
+def translate_kafka_error(error: BaseException | Any) -> type[SourceError] | None:
+    """Our error type for a Kafka client's exception, or for a librdkafka ``KafkaError`` value (what a
+    confluent-kafka ``Message.error()`` or error callback carries); ``None`` when it is no Kafka client's error."""
+    aiokafka = sys.modules.get("aiokafka.errors")
+    if aiokafka is not None and isinstance(error, aiokafka.KafkaError):
+        return next(ours for name, ours in AIOKAFKA_ERRORS if isinstance(error, getattr(aiokafka, name)))
+    confluent = sys.modules.get("confluent_kafka")
+    if confluent is not None:
+        if isinstance(error, confluent.KafkaException) and error.args and isinstance(error.args[0], confluent.KafkaError):
+            error = error.args[0]
+        elif isinstance(error, confluent.KafkaException):
+            return SourceError
+        if isinstance(error, confluent.KafkaError):
+            if error.fatal():
+                return SourceError
+            unavailable = error.retriable() or error.name() in LIBRDKAFKA_UNAVAILABLE
+            return SourceUnavailableError if unavailable else SourceError
+    return None
 
 
 @contextmanager
 def map_kafka_errors(doing: str) -> Iterator[None]:
-    """Translate aiokafka's errors raised in the block: ``raise <ours>(f"{doing}: {error}") from error``.
+    """Translate a Kafka client's errors raised in the block: ``raise <ours>(f"{doing}: {error}") from error``.
 
     Args:
         doing: what the block does, for the message, e.g. ``"cannot reach the Kafka broker at host:9092"``.
 
     Raises:
-        SourceUnavailableError, SourceError: per :data:`KAFKA_ERRORS`.
+        SourceUnavailableError, SourceError: per the module's table.
     """
     try:
         yield
-    except KafkaError as exc:
-        for kafka_type, ours in KAFKA_ERRORS:
-            if isinstance(exc, kafka_type):
-                raise ours(f"{doing}: {exc or type(exc).__name__}") from exc
-        raise  # pragma: no cover - KafkaError is the last entry
+    except Exception as exc:
+        ours = translate_kafka_error(exc)
+        if ours is None:
+            raise
+        raise ours(f"{doing}: {describe_kafka_error(exc)}") from exc
+
+
+def describe_kafka_error(error: BaseException | Any) -> str:
+    """The error as one line: librdkafka's name and reason (``_TRANSPORT: Connection refused``), aiokafka's text."""
+    confluent = sys.modules.get("confluent_kafka")
+    if confluent is not None:
+        if isinstance(error, confluent.KafkaException) and error.args and isinstance(error.args[0], confluent.KafkaError):
+            error = error.args[0]
+        if isinstance(error, confluent.KafkaError):
+            return f"{error.name()}: {error.str()}"
+    return str(error) or type(error).__name__

@@ -1,0 +1,378 @@
+"""The Kafka source on confluent-kafka (librdkafka): ``source.client: confluent-kafka``.
+
+The same protocol as aiokafka's source (:mod:`.consumer`): offsets are never auto-committed or auto-stored; on
+assignment the pipeline says where each partition resumes (the Delta log's ``txn`` versions; otherwise the group's
+committed offset, else ``auto_offset_reset``); a revocation returns only once the in-flight load is committed;
+offsets are committed to Kafka only after the Delta commit. librdkafka fetches, decompresses and parses record
+batches in its own threads, outside the GIL: the consuming thread only turns ``Message`` objects into
+:class:`~streamproc.records.RecordChunk` columns. With ``cooperative-sticky`` (the default here) a rebalance revokes
+only the partitions that move (KIP-429); the others keep landing.
+
+Concurrency contract:
+
+- **One consumer call at a time, never on the event loop.** librdkafka's consumer handle serialises its calls (one
+  made while ``consume()`` waits for records waits for it to return). Every call therefore runs in a worker thread
+  (``anyio.to_thread``) under this source's own ``CapacityLimiter(1)``: the event loop never blocks on the
+  consumer, and at most one worker thread waits on it. ``consume()`` waits at most the fetch timeout (0.5 s).
+- **Rebalance callbacks reach the pipeline through the event loop.** librdkafka calls ``on_assign`` / ``on_revoke``
+  / ``on_lost`` inside ``consume()`` or ``close()``, on that worker thread. They run the pipeline's callbacks
+  (:mod:`streamproc.runtime.ownership`: the landing lock, the Delta log's positions) in the event loop with
+  ``anyio.from_thread.run`` and block the worker thread until they return; then, still inside the callback, they
+  assign the new partitions *at the Delta log's offsets* (``incremental_assign``, or ``assign`` for an eager
+  strategy), or unassign the revoked ones. Nothing of a partition is fetched before it is assigned at its offset, so
+  aiokafka's pause / seek / resume is one call here.
+- **Nothing that holds the landing lock calls the consumer**: a callback waiting for that lock holds the consumer.
+  The Kafka offset commit runs after the lock is released (runtime/checkpoint.py), asynchronously
+  (``commit(asynchronous=True)``: its outcome is logged by ``on_commit``; ``close()`` waits for it).
+- **The pipeline's synchronous questions** (:meth:`assignment`, :meth:`highwater`) are answered from state the
+  worker thread keeps (the owned partitions, each partition's high watermark as of the last fetch), never by a
+  consumer call.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, Message
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+from streamproc.config import KafkaSourceConfig
+from streamproc.errors import SourceError
+from streamproc.records import RecordChunk, TopicPartition
+from streamproc.sources.base import OnAssigned, OnRevoked
+from streamproc.sources.kafka.errors import describe_kafka_error, map_kafka_errors, translate_kafka_error
+from streamproc.sources.kafka.member import GroupMember
+
+__all__ = ["ConfluentKafkaSource", "FETCH_PROPERTIES", "chunks_of"]
+
+logger = logging.getLogger(__name__)
+librdkafka_logger = logging.getLogger("streamproc.sources.kafka.librdkafka")
+
+_T = TypeVar("_T")
+
+FETCH_PROPERTIES: dict[str, Any] = {
+    "fetch.wait.max.ms": 100,
+    "queued.max.messages.kbytes": 16 * 1024,
+}
+"""librdkafka's fetch properties streamproc changes (``client_config`` overrides them): a broker answers an idle
+fetch within 100 ms instead of 500, so a caught-up member notices new records sooner; at most 16 MiB of fetched
+records wait in the consumer's queue instead of 64 MiB (the same speed on the benchmark, ~10 MiB less resident;
+bench/analysis.md)."""
+
+_REQUEST_TIMEOUT_SECONDS = 10.0
+"""How long a metadata, watermark or committed-offset request waits for the broker."""
+
+
+class ConfluentKafkaSource(GroupMember):
+    """A consumer-group member reading raw records through confluent-kafka (see the module docstring).
+
+    Lifecycle: :meth:`start` once → :meth:`fetch` / :meth:`commit` → :meth:`stop` (leaves the group, unless a static
+    member). Not reusable.
+    """
+
+    def __init__(self, config: KafkaSourceConfig, *, client_id: str) -> None:
+        super().__init__(config, client_id=client_id)
+        self._consumer: Consumer | None = None
+        self._stopped = False
+        self._limiter = anyio.CapacityLimiter(1)
+        self._cooperative = config.assignment_strategy == "cooperative-sticky"
+        self._many_topics = len(config.topics) > 1
+        self._on_assigned: OnAssigned | None = None
+        self._on_revoked: OnRevoked | None = None
+        self._owned: set[TopicPartition] = set()
+        self._assigned_at: dict[TopicPartition, int | None] = {}
+        self._highwater: dict[TopicPartition, int] = {}
+
+    @property
+    def consumer(self) -> Consumer:
+        if self._consumer is None:
+            raise SourceError("the Kafka source is not started")
+        return self._consumer
+
+    def properties(self) -> dict[str, Any]:
+        """The librdkafka configuration: streamproc's protocol, :data:`FETCH_PROPERTIES`, then ``client_config``."""
+        config = self.config
+        session_ms = int(config.session_timeout_seconds * 1000)
+        properties: dict[str, Any] = {
+            "bootstrap.servers": config.bootstrap_servers,
+            "group.id": config.consumer_group,
+            "client.id": self.client_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": config.auto_offset_reset,
+            "session.timeout.ms": session_ms,
+            "heartbeat.interval.ms": min(3000, session_ms // 3),
+            "partition.assignment.strategy": config.assignment_strategy,
+            **FETCH_PROPERTIES,
+            **config.client_config,
+            "error_cb": _on_error,
+            "on_commit": _on_commit,
+            "logger": librdkafka_logger,
+        }
+        if config.group_instance_id:
+            properties["group.instance.id"] = config.group_instance_id
+        return properties
+
+    async def _call(self, call: Callable[[], _T]) -> _T:
+        """Run a consumer call in a worker thread, one at a time (see the module docstring)."""
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
+        """Connect, subscribe and join the consumer group (the join completes in the first fetches).
+
+        Raises:
+            SourceUnavailableError: no bootstrap server answered.
+        """
+        if self._consumer is not None or self._stopped:
+            raise SourceError("a Kafka source can be started once")
+        self._on_assigned, self._on_revoked = on_assigned, on_revoked
+        consumer = self._consumer = Consumer(self.properties())
+        try:
+            with map_kafka_errors(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}"):
+                await self._call(functools.partial(consumer.list_topics, timeout=_REQUEST_TIMEOUT_SECONDS))
+        except SourceError:
+            self._stopped, self._consumer = True, None
+            await self._call(consumer.close)
+            raise
+        await self._call(
+            functools.partial(
+                consumer.subscribe,
+                list(self.config.topics),
+                on_assign=self._assign,
+                on_revoke=self._revoke,
+                on_lost=functools.partial(self._revoke, lost=True),
+            )
+        )
+        self.subscribed()
+
+    async def fetch(self, *, timeout_seconds: float) -> list[RecordChunk]:
+        """The next records of the assigned partitions, a chunk per partition run (none within the timeout).
+
+        Raises:
+            SourceError: librdkafka reported a fatal error.
+        """
+        chunks = await self._call(functools.partial(self._consume, timeout_seconds))
+        self.explain_join_wait()
+        return chunks
+
+    def _consume(self, timeout_seconds: float) -> list[RecordChunk]:
+        """In the worker thread: one ``consume()``, its messages as chunks, the partitions' high watermarks."""
+        consumer = self.consumer
+        messages = consumer.consume(num_messages=self.config.fetch_max_records, timeout=timeout_seconds)
+        if not messages:
+            return []
+        if any(map(Message.error, messages)):
+            messages = _without_errors(messages)
+            if not messages:
+                return []
+        chunks = chunks_of(messages, many_topics=self._many_topics)
+        for chunk in chunks:
+            _, high = consumer.get_watermark_offsets(KafkaTopicPartition(chunk.topic, chunk.partition), cached=True)
+            if high >= 0:
+                self._highwater[chunk.topic_partition] = high
+        return chunks
+
+    def _assign(self, consumer: Consumer, assigned: list[KafkaTopicPartition]) -> None:
+        """librdkafka's ``on_assign``, in the worker thread inside ``consume()``: ask the pipeline where each
+        partition resumes, then assign them there (cooperative: the added ones; eager: the whole assignment)."""
+        self.joined = True
+        partitions = {TopicPartition(tp.topic, tp.partition) for tp in assigned}
+        if self._on_assigned is None:  # pragma: no cover - subscribe() is called by start(), after they are set
+            raise SourceError("the Kafka source is not started")
+        # An empty assignment too: a member with nothing to own has joined (observers report it ready).
+        positions = anyio.from_thread.run(self._on_assigned, partitions) if partitions or not self._owned else {}
+        at = [
+            KafkaTopicPartition(tp.topic, tp.partition, OFFSET_STORED if positions.get(tp) is None else positions[tp])
+            for tp in sorted(partitions)
+        ]
+        if self._cooperative:
+            consumer.incremental_assign(at)
+        else:
+            consumer.assign(at)
+        self._owned |= partitions
+        self._assigned_at.update({tp: positions.get(tp) for tp in partitions})
+        if partitions:
+            self.log_assigned(partitions, positions)
+
+    def _revoke(self, consumer: Consumer, revoked: list[KafkaTopicPartition], *, lost: bool = False) -> None:
+        """librdkafka's ``on_revoke`` / ``on_lost``, in the worker thread inside ``consume()`` or ``close()``: the
+        pipeline finishes the in-flight load and drops what it buffered of them, then they are unassigned."""
+        partitions = {TopicPartition(tp.topic, tp.partition) for tp in revoked}
+        if partitions:
+            self.log_revoked(partitions, lost=lost)
+            if self._on_revoked is not None:
+                anyio.from_thread.run(self._on_revoked, partitions)
+        self._owned -= partitions
+        for tp in partitions:
+            self._assigned_at.pop(tp, None)
+            self._highwater.pop(tp, None)
+        if self._cooperative:
+            consumer.incremental_unassign(revoked)
+        else:
+            consumer.unassign()
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._owned)
+
+    async def position(self, tp: TopicPartition) -> int:
+        """The offset of the next record :meth:`fetch` will return for ``tp``.
+
+        Raises:
+            SourceUnavailableError, SourceError: the broker cannot be reached, or refused.
+        """
+        with map_kafka_errors(f"reading the position of {tp.topic}[{tp.partition}] failed"):
+            return await self._call(functools.partial(self._position, tp))
+
+    def _position(self, tp: TopicPartition) -> int:
+        consumer = self.consumer
+        partition = KafkaTopicPartition(tp.topic, tp.partition)
+        (consumed,) = consumer.position([partition])
+        if consumed.offset >= 0:
+            return int(consumed.offset)
+        # Nothing consumed since the assignment: where it was assigned, else the committed offset, else the reset.
+        if self._assigned_at.get(tp) is not None:
+            return int(self._assigned_at[tp])  # type: ignore[arg-type]
+        (committed,) = consumer.committed([partition], timeout=_REQUEST_TIMEOUT_SECONDS)
+        if committed.offset >= 0:
+            return int(committed.offset)
+        low, high = consumer.get_watermark_offsets(partition, timeout=_REQUEST_TIMEOUT_SECONDS)
+        return int(low if self.config.auto_offset_reset == "earliest" else high)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        """The partition's high watermark as of the last fetch that returned its records (no request)."""
+        return self._highwater.get(tp)
+
+    async def topic_offsets(self) -> dict[TopicPartition, tuple[int, int]]:
+        """Every partition of the subscribed topics (whoever owns it) with its log start and end offsets now.
+
+        Raises:
+            SourceUnavailableError, SourceError: the broker cannot be reached, or refused.
+        """
+        with map_kafka_errors("reading the topics' offsets from Kafka failed"):
+            return await self._call(self._topic_offsets)
+
+    def _topic_offsets(self) -> dict[TopicPartition, tuple[int, int]]:
+        consumer = self.consumer
+        metadata = consumer.list_topics(timeout=_REQUEST_TIMEOUT_SECONDS)
+        offsets: dict[TopicPartition, tuple[int, int]] = {}
+        for topic in self.config.topics:
+            described = metadata.topics.get(topic)
+            if described is None or described.error is not None:
+                continue  # not created yet: no partition to wait for
+            for partition in sorted(described.partitions):
+                low, high = consumer.get_watermark_offsets(
+                    KafkaTopicPartition(topic, partition), timeout=_REQUEST_TIMEOUT_SECONDS
+                )
+                offsets[TopicPartition(topic, partition)] = (low, high)
+        return offsets
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit next-offsets of the partitions still owned to the group, asynchronously (``on_commit`` logs a
+        failure). Called after the Delta commit; a failure is logged, not raised: the Delta log is the source of
+        truth and the next commit catches up."""
+        owned = self.owned_offsets(offsets, self._owned)
+        if not owned or self._consumer is None:
+            return
+        consumer = self._consumer
+        at = [KafkaTopicPartition(tp.topic, tp.partition, o) for tp, o in sorted(owned.items())]
+        try:
+            with map_kafka_errors("committing offsets to Kafka failed"):
+                await self._call(functools.partial(consumer.commit, offsets=at, asynchronous=True))
+        except SourceError as exc:
+            logger.warning("committing offsets to Kafka failed (the Delta log has them): %s", exc)
+
+    async def stop(self) -> None:
+        """Revoke (after the in-flight load), leave the group (a static member stays, see ``group_instance_id``),
+        wait for the offset commits in flight, close the connections. Idempotent."""
+        self._stopped = True
+        if self._consumer is not None:
+            consumer = self._consumer
+            try:
+                with map_kafka_errors("closing the Kafka consumer failed"):
+                    await self._call(consumer.close)
+            except SourceError as exc:
+                logger.warning("%s", exc)
+            finally:
+                self._consumer = None
+
+
+def chunks_of(messages: list[Message], *, many_topics: bool = False) -> list[RecordChunk]:
+    """confluent-kafka messages (no errors among them) as chunks, one per run of one partition's messages, in order.
+
+    Column by column with C-level ``map`` over the messages (no Python object per message beyond what the client
+    returns): offsets, values, keys (``None`` when no message has one), timestamps in milliseconds (``None`` where
+    the record has none), headers (``None`` when no message has any).
+    """
+    partitions: list[Any] = list(map(Message.partition, messages))
+    if many_topics:
+        partitions = list(zip(map(Message.topic, messages), partitions))
+    else:
+        topic = messages[0].topic()
+    chunks = []
+    start = 0
+    for key, run in itertools.groupby(partitions):
+        stop = start + len(list(run))
+        part = messages if start == 0 and stop == len(messages) else messages[start:stop]
+        topic, partition = key if many_topics else (topic, key)
+        chunks.append(_chunk(topic, partition, part))
+        start = stop
+    return chunks
+
+
+def _chunk(topic: str, partition: int, messages: list[Message]) -> RecordChunk:
+    keys = list(map(Message.key, messages))
+    headers = list(map(Message.headers, messages))
+    return RecordChunk(
+        topic,
+        partition,
+        list(map(Message.offset, messages)),
+        list(map(Message.value, messages)),
+        None if keys.count(None) == len(keys) else keys,
+        [stamp if kind else None for kind, stamp in map(Message.timestamp, messages)],
+        None if headers.count(None) == len(headers) else [tuple(h) if h else () for h in headers],
+    )
+
+
+def _without_errors(messages: list[Message]) -> list[Message]:
+    """The records among ``messages``; librdkafka's error events in it are logged, or raised when fatal.
+
+    Raises:
+        SourceError: a fatal error (the consumer cannot go on).
+    """
+    records = []
+    for message in messages:
+        error = message.error()
+        if error is None:
+            records.append(message)
+            continue
+        if error.fatal():
+            raise SourceError(f"the Kafka consumer failed: {describe_kafka_error(error)}")
+        if error.code() != KafkaError._PARTITION_EOF:
+            where = f" ({message.topic()}[{message.partition()}])" if message.topic() else ""
+            logger.warning("Kafka consumer: %s%s", describe_kafka_error(error), where)
+    return records
+
+
+def _on_error(error: KafkaError) -> None:
+    """librdkafka's ``error_cb`` (inside ``consume()``): client-level errors, such as every broker being down, which
+    it recovers from by itself (retrying connections); a fatal one surfaces in the next ``consume()``."""
+    kind = translate_kafka_error(error)
+    logger.warning(
+        "Kafka consumer%s: %s", " (retrying)" if kind is not None and kind is not SourceError else "",
+        describe_kafka_error(error),
+    )
+
+
+def _on_commit(error: KafkaError | None, partitions: list[KafkaTopicPartition]) -> None:
+    """The outcome of an asynchronous offset commit (inside ``consume()`` or ``close()``)."""
+    failed = [tp for tp in partitions if tp.error is not None]
+    if error is not None or failed:
+        reason = describe_kafka_error(error if error is not None else failed[0].error)
+        logger.warning("committing offsets to Kafka failed (the Delta log has them): %s", reason)
