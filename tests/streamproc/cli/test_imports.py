@@ -29,7 +29,7 @@ cli.main(["--log-level", "WARNING", "run", sys.argv[1], "--json"], standalone_mo
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
-_NEVER_FOR_A_FILE = {"aiokafka", "catalog", "sqlalchemy", "fastapi", "rich"}
+_NEVER_FOR_A_FILE = {"aiokafka", "confluent_kafka", "catalog", "sqlalchemy", "fastapi", "rich"}
 _ENDPOINT = {"uvicorn", "starlette"}
 _LINEAGE = {"openlineage", "requests"}
 

@@ -26,11 +26,12 @@ def test_the_help_says_what_caught_up_means() -> None:
 
 
 def test_a_member_caught_up_with_its_partitions_waits_for_the_others_and_lands_a_dead_members(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, kafka_client: str, tmp_path: Path
 ) -> None:
     stream = known_stream(400, invalid_every=17)
     topic = new_topic("caught-up")
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5})
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
+                           client=kafka_client)
     # A member that holds what it fetches without landing it (a batch that never closes), and whose partitions the
     # broker hands over 6 s after it dies.
     holder = yaml.safe_load(files.config.read_text())

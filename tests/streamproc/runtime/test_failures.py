@@ -152,13 +152,17 @@ def _loads_of(member: LoggedProcess, files: PipelineFiles) -> list[dict[str, Any
     return sorted((load for load in loads if load["load_id"][:12] in ids), key=lambda load: load["committed_at"])
 
 
+_ASSIGNMENT_LINE = re.compile(r"partitions (assigned|revoked|lost): (.*?)(?: \(from the Delta log|$)")
+
+
 def _assignment(member: LoggedProcess) -> set[int]:
-    """The partitions of the member's newest assignment, from its log."""
-    lines = [line for line in member.output().splitlines() if "partitions assigned: " in line]
-    if not lines:
-        return set()
-    listed = lines[-1].split("partitions assigned: ", 1)[1].split(" (from the Delta log", 1)[0]
-    return {int(p.strip().rsplit("[", 1)[1].rstrip("]")) for p in listed.split(",") if p.strip()}
+    """The partitions the member owns now, from its log: every assignment added, every revocation taken away (an
+    eager rebalance revokes and assigns everything; a cooperative one only the partitions that move)."""
+    owned: set[int] = set()
+    for change, listed in _ASSIGNMENT_LINE.findall(member.output()):
+        partitions = {int(p.strip().rsplit("[", 1)[1].rstrip("]")) for p in listed.split(",") if p.strip()}
+        owned = owned | partitions if change == "assigned" else owned - partitions
+    return owned
 
 
 def _wait_for_split(members: Sequence[LoggedProcess], partitions: int, what: str) -> list[set[int]]:
@@ -175,12 +179,15 @@ def _wait_for_split(members: Sequence[LoggedProcess], partitions: int, what: str
     return wait_until(split_evenly, what, watch=members)
 
 
-def test_sigkill_at_random_moments_lands_every_event_exactly_once(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_sigkill_at_random_moments_lands_every_event_exactly_once(
+    kafka_bootstrap: str, kafka_client: str, tmp_path: Path
+) -> None:
     kills = scaled(20, 100)
     stream = known_stream(scaled(30_000, 300_000))
     topic = new_topic("crash-loop")
     # Small batches: a load is mostly its three commits, so a kill while landing often falls between two of them.
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 50, "max_linger_seconds": 0.3})
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 50, "max_linger_seconds": 0.3},
+                           client=kafka_client)
     # Static membership: a restarted member takes its partitions back at once instead of waiting for the killed
     # one's session to expire (what a StatefulSet pod does). Maintenance every 2 s: kills also fall in compactions
     # and vacuums (one writer only, so a zero retention is safe here).
@@ -222,13 +229,14 @@ def test_sigkill_at_random_moments_lands_every_event_exactly_once(kafka_bootstra
 
 
 def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, kafka_client: str, tmp_path: Path
 ) -> None:
     parts = scaled(12, 40)
     stream = known_stream(scaled(12_000, 200_000))
     topic = new_topic("scale-out")
     run_async(produce, kafka_bootstrap, topic, [], partitions=6)
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5})
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
+                           client=kafka_client)
     # The member owning partition 0 compacts while the others append (compaction does not conflict with appends).
     _configure(
         files,
@@ -286,11 +294,12 @@ def own_broker(tmp_path: Path) -> Iterator[Any]:
         yield broker
 
 
-def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, tmp_path: Path) -> None:
+def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, kafka_client: str, tmp_path: Path) -> None:
     bootstrap = own_broker.bootstrap_servers
     stream = known_stream(scaled(6_000, 60_000))
     topic = new_topic("broker-restart")
-    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 200, "max_linger_seconds": 0.5})
+    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 200, "max_linger_seconds": 0.5},
+                           client=kafka_client)
     _configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
     producer = _Producer(bootstrap, topic, stream, partitions=3, parts=2)
     producer.next_part()
@@ -343,11 +352,12 @@ def _readyz(port: int) -> tuple[int, dict[str, Any]]:
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
 def test_unwritable_storage_is_retried_with_backoff_without_committing_offsets(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, kafka_client: str, tmp_path: Path
 ) -> None:
     stream = known_stream(scaled(3_000, 30_000))
     topic = new_topic("storage")
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 200, "max_linger_seconds": 0.5})
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 200, "max_linger_seconds": 0.5},
+                           client=kafka_client)
     _configure(files, observability={"host": "127.0.0.1", "port": 0}, maintenance={"enabled": False})
     producer = _Producer(kafka_bootstrap, topic, stream, partitions=2, parts=2)
     producer.next_part()
@@ -394,7 +404,7 @@ def _committed_if_at_end(bootstrap: str, group: str, topic: str, partitions: int
 
 
 def test_sigterm_flushes_commits_and_hands_partitions_over_without_a_session_timeout(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, kafka_client: str, tmp_path: Path
 ) -> None:
     session = 60  # had the leaving member not said goodbye, the other would wait this long for its partitions
     stream = known_stream(2_000)
@@ -404,7 +414,8 @@ def test_sigterm_flushes_commits_and_hands_partitions_over_without_a_session_tim
     # Batches close by rows or at shutdown, never by linger. The staying member's 1,200 rows are more than the first
     # half: it lands nothing before the other joins. The leaving member closes loads of 200 and keeps the rest of
     # its ~500 events open: only its shutdown flush can land them.
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 1_200, "max_linger_seconds": 600})
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 1_200, "max_linger_seconds": 600},
+                           client=kafka_client)
     _configure(files, source={"session_timeout_seconds": session}, observability={"port": 0})
     leaving_config = _variant(files, "leaving.yaml", batch={"max_rows": 200})
     staying = start_cli("run", str(files.config), log=tmp_path / "staying.log")

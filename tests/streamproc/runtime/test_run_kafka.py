@@ -55,11 +55,13 @@ def _mixed_events(valid: int) -> tuple[list[bytes], int]:
     return events, 10
 
 
-def test_lands_valid_events_and_quarantines_every_invalid_one(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_lands_valid_events_and_quarantines_every_invalid_one(
+    kafka_bootstrap: str, kafka_client: str, tmp_path: Path
+) -> None:
     topic = new_topic("orders")
     events, invalid = _mixed_events(600)
     run_async(produce, kafka_bootstrap, topic, events, partitions=3)
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 200})
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 200}, client=kafka_client)
 
     result = run_cli("run", str(files.config), "--until-caught-up", "--json")
 
@@ -135,13 +137,14 @@ def test_freeze_stops_with_the_field_and_offset_and_commits_nothing_past_it(
 
 
 def test_sigterm_flushes_the_open_batch_commits_and_a_restart_continues(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, kafka_client: str, tmp_path: Path
 ) -> None:
     topic = new_topic("sigterm")
     run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(1000)], partitions=2)
     # Loads of 400 and a linger of ten minutes: two loads close by rows, the last 200 events wait in the open batch,
     # which only the shutdown flush lands.
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 400, "max_linger_seconds": 600})
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 400, "max_linger_seconds": 600},
+                           client=kafka_client)
     log = tmp_path / "run.log"
 
     process = start_cli("run", str(files.config), log=log)
