@@ -35,6 +35,14 @@ def _ratio(a: float | None, b: float | None) -> str:
     return "—" if not a or not b else f"{a / b:.2f}x"
 
 
+def _cpu(m: dict[str, Any]) -> str:
+    """CPU-seconds per million events, of the process and of its main thread (µs per event, the same number)."""
+    process, main = m.get("cpu_us_per_event"), m.get("main_cpu_us_per_event")
+    if process is None:
+        return "—"
+    return f"{process:.2f} / {main:.2f}" if main is not None else f"{process:.2f} / —"
+
+
 def write_markdown(results: dict[str, Any], *, chart_name: str | None) -> str:
     """The report as Markdown."""
     machine, load, settings = results["machine"], results["load"], results["settings"]
@@ -95,14 +103,14 @@ def _dataset_table(results: dict[str, Any], dataset: str) -> list[str]:
     rows = [m for m in results["measurements"] if m["dataset"] == dataset]
     median = {m["contestant"]: m["median_events_per_second"] for m in rows}
     lines = [f"### {dataset}", "",
-             "| contestant | events/s (median) | min–max | vs dlt | vs per-row | events/CPU-s | peak RSS | landed | "
-             "quarantined | dropped | bad landed | invalid rows |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| contestant | events/s (median) | min–max | vs dlt | vs per-row | events/CPU-s | CPU-s per M events: "
+             "process / main thread | peak RSS | landed | quarantined | dropped | bad landed | invalid rows |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for m in rows:
         ok_runs = [r for r in m["runs"] if not r["failed"]]
         failed = next((r["failed"] for r in m["runs"] if r["failed"]), None)
         if not ok_runs:
-            lines.append(f"| {m['title']} | — | — | — | — | — | — | — | — | — | — | {failed} |")
+            lines.append(f"| {m['title']} | — | — | — | — | — | — | — | — | — | — | — | {failed} |")
             continue
         outcome = ok_runs[-1]["outcome"]
         if outcome is None:
@@ -118,7 +126,7 @@ def _dataset_table(results: dict[str, Any], dataset: str) -> list[str]:
             f"| {m['title']} | {_rate(m['median_events_per_second'])} | {_rate(m['min_events_per_second'])}–"
             f"{_rate(m['max_events_per_second'])} | {_ratio(m['median_events_per_second'], median.get('dlt_delta'))} | "
             f"{_ratio(m['median_events_per_second'], median.get('pydantic_rows'))} | "
-            f"{_rate(m.get('median_events_per_cpu_second'))} | {rss} {counts}| {handling} |"
+            f"{_rate(m.get('median_events_per_cpu_second'))} | {_cpu(m)} | {rss} {counts}| {handling} |"
         )
     return [*lines, ""]
 

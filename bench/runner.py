@@ -60,8 +60,14 @@ CONTESTANTS: tuple[Contestant, ...] = (
                "`--until-caught-up`, same config; timed assignment → last load committed"),
     Contestant("streamproc_kafka_worker", "streamproc Kafka→Delta, validation worker", kafka=True,
                how="as above with `validation.workers: 1`: batches validated in a second process"),
+    Contestant("streamproc_kafka_confluent", "streamproc Kafka→Delta, confluent-kafka", kafka=True,
+               how="as streamproc Kafka→Delta with `source.client: confluent-kafka` (librdkafka fetches in its own "
+               "threads; cooperative-sticky)"),
     Contestant("aiokafka_consume", "aiokafka consume-only", kafka=True, lands=False,
                how="`getmany(max_records=10000)`, no validation, no landing (the ceiling)"),
+    Contestant("confluent_consume", "confluent-kafka consume-only", kafka=True, lands=False,
+               how="`consume(num_messages=10000)` with streamproc's fetch properties, every value's length summed, no "
+               "validation, no landing (the ceiling for librdkafka)"),
     Contestant("pydantic_rows", "per-row pydantic→Delta", drops_recorded=True,
                how="`model_validate_json` per event, `from_pylist` + `write_deltalake` per 10k rows"),
     Contestant("dlt_delta", "dlt→Delta", venv=True, how="pydantic model as `columns`, `discard_row` (tables: "
@@ -97,6 +103,12 @@ class RunResult:
     def events_per_cpu_second(self) -> float:
         return self.events / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
 
+    @property
+    def main_cpu_seconds(self) -> float | None:
+        """CPU seconds of the thread that ran the event loop (``None``: the contestant does not report it)."""
+        value = self.extra.get("main_cpu_seconds")
+        return float(value) if value is not None else None
+
 
 @dataclass(slots=True)
 class Measurement:
@@ -130,6 +142,19 @@ class Measurement:
         return statistics.median(rates) if rates else None
 
     @property
+    def cpu_us_per_event(self) -> float | None:
+        """CPU microseconds per event of the whole process (every thread), median over the runs."""
+        values = [r.cpu_seconds / r.events * 1e6 for r in self.ok_runs if r.cpu_seconds > 0 and r.events]
+        return statistics.median(values) if values else None
+
+    @property
+    def main_cpu_us_per_event(self) -> float | None:
+        """CPU microseconds per event of the event loop's thread (a consume-only contestant's consuming thread: the
+        one holding the GIL; librdkafka's threads are not in it), median over the runs."""
+        values = [r.main_cpu_seconds / r.events * 1e6 for r in self.ok_runs if r.main_cpu_seconds and r.events]
+        return statistics.median(values) if values else None
+
+    @property
     def peak_rss_bytes(self) -> int | None:
         """The largest peak over the runs."""
         return max((r.peak_rss_bytes for r in self.ok_runs), default=None)
@@ -144,6 +169,8 @@ class Measurement:
             "min_events_per_second": min(self.rates, default=None),
             "max_events_per_second": max(self.rates, default=None),
             "median_events_per_cpu_second": self.median_cpu_rate,
+            "cpu_us_per_event": self.cpu_us_per_event,
+            "main_cpu_us_per_event": self.main_cpu_us_per_event,
             "peak_rss_bytes": self.peak_rss_bytes,
             "runs": [asdict(r) for r in self.runs],
         }

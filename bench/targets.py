@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from bench.generate import DataFile
@@ -51,10 +51,35 @@ def check_targets(
         ratio("streamproc Kafka→Delta vs aiokafka consume-only", "streamproc_kafka", "aiokafka_consume", 0.70, "%"),
         ratio("streamproc Kafka→Delta, validation worker, vs aiokafka consume-only", "streamproc_kafka_worker",
               "aiokafka_consume", 0.70, "%"),
+        ratio("streamproc Kafka→Delta, confluent-kafka, vs confluent-kafka consume-only", "streamproc_kafka_confluent",
+              "confluent_consume", 0.70, "%"),
+        _best_kafka(rate),
+        _consumer_gil(by),
         _memory(by.get(("orders", "streamproc_file")), by.get(("orders", "dlt_delta"))),
         _latency(latency),
     ]
     return targets
+
+
+def _best_kafka(rate: Callable[[str], float | None]) -> Target:
+    """Issue 19: the best client's Kafka → Delta at twice the aiokafka source's (the path before confluent-kafka)."""
+    name = "best streamproc Kafka→Delta vs streamproc Kafka→Delta on aiokafka"
+    base = rate("streamproc_kafka")
+    best = max((r for r in (rate("streamproc_kafka_confluent"), base) if r), default=None)
+    if not base or not best:
+        return Target(name, ">= 2x", "not measured", None)
+    return Target(name, ">= 2x", f"{best / base:.2f}x", best / base >= 2)
+
+
+def _consumer_gil(by: dict[tuple[str, str], Measurement]) -> Target:
+    """Issue 19's criterion for adding confluent-kafka: its consuming thread's CPU per event vs aiokafka's."""
+    name = "confluent-kafka consume-only: consuming thread's CPU per event vs aiokafka's"
+    aio, cfk = by.get(("orders", "aiokafka_consume")), by.get(("orders", "confluent_consume"))
+    a = aio.main_cpu_us_per_event if aio else None
+    c = cfk.main_cpu_us_per_event if cfk else None
+    if not a or not c:
+        return Target(name, "<= 60% (40 % less)", "not measured", None)
+    return Target(name, "<= 60% (40 % less)", f"{c:.2f} vs {a:.2f} µs = {c / a:.0%}", c / a <= 0.6)
 
 
 def _quarantined(m: Measurement | None, orders: DataFile | None) -> Target:

@@ -5,8 +5,8 @@ every value is touched (its length summed), nothing is validated or landed; time
 the last record of the end offsets seen at assignment. librdkafka fetches and decompresses in its own threads
 (outside the GIL): ``main_cpu_seconds`` is the consuming thread's share, ``cpu_seconds`` the whole process's.
 
-Tuned as streamproc's confluent-kafka source is (:data:`streamproc.sources.kafka.confluent.TUNED`); ``spec`` may
-override it with ``consumer`` (librdkafka properties) and ``fetch_max_records``.
+Tuned as streamproc's confluent-kafka source is (:data:`streamproc.sources.kafka.confluent.FETCH_PROPERTIES`);
+``spec`` may override it with ``consumer`` (librdkafka properties) and ``fetch_max_records``.
 """
 
 from __future__ import annotations
@@ -18,17 +18,11 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from bench.contestants import Clock, clock, since
 
-__all__ = ["run", "TUNED"]
+__all__ = ["run", "FETCH_PROPERTIES"]
 
-TUNED: dict[str, Any] = {
-    "fetch.wait.max.ms": 100,
-    "fetch.min.bytes": 1,
-    "fetch.max.bytes": 52_428_800,
-    "max.partition.fetch.bytes": 4 * 1_048_576,
-    "queued.max.messages.kbytes": 64 * 1024,
-    "queued.min.messages": 100_000,
-}
-"""librdkafka's fetch properties for a backlog (see bench/analysis.md for the sweep that chose them)."""
+FETCH_PROPERTIES: dict[str, Any] = {"fetch.wait.max.ms": 100, "queued.max.messages.kbytes": 16 * 1024}
+"""streamproc's (:data:`streamproc.sources.kafka.confluent.FETCH_PROPERTIES`; tests/bench checks they agree), not
+imported from it: streamproc's config would add pydantic to this contestant's resident memory."""
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +38,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "group.id": f"bench-consume-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
-        **TUNED,
+        **FETCH_PROPERTIES,
         **spec.get("consumer", {}),
     })
     batch = int(spec.get("fetch_max_records", 10_000))

@@ -19,6 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 DLT_PYTHON = REPO / "var" / "bench-venv" / "bin" / "python"
 
 
+def test_confluent_consume_only_is_tuned_as_the_source_is() -> None:
+    from bench.contestants.confluent_consume import FETCH_PROPERTIES as BENCH
+    from streamproc.sources.kafka.confluent import FETCH_PROPERTIES as SOURCE
+
+    assert BENCH == SOURCE
+
+
 def test_the_order_generator_is_seeded_with_exactly_one_percent_of_each_bad_kind() -> None:
     first = list(order_events(3000, seed=5))
     assert first == list(order_events(3000, seed=5))
@@ -45,13 +52,16 @@ def test_the_quick_benchmark_runs_every_contestant_and_reports_what_each_did_wit
 
     results = json.loads((out / "results.json").read_text())
     by = {m["contestant"]: m for m in results["measurements"]}
-    for name in ("streamproc_file", "streamproc_kafka", "streamproc_kafka_worker", "aiokafka_consume", "pydantic_rows",
+    for name in ("streamproc_file", "streamproc_kafka", "streamproc_kafka_worker", "streamproc_kafka_confluent",
+                 "aiokafka_consume", "confluent_consume", "pydantic_rows",
                  "delta_write"):
         assert by[name]["median_events_per_second"] > 0, by[name]
+    for name in ("aiokafka_consume", "confluent_consume"):  # CPU per event of the process and of the GIL's thread
+        assert by[name]["cpu_us_per_event"] > 0 and by[name]["main_cpu_us_per_event"] > 0, by[name]
     outcome = {name: m["runs"][0]["outcome"] for name, m in by.items()}
     counts = ("landed", "quarantined", "dropped", "bad_landed")
     # 2,000 orders: 20 invalid and 20 with an undeclared key, all rejected by the discard_row contract.
-    for name in ("streamproc_file", "streamproc_kafka", "streamproc_kafka_worker"):
+    for name in ("streamproc_file", "streamproc_kafka", "streamproc_kafka_worker", "streamproc_kafka_confluent"):
         assert tuple(outcome[name][c] for c in counts) == (1960, 40, 0, 0), name
     assert tuple(outcome["pydantic_rows"][c] for c in counts) == (1960, 0, 40, 0)
     if DLT_PYTHON.exists():

@@ -57,6 +57,10 @@ class GroupMember:
     def subscribed(self) -> None:
         """Call once subscribed: the join-wait explanation counts from now."""
         self._subscribed_at = self._waited_logged_at = time.monotonic()
+        logger.info(
+            "joining consumer group %s (client %s, %s assignment)",
+            self.config.consumer_group, self.config.client, self.config.assignment_strategy,
+        )
 
     @staticmethod
     def log_assigned(partitions: set[TopicPartition], positions: dict[TopicPartition, int | None]) -> None:

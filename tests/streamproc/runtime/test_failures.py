@@ -152,7 +152,7 @@ def _loads_of(member: LoggedProcess, files: PipelineFiles) -> list[dict[str, Any
     return sorted((load for load in loads if load["load_id"][:12] in ids), key=lambda load: load["committed_at"])
 
 
-_ASSIGNMENT_LINE = re.compile(r"partitions (assigned|revoked|lost): (.*?)(?: \(from the Delta log|$)")
+_ASSIGNMENT_LINE = re.compile(r"partitions (assigned|revoked|lost): (.*?)(?: \(from the Delta log|$)", re.M)
 
 
 def _assignment(member: LoggedProcess) -> set[int]:
