@@ -14,11 +14,13 @@ import re
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+from deltalake.exceptions import TableNotFoundError
 
 from tests.fixtures.exactly_once import assert_exactly_once, known_stream, split
-from tests.fixtures.pipelines import new_topic, produce, run_async, start_cli, stop, write_pipeline
+from tests.fixtures.pipelines import PipelineFiles, new_topic, produce, run_async, start_cli, stop, write_pipeline
 from tests.fixtures.waiting import LoggedProcess, output_tail, wait_until
 from streamproc.sinks.reader import read_table
 
@@ -72,7 +74,7 @@ class _SteadyProducer(threading.Thread):
 
 
 def test_an_added_member_pauses_landing_only_on_the_partitions_that_move(kafka_bootstrap: str, tmp_path: Path) -> None:
-    stream = known_stream(12_000)
+    stream = known_stream(6_000)
     topic = new_topic("cooperative")
     run_async(produce, kafka_bootstrap, topic, [], partitions=6)
     files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 40, "max_linger_seconds": 0.2},
@@ -88,10 +90,10 @@ def test_an_added_member_pauses_landing_only_on_the_partitions_that_move(kafka_b
         added = members[3]
         wait_until(lambda: _owned(added) and sum(len(_owned(m)) for m in members) == 6,
                    "the added member's partitions", watch=members)
-        assigned_at = _changes(added)[-1][0]
+        moved, assigned_at = _owned(added), _changes(added)[-1][0]
         # Landing goes on after the rebalance too: loads committed by the three after the added member's assignment.
-        wait_until(lambda: all(_loads_after(m, files, assigned_at) for m in members[:3] if _owned(m)),
-                   "loads after the rebalance", watch=members)
+        wait_until(lambda: _each_landed_after(members[:3], files, assigned_at), "loads after the rebalance",
+                   watch=members)
         producer.finish()
         wait_until(lambda: _landed(files) >= len(producer.coordinates), "every event", watch=members)
         for member in members:
@@ -103,7 +105,6 @@ def test_an_added_member_pauses_landing_only_on_the_partitions_that_move(kafka_b
                 member.kill()
                 member.wait(timeout=30)
 
-    moved = _owned(added)
     joined_at = _at(_JOINING.search(added.output()).group(1))
     landed_during = 0
     for i, member in enumerate(members[:3]):
@@ -128,17 +129,23 @@ def test_an_added_member_pauses_landing_only_on_the_partitions_that_move(kafka_b
     assert_exactly_once(files.table, valid=valid, invalid=invalid)
 
 
-def _member_loads(member: LoggedProcess, files) -> list[dict]:
+def _member_loads(
+    member: LoggedProcess, files: PipelineFiles, loads: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The ``_loads`` rows of the loads ``member`` logged (``loads``: ``_loads`` as read already)."""
     ids = set(_LOAD.findall(member.output()))
-    return [load for load in read_table(str(files.loads)).to_pylist() if load["load_id"][:12] in ids]
+    loads = read_table(str(files.loads)).to_pylist() if loads is None else loads
+    return [load for load in loads if load["load_id"][:12] in ids]
 
 
-def _loads_after(member: LoggedProcess, files, when: dt.datetime) -> bool:
-    return any(load["committed_at"] > when for load in _member_loads(member, files))
+def _each_landed_after(members: list[LoggedProcess], files: PipelineFiles, when: dt.datetime) -> bool:
+    """Whether each of ``members`` that owns partitions committed a load after ``when`` (one read of ``_loads``)."""
+    recent = [load for load in read_table(str(files.loads)).to_pylist() if load["committed_at"] > when]
+    return all(_member_loads(m, files, recent) for m in members if _owned(m))
 
 
-def _landed(files) -> int:
+def _landed(files: PipelineFiles) -> int:
     try:
         return read_table(str(files.table)).num_rows + read_table(str(files.quarantine)).num_rows
-    except Exception:  # noqa: BLE001 - not created yet
+    except TableNotFoundError:
         return 0
