@@ -1,7 +1,8 @@
 """The benchmark's Kafka side: a broker (the given one, or a LocalBroker of its own) and one topic per dataset.
 
-Topics are filled before any contestant runs, with ``streamproc replay`` (aiokafka, ``acks=all``), so that the Kafka
-contestants measure consume → land only.
+Topics are filled before any contestant runs, with ``streamproc replay`` (``acks=all``), uncompressed: the Kafka
+contestants measure consume → land only, on the same bytes as the reports before replay compressed (a compressed
+topic adds decompression, in librdkafka's threads for confluent-kafka, in the consuming thread for aiokafka).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def fill_topic(bootstrap_servers: str, data: DataFile) -> dict[str, str]:
 
     async def fill() -> None:
         await ensure_topic(bootstrap_servers, topic, partitions=TOPIC_PARTITIONS)
-        await replay_file(data.path, bootstrap_servers=bootstrap_servers, topic=topic)
+        await replay_file(data.path, bootstrap_servers=bootstrap_servers, topic=topic, compression="none")
 
     anyio.run(fill)
     return {"bootstrap_servers": bootstrap_servers, "topic": topic}

