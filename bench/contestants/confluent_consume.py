@@ -65,7 +65,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 reached = {tp.partition: tp.offset for tp in consumer.position(consumer.assignment())}
             if ends is None and at:
                 ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in consumer.assignment()}
-            if ends is not None and events and all(reached.get(p, 0) >= end for p, end in ends.items()):
+            # A partition not consumed from yet has no position (a negative offset): at 0, an empty one is reached.
+            if ends is not None and events and all(max(reached.get(p, 0), 0) >= end for p, end in ends.items()):
                 work = since(at[0])
                 break
     finally:

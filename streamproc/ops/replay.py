@@ -35,10 +35,12 @@ PRODUCER_PROPERTIES: dict[str, Any] = {
     "compression.type": "lz4",
     "queue.buffering.max.messages": 500_000,
     "queue.buffering.max.kbytes": 256 * 1024,
+    "sticky.partitioning.linger.ms": 0,
 }
 """librdkafka producer properties of a replay: every event acknowledged by all in-sync replicas, idempotent, in
 record batches of up to ~1 MB compressed with LZ4 by default (JSON shrinks ~3x), lingering up to 50 ms to fill them; up to
-500,000 events or 256 MiB queued before ``produce()`` waits."""
+500,000 events or 256 MiB queued before ``produce()`` waits. An event without a key goes to a random partition, as
+aiokafka's producer did (librdkafka's sticky partitioning would put a whole small file into one partition)."""
 
 _REQUEST_TIMEOUT_SECONDS = 10.0
 
