@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,11 +112,26 @@ def _produce_file(
         "delivery.report.only.error": True,
         "on_delivery": on_delivery,
         "error_cb": lambda error: failures.append(error) if error.fatal() else None,
+        "logger": logging.getLogger("streamproc.ops.replay.librdkafka"),
     })
     with map_kafka_errors(f"cannot reach the Kafka broker at {bootstrap_servers}"):
         producer.list_topics(topic, timeout=_REQUEST_TIMEOUT_SECONDS)
     started = time.monotonic()
     produced = size = reported = 0
+
+    def check() -> None:
+        """Raise the first failed delivery; report what was acknowledged since the last call."""
+        nonlocal reported
+        if failures:
+            raise SourceError(
+                f"producing to {topic} failed: {describe_kafka_error(failures[0])}"
+                + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else "")
+            )
+        if progress is not None:
+            acknowledged = produced - len(producer)  # len(): records queued or in flight, not yet acknowledged
+            progress(acknowledged - reported)
+            reported = acknowledged
+
     with map_kafka_errors(f"producing to {topic} failed"):
         for chunk in iter_json_events(path, limit=limit):
             for payload in chunk:
@@ -132,25 +148,9 @@ def _produce_file(
                 size += len(payload)
             produced += len(chunk)
             producer.poll(0)
-            _raise_failed(failures, topic)
-            if progress is not None:
-                acknowledged = produced - len(producer)
-                progress(acknowledged - reported)
-                reported = acknowledged
+            check()
         while len(producer):
             producer.flush(1.0)
-            _raise_failed(failures, topic)
-            if progress is not None:
-                acknowledged = produced - len(producer)
-                progress(acknowledged - reported)
-                reported = acknowledged
-    _raise_failed(failures, topic)
+            check()
+    check()
     return ReplayResult(events=produced, bytes=size, seconds=time.monotonic() - started)
-
-
-def _raise_failed(failures: list[Any], topic: str) -> None:
-    if failures:
-        raise SourceError(
-            f"producing to {topic} failed: {describe_kafka_error(failures[0])}"
-            + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else "")
-        )
