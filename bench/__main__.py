@@ -30,6 +30,8 @@ from bench.targets import check_targets
 
 DEFAULT_DLT_PYTHON = REPO / "var" / "bench-venv" / "bin" / "python"
 ANALYSIS = REPO / "bench" / "analysis.md"
+LATENCY_CONTESTANT = "streamproc_kafka_confluent"
+"""The Kafka → Delta contestant of the default client, whose saturated rate the latency phase halves."""
 
 
 @click.group()
@@ -98,10 +100,11 @@ def run(
                 kafka_for=lambda d: topics.get(d.name), batch_rows=batch_rows,
             )
             orders = next((d for d in data if d.name == "orders"), None)
+            # The latency phase runs streamproc's default client (confluent-kafka) at half its saturated rate.
             kafka_rate = next((m.median_rate for m in measurements
-                               if m.dataset == "orders" and m.contestant.name == "streamproc_kafka"), None)
+                               if m.dataset == "orders" and m.contestant.name == LATENCY_CONTESTANT), None)
             rate = latency_rate or (kafka_rate / 2 if kafka_rate else None)
-            if orders is not None and rate and any(c.name == "streamproc_kafka" for c in chosen):
+            if orders is not None and rate and any(c.name == LATENCY_CONTESTANT for c in chosen):
                 _say(f"latency: {rate:,.0f} events/s for {latency_seconds:g}s, linger {linger:g}s")
                 latency = measure_latency(
                     bootstrap=bootstrap, data=orders, rate=rate, seconds=latency_seconds, linger_seconds=linger,

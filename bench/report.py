@@ -132,7 +132,8 @@ def _dataset_table(results: dict[str, Any], dataset: str) -> list[str]:
 
 
 def _latency_section(latency: dict[str, Any] | None) -> list[str]:
-    lines = ["## Latency: event → visible in Delta (streamproc Kafka→Delta)", ""]
+    lines = ["## Latency: event → visible in Delta (streamproc Kafka→Delta, the default client: confluent-kafka)",
+             ""]
     if latency is None:
         return [*lines, "Not measured in this run.", ""]
     if latency["p50"] is None:

@@ -56,12 +56,12 @@ class Contestant:
 CONTESTANTS: tuple[Contestant, ...] = (
     Contestant("streamproc_file", "streamproc file→Delta", how="`source: file`, default config (20k-row batches), "
                "quarantine + `_loads` + lineage columns, exactly-once txn"),
-    Contestant("streamproc_kafka", "streamproc Kafka→Delta", kafka=True, how="fresh consumer group, "
-               "`--until-caught-up`, same config; timed assignment → last load committed"),
-    Contestant("streamproc_kafka_worker", "streamproc Kafka→Delta, validation worker", kafka=True,
+    Contestant("streamproc_kafka", "streamproc Kafka→Delta, aiokafka", kafka=True, how="fresh consumer group, "
+               "`--until-caught-up`, same config, `source.client: aiokafka`; timed assignment → last load committed"),
+    Contestant("streamproc_kafka_worker", "streamproc Kafka→Delta, aiokafka, validation worker", kafka=True,
                how="as above with `validation.workers: 1`: batches validated in a second process"),
     Contestant("streamproc_kafka_confluent", "streamproc Kafka→Delta, confluent-kafka", kafka=True,
-               how="as streamproc Kafka→Delta with `source.client: confluent-kafka` (librdkafka fetches in its own "
+               how="as above with `source.client: confluent-kafka`, the default (librdkafka fetches in its own "
                "threads; cooperative-sticky)"),
     Contestant("aiokafka_consume", "aiokafka consume-only", kafka=True, lands=False,
                how="`getmany(max_records=10000)`, no validation, no landing (the ceiling)"),

@@ -1,4 +1,5 @@
-"""Contestant 2: ``streamproc run --until-caught-up`` on a Kafka topic (produced before the run) into Delta.
+"""Contestant 2: ``streamproc run --until-caught-up`` on a Kafka topic (produced before the run) into Delta, with
+``source.client: aiokafka`` (:mod:`.streamproc_kafka_confluent`: confluent-kafka, the default).
 
 A fresh consumer group and fresh tables per run. Timed like :mod:`bench.contestants.aiokafka_consume`, consume →
 land: from the group's partition assignment to the commit of the load that landed the last event (the idle fetch
@@ -50,12 +51,14 @@ def kafka_source(spec: dict[str, Any], group: str) -> dict[str, Any]:
         "bootstrap_servers": kafka["bootstrap_servers"],
         "topics": [kafka["topic"]],
         "consumer_group": group,
-        "client": spec.get("client", "aiokafka"),
+        **({"client": spec["client"]} if "client" in spec else {}),
         **({"fetch_max_records": spec["fetch_max_records"]} if "fetch_max_records" in spec else {}),
     }
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """With ``spec["client"]`` (the Kafka → Delta contestant: ``aiokafka``), else streamproc's default client."""
+    spec = {"client": "aiokafka", **spec}
     config = load_config(write_config(spec, kafka_source(spec, f"bench-{uuid.uuid4().hex[:8]}")))
     timer = Clock()
     pipeline = Pipeline(config, until_caught_up=True, observers=[timer])
