@@ -180,6 +180,7 @@ async def build_parts(
         contracts: the config's contracts if already resolved.
 
     Raises:
+        SourceUnavailableError, SourceError: the source cannot be read (checked before any table is touched).
         ContractError: a contract or the registry refused (not found, changed under a registered version, ...).
         SchemaMismatchError: an existing table does not match its contract.
         StorageUnavailableError: a table cannot be read or written.
@@ -187,8 +188,9 @@ async def build_parts(
     """
     if contracts is None:
         contracts = await anyio.to_thread.run_sync(resolve_contracts, config)
-    registry = await anyio.to_thread.run_sync(functools.partial(open_registry, config, contracts))
     source = source if source is not None else open_source(config)
+    await source.check()  # before any table (``_contracts`` included) is created: a run that cannot read lands nothing
+    registry = await anyio.to_thread.run_sync(functools.partial(open_registry, config, contracts))
     pool = await _start_validation_pool(config, contracts.classes)
     try:
         landing = landing_parts(

@@ -42,6 +42,13 @@ class FileSource:
     def source_uris(self) -> dict[str, str]:
         return {self.tp.topic: self.path.resolve().as_uri()}
 
+    async def check(self) -> None:
+        """Raises:
+            SourceError: the file does not exist.
+        """
+        if not self.path.is_file():
+            raise SourceError(f"no such file: {self.path}")
+
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Open the file and skip what the Delta log says is landed.
 

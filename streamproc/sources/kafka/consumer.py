@@ -11,6 +11,8 @@ import logging
 import time
 from collections.abc import Iterable
 
+import anyio
+
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTopicPartition
 
@@ -104,6 +106,14 @@ class KafkaSource:
         """topic → ``kafka://host:port/topic``."""
         return {t: kafka_source_uri(self.config.bootstrap_servers, t) for t in self.config.topics}
 
+    async def check(self) -> None:
+        """Ask the cluster for the subscribed topics' partitions (a topic not yet created is fine).
+
+        Raises:
+            SourceUnavailableError: no bootstrap server answered.
+        """
+        await topic_partitions(self.config.bootstrap_servers, self.config.topics, missing_ok=True)
+
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Connect, subscribe and join the consumer group.
 
@@ -125,8 +135,8 @@ class KafkaSource:
         try:
             with map_kafka_errors(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}"):
                 await self._consumer.start()
-        except SourceError:
-            self._stopped = True
+        except BaseException:
+            await self.stop()  # a consumer that failed to start still holds a client: closed, not left to the GC
             raise
         self._consumer.subscribe(list(self.config.topics), listener=_Listener(self, on_assigned, on_revoked))
         self._subscribed_at = self._waited_logged_at = time.monotonic()
@@ -206,11 +216,13 @@ class KafkaSource:
             logger.warning("committing offsets to Kafka failed (the Delta log has them): %s", exc)
 
     async def stop(self) -> None:
-        """Leave the group and close the connections. Idempotent."""
+        """Leave the group and close the connections. Idempotent; shielded from cancellation (a stop cut short
+        leaves the consumer's connections open)."""
         self._stopped = True
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+            with anyio.CancelScope(shield=True):
+                await consumer.stop()
 
 
 def _describe(partitions: Iterable[TopicPartition]) -> str:
