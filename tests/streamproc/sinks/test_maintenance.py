@@ -132,3 +132,54 @@ def _commits(lake: Path, operation: str) -> list[dict]:
         for commit in DeltaTable(str(table)).history()
         if commit.get("operation") == operation
     ] if lake.is_dir() else []
+
+
+def _small_files(uri: str, count: int) -> None:
+    for n in range(count):
+        write_deltalake(uri, pa.table({"n": [n]}), mode="append")
+
+
+def test_vacuum_reports_only_the_files_it_really_deleted(tmp_path: Path) -> None:
+    """delta-rs's vacuum lists the log's expired tombstones as deleted on every run, also once their files are gone:
+    the report (and the maintenance log line made from it) counts only files that were on disk, and a vacuum with
+    nothing to delete commits nothing."""
+    uri = str(tmp_path / "orders")
+    _small_files(uri, 12)
+    maintainer = TableMaintainer(MaintenanceConfig(compact_min_files=10, vacuum_retention_hours=0), [uri])
+    maintainer.compact()
+    on_disk = {p.name for p in Path(uri).glob("*.parquet")}
+
+    [first] = maintainer.vacuum()
+    left = {p.name for p in Path(uri).glob("*.parquet")}
+    assert first.files_removed == len(on_disk - left) == 12
+
+    commits = len(DeltaTable(uri).history())
+    [second] = maintainer.vacuum()
+    assert second.files_removed == 0
+    assert len(DeltaTable(uri).history()) == commits  # no VACUUM START/END pair for nothing
+
+
+def test_the_compaction_report_names_the_optimize_commits_version_when_an_append_follows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """delta-rs refreshes the compacting handle to the newest version after the OPTIMIZE commit: an append landed in
+    between (another member, or this one's landing beside maintenance) must not be reported as the compaction's."""
+    uri = str(tmp_path / "orders")
+    _small_files(uri, 12)
+    refresh = DeltaTable.update_incremental
+    appended: list[int] = []
+
+    def append_then_refresh(table: DeltaTable) -> None:
+        if not appended:  # a concurrent writer's append, right after the OPTIMIZE commit
+            write_deltalake(uri, pa.table({"n": [99]}), mode="append")
+            appended.append(DeltaTable(uri).version())
+        refresh(table)
+
+    monkeypatch.setattr(DeltaTable, "update_incremental", append_then_refresh)
+    maintainer = TableMaintainer(MaintenanceConfig(compact_min_files=10, checkpoint=False), [uri])
+
+    [report] = maintainer.compact()
+
+    [optimize] = [c for c in DeltaTable(uri).history() if c["operation"] == "OPTIMIZE"]
+    assert appended == [optimize["version"] + 1]
+    assert report.version == optimize["version"]
