@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from contracts import Contract, ContractNotFoundError, schema_hash
 from contracts.registry import ContractRegistry
 from streamproc.config import PipelineConfig
 from streamproc.config.resolve import PipelineContracts, resolve_contracts
@@ -133,11 +134,32 @@ def landing_parts(
                 quarantine=DeltaTableWriter(
                     sink.resolved_quarantine_uri, QUARANTINE_SCHEMA, name=sink.quarantine_name, storage_options=storage
                 ),
-                table=DeltaTableWriter(sink.table_uri, stage.table_schema(), name=sink.table_name, storage_options=storage),
+                table=DeltaTableWriter(
+                    sink.table_uri,
+                    stage.table_schema(),
+                    name=sink.table_name,
+                    add_nullable_columns=_accepted(registry, route.contract),
+                    storage_options=storage,
+                ),
                 loads=shared,
             )
         )
     return Landing(LoadPreparer(tables, router=Router.of(contracts)), Committer(routes))
+
+
+def _accepted(registry: ContractRegistry | None, contract: type[Contract]) -> bool:
+    """Whether the registry registered ``contract``'s version as it is declared, so accepted it at its compatibility
+    level (:func:`open_registry` refuses a version that breaks it): its added nullable columns may join the table."""
+    if registry is None:
+        return False
+    info = contract.__contract__
+    try:
+        known = registry.get(info.name, info.version)
+    except ContractNotFoundError:
+        return False
+    return known.registered_at is not None and known.schema_hash == schema_hash(contract) and (
+        known.verdict != "incompatible"
+    )
 
 
 @dataclass(frozen=True, eq=False)
