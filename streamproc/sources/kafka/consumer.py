@@ -7,6 +7,7 @@ Offsets are never auto-committed. On assignment the pipeline says where each par
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -222,7 +223,22 @@ class KafkaSource:
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             with anyio.CancelScope(shield=True):
-                await consumer.stop()
+                try:
+                    await consumer.stop()
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # ours: a deadline around the stop
+                    # aiokafka's fetcher cancels its fetch tasks on close and awaits them; one sleeping its retry
+                    # back-off (the broker is gone) re-raises that cancellation into stop() (aio-libs/aiokafka#647),
+                    # which then skips closing the client's connections: close them here.
+                    logger.warning(
+                        "stopped while the Kafka broker at %s was unreachable: what was fetched is landed (the Delta "
+                        "log has the positions), but this member could not leave group %s, so a member started "
+                        "before the broker expires its session (%gs) waits for its partitions",
+                        self.config.bootstrap_servers, self.config.consumer_group, self.config.session_timeout_seconds,
+                    )
+                    await consumer._client.close()  # noqa: SLF001 - the step aiokafka's stop() skipped
 
 
 def _describe(partitions: Iterable[TopicPartition]) -> str:
