@@ -283,6 +283,17 @@ class LocalBroker:
         return self._port
 
     @property
+    def controller_port(self) -> int:
+        """The KRaft controller listener's port.
+
+        Raises:
+            BrokerError: not started yet and no port was given.
+        """
+        if self._controller_port is None:
+            raise BrokerError(f"broker in {self.data_dir} has no controller port yet: start() it first")
+        return self._controller_port
+
+    @property
     def bootstrap_servers(self) -> str:
         """``127.0.0.1:PORT``, for ``bootstrap_servers=`` of Kafka clients."""
         return f"{HOST}:{self.port}"
