@@ -3,6 +3,7 @@ pipelines on the real broker and real Delta tables), and how storage retries are
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import anyio
@@ -23,7 +24,9 @@ from streamproc.observe.observer import RunInfo
 from streamproc.runtime.pipeline import Pipeline
 from tests.fixtures.contract_modes import EvolvingOrder
 from tests.fixtures.evolving_orders import OrderV1
-from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, write_pipeline
+from tests.fixtures.ops import metrics_port, sample_values, scrape
+from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, start_cli, stop, write_pipeline
+from tests.fixtures.waiting import wait_until
 from streamproc.sinks.reader import read_table
 
 
@@ -149,3 +152,25 @@ def test_evolve_counts_each_inferred_version_and_labels_rows_with_it(tmp_path: P
     assert _value("streamproc_events_landed_total", **labels, contract_version="3") == 15
     assert {v: _value("streamproc_schema_evolutions_total", **labels, contract_version=str(v))
             for v in (1, 2, 3)} == evolutions
+
+
+@pytest.mark.kafka
+def test_the_open_batch_gauge_counts_the_events_waiting_for_their_batch_to_close(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """``streamproc_batch_open_events``: the events fetched into the micro-batch not yet closed (here: fewer than
+    ``max_rows``, long before the linger), read from the real endpoint of a running ``streamproc run``."""
+    topic = new_topic("open-batch")
+    run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(7)], partitions=1)
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 1000, "max_linger_seconds": 600})
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        port = metrics_port(process)
+        wait_until(lambda: sample_values(scrape(port), "streamproc_batch_open_events", pipeline="orders-test") == 7,
+                   "the 7 events in the open batch", watch=[process])
+        assert stop(process, signal.SIGTERM) == 0, process.output()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert files.read("table").num_rows == 7  # the open batch landed at the stop
