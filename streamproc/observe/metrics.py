@@ -22,6 +22,7 @@ name                                            type      meaning
 ``streamproc_batches_total``                    counter   loads, by ``close_reason`` (rows, bytes, linger, ...)
 ``streamproc_batch_events``                     histogram events per micro-batch
 ``streamproc_batch_bytes``                      histogram payload bytes per micro-batch
+``streamproc_batch_open_events``                gauge     events in the open micro-batch, not yet closed for landing
 ``streamproc_load_duration_seconds``            histogram validation + the three commits of one load
 ``streamproc_delta_commit_duration_seconds``    histogram one Delta commit, by ``table`` (table, quarantine, loads)
 ``streamproc_delta_commit_retries_total``       counter   loads retried after a failed commit, by ``reason``
@@ -69,6 +70,7 @@ __all__ = [
     "BATCHES",
     "BATCH_EVENTS",
     "BATCH_BYTES",
+    "BATCH_OPEN_EVENTS",
     "LOAD_DURATION",
     "COMMIT_DURATION",
     "COMMIT_RETRIES",
@@ -132,6 +134,12 @@ BATCH_EVENTS = Histogram(
 )
 BATCH_BYTES = Histogram(
     "streamproc_batch_bytes", "Payload bytes per micro-batch.", ("pipeline",), buckets=_BYTE_BUCKETS,
+    registry=_registry,
+)
+BATCH_OPEN_EVENTS = Gauge(
+    "streamproc_batch_open_events",
+    "Events in the open micro-batch: fetched, not yet closed for landing (read at scrape time).",
+    ("pipeline",),
     registry=_registry,
 )
 LOAD_DURATION = Histogram(

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from streamproc.batching.batcher import MicroBatch
     from streamproc.lineage.loads import LoadRecord
+    from streamproc.observe.summary import RunSummary
     from streamproc.sinks.committer import LoadOutcome
 
 __all__ = ["PrometheusObserver", "reason_class"]
@@ -80,6 +81,8 @@ class PrometheusObserver(PipelineObserver):
         self._set_contract_info(info.name, str(info.version), run.contract_hash)
         m.STORAGE_WRITABLE.labels(pipeline).set(1)
         m.ASSIGNED_PARTITIONS.labels(pipeline).set(0)
+        if run.open_events is not None:
+            m.BATCH_OPEN_EVENTS.labels(pipeline).set_function(run.open_events)  # no cost per event: read when scraped
         if run.contracts is not None:
             tables = [(r.table_name, r.sink.table_uri, r.sink.storage_options, schema_hash(r.contract))
                       for r in run.contracts.routes]
@@ -143,6 +146,9 @@ class PrometheusObserver(PipelineObserver):
             if tp in self._owned:
                 self._next_to_land[tp] = offset
                 self._set_lag(tp, offset)
+
+    async def on_stop(self, summary: RunSummary, error: BaseException | None) -> None:
+        m.BATCH_OPEN_EVENTS.labels(self._pipeline).set_function(lambda: 0)  # the run holds no batch any more
 
     async def on_storage_retry(self, error: BaseException, attempt: int) -> None:
         conflict = _is_conflict(error)

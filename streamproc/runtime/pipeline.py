@@ -191,6 +191,7 @@ class Pipeline:
                 tables=dict(self.summary.tables),
                 source=source,
                 contracts=parts.contracts,
+                open_events=self._batcher.__len__,
             )
         )
         send, receive = anyio.create_memory_object_stream[_Chunk](config.batch.queue_size)
