@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kafka chromium test demo catalog-ui catalog-screenshots clean check-deploy bench bench-quick bench-venv image docs
+.PHONY: install kafka system-packages chromium test demo catalog-ui catalog-screenshots clean check-deploy bench bench-quick bench-venv image docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,15 @@ install: $(VENV)/.installed
 kafka: install
 	$(PY) deploy/kafka/broker.py fetch
 
+# The Debian packages the tests use (Chromium, PostgreSQL, promtool, podman), in one apt transaction up front.
+system-packages:
+	deploy/debian/packages.sh
+
 # Debian's Chromium for the catalog UI's browser tests (Playwright drives it; `playwright install` is never used).
 chromium:
 	deploy/chromium/install.sh
 
-test: install kafka chromium
+test: install kafka system-packages chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install kafka
