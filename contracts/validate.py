@@ -15,8 +15,7 @@ an inferred contract version.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,78 +24,15 @@ from contracts.arrow import contract_arrow_schema
 from contracts.declare import Contract
 from contracts.errors import ContractFrozenError
 from contracts.fast import fast_plan
-from contracts.evolve import EvolvedColumn, evolvable_fields, with_evolvable_nullable
-from contracts.modes import Entity, ModeName, ResolvedModes, resolve_modes
+from contracts.evolve import evolvable_fields, with_evolvable_nullable
+from contracts.modes import ResolvedModes, resolve_modes
+from contracts.results import Disposition, EvolvedColumn, Rejection, ValidationResult, Violation
 from contracts.row import RowJudge
 
 __all__ = ["Violation", "Rejection", "Disposition", "ValidationResult", "validate_batch", "accepted_schema"]
 
-Disposition = Literal["row_discarded", "value_discarded", "malformed"]
-
 FAST_PATH_MIN_EVENTS = 8
 """Smaller batches go straight to the per-row path (the fast path's fixed costs would dominate)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One reason an event broke its contract.
-
-    Attributes:
-        loc: dotted path of the offending field (``items.0.sku``); empty for the whole event.
-        type: pydantic's error type (``int_parsing``, ``missing``, ``extra_forbidden``...) or one of
-            ``utf8_invalid``, ``json_invalid``, ``not_an_object`` for malformed payloads.
-        message: pydantic's human-readable message.
-        entity: ``columns``, ``data_type``, ``tables`` or ``payload``.
-        mode: the mode that applied to the entity; ``None`` for ``payload``.
-        value_type: the JSON type of the offending value (``string``, ``integer``, ``number``, ``boolean``,
-            ``null``, ``object``, ``array``; ``missing`` when absent), when one was there to judge.
-    """
-
-    loc: str
-    type: str
-    message: str
-    entity: Entity | Literal["payload"]
-    mode: ModeName | None
-    value_type: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """An event (or part of one) that did not land as sent.
-
-    Attributes:
-        index: the event's position in the validated batch (pair it with its source coordinates).
-        contract_name, contract_version: the contract that judged it.
-        violations: every violation found, in pydantic's order.
-        disposition: ``row_discarded`` (not landed), ``value_discarded`` (landed without the offending values,
-            which are listed in ``removed``), or ``malformed`` (not landed).
-        removed: the removed top-level values for ``value_discarded``: field → original value.
-    """
-
-    index: int
-    contract_name: str
-    contract_version: int
-    violations: tuple[Violation, ...]
-    disposition: Disposition
-    removed: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationResult:
-    """The verdicts on one batch.
-
-    Attributes:
-        accepted: the landed rows, with the contract's Arrow schema (:func:`contract_arrow_schema`).
-        accepted_index: for each accepted row, its event's position in the batch (ascending).
-        rejected: one :class:`Rejection` per rejected or value-discarded event (ascending index). A
-            ``value_discarded`` event is in both ``accepted`` and ``rejected``.
-        new_columns: evolved columns this batch added (not among the ``evolved`` passed in), first seen first.
-    """
-
-    accepted: pa.Table
-    accepted_index: list[int]
-    rejected: list[Rejection]
-    new_columns: tuple[EvolvedColumn, ...] = ()
 
 
 def validate_batch(
