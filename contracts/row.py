@@ -16,21 +16,15 @@ The harshest mode of an event's violations decides (freeze > discard_row > disca
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import enum
 import json
-import weakref
-import types
-import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
+from typing import Annotated, Any, Optional
 
-import pydantic
 import msgspec
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import ValidationError, create_model
 
 from contracts.declare import Contract
+from contracts.dumps import model_converter, overflow_keys, overflows
 from contracts.evolve import (
     NULL_ERRORS,
     TYPE_ERRORS,
@@ -43,9 +37,7 @@ from contracts.evolve import (
 )
 from contracts.modes import SEVERITY, Entity, ResolvedModes
 
-__all__ = ["IntKeys", "RowJudge", "RowVerdict", "classify_malformed", "int64_overflows", "int_keys"]
-
-_INT64 = (-(2**63), 2**63 - 1)
+__all__ = ["RowJudge", "RowVerdict", "classify_malformed"]
 
 
 @dataclass(slots=True)
@@ -88,7 +80,8 @@ class RowJudge:
         self._fields = frozenset(contract.model_fields)
         self._evolvable = evolvable_fields(self._fields, modes)
         self._lenient: type[Contract] | None = None
-        self._int_keys = int_keys(contract)
+        self._number_keys = overflow_keys(contract)
+        self._convert = model_converter(contract)
 
     def judge(self, payload: bytes | None) -> RowVerdict:
         """The verdict on one raw event (never raises for bad data)."""
@@ -97,10 +90,10 @@ class RowJudge:
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
         else:
-            row = self._row(model, {})
-            overflow = int64_overflows(row, self._int_keys)
+            row = model.model_dump()
+            overflow = overflows(row, self._number_keys)
             if not overflow:
-                return RowVerdict(row)
+                return RowVerdict(self._landed(row))
             return self._resolve(_document(payload), overflow)
         malformed = classify_malformed(payload, errors)
         if malformed is not None:
@@ -113,9 +106,9 @@ class RowJudge:
             model = self.contract.model_validate(document)
         except ValidationError as exc:
             return self._resolve(document, exc.errors(include_url=False))
-        row = self._row(model, {})
-        overflow = int64_overflows(row, self._int_keys)
-        return self._resolve(document, overflow) if overflow else RowVerdict(row)
+        row = model.model_dump()
+        overflow = overflows(row, self._number_keys)
+        return self._resolve(document, overflow) if overflow else RowVerdict(self._landed(row))
 
     def _resolve(self, document: dict[str, Any], errors: list[Any]) -> RowVerdict:
         violations = []
@@ -146,9 +139,10 @@ class RowJudge:
         model = self._validate_lenient(kept)
         if model is None:
             return RowVerdict(None, violations, "row_discarded")
-        row = self._row(model, {})
-        if int64_overflows(row, self._int_keys):  # a value the table cannot hold is still in the row
+        row = model.model_dump()
+        if overflows(row, self._number_keys):  # a value the table cannot hold is still in the row
             return RowVerdict(None, violations, "row_discarded")
+        row = self._landed(row)
         for key, move in moves.items():
             if move is not None:
                 row[move[0]] = move[1]
@@ -238,10 +232,9 @@ class RowJudge:
             )
         return self._lenient  # type: ignore[return-value]
 
-    def _row(self, model: Contract, extras: dict[str, Any]) -> dict[str, Any]:
-        row = model.model_dump(mode="python")
-        row.update(extras)
-        return row
+    def _landed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A dumped row with the values its columns take (:mod:`contracts.dumps`)."""
+        return row if self._convert is None else self._convert(row)  # type: ignore[no-any-return]
 
 
 def _document(payload: bytes | None) -> dict[str, Any]:
@@ -266,113 +259,6 @@ def _json_type(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "array" if isinstance(value, list | tuple) else "object"
-
-
-@dataclass(frozen=True, slots=True)
-class IntKeys:
-    """The keys of a contract's dumped rows (``model_dump``, python mode) that can hold an ``int``.
-
-    Attributes:
-        scalars: keys whose value is an ``int`` or something that is never one (``None``, another scalar).
-        nested: keys whose value may hold ints anywhere inside (nested models, lists, dicts, ``Any``): walked.
-    """
-
-    scalars: tuple[str, ...]
-    nested: tuple[str, ...]
-
-
-def int_keys(contract: type[BaseModel]) -> IntKeys | None:
-    """Where a contract's dumped rows can hold an ``int``, from its fields' and computed fields' types; ``None``
-    when the dump's shape does not follow from the types (serializers, dumps by alias): then walk every value."""
-    if contract not in _INT_KEYS:
-        _INT_KEYS[contract] = _int_keys(contract)
-    return _INT_KEYS[contract]
-
-
-_INT_KEYS: weakref.WeakKeyDictionary[type, IntKeys | None] = weakref.WeakKeyDictionary()
-
-
-def _int_keys(contract: type[BaseModel]) -> IntKeys | None:
-    decorators = contract.__pydantic_decorators__
-    config = contract.model_config
-    if (decorators.field_serializers or decorators.model_serializers or config.get("serialize_by_alias")
-            or config.get("use_enum_values")):
-        return None
-    scalars: list[str] = []
-    nested: list[str] = []
-    types = [(name, info.annotation) for name, info in contract.model_fields.items()]
-    types += [(name, info.return_type) for name, info in contract.model_computed_fields.items()]
-    for name, annotation in types:
-        holds = _holds_int(annotation)
-        if holds == "scalar":
-            scalars.append(name)
-        elif holds == "nested":
-            nested.append(name)
-    return IntKeys(tuple(scalars), tuple(nested))
-
-
-# Types whose dumped values are never an int nor hold one (pydantic's own markers included).
-_NEVER_INT = (
-    str, bytes, float, bool, dt.datetime, dt.date, dt.time, dt.timedelta, decimal.Decimal, uuid.UUID, enum.Enum,
-    pydantic.AwareDatetime, pydantic.NaiveDatetime, pydantic.FutureDatetime, pydantic.PastDatetime,
-    pydantic.FutureDate, pydantic.PastDate, pydantic.SecretStr, pydantic.SecretBytes,
-)
-
-
-def _holds_int(annotation: Any) -> Literal["no", "scalar", "nested"]:
-    """Whether a value of this type, as pydantic dumps it in python mode, is an ``int`` or may hold one inside."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _holds_int(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        found = {_holds_int(member) for member in get_args(annotation)}
-        return "nested" if "nested" in found else "scalar" if "scalar" in found else "no"
-    if origin is Literal:
-        return "scalar" if any(type(v) is int for v in get_args(annotation)) else "no"
-    if annotation is type(None) or (isinstance(annotation, type) and issubclass(annotation, _NEVER_INT)):
-        return "no"  # a float field dumps a float even when the JSON sent an integer; bool and enums are not int
-    if annotation is int:
-        return "scalar"
-    return "nested"  # a model, a container, Any, a custom type: walk its dumped value
-
-
-def int64_overflows(row: dict[str, Any], keys: IntKeys | None = None) -> list[dict[str, Any]]:
-    """Errors (pydantic's shape) for integers an int64 column cannot hold: pydantic's ``int`` is unbounded.
-
-    Args:
-        row: a dumped row (``model_dump``, python mode).
-        keys: where the row can hold an int (:func:`int_keys`); default: every value is walked.
-
-    Returns:
-        One error per overflowing int (``loc``, ``type`` ``int64_overflow``, ``msg``), in the row's key order.
-    """
-    found: list[dict[str, Any]] = []
-    if keys is None:
-        for key, value in row.items():
-            _walk(value, (key,), found)
-        return found
-    low, high = _INT64
-    for key in keys.scalars:
-        value = row.get(key)
-        if type(value) is int and not low <= value <= high:
-            _walk(value, (key,), found)
-    for key in keys.nested:
-        _walk(row.get(key), (key,), found)
-    if len(found) > 1:  # scalars were checked before nested keys: back to the row's order
-        order = {key: position for position, key in enumerate(row)}
-        found.sort(key=lambda error: order.get(error["loc"][0], len(order)))
-    return found
-
-
-def _walk(value: Any, loc: tuple[str | int, ...], found: list[dict[str, Any]]) -> None:
-    if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
-        found.append({"loc": loc, "type": "int64_overflow", "msg": "Input should fit a 64-bit integer column"})
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _walk(item, (*loc, key), found)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for position, item in enumerate(value):
-            _walk(item, (*loc, position), found)
 
 
 def classify_malformed(

@@ -1,5 +1,6 @@
-"""Integers beyond int64 on the per-row path: found only where the contract's types can hold an int, the same as
-walking every value, and rejected as ``int64_overflow`` wherever they are (top level, nested, computed)."""
+"""Numbers a column cannot hold on the per-row path (integers beyond int64, decimals beyond decimal(38, 9)): found only
+where the contract's types can hold one, the same as walking every value, and rejected as ``int64_overflow`` or
+``decimal_overflow`` wherever they are (top level, nested, computed)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from pydantic import AwareDatetime, BaseModel, Field, computed_field, field_serializer
 
 from contracts import Contract, validate_batch
-from contracts.row import IntKeys, int64_overflows, int_keys
+from contracts.dumps import OverflowKeys, overflow_keys, overflows
 
 BIG = 2**63
 
@@ -59,10 +60,10 @@ class Serialized(Contract, name="serialized"):
         return int(value) if value.isdigit() else value
 
 
-def test_int_keys_are_the_fields_that_can_hold_an_int() -> None:
-    assert int_keys(Shipment) == IntKeys(scalars=("id", "clock", "level", "doubled"), nested=("parts", "counts"))
-    assert int_keys(Exotic) == IntKeys(scalars=("either",), nested=("anything",))
-    assert int_keys(Serialized) is None  # a serializer: every value is walked
+def test_overflow_keys_are_the_fields_that_can_hold_an_int_or_a_decimal() -> None:
+    assert overflow_keys(Shipment) == OverflowKeys(scalars=("id", "clock", "level", "doubled"), nested=("parts", "counts"))
+    assert overflow_keys(Exotic) == OverflowKeys(scalars=("either",), nested=("anything",))
+    assert overflow_keys(Serialized) is None  # a serializer: every value is walked
 
 
 ROWS: list[dict[str, Any]] = [
@@ -75,15 +76,15 @@ ROWS: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("event", ROWS)
-def test_checking_the_int_keys_finds_what_walking_every_value_finds(event: dict[str, Any]) -> None:
+def test_checking_the_overflow_keys_finds_what_walking_every_value_finds(event: dict[str, Any]) -> None:
     row = Shipment.model_validate(event).model_dump()
-    assert int64_overflows(row, int_keys(Shipment)) == int64_overflows(row)
+    assert overflows(row, overflow_keys(Shipment)) == overflows(row)
 
 
 @pytest.mark.parametrize("event", ROWS)
 def test_an_integer_beyond_int64_anywhere_rejects_the_event(event: dict[str, Any]) -> None:
     result = validate_batch(Shipment, [json.dumps(event).encode()])
-    walked = int64_overflows(Shipment.model_validate(event).model_dump())
+    walked = overflows(Shipment.model_validate(event).model_dump())
     if not walked:
         assert result.accepted_index == [0]
         return
@@ -98,10 +99,10 @@ def test_an_integer_beyond_int64_anywhere_rejects_the_event(event: dict[str, Any
 )
 def test_unions_and_any_are_checked_like_walking_every_value(event: dict[str, Any]) -> None:
     row = Exotic.model_validate(event).model_dump()
-    assert int64_overflows(row, int_keys(Exotic)) == int64_overflows(row)
+    assert overflows(row, overflow_keys(Exotic)) == overflows(row)
 
 
 def test_a_dump_that_does_not_follow_the_annotations_is_walked() -> None:
     row = Serialized.model_validate({"id": str(BIG)}).model_dump()
     assert row == {"id": BIG}
-    assert [e["loc"] for e in int64_overflows(row, int_keys(Serialized))] == [("id",)]
+    assert [e["loc"] for e in overflows(row, overflow_keys(Serialized))] == [("id",)]

@@ -1,0 +1,147 @@
+"""A contract's computed fields, evaluated on the fast path for the events it found clean.
+
+A computed field is a property of the model: evaluating it needs an instance whose attributes are what pydantic
+would have set. For the fields it reads that is exact when the column gives back pydantic's very value: ``bool``,
+``int``, ``float``, ``str``, ``bytes``, ``Literal``, ``str``/``int`` enums (the member is looked up again), ``date``,
+``UUID`` and ``time``. The fields a property reads are found in its code (the attribute names it loads); a property
+that calls the model's methods or other properties may read anything, so then every field must be exact. A
+``datetime`` (pydantic keeps the sent offset, the column holds UTC), a ``Decimal`` (pydantic keeps the sent
+exponent), nested models, lists and dicts are not rebuilt: a computed field reading one sends the contract per row.
+
+The instance is built as ``model_construct`` builds one, without validation; a property that raises, or whose
+value its column cannot hold, sends its event to the per-row path, which gives the same outcome pydantic would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel
+
+from contracts.dumps import converter
+from contracts.fast.fallback import NotCompiled
+
+__all__ = ["ComputedColumns"]
+
+_EXACT = (bool, int, float, str, bytes, dt.date, dt.time, uuid.UUID)
+
+
+class ComputedColumns:
+    """The contract's computed fields as columns, evaluated per clean event.
+
+    Raises:
+        NotCompiled: a computed field reads a field whose value the columns do not give back exactly.
+    """
+
+    def __init__(self, contract: type[BaseModel], schema: pa.Schema) -> None:
+        self.contract = contract
+        self.fields = list(contract.model_fields)
+        self.computed = [(name, info.wrapped_property.fget, schema.field(name).type, converter(info.return_type))
+                         for name, info in contract.model_computed_fields.items()]
+        read: set[str] = set()
+        for name, getter, _type, _convert in self.computed:
+            read |= _fields_read(contract, getter, name)
+        self.read = [f for f in self.fields if f in read]
+        self.rebuild: dict[str, Callable[[Any], Any]] = {}
+        for name in self.read:
+            rebuild = _rebuilder(contract.model_fields[name].annotation)
+            if rebuild is None:
+                raise NotCompiled(f"a computed field reads {name}, whose value the columns do not give back exactly")
+            self.rebuild[name] = rebuild
+
+    def evaluate(self, columns: list[pa.Array]) -> tuple[list[pa.Array], np.ndarray]:
+        """The computed columns for the rows of ``columns`` (the contract's fields), and the rows whose property
+        raised or whose value its column cannot hold (sorted)."""
+        count = len(columns[0]) if columns else 0
+        by_name = dict(zip(self.fields, columns))
+        values = {name: [None if v is None else self.rebuild[name](v) for v in by_name[name].to_pylist()]
+                  for name in self.read}
+        results: list[list[Any]] = [[None] * count for _ in self.computed]
+        bad: set[int] = set()
+        for row, instance in enumerate(self._instances(values, count)):
+            for column, (_name, getter, _type, convert) in zip(results, self.computed):
+                try:
+                    value = getter(instance)
+                    column[row] = value if value is None or convert is None else convert(value)
+                except Exception:  # noqa: BLE001 - pydantic's dump would raise too: the per-row path shows it
+                    bad.add(row)
+        arrays = []
+        for column, (_name, _getter, arrow, _convert) in zip(results, self.computed):
+            try:
+                arrays.append(pa.array(column, arrow))
+            except (pa.ArrowException, OverflowError, TypeError, ValueError):
+                for row, value in enumerate(column):
+                    try:
+                        pa.array([value], arrow)
+                    except (pa.ArrowException, OverflowError, TypeError, ValueError):
+                        bad.add(row)
+                        column[row] = None
+                arrays.append(pa.array(column, arrow))
+        return arrays, np.array(sorted(bad), np.int64)
+
+    def _instances(self, values: dict[str, list[Any]], count: int) -> Iterator[BaseModel]:
+        """Instances as ``model_construct`` makes them (no validation): ``__dict__`` holds the fields read."""
+        cls = self.contract
+        names = list(values)
+        columns = [values[n] for n in names]
+        fields_set = set(self.fields)
+        new = object.__new__
+        setattr_ = object.__setattr__
+        for row in range(count):
+            instance = new(cls)
+            setattr_(instance, "__dict__", {n: c[row] for n, c in zip(names, columns)})
+            setattr_(instance, "__pydantic_fields_set__", fields_set)
+            setattr_(instance, "__pydantic_extra__", None)
+            setattr_(instance, "__pydantic_private__", None)
+            yield instance
+
+
+def _fields_read(contract: type[BaseModel], getter: Any, name: str) -> set[str]:
+    """The fields a property's code reads; every field when it loads an attribute of the model that is not a field
+    (a method, another property: they may read anything)."""
+    names: set[str] = set()
+    code = getattr(getter, "__code__", None)
+    if code is None:
+        raise NotCompiled(f"computed field {name} has no Python code to read")
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        names.update(current.co_names)
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    fields = set(contract.model_fields)
+    if any(n not in fields and hasattr(contract, n) for n in names):
+        return fields
+    return names & fields
+
+
+def _rebuilder(annotation: Any) -> Callable[[Any], Any] | None:
+    """How a column's value becomes pydantic's value of this type; ``None`` when it cannot be exactly."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _rebuilder(get_args(annotation)[0])
+    if origin is not None and type(None) in get_args(annotation):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        return _rebuilder(members[0]) if len(members) == 1 else None
+    if origin is Literal:
+        return _same
+    if isinstance(annotation, type):
+        if issubclass(annotation, enum.Enum):
+            return annotation if issubclass(annotation, str | int) else None
+        if annotation is uuid.UUID:
+            return uuid.UUID
+        if issubclass(annotation, dt.datetime):
+            return None
+        if annotation in _EXACT:
+            return _same
+    return None
+
+
+def _same(value: Any) -> Any:
+    return value

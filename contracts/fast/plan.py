@@ -1,0 +1,421 @@
+"""Compiling a contract for the decoder: a tree of nodes (what each JSON value must be) and the builders it fills.
+
+Every field gets one of three routes (:class:`Route`), recorded by its dotted path:
+
+- ``columns``: decoded and checked by the native decoder (``contracts/native/``) straight into Arrow buffers;
+- ``field``: decoded as raw JSON text and validated by pydantic per value (:mod:`contracts.fast.fallback`);
+- ``row``: the whole contract goes per row (only model-level logic: see :func:`contract_refusal`).
+
+What compiles to ``columns`` (see ``contracts/README.md``): ``bool``, ``int``, ``float``, ``str``, ``bytes``,
+``UUID`` (and UUID1..8), ``Decimal``, ``datetime`` (also ``AwareDatetime``/``NaiveDatetime``), ``date``, ``time``,
+``Literal`` of strings or of ints, ``Enum`` of strings or of ints, optional (``T | None``), nested models, ``list``
+and ``tuple[T, ...]``, ``dict[str, T]``, ``Any`` inside containers, unions of models tagged by a ``Literal``
+discriminator; constraints ``gt``/``ge``/``lt``/``le``, ``multiple_of`` (int), ``min_length``/``max_length``,
+``pattern``, ``max_digits``/``decimal_places``, ``strict``, ``strip_whitespace``/``to_lower``/``to_upper`` however
+spelled (``Field``, ``Annotated``, ``StringConstraints``, ``con*``, annotated-types, the model's ``str_*`` config);
+aliases, ``alias_generator``, ``populate_by_name``/``validate_by_name``; defaults and ``default_factory`` of
+``list``/``dict``/``tuple``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import types
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import pyarrow as pa
+import pydantic
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from contracts.fast.fallback import FieldCheck, JsonText, NotCompiled, RawValue
+from contracts.fast.rules import Rules, field_refusal, model_refusal, validation_keys
+
+__all__ = ["Compiled", "Out", "Route", "compile_fields"]
+
+RouteKind = Literal["columns", "field", "row"]
+
+_NONE = type(None)
+_PURE_FACTORIES = (list, dict, tuple)
+_TEMPORAL: dict[Any, tuple[str, str]] = {  # annotation → (node kind, zone rule)
+    dt.datetime: ("datetime", "any"), pydantic.AwareDatetime: ("datetime", "required"),
+    pydantic.NaiveDatetime: ("datetime", "forbidden"), dt.date: ("date", ""), dt.time: ("time", ""),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How a field is validated: ``columns``, ``field`` or ``row``, and why when not ``columns``."""
+
+    route: RouteKind
+    reason: str = ""
+
+
+@dataclass(eq=False)
+class Out:
+    """One output array: its builder in the decoder, its Arrow type and where it sits in the tree.
+
+    Attributes:
+        builder: the builder's index.
+        kind: the builder's kind (``struct``, ``bool``, ``i32``, ``i64``, ``f64``, ``i128``, ``binary``,
+            ``offsets``, ``raw``).
+        arrow: the array's Arrow type.
+        parent: the enclosing array (``None`` for the event).
+        children: a struct's fields, a list's items, a map's entries, the entries' keys and values.
+        raw: for ``raw`` builders, how each raw value becomes its landed value.
+    """
+
+    builder: int
+    kind: str
+    arrow: pa.DataType
+    parent: Out | None
+    children: list[Out] = field(default_factory=list)
+    raw: RawValue | None = None
+
+
+@dataclass
+class Compiled:
+    """A model's fields compiled: the decoder's root node, its builders, and each field's route."""
+
+    root: dict[str, Any]
+    out: Out
+    builders: list[tuple[str, list[int]]]
+    outs: list[Out]
+    routes: dict[str, Route]
+
+
+def compile_fields(model: type[BaseModel], schema: pa.Schema) -> Compiled:
+    """The decoder's plan for a contract's fields (its computed fields are not in it).
+
+    Raises:
+        NotCompiled: a field the decoder cannot even take as raw text (an ``AliasPath``, clashing keys...).
+    """
+    compiler = _Compiler()
+    out = compiler.new("struct", pa.struct(list(schema)), None)
+    root = compiler.model(model, out, "")
+    return Compiled(root, out, [(o.kind, _null_children(o)) for o in compiler.outs], compiler.outs,
+                    compiler.routes)
+
+
+def _null_children(out: Out) -> list[int]:
+    """The builders that get a null slot with this one: a struct's fields (a list's items do not)."""
+    return [c.builder for c in out.children] if out.kind == "struct" else []
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.outs: list[Out] = []
+        self.routes: dict[str, Route] = {}
+
+    def new(self, kind: str, arrow: pa.DataType, parent: Out | None) -> Out:
+        out = Out(len(self.outs), kind, arrow, parent)
+        self.outs.append(out)
+        if parent is not None:
+            parent.children.append(out)
+        return out
+
+    # -- models ----------------------------------------------------------------------------------------------------
+
+    def model(self, model: type[BaseModel], out: Out, path: str) -> dict[str, Any]:
+        """A model's object into the struct ``out`` (whose Arrow type lists the model's fields)."""
+        config = model.model_config
+        keys_seen: set[str] = set()
+        fields = []
+        for name, info in model.model_fields.items():
+            keys = validation_keys(model, name, info)
+            if keys_seen.intersection(keys):
+                raise NotCompiled(f"{model.__name__}.{name}: its key {sorted(keys_seen & set(keys))} names two fields")
+            keys_seen.update(keys)
+            arrow = out.arrow.field(name).type
+            fields.append(self.field(model, name, info, keys, arrow, out, f"{path}{name}", config))
+        extra = config.get("extra")
+        if extra == "allow":
+            raise NotCompiled(f"{model.__name__}: extra='allow' keeps undeclared keys in the model")
+        return {"kind": "struct", "builder": out.builder, "fields": fields, "forbid_extra": extra == "forbid"}
+
+    def field(
+        self, model: type[BaseModel], name: str, info: FieldInfo, keys: list[str], arrow: pa.DataType, parent: Out,
+        path: str, config: Any,
+    ) -> dict[str, Any]:
+        mark = len(self.outs), len(parent.children)
+        try:
+            refusal = field_refusal(model, name)
+            if refusal:
+                raise NotCompiled(refusal)
+            node = self.annotation(info.annotation, list(info.metadata), arrow, parent, path, config,
+                                   discriminator=info.discriminator)
+            spec = {"keys": keys, "node": node}
+            if not info.is_required():
+                spec["default"] = self.default(model, name, info, node, arrow)
+            self.routes.setdefault(path, Route("columns"))
+            return spec
+        except NotCompiled as exc:
+            del self.outs[mark[0]:]
+            del parent.children[mark[1]:]
+            for nested in [p for p in self.routes if p.startswith(f"{path}.")]:
+                del self.routes[nested]
+            self.routes[path] = Route("field", str(exc))
+            out = self.new("raw", arrow, parent)
+            out.raw = FieldCheck(model, name)
+            return {"keys": keys, "node": {"kind": "raw", "builder": out.builder}, "default": None}
+
+    def default(self, model: type[BaseModel], name: str, info: FieldInfo, node: dict[str, Any],
+                arrow: pa.DataType) -> Any:
+        """The landed default in the builder's physical type (pydantic computes it: validators, factories)."""
+        if info.default_factory is not None and info.default_factory not in _PURE_FACTORIES:
+            raise NotCompiled(f"default_factory {getattr(info.default_factory, '__name__', info.default_factory)!r} "
+                              "is called per event")
+        landed = FieldCheck(model, name)(None)
+        if landed is None:
+            return None
+        if node["kind"] in ("list", "map"):
+            if len(landed):
+                raise NotCompiled("a default that is not empty")
+            return []
+        if node["kind"] in ("struct", "union"):
+            raise NotCompiled("a default of a model")
+        try:
+            return _physical(pa.array([landed], arrow), node["kind"])
+        except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+            raise NotCompiled(f"default {landed!r} does not fit its column ({exc})") from None
+
+    # -- annotations -----------------------------------------------------------------------------------------------
+
+    def annotation(
+        self, annotation: Any, metadata: list[Any], arrow: pa.DataType, parent: Out, path: str, config: Any,
+        *, discriminator: Any = None,
+    ) -> dict[str, Any]:
+        nullable = False
+        while True:
+            origin = get_origin(annotation)
+            if origin is Annotated:
+                annotation, *extra = get_args(annotation)
+                for item in extra:
+                    if isinstance(item, FieldInfo):
+                        metadata.extend(item.metadata)
+                        discriminator = item.discriminator or discriminator
+                    elif isinstance(item, pydantic.Discriminator):
+                        discriminator = item.discriminator
+                    else:
+                        metadata.append(item)
+            elif origin in (Union, types.UnionType) and _NONE in get_args(annotation):
+                members = [a for a in get_args(annotation) if a is not _NONE]
+                nullable = True
+                annotation = members[0] if len(members) == 1 else Union[tuple(members)]  # noqa: UP007
+            else:
+                break
+        rules = Rules(metadata, path)
+        if discriminator is not None or get_origin(annotation) in (Union, types.UnionType):
+            return self.union(annotation, discriminator, rules, nullable, arrow, parent, path)
+        node = self.shape(annotation, rules, arrow, parent, path, config)
+        node["nullable"] = nullable
+        rules.finish(node["kind"])
+        return node
+
+    def shape(self, annotation: Any, rules: Rules, arrow: pa.DataType, parent: Out, path: str,
+              config: Any) -> dict[str, Any]:
+        origin = get_origin(annotation)
+        if annotation is Any:
+            raise NotCompiled("Any as a field: its default")
+        if origin in (list, tuple, Sequence) or (origin is None and annotation in (list, tuple)):
+            args = [a for a in get_args(annotation) if a is not Ellipsis]
+            if origin is tuple and (len(get_args(annotation)) != 2 or get_args(annotation)[1] is not Ellipsis):
+                raise NotCompiled("a tuple of fixed length")
+            if not args:
+                raise NotCompiled("a list without an item type")
+            out = self.new("offsets", arrow, parent)
+            item = self.item(args[0], arrow.value_type, out, f"{path}.[]", config)
+            return {"kind": "list", "builder": out.builder, "item": item, **rules.length()}
+        if origin is dict:
+            key, value = get_args(annotation)
+            if key is not str:
+                raise NotCompiled(f"a dict whose keys are {key}")
+            out = self.new("offsets", arrow, parent)
+            entries = self.new("struct", pa.struct([arrow.key_field, arrow.item_field]), out)
+            keys = self.new("binary", pa.string(), entries)
+            item = self.item(value, arrow.item_type, entries, f"{path}.{{}}", config)
+            return {"kind": "map", "builder": out.builder, "entries": entries.builder, "keys": keys.builder,
+                    "value": item, **rules.length()}
+        if origin in (set, frozenset) or annotation in (set, frozenset):
+            raise NotCompiled("a set: its dumped order is not the event's")
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            refusal = model_refusal(annotation)
+            if refusal:
+                raise NotCompiled(refusal)
+            out = self.new("struct", arrow, parent)
+            return self.model(annotation, out, f"{path}.")
+        return self.scalar(annotation, rules, arrow, parent, config)
+
+    def item(self, annotation: Any, arrow: pa.DataType, parent: Out, path: str, config: Any) -> dict[str, Any]:
+        """A list's item or a dict's value; ``Any`` there is raw JSON kept as JSON text."""
+        bare = get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+        if bare is Any:
+            out = self.new("raw", arrow, parent)
+            out.raw = JsonText()
+            return {"kind": "raw", "builder": out.builder}
+        return self.annotation(annotation, [], arrow, parent, path, config)
+
+    def union(self, annotation: Any, discriminator: Any, rules: Rules, nullable: bool, arrow: pa.DataType,
+              parent: Out, path: str) -> dict[str, Any]:
+        """A union of models tagged by a ``Literal`` field, into one struct of all their fields (contracts.arrow):
+        each member's fields write into the merged field's builder, with that member's rules."""
+        if not isinstance(discriminator, str):
+            raise NotCompiled("a union without a discriminator field (pydantic's smart mode picks the member)")
+        members = [a for a in get_args(annotation) if a is not _NONE]
+        if not all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
+            raise NotCompiled("a tagged union of other things than models")
+        rules.finish("union")
+        out = self.new("struct", arrow, parent)
+        merged: dict[str, Out] = {}
+        variants = []
+        tag_keys: list[str] | None = None
+        for member in members:
+            refusal = model_refusal(member)
+            if refusal:
+                raise NotCompiled(refusal)
+            info = member.model_fields.get(discriminator)
+            if info is None or get_origin(_bare(info.annotation)) is not Literal:
+                raise NotCompiled(f"{member.__name__}.{discriminator} is not a Literal")
+            keys = validation_keys(member, discriminator, info)
+            if tag_keys not in (None, keys):
+                raise NotCompiled(f"the members name the discriminator {discriminator!r} differently")
+            tag_keys = keys
+            fields = [self.member_field(member, name, field_info, merged, out, f"{path}.{name}")
+                      for name, field_info in member.model_fields.items()]
+            variants.append((member, get_args(_bare(info.annotation)), fields))
+        specs = []
+        for member, tags, fields in variants:
+            absent = [o.builder for name, o in merged.items() if name not in member.model_fields]
+            forbid = member.model_config.get("extra") == "forbid"
+            for tag in tags:
+                specs.append({"tag": tag, "fields": fields, "forbid_extra": forbid, "absent": absent})
+        return {"kind": "union", "builder": out.builder, "nullable": nullable, "tag_keys": tag_keys,
+                "variants": specs}
+
+    def member_field(self, member: type[BaseModel], name: str, info: FieldInfo, merged: dict[str, Out], out: Out,
+                     path: str) -> dict[str, Any]:
+        """One member's field: the first member to have it builds the merged field's builders; the others compile
+        theirs aside, check the shape is the same and point their node at the existing builders."""
+        refusal = field_refusal(member, name)
+        if refusal:
+            raise NotCompiled(refusal)
+        arrow = out.arrow.field(name).type
+        config = member.model_config
+        if name not in merged:
+            node = self.annotation(info.annotation, list(info.metadata), arrow, out, path, config,
+                                   discriminator=info.discriminator)
+            merged[name] = out.children[-1]
+        else:
+            mark = len(self.outs)
+            holder = Out(-1, "struct", pa.struct([]), None)
+            node = self.annotation(info.annotation, list(info.metadata), arrow, holder, path, config,
+                                   discriminator=info.discriminator)
+            built = holder.children[0]
+            if not _same_shape(merged[name], built):
+                raise NotCompiled(f"the members' {name!r} fields are not decoded alike")
+            _retarget(node, built, merged[name])
+            del self.outs[mark:]
+        spec = {"keys": validation_keys(member, name, info), "node": node}
+        if not info.is_required():
+            spec["default"] = self.default(member, name, info, node, arrow)
+        return spec
+
+    def scalar(self, annotation: Any, rules: Rules, arrow: pa.DataType, parent: Out, config: Any) -> dict[str, Any]:
+        literals = None
+        if get_origin(annotation) is Literal:
+            literals = list(get_args(annotation))
+            kinds = {type(v) for v in literals}
+            if kinds not in ({str}, {int}):
+                raise NotCompiled(f"a Literal of {sorted(k.__name__ for k in kinds)}")
+            annotation = kinds.pop()
+        elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            values = [member.value for member in annotation]
+            kinds = {type(v) for v in values}
+            if kinds == {str} and issubclass(annotation, str) or kinds == {int} and issubclass(annotation, int):
+                literals, annotation = values, kinds.pop()
+            else:
+                raise NotCompiled(f"an Enum of {sorted(k.__name__ for k in kinds)} values")
+        if annotation is bool:
+            return {"kind": "bool", "builder": self.new("bool", arrow, parent).builder}
+        if annotation is int:
+            return {"kind": "int", "builder": self.new("i64", arrow, parent).builder, "literals": literals,
+                    **rules.bounds(int)}
+        if annotation is float:
+            return {"kind": "float", "builder": self.new("f64", arrow, parent).builder, **rules.bounds(float)}
+        if annotation is str:
+            spec = {"kind": "str", "builder": self.new("binary", arrow, parent).builder, "literals": literals}
+            if literals is None:
+                spec.update(rules.text(config))
+            return spec
+        if annotation is bytes:
+            if config.get("val_json_bytes", "utf8") != "utf8":
+                raise NotCompiled(f"bytes read as {config.get('val_json_bytes')}")
+            return {"kind": "bytes", "builder": self.new("binary", arrow, parent).builder, **rules.length()}
+        if annotation is uuid.UUID:
+            return {"kind": "uuid", "builder": self.new("binary", arrow, parent).builder, "version": rules.uuid()}
+        if annotation is decimal.Decimal:
+            return {"kind": "decimal", "builder": self.new("i128", arrow, parent).builder, **rules.decimal()}
+        if annotation in _TEMPORAL:
+            kind, zone = _TEMPORAL[annotation]
+            builder = "i32" if kind == "date" else "i64"
+            return {"kind": kind, "builder": self.new(builder, arrow, parent).builder, "zone": zone}
+        raise NotCompiled(f"{getattr(annotation, '__name__', annotation)} is not decoded natively")
+
+
+def _bare(annotation: Any) -> Any:
+    """The type inside ``Annotated[...]``."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _physical(array: pa.Array, kind: str) -> Any:
+    """A one-value Arrow array's value as its builder stores it (see ``contracts/native/src/spec.rs``)."""
+    if kind in ("datetime", "time"):
+        return array.cast(pa.int64())[0].as_py()
+    if kind == "date":
+        return array.cast(pa.int32())[0].as_py()
+    if kind == "decimal":
+        return int(array[0].as_py().scaleb(9))
+    value = array[0].as_py()
+    if kind in ("str", "uuid"):
+        return value.encode()
+    return value
+
+
+def _same_shape(a: Out, b: Out) -> bool:
+    return a.kind == b.kind and a.arrow.equals(b.arrow) and len(a.children) == len(b.children) and all(
+        _same_shape(x, y) for x, y in zip(a.children, b.children)
+    )
+
+
+def _retarget(node: dict[str, Any], built: Out, child: Out) -> None:
+    """Point a node tree compiled into ``built`` at the equally shaped existing ``child``."""
+    mapping: dict[int, int] = {}
+
+    def pair(x: Out, y: Out) -> None:
+        mapping[x.builder] = y.builder
+        for a, b in zip(x.children, y.children):
+            pair(a, b)
+
+    pair(built, child)
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key in ("builder", "entries", "keys"):
+                if key in value and value[key] in mapping:
+                    value[key] = mapping[value[key]]
+            if "absent" in value:
+                value["absent"] = [mapping.get(b, b) for b in value["absent"]]
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(node)
