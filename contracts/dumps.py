@@ -30,7 +30,6 @@ import types
 import uuid
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pydantic
@@ -39,12 +38,11 @@ from pydantic import BaseModel
 
 __all__ = [
     "Converter",
-    "OverflowKeys",
     "converter",
     "decimal_fits",
     "json_text",
     "model_converter",
-    "overflow_keys",
+    "overflow_check",
     "overflows",
     "value_overflows",
 ]
@@ -180,48 +178,115 @@ def _dict_converter(value: Converter) -> Converter:
 # -- values a column cannot hold -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class OverflowKeys:
-    """The keys of a contract's dumped rows (``model_dump``, python mode) that may hold a number its column cannot.
+Found = list[dict[str, Any]]
+Check = Callable[[Any, tuple[Any, ...], Found], None]
+"""Appends an error (pydantic's shape) for each number in a dumped value its column cannot hold."""
 
-    Attributes:
-        scalars: keys whose value is an ``int`` or a ``Decimal``, or something that is never one (``None``).
-        nested: keys whose value may hold ints or decimals anywhere inside (models, lists, dicts, ``Any``): walked.
+
+def overflow_check(contract: type[BaseModel]) -> Callable[[dict[str, Any]], Found]:
+    """A function that finds, in a contract's dumped row, the numbers its columns cannot hold: only where the types
+    say an ``int`` or a ``Decimal`` lands (not inside ``Any``, which lands as JSON text); every value is walked when
+    the dump's shape does not follow from the types (serializers, dumps by alias). Cached.
+
+    The errors have ``loc``, ``type`` (``int64_overflow`` or ``decimal_overflow``) and ``msg``, in the row's order.
     """
-
-    scalars: tuple[str, ...]
-    nested: tuple[str, ...]
-
-
-def overflow_keys(contract: type[BaseModel]) -> OverflowKeys | None:
-    """Where a contract's dumped rows can hold an ``int`` or a ``Decimal``, from its fields' and computed fields'
-    types; ``None`` when the dump's shape does not follow from the types (serializers, dumps by alias): then walk
-    every value."""
-    if contract not in _KEYS:
-        _KEYS[contract] = _overflow_keys(contract)
-    return _KEYS[contract]
+    if contract not in _CHECKS:
+        _CHECKS[contract] = _row_check(contract)
+    return _CHECKS[contract]
 
 
-_KEYS: weakref.WeakKeyDictionary[type, OverflowKeys | None] = weakref.WeakKeyDictionary()
+_CHECKS: weakref.WeakKeyDictionary[type, Callable[[dict[str, Any]], Found]] = weakref.WeakKeyDictionary()
 
 
-def _overflow_keys(contract: type[BaseModel]) -> OverflowKeys | None:
+def _row_check(contract: type[BaseModel]) -> Callable[[dict[str, Any]], Found]:
     decorators = contract.__pydantic_decorators__
     config = contract.model_config
-    if (decorators.field_serializers or decorators.model_serializers or config.get("serialize_by_alias")
-            or config.get("use_enum_values")):
+    if decorators.field_serializers or decorators.model_serializers or config.get("serialize_by_alias"):
+        return overflows
+    check = _model_check(contract)
+    if check is None:
+        return lambda row: []
+
+    def checked(row: dict[str, Any]) -> Found:
+        found: Found = []
+        check(row, (), found)
+        return found
+
+    return checked
+
+
+def _type_check(annotation: Any) -> Check | None:
+    """The check of a dumped value of this type; ``None`` when it never holds an ``int`` or a ``Decimal``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _type_check(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        checks = [c for c in map(_type_check, get_args(annotation)) if c is not None]
+        if not checks:
+            return None
+        return lambda value, loc, found: _first_finding(checks, value, loc, found)
+    if origin is Literal:
+        return _number if any(type(v) is int for v in get_args(annotation)) else None
+    if origin in (list, tuple, set, frozenset, collections.abc.Sequence):
+        args = [a for a in get_args(annotation) if a is not Ellipsis]
+        item = _type_check(args[0]) if args else _walk
+        if item is None:
+            return None
+        return lambda value, loc, found: [item(v, (*loc, i), found) for i, v in enumerate(value)] and None
+    if origin is dict:
+        args = get_args(annotation)
+        item = _type_check(args[1]) if len(args) == 2 else _walk
+        if item is None:
+            return None
+        return lambda value, loc, found: [item(v, (*loc, k), found) for k, v in value.items()] and None
+    if annotation is Any or annotation is object or annotation is type(None):
+        return None  # Any lands as JSON text: any number fits
+    if annotation is int or annotation is decimal.Decimal:
+        return _number
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return _model_check(annotation)
+        if issubclass(annotation, _NEVER_NUMBER):
+            return None
+    if getattr(annotation, "__name__", None) in ("EmailStr", "NameEmail"):
         return None
-    scalars: list[str] = []
-    nested: list[str] = []
-    fields = [(name, info.annotation) for name, info in contract.model_fields.items()]
-    fields += [(name, info.return_type) for name, info in contract.model_computed_fields.items()]
-    for name, annotation in fields:
-        holds = _holds_number(annotation)
-        if holds == "scalar":
-            scalars.append(name)
-        elif holds == "nested":
-            nested.append(name)
-    return OverflowKeys(tuple(scalars), tuple(nested))
+    return _walk  # a custom type: walk its dumped value
+
+
+def _model_check(model: type[BaseModel]) -> Check | None:
+    if model in _MODEL_CHECKS:
+        return _MODEL_CHECKS[model]
+    _MODEL_CHECKS[model] = _walk  # a recursive model: walk what recursion reaches
+    fields = [(name, _type_check(info.annotation)) for name, info in model.model_fields.items()]
+    fields += [(name, _type_check(info.return_type)) for name, info in model.model_computed_fields.items()]
+    checks = tuple((name, check) for name, check in fields if check is not None)
+
+    def check(value: Any, loc: tuple[Any, ...], found: Found) -> None:
+        if isinstance(value, dict):
+            for name, field_check in checks:
+                item = value.get(name)
+                if item is not None:
+                    field_check(item, (*loc, name), found)
+
+    _MODEL_CHECKS[model] = check if checks else None
+    return _MODEL_CHECKS[model]
+
+
+_MODEL_CHECKS: weakref.WeakKeyDictionary[type, Check | None] = weakref.WeakKeyDictionary()
+
+
+def _first_finding(checks: list[Check], value: Any, loc: tuple[Any, ...], found: Found) -> None:
+    """A union's value: the first member's check that finds something (members check what they recognise)."""
+    for check in checks:
+        mark = len(found)
+        check(value, loc, found)
+        if len(found) > mark:
+            return
+
+
+def _number(value: Any, loc: tuple[Any, ...], found: Found) -> None:
+    if type(value) is int or isinstance(value, decimal.Decimal):
+        _walk(value, loc, found)
 
 
 # Types whose dumped values are never an int or a Decimal nor hold one (pydantic's own markers included).
@@ -232,51 +297,11 @@ _NEVER_NUMBER = (
 )
 
 
-def _holds_number(annotation: Any) -> Literal["no", "scalar", "nested"]:
-    """Whether a value of this type, as pydantic dumps it in python mode, is an int or a Decimal, or may hold one."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _holds_number(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        found = {_holds_number(member) for member in get_args(annotation)}
-        return "nested" if "nested" in found else "scalar" if "scalar" in found else "no"
-    if origin is Literal:
-        return "scalar" if any(type(v) is int for v in get_args(annotation)) else "no"
-    if annotation is type(None) or (isinstance(annotation, type) and issubclass(annotation, _NEVER_NUMBER)):
-        return "no"  # a float field dumps a float even when the JSON sent an integer; bool and enums are not int
-    if annotation is int or annotation is decimal.Decimal:
-        return "scalar"
-    if getattr(annotation, "__name__", None) in ("EmailStr", "NameEmail"):
-        return "no"
-    return "nested"  # a model, a container, Any, a custom type: walk its dumped value
-
-
-def overflows(row: dict[str, Any], keys: OverflowKeys | None = None) -> list[dict[str, Any]]:
-    """Errors (pydantic's shape) for the numbers a row's columns cannot hold.
-
-    Args:
-        row: a dumped row (``model_dump``, python mode).
-        keys: where the row can hold such numbers (:func:`overflow_keys`); default: every value is walked.
-
-    Returns:
-        One error per number (``loc``, ``type`` ``int64_overflow`` or ``decimal_overflow``, ``msg``), in the row's
-        key order.
-    """
-    found: list[dict[str, Any]] = []
-    if keys is None:
-        for key, value in row.items():
-            _walk(value, (key,), found)
-        return found
-    low, high = _INT64
-    for key in keys.scalars:
-        value = row.get(key)
-        if (type(value) is int and not low <= value <= high) or type(value) is decimal.Decimal:
-            _walk(value, (key,), found)
-    for key in keys.nested:
-        _walk(row.get(key), (key,), found)
-    if len(found) > 1:  # scalars were checked before nested keys: back to the row's order
-        order = {key: position for position, key in enumerate(row)}
-        found.sort(key=lambda error: order.get(error["loc"][0], len(order)))
+def overflows(row: dict[str, Any]) -> Found:
+    """Errors (pydantic's shape) for every number in a dumped row its column cannot hold, walking every value."""
+    found: Found = []
+    for key, value in row.items():
+        _walk(value, (key,), found)
     return found
 
 

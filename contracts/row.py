@@ -24,7 +24,7 @@ import msgspec
 from pydantic import ValidationError, create_model
 
 from contracts.declare import Contract
-from contracts.dumps import model_converter, overflow_keys, overflows
+from contracts.dumps import model_converter, overflow_check
 from contracts.evolve import (
     NULL_ERRORS,
     TYPE_ERRORS,
@@ -80,7 +80,7 @@ class RowJudge:
         self._fields = frozenset(contract.model_fields)
         self._evolvable = evolvable_fields(self._fields, modes)
         self._lenient: type[Contract] | None = None
-        self._number_keys = overflow_keys(contract)
+        self._overflows = overflow_check(contract)
         self._convert = model_converter(contract)
 
     def judge(self, payload: bytes | None) -> RowVerdict:
@@ -91,7 +91,7 @@ class RowJudge:
             errors = exc.errors(include_url=False)
         else:
             row = model.model_dump()
-            overflow = overflows(row, self._number_keys)
+            overflow = self._overflows(row)
             if not overflow:
                 return RowVerdict(self._landed(row))
             return self._resolve(_document(payload), overflow)
@@ -107,7 +107,7 @@ class RowJudge:
         except ValidationError as exc:
             return self._resolve(document, exc.errors(include_url=False))
         row = model.model_dump()
-        overflow = overflows(row, self._number_keys)
+        overflow = self._overflows(row)
         return self._resolve(document, overflow) if overflow else RowVerdict(self._landed(row))
 
     def _resolve(self, document: dict[str, Any], errors: list[Any]) -> RowVerdict:
@@ -140,7 +140,7 @@ class RowJudge:
         if model is None:
             return RowVerdict(None, violations, "row_discarded")
         row = model.model_dump()
-        if overflows(row, self._number_keys):  # a value the table cannot hold is still in the row
+        if self._overflows(row):  # a value the table cannot hold is still in the row
             return RowVerdict(None, violations, "row_discarded")
         row = self._landed(row)
         for key, move in moves.items():
