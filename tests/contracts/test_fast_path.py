@@ -285,7 +285,7 @@ def test_traps_get_the_same_verdict_and_values_on_both_paths(name: str) -> None:
     ["float for int", "exponent for int", "true for int", "int for bool", "beyond int64", "below int64",
      "beyond uint64", "NaN", "Infinity", "beyond float", "huge int for float", "lone high surrogate",
      "not UTF-8 in a string", "duplicate key, last valid", "byte order mark", "two objects", "null payload",
-     "empty payload", "int literal as float", "datetime without zone", "impossible date"],
+     "empty payload", "int literal as float", "datetime without zone", "impossible date", "escaped key"],
 )
 def test_what_msgspec_refuses_or_arrow_cannot_hold_goes_per_row(name: str) -> None:
     plan = fast_plan(Probe)
@@ -299,7 +299,7 @@ def test_what_msgspec_refuses_or_arrow_cannot_hold_goes_per_row(name: str) -> No
     ("name", "field", "value"),
     [("int64 max", "id", 2**63 - 1), ("int64 min", "id", -(2**63)), ("negative zero", "ratio", -0.0),
      ("int for float", "score", 7.0), ("int beyond 2**53 for float", "score", float(2**53 + 1)),
-     ("surrogate pair", "note", "a\U0001f600"), ("escaped key", "id", 1), ("escaped value", "kind", "a"),
+     ("surrogate pair", "note", "a\U0001f600"), ("escaped value", "kind", "a"),
      ("duplicate key, last invalid", "id", None), ("optional fields missing", "currency", "EUR")],
 )
 def test_the_fast_path_accepts_exactly_pydantic_s_values(name: str, field: str, value: Any) -> None:

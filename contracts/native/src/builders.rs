@@ -10,7 +10,7 @@ use pyo3::types::{PyBytes, PyTuple};
 /// A growable bitmap (Arrow's LSB bit order).
 #[derive(Default)]
 pub struct Bits {
-    bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     len: usize,
 }
 
@@ -96,6 +96,38 @@ impl Builder {
     #[inline]
     pub fn len(&self) -> usize {
         self.valid.len()
+    }
+
+    /// The bytes of text this builder holds (0 for others).
+    pub fn data_len(&self) -> usize {
+        match &self.values {
+            Values::Binary { data, .. } | Values::Raw { data, .. } => data.len(),
+            _ => 0,
+        }
+    }
+
+    /// Room for ``slots`` values and ``bytes`` of text (the previous batch's sizes): no reallocation while
+    /// decoding a batch like it.
+    pub fn reserve(&mut self, slots: usize, bytes: usize) {
+        self.valid.bytes.reserve(slots / 8 + 1);
+        match &mut self.values {
+            Values::None => {}
+            Values::Bool(bits) => bits.bytes.reserve(slots / 8 + 1),
+            Values::I32(v) => v.reserve(slots),
+            Values::I64(v) => v.reserve(slots),
+            Values::F64(v) => v.reserve(slots),
+            Values::I128(v) => v.reserve(slots),
+            Values::Binary { offsets, data } => {
+                offsets.reserve(slots);
+                data.reserve(bytes);
+            }
+            Values::Offsets(offsets) => offsets.reserve(slots),
+            Values::Raw { offsets, data, missing } => {
+                offsets.reserve(slots);
+                data.reserve(bytes);
+                missing.bytes.reserve(slots / 8 + 1);
+            }
+        }
     }
 
     /// A null slot (a struct's children get theirs from the caller).

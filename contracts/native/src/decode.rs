@@ -123,8 +123,7 @@ impl Decoder<'_> {
                         check(peek.into_inner().is_ascii_digit() || peek == Peek::Minus)?;
                         let text = jiter.known_number_bytes(peek)?;
                         if text.iter().any(|c| matches!(c, b'.' | b'e' | b'E')) {
-                            let value: f64 = std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).ok_or(NotClean)?;
-                            scalars::Decimal::from_float(value)
+                            scalars::Decimal::from_float_text(text)
                         } else {
                             scalars::Decimal::from_plain(text)
                         }
@@ -192,8 +191,8 @@ impl Decoder<'_> {
                     _ => return Err(NotClean),
                 };
                 let mut count = 0usize;
-                let mut more = match jiter.known_object()? {
-                    Some(k) => self.push_bytes(*keys, k.as_bytes()).map(|_| true)?,
+                let mut more = match jiter.next_object_bytes()? {
+                    Some(k) => self.push_key(*keys, k)?,
                     None => false,
                 };
                 while more {
@@ -202,8 +201,8 @@ impl Decoder<'_> {
                     self.value(value, p, jiter)?;
                     self.builders[*entries].valid.push(true);
                     count += 1;
-                    more = match jiter.next_key()? {
-                        Some(k) => self.push_bytes(*keys, k.as_bytes()).map(|_| true)?,
+                    more = match jiter.next_key_bytes()? {
+                        Some(k) => self.push_key(*keys, k)?,
                         None => false,
                     };
                 }
@@ -233,7 +232,7 @@ impl Decoder<'_> {
         let mut seen_small: u64 = 0;
         let mut seen_large: Vec<bool> = if n > 64 { vec![false; n] } else { Vec::new() };
         let mut hint = 0usize;
-        let mut key = jiter.known_object()?.map(|k| rule.lookup(k, hint));
+        let mut key = key_of(jiter.next_object_bytes()?, rule, hint)?;
         while let Some(found) = key {
             match found {
                 Some(i) => {
@@ -256,7 +255,7 @@ impl Decoder<'_> {
                     jiter.known_value(peek)?; // an ignored key: still read in full, strings checked as pydantic does
                 }
             }
-            key = jiter.next_key()?.map(|k| rule.lookup(k, hint));
+            key = key_of(jiter.next_key_bytes()?, rule, hint)?;
         }
         for (i, field) in rule.fields.iter().enumerate() {
             let seen = if n > 64 { seen_large[i] } else { seen_small & (1u64 << i) != 0 };
@@ -297,6 +296,13 @@ impl Decoder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A map's key, as sent: no escape (left to pydantic), valid UTF-8 (an Arrow string).
+    fn push_key(&mut self, keys: usize, key: &[u8]) -> Result<bool> {
+        check(!key.contains(&b'\\') && std::str::from_utf8(key).is_ok())?;
+        self.push_bytes(keys, key)?;
+        Ok(true)
     }
 
     /// Whether the key just appended (the map's last) equals an earlier key of the same map (from ``first``).
@@ -397,6 +403,19 @@ impl Decoder<'_> {
     }
 }
 
+/// The field a raw key names (``Some(None)``: an undeclared key). A key with an escape, or one that is not UTF-8,
+/// is left to pydantic (rare; a key is compared as sent).
+#[inline]
+fn key_of(key: Option<&[u8]>, rule: &StructRule, hint: usize) -> Result<Option<Option<usize>>> {
+    let Some(key) = key else { return Ok(None) };
+    check(!key.contains(&b'\\'))?;
+    let found = rule.lookup(key, hint);
+    if found.is_none() {
+        check(std::str::from_utf8(key).is_ok())?;
+    }
+    Ok(Some(found))
+}
+
 /// A JSON integer (not ``1.0``, not ``1e0``) that fits int64 (jiter's own integer reading stops at 18 digits).
 fn int(peek: Peek, jiter: &mut Jiter) -> Result<i64> {
     check(peek.into_inner().is_ascii_digit() || peek == Peek::Minus)?;
@@ -423,7 +442,7 @@ fn float(peek: Peek, jiter: &mut Jiter) -> Result<f64> {
 /// read once along that variant.
 fn variant<'r>(rule: &'r UnionRule, jiter: &Jiter) -> Result<&'r StructRule> {
     let mut ahead = jiter.clone();
-    let mut key = ahead.known_object()?.map(|k| rule.tag_keys.iter().any(|t| **t == *k));
+    let mut key = ahead.next_object_bytes()?.map(|k| rule.tag_keys.iter().any(|t| **t == *k));
     while let Some(is_tag) = key {
         let peek = ahead.peek()?;
         if is_tag {
@@ -434,7 +453,7 @@ fn variant<'r>(rule: &'r UnionRule, jiter: &Jiter) -> Result<&'r StructRule> {
             return rule.variants.iter().find(|(t, _)| *t == tag).map(|(_, s)| s).ok_or(NotClean);
         }
         ahead.known_skip(peek)?;
-        key = ahead.next_key()?.map(|k| rule.tag_keys.iter().any(|t| **t == *k));
+        key = ahead.next_key_bytes()?.map(|k| rule.tag_keys.iter().any(|t| **t == *k));
     }
     Err(NotClean)
 }

@@ -14,6 +14,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use builders::Builder;
 use decode::Decoder as Walk;
 use spec::{Kind, Node};
@@ -28,6 +30,8 @@ struct Decoder {
     root: Node,
     kinds: Vec<String>,
     null_children: Vec<Vec<usize>>,
+    /// Per builder, the slots and text bytes of the last batch, per event (×1000): how much to reserve.
+    sizes: Vec<(AtomicUsize, AtomicUsize)>,
 }
 
 #[pymethods]
@@ -51,7 +55,8 @@ impl Decoder {
         if null_children.iter().flatten().any(|&c| c >= kinds.len()) {
             return Err(PyValueError::new_err("a builder's child is out of range"));
         }
-        Ok(Decoder { root, kinds, null_children })
+        let sizes = kinds.iter().map(|_| (AtomicUsize::new(0), AtomicUsize::new(0))).collect();
+        Ok(Decoder { root, kinds, null_children, sizes })
     }
 
     /// Decode a batch: ``(flags, buffers)``. ``flags``: one byte per event, 1 when clean (its values are in the
@@ -74,6 +79,11 @@ impl Decoder {
 impl Decoder {
     fn run(&self, payloads: &[Option<&[u8]>]) -> (Vec<u8>, Vec<Builder>) {
         let mut builders: Vec<Builder> = self.kinds.iter().map(|k| Builder::new(k).unwrap()).collect();
+        let events = payloads.len();
+        for (builder, (slots, bytes)) in builders.iter_mut().zip(&self.sizes) {
+            let per_event = |size: &AtomicUsize| size.load(Ordering::Relaxed) * events / 1000;
+            builder.reserve(per_event(slots), per_event(bytes));
+        }
         let mut flags = vec![0u8; payloads.len()];
         let mut snapshot = vec![0usize; builders.len()];
         let mut tape = Vec::new();
@@ -92,6 +102,12 @@ impl Decoder {
                 for (builder, &len) in builders.iter_mut().zip(&snapshot) {
                     builder.truncate(len);
                 }
+            }
+        }
+        if events > 0 {
+            for (builder, (slots, bytes)) in builders.iter().zip(&self.sizes) {
+                slots.store(builder.len() * 1000 / events + 1, Ordering::Relaxed);
+                bytes.store(builder.data_len() * 1000 / events + 1, Ordering::Relaxed);
             }
         }
         (flags, builders)

@@ -218,7 +218,36 @@ impl Decimal {
     }
 
     /// A JSON number with a fraction or an exponent: pydantic reads it as a float first, then takes the float's
-    /// shortest text (Python's ``repr``): ``19.99`` is ``Decimal("19.99")``, not the binary value.
+    /// shortest text (Python's ``repr``): ``19.99`` is ``Decimal("19.99")``, not the binary value. With at most 15
+    /// significant digits the text *is* that value (two decimals of 15 digits never round to the same float, and the
+    /// shortest text has no more digits than the sent one); beyond, or past a float's range, ``None``.
+    pub fn from_float_text(text: &[u8]) -> Option<Decimal> {
+        let (negative, body) = match text.first() {
+            Some(b'-') => (true, &text[1..]),
+            _ => (false, text),
+        };
+        let (mantissa, exponent) = match body.iter().position(|&c| c == b'e' || c == b'E') {
+            Some(p) => (&body[..p], std::str::from_utf8(&body[p + 1..]).ok()?.parse::<i64>().ok()?),
+            None => (body, 0),
+        };
+        let (whole, fraction) = match mantissa.iter().position(|&c| c == b'.') {
+            Some(p) => (&mantissa[..p], &mantissa[p + 1..]),
+            None => (mantissa, &mantissa[mantissa.len()..]),
+        };
+        let all: Vec<u8> = whole.iter().chain(fraction).map(|c| c.wrapping_sub(b'0')).collect();
+        if all.iter().any(|&d| d > 9) {
+            return None;
+        }
+        let decimal = Decimal::normalized(negative, all, exponent - fraction.len() as i64);
+        let magnitude = decimal.digits.len() as i64 + decimal.exponent; // digits before the point
+        if decimal.digits.len() > 15 || (!decimal.digits.is_empty() && !(-300..=300).contains(&magnitude)) {
+            return None;
+        }
+        Some(decimal)
+    }
+
+    /// A float's shortest text as a decimal (what ``repr`` gives).
+    #[cfg(test)]
     pub fn from_float(value: f64) -> Option<Decimal> {
         if !value.is_finite() {
             return None;

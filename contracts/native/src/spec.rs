@@ -104,7 +104,7 @@ pub enum DefaultValue {
 }
 
 pub struct Field {
-    pub keys: Vec<Box<str>>,
+    pub keys: Vec<Box<[u8]>>,
     pub node: Node,
     pub default: DefaultValue,
 }
@@ -114,20 +114,21 @@ pub struct StructRule {
     pub forbid_extra: bool,
     /// Builders of the union's merged struct that this variant does not fill (null for its events).
     pub absent: Vec<usize>,
+    /// Every accepted key with its field.
+    keys: Vec<(Box<[u8]>, usize)>,
 }
 
 impl StructRule {
-    /// The field a key names; declaration order is tried first from ``hint`` (events usually follow it).
+    /// The field a key (its raw JSON bytes) names: the field after the previous one first (events usually follow
+    /// the declaration order), then every key.
     #[inline]
-    pub fn lookup(&self, key: &str, hint: usize) -> Option<usize> {
-        let n = self.fields.len();
-        for step in 0..n {
-            let i = (hint + step) % n;
-            if self.fields[i].keys.iter().any(|k| &**k == key) {
-                return Some(i);
+    pub fn lookup(&self, key: &[u8], hint: usize) -> Option<usize> {
+        if let Some(field) = self.fields.get(hint) {
+            if field.keys.iter().any(|k| **k == *key) {
+                return Some(hint);
             }
         }
-        None
+        self.keys.iter().find(|(k, _)| **k == *key).map(|&(_, i)| i)
     }
 }
 
@@ -138,7 +139,7 @@ pub enum Tag {
 }
 
 pub struct UnionRule {
-    pub tag_keys: Vec<Box<str>>,
+    pub tag_keys: Vec<Box<[u8]>>,
     pub variants: Vec<(Tag, StructRule)>,
 }
 
@@ -234,7 +235,7 @@ pub fn node(spec: &Bound<'_, PyDict>) -> PyResult<Node> {
                 let tag = if let Ok(s) = tag.extract::<String>() { Tag::Str(s.into_boxed_str()) } else { Tag::Int(tag.extract()?) };
                 variants.push((tag, struct_rule(&variant)?));
             }
-            Kind::Union(UnionRule { tag_keys: tag_keys.into_iter().map(String::into_boxed_str).collect(), variants })
+            Kind::Union(UnionRule { tag_keys: tag_keys.into_iter().map(|k| k.into_bytes().into_boxed_slice()).collect(), variants })
         }
         other => return Err(PyValueError::new_err(format!("unknown node kind {other:?}"))),
     };
@@ -248,9 +249,15 @@ fn struct_rule(spec: &Bound<'_, PyDict>) -> PyResult<StructRule> {
         let keys: Vec<String> = item.as_any().get_item("keys")?.extract()?;
         let node = node(&dict(&item.as_any().get_item("node")?)?)?;
         let default = default_value(&item, &node)?;
-        fields.push(Field { keys: keys.into_iter().map(String::into_boxed_str).collect(), node, default });
+        fields.push(Field { keys: keys.into_iter().map(|k| k.into_bytes().into_boxed_slice()).collect(), node, default });
     }
-    Ok(StructRule { fields, forbid_extra: flag(spec, "forbid_extra")?, absent: opt(spec, "absent")?.unwrap_or_default() })
+    let keys = fields.iter().enumerate().flat_map(|(i, f)| f.keys.iter().map(move |k| (k.clone(), i))).collect();
+    Ok(StructRule {
+        fields,
+        forbid_extra: flag(spec, "forbid_extra")?,
+        absent: opt(spec, "absent")?.unwrap_or_default(),
+        keys,
+    })
 }
 
 /// ``default`` absent: required. ``None``: null. Otherwise the value in the builder's physical type: bool, int
