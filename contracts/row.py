@@ -22,9 +22,11 @@ from typing import Annotated, Any, Optional
 
 import msgspec
 from pydantic import ValidationError, create_model
+from pydantic_core import PydanticSerializationError
 
 from contracts.declare import Contract
 from contracts.dumps import model_converter, overflow_check
+from contracts.fast.redecode import Redecoder
 from contracts.evolve import (
     NULL_ERRORS,
     TYPE_ERRORS,
@@ -51,6 +53,8 @@ class RowVerdict:
             ``row_discarded`` or ``malformed``.
         removed: top-level values removed by ``discard_value`` (field → original value).
         frozen: a violation's mode is ``freeze``.
+        dumped: instead of ``row``, for an event valid as sent: pydantic's JSON dump of it, for the decoder to land
+            (:mod:`contracts.fast.redecode`).
     """
 
     row: dict[str, Any] | None
@@ -58,6 +62,7 @@ class RowVerdict:
     disposition: str | None = None
     removed: dict[str, Any] = field(default_factory=dict)
     frozen: bool = False
+    dumped: bytes | None = None
 
 
 class RowJudge:
@@ -68,10 +73,12 @@ class RowJudge:
         modes: the modes in force.
         evolved: the evolved columns the table already has (name → column); new ones found while judging are
             added to :attr:`new_columns` (and to ``evolved``).
+        redecoder: land events valid as sent through their JSON dump (:attr:`RowVerdict.dumped`).
     """
 
     def __init__(
-        self, contract: type[Contract], modes: ResolvedModes, evolved: dict[str, EvolvedColumn] | None = None
+        self, contract: type[Contract], modes: ResolvedModes, evolved: dict[str, EvolvedColumn] | None = None,
+        *, redecoder: Redecoder | None = None,
     ) -> None:
         self.contract = contract
         self.modes = modes
@@ -82,14 +89,21 @@ class RowJudge:
         self._lenient: type[Contract] | None = None
         self._overflows = overflow_check(contract)
         self._convert = model_converter(contract)
+        self._redecoder = redecoder
 
-    def judge(self, payload: bytes | None) -> RowVerdict:
-        """The verdict on one raw event (never raises for bad data)."""
+    def judge(self, payload: bytes | None, *, dump: bool = True) -> RowVerdict:
+        """The verdict on one raw event (never raises for bad data); ``dump``: an event valid as sent comes back
+        as its JSON dump when the judge has a redecoder."""
         try:
             model = self.contract.model_validate_json(payload if payload is not None else b"")
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
         else:
+            if dump and self._redecoder is not None:
+                try:
+                    return RowVerdict(None, dumped=self._redecoder.dump(model))
+                except PydanticSerializationError:  # e.g. bytes that are not UTF-8: dumped to Python instead
+                    pass
             row = model.model_dump()
             overflow = self._overflows(row)
             if not overflow:

@@ -36,7 +36,7 @@ from pydantic.fields import FieldInfo
 from contracts.fast.fallback import FieldCheck, JsonText, NotCompiled, RawValue
 from contracts.fast.rules import Rules, field_refusal, model_refusal, validation_keys
 
-__all__ = ["Compiled", "Out", "Route", "compile_fields"]
+__all__ = ["Compiled", "Compiler", "Out", "Route", "compile_fields", "null_children"]
 
 RouteKind = Literal["columns", "field", "row"]
 
@@ -89,25 +89,27 @@ class Compiled:
     routes: dict[str, Route]
 
 
-def compile_fields(model: type[BaseModel], schema: pa.Schema) -> Compiled:
+def compile_fields(model: type[BaseModel], schema: pa.Schema, compiler: Compiler | None = None) -> Compiled:
     """The decoder's plan for a contract's fields (its computed fields are not in it).
 
     Raises:
         NotCompiled: a field the decoder cannot even take as raw text (an ``AliasPath``, clashing keys...).
     """
-    compiler = _Compiler()
+    compiler = compiler or Compiler()
     out = compiler.new("struct", pa.struct(list(schema)), None)
     root = compiler.model(model, out, "")
-    return Compiled(root, out, [(o.kind, _null_children(o)) for o in compiler.outs], compiler.outs,
+    return Compiled(root, out, [(o.kind, null_children(o)) for o in compiler.outs], compiler.outs,
                     compiler.routes)
 
 
-def _null_children(out: Out) -> list[int]:
+def null_children(out: Out) -> list[int]:
     """The builders that get a null slot with this one: a struct's fields (a list's items do not)."""
     return [c.builder for c in out.children] if out.kind == "struct" else []
 
 
-class _Compiler:
+class Compiler:
+    """Compiles a contract's fields into the decoder's nodes and builders (see :func:`compile_fields`)."""
+
     def __init__(self) -> None:
         self.outs: list[Out] = []
         self.routes: dict[str, Route] = {}
@@ -137,16 +139,48 @@ class _Compiler:
         keys_seen: set[str] = set()
         fields = []
         for name, info in model.model_fields.items():
-            keys = validation_keys(model, name, info)
+            keys = self.keys(model, name, info)
             if keys_seen.intersection(keys):
                 raise NotCompiled(f"{model.__name__}.{name}: its key {sorted(keys_seen & set(keys))} names two fields")
             keys_seen.update(keys)
             arrow = out.arrow.field(name).type
             fields.append(self.field(model, name, info, keys, arrow, out, f"{path}{name}", config))
+        fields += self.more_fields(model, out, path)
         extra = config.get("extra")
         if extra == "allow":
             raise NotCompiled(f"{model.__name__}: extra='allow' keeps undeclared keys in the model")
         return {"kind": "struct", "builder": out.builder, "fields": fields, "forbid_extra": extra == "forbid"}
+
+    # -- what the dumped-row compiler (contracts.fast.redecode) does otherwise ---------------------------------------
+
+    def keys(self, model: type[BaseModel], name: str, info: FieldInfo) -> list[str]:
+        """The JSON keys a field is read from."""
+        return validation_keys(model, name, info)
+
+    def field_refusal(self, model: type[BaseModel], name: str) -> str | None:
+        """Why a field must be validated by pydantic per value."""
+        return field_refusal(model, name)
+
+    def more_fields(self, model: type[BaseModel], out: Out, path: str) -> list[dict[str, Any]]:
+        """Fields besides the model's own (none: computed fields are not in an event)."""
+        return []
+
+    def rules(self, metadata: list[Any], path: str) -> Rules:
+        """A field's constraints."""
+        return Rules(metadata, path)
+
+    def nested_refusal(self, model: type[BaseModel]) -> str | None:
+        """Why a nested model cannot be decoded natively."""
+        return model_refusal(model)
+
+    def fallback(self, model: type[BaseModel], name: str, reason: str) -> RawValue:
+        """How a field the decoder cannot read is validated per value."""
+        return FieldCheck(model, name)
+
+    def default_of(self, model: type[BaseModel], name: str, info: FieldInfo, node: dict[str, Any],
+                   arrow: pa.DataType) -> dict[str, Any]:
+        """The field spec's ``default`` entry (none when required)."""
+        return {} if info.is_required() else {"default": self.default(model, name, info, node, arrow)}
 
     def field(
         self, model: type[BaseModel], name: str, info: FieldInfo, keys: list[str], arrow: pa.DataType, parent: Out,
@@ -154,14 +188,12 @@ class _Compiler:
     ) -> dict[str, Any]:
         mark = len(self.outs), len(parent.children)
         try:
-            refusal = field_refusal(model, name)
+            refusal = self.field_refusal(model, name)
             if refusal:
                 raise NotCompiled(refusal)
             node = self.annotation(info.annotation, list(info.metadata), arrow, parent, path, config,
                                    discriminator=info.discriminator)
-            spec = {"keys": keys, "node": node}
-            if not info.is_required():
-                spec["default"] = self.default(model, name, info, node, arrow)
+            spec = {"keys": keys, "node": node, **self.default_of(model, name, info, node, arrow)}
             self.routes.setdefault(path, Route("columns"))
             return spec
         except NotCompiled as exc:
@@ -171,7 +203,7 @@ class _Compiler:
                 del self.routes[nested]
             self.routes[path] = Route("field", str(exc))
             out = self.new("raw", arrow, parent)
-            out.raw = FieldCheck(model, name)
+            out.raw = self.fallback(model, name, str(exc))
             return {"keys": keys, "node": {"kind": "raw", "builder": out.builder}, "default": None}
 
     def default(self, model: type[BaseModel], name: str, info: FieldInfo, node: dict[str, Any],
@@ -219,7 +251,7 @@ class _Compiler:
                 annotation = members[0] if len(members) == 1 else Union[tuple(members)]  # noqa: UP007
             else:
                 break
-        rules = Rules(metadata, path)
+        rules = self.rules(metadata, path)
         if discriminator is not None or get_origin(annotation) in (Union, types.UnionType):
             return self.union(annotation, discriminator, rules, nullable, arrow, parent, path)
         node = self.shape(annotation, rules, arrow, parent, path, config)
@@ -254,7 +286,7 @@ class _Compiler:
         if origin in (set, frozenset) or annotation in (set, frozenset):
             raise NotCompiled("a set: its dumped order is not the event's")
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            refusal = model_refusal(annotation)
+            refusal = self.nested_refusal(annotation)
             if refusal:
                 raise NotCompiled(refusal)
             out = self.new("struct", arrow, parent)
@@ -285,13 +317,13 @@ class _Compiler:
         variants = []
         tag_keys: list[str] | None = None
         for member in members:
-            refusal = model_refusal(member)
+            refusal = self.nested_refusal(member)
             if refusal:
                 raise NotCompiled(refusal)
             info = member.model_fields.get(discriminator)
             if info is None or get_origin(_bare(info.annotation)) is not Literal:
                 raise NotCompiled(f"{member.__name__}.{discriminator} is not a Literal")
-            keys = validation_keys(member, discriminator, info)
+            keys = self.keys(member, discriminator, info)
             if tag_keys not in (None, keys):
                 raise NotCompiled(f"the members name the discriminator {discriminator!r} differently")
             tag_keys = keys
@@ -311,7 +343,7 @@ class _Compiler:
                      path: str) -> dict[str, Any]:
         """One member's field: the first member to have it builds the merged field's builders; the others compile
         theirs aside, check the shape is the same and point their node at the existing builders."""
-        refusal = field_refusal(member, name)
+        refusal = self.field_refusal(member, name)
         if refusal:
             raise NotCompiled(refusal)
         arrow = out.arrow.field(name).type
@@ -322,7 +354,7 @@ class _Compiler:
             merged[name] = out.children[-1]
         else:
             mark = len(self.outs)
-            holder = Out(-1, "struct", pa.struct([]), None)
+            holder = Out(-1, "struct", pa.struct([]), None)  # compiled aside: its builders are dropped below
             node = self.annotation(info.annotation, list(info.metadata), arrow, holder, path, config,
                                    discriminator=info.discriminator)
             built = holder.children[0]
@@ -330,10 +362,7 @@ class _Compiler:
                 raise NotCompiled(f"the members' {name!r} fields are not decoded alike")
             _retarget(node, built, merged[name])
             del self.outs[mark:]
-        spec = {"keys": validation_keys(member, name, info), "node": node}
-        if not info.is_required():
-            spec["default"] = self.default(member, name, info, node, arrow)
-        return spec
+        return {"keys": self.keys(member, name, info), "node": node, **self.default_of(member, name, info, node, arrow)}
 
     def scalar(self, annotation: Any, rules: Rules, arrow: pa.DataType, parent: Out, config: Any) -> dict[str, Any]:
         literals = None

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pydantic import AwareDatetime, Field, computed_field, field_validator
 
 from contracts import Contract, Tag, validate_batch
+from tests.fixtures.per_row import python_dumps
 from contracts.fast import coverage, fast_plan
 from contracts.modes import Mode
 
@@ -148,6 +149,11 @@ def test_both_paths_give_the_same_verdict_on_every_event(payloads: list[bytes | 
     assert _verdicts(fast) == _verdicts(slow)
     assert fast.accepted.schema == slow.accepted.schema
     assert repr(fast.accepted.to_pylist()) == repr(slow.accepted.to_pylist())  # repr: NaN and -0.0 compare too
+    with python_dumps():  # the per-row path landing model_dump rows, as a hand-written loop does: the reference
+        reference = validate_batch(Probe, payloads, fast=False)
+    assert reference.accepted_index == slow.accepted_index and _verdicts(reference) == _verdicts(slow)
+    assert reference.accepted.equals(slow.accepted) or repr(reference.accepted.to_pylist()) == repr(
+        slow.accepted.to_pylist())
 
 
 def test_clean_events_skip_pydantic_and_the_rest_is_judged_per_row() -> None:

@@ -196,12 +196,23 @@ pub struct Decimal {
 }
 
 impl Decimal {
-    /// ``[-]digits[.digits]`` (a JSON string; pydantic also reads other shapes: those go to pydantic) or a JSON
-    /// integer's text.
+    /// ``[-]digits[.digits][(e|E)[+|-]digits]`` (a JSON string, as ``str(Decimal)`` writes one too; pydantic also
+    /// reads other shapes: those go to pydantic) or a JSON integer's text.
     pub fn from_plain(s: &[u8]) -> Option<Decimal> {
         let (negative, body) = match s.first() {
             Some(b'-') => (true, &s[1..]),
             _ => (false, s),
+        };
+        let (body, exponent) = match body.iter().position(|&c| c == b'e' || c == b'E') {
+            Some(p) => {
+                let text = std::str::from_utf8(&body[p + 1..]).ok()?;
+                let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+                if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+                (&body[..p], text.parse::<i64>().ok()?)
+            }
+            None => (body, 0),
         };
         let (whole, fraction) = match body.iter().position(|&c| c == b'.') {
             Some(p) => (&body[..p], &body[p + 1..]),
@@ -214,7 +225,7 @@ impl Decimal {
             return None;
         }
         let all: Vec<u8> = whole.iter().chain(fraction).map(|c| c - b'0').collect();
-        Some(Decimal::normalized(negative, all, -(fraction.len() as i64)))
+        Some(Decimal::normalized(negative, all, exponent - fraction.len() as i64))
     }
 
     /// A JSON number with a fraction or an exponent: pydantic reads it as a float first, then takes the float's
@@ -335,6 +346,9 @@ mod tests {
         assert_eq!(d.counts(), Some((3, 0)));
         assert_eq!(Decimal::from_plain(b"0.0001").unwrap().counts(), Some((4, 4)));
         assert!(Decimal::from_plain(b"1.").is_none());
+        assert_eq!(Decimal::from_plain(b"1E+2").unwrap().scaled(9), Some(100_000_000_000));
+        assert_eq!(Decimal::from_plain(b"1.5e-3").unwrap().scaled(9), Some(1_500_000));
+        assert!(Decimal::from_plain(b"1e").is_none());
         assert!(Decimal::from_plain(b".5").is_none());
         assert_eq!(Decimal::from_plain(b"1.0000000001").unwrap().scaled(9), None);
     }
