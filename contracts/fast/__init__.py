@@ -36,7 +36,8 @@ from contracts.declare import Contract
 from contracts.fast.columns import assemble
 from contracts.fast.computed import ComputedColumns
 from contracts.fast.fallback import NotCompiled
-from contracts.fast.plan import Compiled, Route, compile_fields
+from contracts.fast.plan import compile_fields
+from contracts.fast.tree import Compiled, Route
 from contracts.fast.rules import model_refusal
 
 __all__ = ["CHUNK_EVENTS", "Coverage", "FastPlan", "FastSplit", "Route", "coverage", "fast_plan"]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from contracts.fast.plan import Out
+from contracts.fast.tree import Out
 
 __all__ = ["assemble"]
 

@@ -4,7 +4,7 @@ Every field gets one of three routes (:class:`Route`), recorded by its dotted pa
 
 - ``columns``: decoded and checked by the native decoder (``contracts/native/``) straight into Arrow buffers;
 - ``field``: decoded as raw JSON text and validated by pydantic per value (:mod:`contracts.fast.fallback`);
-- ``row``: the whole contract goes per row (only model-level logic: see :func:`contract_refusal`).
+- ``row``: the whole contract goes per row (only model-level logic: see :func:`contracts.fast.rules.model_refusal`).
 
 What compiles to ``columns`` (see ``contracts/README.md``): ``bool``, ``int``, ``float``, ``str``, ``bytes``,
 ``UUID`` (and UUID1..8), ``Decimal``, ``datetime`` (also ``AwareDatetime``/``NaiveDatetime``), ``date``, ``time``,
@@ -25,7 +25,6 @@ import enum
 import types
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pyarrow as pa
@@ -35,10 +34,10 @@ from pydantic.fields import FieldInfo
 
 from contracts.fast.fallback import FieldCheck, JsonText, NotCompiled, RawValue
 from contracts.fast.rules import Rules, field_refusal, model_refusal, validation_keys
+from contracts.fast.tree import Compiled, Out, Route, null_children
+from contracts.fast.unions import TaggedUnions
 
-__all__ = ["Compiled", "Compiler", "Out", "Route", "compile_fields", "null_children"]
-
-RouteKind = Literal["columns", "field", "row"]
+__all__ = ["Compiled", "Compiler", "Out", "Route", "compile_fields"]
 
 _NONE = type(None)
 _PURE_FACTORIES = (list, dict, tuple)
@@ -46,47 +45,6 @@ _TEMPORAL: dict[Any, tuple[str, str]] = {  # annotation → (node kind, zone rul
     dt.datetime: ("datetime", "any"), pydantic.AwareDatetime: ("datetime", "required"),
     pydantic.NaiveDatetime: ("datetime", "forbidden"), dt.date: ("date", ""), dt.time: ("time", ""),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """How a field is validated: ``columns``, ``field`` or ``row``, and why when not ``columns``."""
-
-    route: RouteKind
-    reason: str = ""
-
-
-@dataclass(eq=False)
-class Out:
-    """One output array: its builder in the decoder, its Arrow type and where it sits in the tree.
-
-    Attributes:
-        builder: the builder's index.
-        kind: the builder's kind (``struct``, ``bool``, ``i32``, ``i64``, ``f64``, ``i128``, ``binary``,
-            ``offsets``, ``raw``).
-        arrow: the array's Arrow type.
-        parent: the enclosing array (``None`` for the event).
-        children: a struct's fields, a list's items, a map's entries, the entries' keys and values.
-        raw: for ``raw`` builders, how each raw value becomes its landed value.
-    """
-
-    builder: int
-    kind: str
-    arrow: pa.DataType
-    parent: Out | None
-    children: list[Out] = field(default_factory=list)
-    raw: RawValue | None = None
-
-
-@dataclass
-class Compiled:
-    """A model's fields compiled: the decoder's root node, its builders, and each field's route."""
-
-    root: dict[str, Any]
-    out: Out
-    builders: list[tuple[str, list[int]]]
-    outs: list[Out]
-    routes: dict[str, Route]
 
 
 def compile_fields(model: type[BaseModel], schema: pa.Schema, compiler: Compiler | None = None) -> Compiled:
@@ -102,12 +60,7 @@ def compile_fields(model: type[BaseModel], schema: pa.Schema, compiler: Compiler
                     compiler.routes)
 
 
-def null_children(out: Out) -> list[int]:
-    """The builders that get a null slot with this one: a struct's fields (a list's items do not)."""
-    return [c.builder for c in out.children] if out.kind == "struct" else []
-
-
-class Compiler:
+class Compiler(TaggedUnions):
     """Compiles a contract's fields into the decoder's nodes and builders (see :func:`compile_fields`)."""
 
     def __init__(self) -> None:
@@ -302,68 +255,6 @@ class Compiler:
             return {"kind": "raw", "builder": out.builder}
         return self.annotation(annotation, [], arrow, parent, path, config)
 
-    def union(self, annotation: Any, discriminator: Any, rules: Rules, nullable: bool, arrow: pa.DataType,
-              parent: Out, path: str) -> dict[str, Any]:
-        """A union of models tagged by a ``Literal`` field, into one struct of all their fields (contracts.arrow):
-        each member's fields write into the merged field's builder, with that member's rules."""
-        if not isinstance(discriminator, str):
-            raise NotCompiled("a union without a discriminator field (pydantic's smart mode picks the member)")
-        members = [a for a in get_args(annotation) if a is not _NONE]
-        if not all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
-            raise NotCompiled("a tagged union of other things than models")
-        rules.finish("union")
-        out = self.new("struct", arrow, parent)
-        merged: dict[str, Out] = {}
-        variants = []
-        tag_keys: list[str] | None = None
-        for member in members:
-            refusal = self.nested_refusal(member)
-            if refusal:
-                raise NotCompiled(refusal)
-            info = member.model_fields.get(discriminator)
-            if info is None or get_origin(_bare(info.annotation)) is not Literal:
-                raise NotCompiled(f"{member.__name__}.{discriminator} is not a Literal")
-            keys = self.keys(member, discriminator, info)
-            if tag_keys not in (None, keys):
-                raise NotCompiled(f"the members name the discriminator {discriminator!r} differently")
-            tag_keys = keys
-            fields = [self.member_field(member, name, field_info, merged, out, f"{path}.{name}")
-                      for name, field_info in member.model_fields.items()]
-            variants.append((member, get_args(_bare(info.annotation)), fields))
-        specs = []
-        for member, tags, fields in variants:
-            absent = [o.builder for name, o in merged.items() if name not in member.model_fields]
-            forbid = member.model_config.get("extra") == "forbid"
-            for tag in tags:
-                specs.append({"tag": tag, "fields": fields, "forbid_extra": forbid, "absent": absent})
-        return {"kind": "union", "builder": out.builder, "nullable": nullable, "tag_keys": tag_keys,
-                "variants": specs}
-
-    def member_field(self, member: type[BaseModel], name: str, info: FieldInfo, merged: dict[str, Out], out: Out,
-                     path: str) -> dict[str, Any]:
-        """One member's field: the first member to have it builds the merged field's builders; the others compile
-        theirs aside, check the shape is the same and point their node at the existing builders."""
-        refusal = self.field_refusal(member, name)
-        if refusal:
-            raise NotCompiled(refusal)
-        arrow = out.arrow.field(name).type
-        config = member.model_config
-        if name not in merged:
-            node = self.annotation(info.annotation, list(info.metadata), arrow, out, path, config,
-                                   discriminator=info.discriminator)
-            merged[name] = out.children[-1]
-        else:
-            mark = len(self.outs)
-            holder = Out(-1, "struct", pa.struct([]), None)  # compiled aside: its builders are dropped below
-            node = self.annotation(info.annotation, list(info.metadata), arrow, holder, path, config,
-                                   discriminator=info.discriminator)
-            built = holder.children[0]
-            if not _same_shape(merged[name], built):
-                raise NotCompiled(f"the members' {name!r} fields are not decoded alike")
-            _retarget(node, built, merged[name])
-            del self.outs[mark:]
-        return {"keys": self.keys(member, name, info), "node": node, **self.default_of(member, name, info, node, arrow)}
-
     def scalar(self, annotation: Any, rules: Rules, arrow: pa.DataType, parent: Out, config: Any) -> dict[str, Any]:
         literals = None
         if get_origin(annotation) is Literal:
@@ -406,13 +297,6 @@ class Compiler:
         raise NotCompiled(f"{getattr(annotation, '__name__', annotation)} is not decoded natively")
 
 
-def _bare(annotation: Any) -> Any:
-    """The type inside ``Annotated[...]``."""
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    return annotation
-
-
 def _physical(array: pa.Array, kind: str) -> Any:
     """A one-value Arrow array's value as its builder stores it (see ``contracts/native/src/spec.rs``)."""
     if kind in ("datetime", "time"):
@@ -425,36 +309,3 @@ def _physical(array: pa.Array, kind: str) -> Any:
     if kind in ("str", "uuid"):
         return value.encode()
     return value
-
-
-def _same_shape(a: Out, b: Out) -> bool:
-    return a.kind == b.kind and a.arrow.equals(b.arrow) and len(a.children) == len(b.children) and all(
-        _same_shape(x, y) for x, y in zip(a.children, b.children)
-    )
-
-
-def _retarget(node: dict[str, Any], built: Out, child: Out) -> None:
-    """Point a node tree compiled into ``built`` at the equally shaped existing ``child``."""
-    mapping: dict[int, int] = {}
-
-    def pair(x: Out, y: Out) -> None:
-        mapping[x.builder] = y.builder
-        for a, b in zip(x.children, y.children):
-            pair(a, b)
-
-    pair(built, child)
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            for key in ("builder", "entries", "keys"):
-                if key in value and value[key] in mapping:
-                    value[key] = mapping[value[key]]
-            if "absent" in value:
-                value["absent"] = [mapping.get(b, b) for b in value["absent"]]
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(node)

@@ -32,7 +32,8 @@ from contracts.arrow import contract_arrow_schema
 from contracts.dumps import _TEXT_TYPES, _URL_TYPES  # noqa: PLC2701 - the types that land as their text
 from contracts.fast.columns import assemble
 from contracts.fast.fallback import JsonText, NotCompiled, RawValue
-from contracts.fast.plan import Compiled, Compiler, Out, compile_fields
+from contracts.fast.plan import Compiler, compile_fields
+from contracts.fast.tree import Compiled, Out
 from contracts.fast.rules import Rules
 
 __all__ = ["Redecoder", "redecoder"]
