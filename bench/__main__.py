@@ -25,9 +25,9 @@ from bench.latency import LatencyResult, measure_latency
 from bench.machine import load_average, machine_info, versions
 from bench.profile import Profile, profile_file_path
 from bench.report import render
-from streamproc.config import BatchConfig
 from bench.runner import CONTESTANTS, REPO, Contestant, run_rounds
 from bench.targets import check_targets
+from streamproc.config import BatchConfig
 
 DEFAULT_DLT_PYTHON = REPO / "var" / "bench-venv" / "bin" / "python"
 ANALYSIS = REPO / "bench" / "analysis.md"

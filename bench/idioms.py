@@ -35,6 +35,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from bench.segment_contract import Library
 from contracts import Contract
 
 __all__ = ["IDIOMS", "Idiom", "coverage_rows"]
@@ -64,11 +65,6 @@ class Priority(enum.IntEnum):
     HIGH = 2
 
 
-class Library(BaseModel):
-    name: str
-    version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
-
-
 class Product(BaseModel):
     sku: str = Field(min_length=1)
     quantity: int = Field(ge=1)
@@ -83,10 +79,6 @@ class Card(BaseModel):
 class Transfer(BaseModel):
     kind: Literal["transfer"]
     iban: str = Field(min_length=15, max_length=34)
-
-
-class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
 def _c(name: str, **fields: Any) -> type[Contract]:

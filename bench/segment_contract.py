@@ -20,12 +20,14 @@ from pydantic.alias_generators import to_camel
 
 from contracts import Contract, Tag
 
-__all__ = ["OrderCompleted", "OrderCompletedChecked"]
+__all__ = ["Camel", "Library", "OrderCompleted", "OrderCompletedChecked"]
 
 Money = Annotated[decimal.Decimal, Field(max_digits=12, decimal_places=2, ge=0)]
 
 
 class Camel(BaseModel):
+    """camelCase keys (Segment's), field names accepted too."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 

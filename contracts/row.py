@@ -26,7 +26,6 @@ from pydantic_core import PydanticSerializationError
 
 from contracts.declare import Contract
 from contracts.dumps import model_converter, overflow_check
-from contracts.fast.redecode import Redecoder
 from contracts.evolve import (
     NULL_ERRORS,
     TYPE_ERRORS,
@@ -37,6 +36,7 @@ from contracts.evolve import (
     type_name_of,
     variant_name,
 )
+from contracts.fast.redecode import Redecoder
 from contracts.modes import SEVERITY, Entity, ResolvedModes
 
 __all__ = ["RowJudge", "RowVerdict", "classify_malformed"]

@@ -21,9 +21,9 @@ import pyarrow.compute as pc
 
 from contracts.arrow import contract_arrow_schema
 from contracts.declare import Contract
+from contracts.evolve import evolvable_fields, with_evolvable_nullable
 from contracts.fast import fast_plan
 from contracts.fast.redecode import redecoder
-from contracts.evolve import evolvable_fields, with_evolvable_nullable
 from contracts.modes import ResolvedModes, resolve_modes
 from contracts.perrow import judge_rows
 from contracts.results import Disposition, EvolvedColumn, Rejection, ValidationResult, Violation

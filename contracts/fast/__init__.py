@@ -27,18 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import pyarrow as pa
 
 from contracts import _native
 from contracts.arrow import contract_arrow_schema
 from contracts.declare import Contract
-from contracts.fast.columns import assemble
+from contracts.fast.columns import decode_table
 from contracts.fast.computed import ComputedColumns
 from contracts.fast.fallback import NotCompiled
 from contracts.fast.plan import compile_fields
-from contracts.fast.tree import Compiled, Route
 from contracts.fast.rules import model_refusal
+from contracts.fast.tree import Compiled, Route
 
 __all__ = ["CHUNK_EVENTS", "Coverage", "FastPlan", "FastSplit", "Route", "coverage", "fast_plan"]
 
@@ -113,25 +112,9 @@ class FastPlan:
 
     def _split(self, payloads: list[bytes | None], offset: int) -> FastSplit:
         """:meth:`split` of one chunk whose first event is at ``offset`` in the batch."""
-        flags, buffers = self._decoder.decode(payloads)
-        clean = np.flatnonzero(np.frombuffer(flags, np.uint8))
-        if not len(clean):
-            return FastSplit(self.schema.empty_table(), [], list(range(offset, offset + len(payloads))))
-        columns, bad = assemble(self._compiled.out, buffers)
-        if self._computed is not None:
-            computed, failed = self._computed.evaluate(columns)
-            columns += computed
-            bad = np.union1d(bad, failed)
-        table = pa.Table.from_arrays(columns, schema=self.schema)
-        if len(bad):
-            keep = np.ones(len(clean), bool)
-            keep[bad] = False
-            table = table.filter(pa.array(keep))
-            clean = clean[keep]
-        flagged = np.zeros(len(payloads), bool)
-        flagged[clean] = True
-        rest = np.flatnonzero(~flagged)
-        return FastSplit(table, (clean + offset).tolist(), (rest + offset).tolist())
+        computed = self._computed.evaluate if self._computed is not None else None
+        decoded = decode_table(self._decoder, self._compiled.out, self.schema, payloads, computed)
+        return FastSplit(decoded.table, (decoded.landed + offset).tolist(), (decoded.rest + offset).tolist())
 
 
 _PLANS: weakref.WeakKeyDictionary[type, tuple[FastPlan | None, Coverage]] = weakref.WeakKeyDictionary()

@@ -8,6 +8,8 @@ marks its event for the per-row path (its slot is mapped back to the event throu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,9 +17,51 @@ import pyarrow as pa
 
 from contracts.fast.tree import Out
 
-__all__ = ["assemble"]
+__all__ = ["Decoded", "assemble", "decode_table"]
 
 Buffers = tuple[Any, ...]  # (length, null count, validity or None, *buffers): see contracts/native/src/builders.rs
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A chunk decoded into rows.
+
+    Attributes:
+        table: the rows of the events that landed, in order.
+        landed: their positions in the chunk (ascending).
+        rest: the positions of the others (ascending).
+    """
+
+    table: pa.Table
+    landed: np.ndarray
+    rest: np.ndarray
+
+
+def decode_table(
+    decoder: Any, root: Out, schema: pa.Schema, events: list[bytes | None],
+    extra: Callable[[list[pa.Array]], tuple[list[pa.Array], np.ndarray]] | None = None,
+) -> Decoded:
+    """Decode a chunk of events with the native ``decoder`` into rows of ``schema``: the clean events' columns
+    (``extra`` adds columns computed from them, and events it cannot compute for), less the events a per-field
+    fallback or ``extra`` refused."""
+    flags, buffers = decoder.decode(events)
+    clean = np.flatnonzero(np.frombuffer(flags, np.uint8))
+    if not len(clean):
+        return Decoded(schema.empty_table(), clean, np.arange(len(events)))
+    columns, bad = assemble(root, buffers)
+    if extra is not None:
+        more, failed = extra(columns)
+        columns += more
+        bad = np.union1d(bad, failed)
+    table = pa.Table.from_arrays(columns, schema=schema)
+    if len(bad):
+        keep = np.ones(len(clean), bool)
+        keep[bad] = False
+        table = table.filter(pa.array(keep))
+        clean = clean[keep]
+    landed = np.zeros(len(events), bool)
+    landed[clean] = True
+    return Decoded(table, clean, np.flatnonzero(~landed))
 
 
 def assemble(root: Out, buffers: list[Buffers]) -> tuple[list[pa.Array], np.ndarray]:

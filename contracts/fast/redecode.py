@@ -21,7 +21,6 @@ import enum
 import weakref
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -30,11 +29,11 @@ from pydantic.functional_serializers import PlainSerializer, WrapSerializer
 from contracts import _native
 from contracts.arrow import contract_arrow_schema
 from contracts.dumps import _TEXT_TYPES, _URL_TYPES  # noqa: PLC2701 - the types that land as their text
-from contracts.fast.columns import assemble
+from contracts.fast.columns import decode_table
 from contracts.fast.fallback import JsonText, NotCompiled, RawValue
 from contracts.fast.plan import Compiler, compile_fields
-from contracts.fast.tree import Compiled, Out
 from contracts.fast.rules import Rules
+from contracts.fast.tree import Compiled, Out
 
 __all__ = ["Redecoder", "redecoder"]
 
@@ -58,20 +57,8 @@ class Redecoder:
     def decode(self, dumps: list[bytes]) -> tuple[pa.Table, list[int]]:
         """The dumps as rows of the contract's schema (in order), and the positions of those to land the Python
         way (ascending)."""
-        flags, buffers = self._decoder.decode(dumps)
-        clean = np.flatnonzero(np.frombuffer(flags, np.uint8))
-        if not len(clean):
-            return self.schema.empty_table(), list(range(len(dumps)))
-        columns, bad = assemble(self._compiled.out, buffers)
-        table = pa.Table.from_arrays(columns, schema=self.schema)
-        if len(bad):
-            keep = np.ones(len(clean), bool)
-            keep[bad] = False
-            table = table.filter(pa.array(keep))
-            clean = clean[keep]
-        landed = np.zeros(len(dumps), bool)
-        landed[clean] = True
-        return table, np.flatnonzero(~landed).tolist()
+        decoded = decode_table(self._decoder, self._compiled.out, self.schema, dumps)  # type: ignore[arg-type]
+        return decoded.table, decoded.rest.tolist()
 
 
 _REDECODERS: weakref.WeakKeyDictionary[type, Redecoder | None] = weakref.WeakKeyDictionary()

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from pydantic import AwareDatetime, Field, computed_field, field_validator
 
 from contracts import Contract, Tag, validate_batch
-from tests.fixtures.per_row import python_dumps
 from contracts.fast import coverage, fast_plan
 from contracts.modes import Mode
+from tests.fixtures.agreement import assert_paths_agree
 
 Clock = Annotated[int, Field(ge=0, le=2400)]
 
@@ -129,13 +129,6 @@ def events(draw: st.DrawFn) -> bytes | None:
     return text.encode()
 
 
-def _verdicts(result: Any) -> list[tuple[int, str, tuple[tuple[str, str, str | None], ...], str]]:
-    return [
-        (r.index, r.disposition, tuple((v.loc, v.type, v.mode) for v in r.violations), json.dumps(r.removed, default=str))
-        for r in result.rejected
-    ]
-
-
 def test_the_probe_contract_compiles_to_a_fast_plan() -> None:
     assert fast_plan(Probe) is not None
 
@@ -143,17 +136,7 @@ def test_the_probe_contract_compiles_to_a_fast_plan() -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(events(), min_size=1, max_size=25))
 def test_both_paths_give_the_same_verdict_on_every_event(payloads: list[bytes | None]) -> None:
-    fast = validate_batch(Probe, payloads, fast=True)
-    slow = validate_batch(Probe, payloads, fast=False)
-    assert fast.accepted_index == slow.accepted_index
-    assert _verdicts(fast) == _verdicts(slow)
-    assert fast.accepted.schema == slow.accepted.schema
-    assert repr(fast.accepted.to_pylist()) == repr(slow.accepted.to_pylist())  # repr: NaN and -0.0 compare too
-    with python_dumps():  # the per-row path landing model_dump rows, as a hand-written loop does: the reference
-        reference = validate_batch(Probe, payloads, fast=False)
-    assert reference.accepted_index == slow.accepted_index and _verdicts(reference) == _verdicts(slow)
-    assert reference.accepted.equals(slow.accepted) or repr(reference.accepted.to_pylist()) == repr(
-        slow.accepted.to_pylist())
+    assert_paths_agree(Probe, payloads)
 
 
 def test_clean_events_skip_pydantic_and_the_rest_is_judged_per_row() -> None:
@@ -207,10 +190,8 @@ def test_validators_computed_fields_multiples_and_plain_enums_stay_on_the_fast_p
     assert fast_plan(contract) is not None
     assert coverage(contract).route(field) == route
     payloads = [b'{"a": 3}', b'{"a": 4}', b'{"a": 6, "colour": "red"}', b'{"a": "x"}', b'{"a": 9}'] * 2
-    fast, slow = validate_batch(contract, payloads, fast=True), validate_batch(contract, payloads, fast=False)
-    assert fast.accepted_index == slow.accepted_index
-    assert _verdicts(fast) == _verdicts(slow)
-    assert fast.accepted.to_pylist() == slow.accepted.to_pylist()
+    assert_paths_agree(contract, payloads)
+    fast = validate_batch(contract, payloads, fast=True)
     assert fast.accepted.num_rows + len([r for r in fast.rejected if r.disposition != "value_discarded"]) == 10
 
 
@@ -278,12 +259,7 @@ TRAPS: dict[str, bytes] = {
 
 @pytest.mark.parametrize("name", sorted(TRAPS))
 def test_traps_get_the_same_verdict_and_values_on_both_paths(name: str) -> None:
-    payloads = [json.dumps(CONFORMING).encode(), TRAPS[name]]
-    fast = validate_batch(Probe, payloads, fast=True)
-    slow = validate_batch(Probe, payloads, fast=False)
-    assert fast.accepted_index == slow.accepted_index
-    assert _verdicts(fast) == _verdicts(slow)
-    assert repr(fast.accepted.to_pylist()) == repr(slow.accepted.to_pylist())  # repr: -0.0 and NaN compare too
+    assert_paths_agree(Probe, [json.dumps(CONFORMING).encode(), TRAPS[name]])
 
 
 @pytest.mark.parametrize(
@@ -361,11 +337,7 @@ def test_a_batch_bigger_than_a_chunk_gets_the_same_verdicts_in_batch_order(monke
     monkeypatch.setattr("contracts.fast.CHUNK_EVENTS", 4)
     conforming = json.dumps(CONFORMING).encode()
     payloads = [p for trap in TRAPS.values() for p in (conforming, trap)] + [None] * 5 + [conforming] * 9
-    fast = validate_batch(Probe, payloads, fast=True)
-    slow = validate_batch(Probe, payloads, fast=False)
-    assert fast.accepted_index == slow.accepted_index
-    assert _verdicts(fast) == _verdicts(slow)
-    assert repr(fast.accepted.to_pylist()) == repr(slow.accepted.to_pylist())
+    assert_paths_agree(Probe, payloads)
     split = fast_plan(Probe).split(payloads)  # type: ignore[union-attr]
     assert sorted(split.clean_index + split.rest) == list(range(len(payloads)))
     assert split.clean_index == sorted(split.clean_index) and split.rest == sorted(split.rest)

@@ -21,26 +21,18 @@ from typing import Annotated, Any, Literal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, EmailStr, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
+from bench.segment_contract import Camel, Library
 from contracts import Contract, validate_batch
-from tests.fixtures.per_row import python_dumps
 from contracts.fast import coverage, fast_plan
-
-
-class Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+from tests.fixtures.agreement import assert_paths_agree
 
 
 class Priority(enum.IntEnum):
     LOW = 1
     HIGH = 2
-
-
-class Library(Camel):
-    name: str
-    version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
 
 
 class Page(Camel):
@@ -256,10 +248,6 @@ def events(draw: st.DrawFn) -> bytes | None:
     return text.encode()
 
 
-def _verdicts(result: Any) -> list[tuple[int, str, tuple[tuple[str, str, str | None], ...]]]:
-    return [(r.index, r.disposition, tuple((v.loc, v.type, v.mode) for v in r.violations)) for r in result.rejected]
-
-
 def test_the_probe_decodes_natively_but_for_its_fallback_fields() -> None:
     found = coverage(Track)
     assert found.per_row is None
@@ -271,19 +259,7 @@ def test_the_probe_decodes_natively_but_for_its_fallback_fields() -> None:
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(events(), min_size=1, max_size=12))
 def test_both_paths_give_the_same_verdicts_violations_and_values(payloads: list[bytes | None]) -> None:
-    fast = validate_batch(Track, payloads, fast=True)
-    slow = validate_batch(Track, payloads, fast=False)
-    assert fast.accepted_index == slow.accepted_index
-    assert _verdicts(fast) == _verdicts(slow)
-    assert fast.accepted.schema == slow.accepted.schema
-    # Arrow's equality first: a datetime whose instant is before year 1 lands (both paths) but has no Python value;
-    # then the rows' repr, under which NaN and -0.0 compare too
-    assert fast.accepted.equals(slow.accepted) or repr(fast.accepted.to_pylist()) == repr(slow.accepted.to_pylist())
-    with python_dumps():  # the per-row path landing model_dump rows, as a hand-written loop does: the reference
-        reference = validate_batch(Track, payloads, fast=False)
-    assert reference.accepted_index == slow.accepted_index and _verdicts(reference) == _verdicts(slow)
-    assert reference.accepted.equals(slow.accepted) or repr(reference.accepted.to_pylist()) == repr(
-        slow.accepted.to_pylist())
+    assert_paths_agree(Track, payloads)
 
 
 GOOD = {
