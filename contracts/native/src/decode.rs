@@ -419,9 +419,19 @@ fn key_of(key: Option<&[u8]>, rule: &StructRule, hint: usize) -> Result<Option<O
 /// A JSON integer (not ``1.0``, not ``1e0``) that fits int64 (jiter's own integer reading stops at 18 digits).
 fn int(peek: Peek, jiter: &mut Jiter) -> Result<i64> {
     check(peek.into_inner().is_ascii_digit() || peek == Peek::Minus)?;
-    let text = jiter.known_number_bytes(peek)?;
-    check(!text.iter().any(|c| matches!(c, b'.' | b'e' | b'E')))?;
-    std::str::from_utf8(text).ok().and_then(|t| t.parse::<i64>().ok()).ok_or(NotClean)
+    let text = jiter.known_number_bytes(peek)?; // a JSON number, checked by jiter
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    // Accumulated negatively, so that i64::MIN fits; a '.', 'e' or 'E' (a float) is not a digit.
+    let mut value: i64 = 0;
+    for &c in digits {
+        let digit = c.wrapping_sub(b'0');
+        check(digit <= 9)?;
+        value = value.checked_mul(10).and_then(|v| v.checked_sub(digit as i64)).ok_or(NotClean)?;
+    }
+    if negative { Ok(value) } else { value.checked_neg().ok_or(NotClean) }
 }
 
 /// A JSON number as pydantic's float: an integer's text as an int64 converted (pydantic reads integers as integers
