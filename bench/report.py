@@ -143,7 +143,8 @@ def _idiom_section(idioms: list[dict[str, str]] | None) -> list[str]:
     ]
     for idiom in idioms:
         flag = "" if idiom["route"] == idiom["expected"] else f" (expected {idiom['expected']})"
-        lines.append(f"| {idiom['idiom']} | {idiom['route']}{flag} | {idiom['reason'] or '—'} |")
+        cells = (idiom["idiom"], f"{idiom['route']}{flag}", idiom["reason"] or "—")
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return [*lines, ""]
 
 
