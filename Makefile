@@ -19,11 +19,11 @@ CARGO := $(or $(shell command -v cargo 2>/dev/null),$(CARGO_HOME)/bin/cargo)
 NATIVE := contracts/native/Cargo.toml contracts/native/Cargo.lock $(wildcard contracts/native/src/*.rs)
 
 $(CARGO):
-	curl --proto '=https' --tlsv1.2 -sSf -o $(CARGO_HOME).rustup-init \
-		https://static.rust-lang.org/rustup/dist/$$(uname -m)-unknown-linux-gnu/rustup-init
-	chmod +x $(CARGO_HOME).rustup-init
-	$(CARGO_HOME).rustup-init -y --quiet --profile minimal --default-toolchain stable --no-modify-path
-	rm -f $(CARGO_HOME).rustup-init
+	dir=$$(mktemp -d) && curl --proto '=https' --tlsv1.2 -sSf -o $$dir/rustup-init \
+		https://static.rust-lang.org/rustup/dist/$$(uname -m)-unknown-linux-gnu/rustup-init \
+		&& chmod +x $$dir/rustup-init \
+		&& $$dir/rustup-init -y --quiet --profile minimal --default-toolchain stable --no-modify-path; \
+		status=$$?; rm -rf $$dir; exit $$status
 
 $(VENV)/.installed: pyproject.toml $(NATIVE) | $(CARGO)
 	$(PYTHON) -m venv $(VENV)
