@@ -1,14 +1,14 @@
 # The two commands a new user runs: `make demo` and `make test` (see README.md).
 # Everything is installed by this file: a virtualenv with the project, the Rust toolchain that builds the contracts'
 # event decoder (contracts/native/, when cargo is missing), the Kafka broker jars (via Maven), and, for the catalog
-# tests, PostgreSQL from Debian's packages.
+# tests, PostgreSQL and Chromium from Debian's packages; `make image` (and the image test) podman.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kafka test demo clean check-deploy bench bench-quick bench-venv
+.PHONY: install kafka chromium test demo catalog-ui catalog-screenshots clean check-deploy bench bench-quick bench-venv image wheel
 
 # The fast validation path's decoder is Rust (contracts/native/), built by pip through setuptools-rust with cargo
 # (crates from crates.io, versions pinned by Cargo.lock). Without cargo on PATH, rustup installs a minimal stable
@@ -37,11 +37,37 @@ install: $(VENV)/.installed
 kafka: install
 	$(PY) deploy/kafka/broker.py fetch
 
-test: install kafka
+# Debian's Chromium for the catalog UI's browser tests (Playwright drives it; `playwright install` is never used).
+chromium:
+	deploy/chromium/install.sh
+
+test: install kafka chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install kafka
 	$(PY) examples/flights/demo.py
+
+# The catalog UI on the demo's catalog (after `make demo`): the flights lineage at the printed URL.
+CATALOG_UI_PORT ?= 5000
+catalog-ui: install
+	@test -f var/demo/catalog/catalog.db || { echo "no demo catalog in var/demo/catalog: run 'make demo' first"; exit 1; }
+	CATALOG_DATABASE_URL=sqlite:///var/demo/catalog/catalog.db $(VENV)/bin/streamproc catalog serve --no-auth --port $(CATALOG_UI_PORT)
+
+# Refresh the README's screenshots (docs/screenshots) from the browser tests' pages.
+catalog-screenshots: install kafka chromium
+	CATALOG_UI_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/catalog/ui $(PYTEST_ARGS)
+
+# The container image of deploy/Dockerfile, built with podman (README "Container image"): the first time, as root,
+# installs podman, runc and mmdebstrap from Debian's packages and makes a local Debian bookworm base (no image registry
+# is needed). tests/deploy/test_image.py builds it too, and runs it.
+image: install
+	deploy/image/build.sh
+
+# The project's wheel, with the contracts' decoder compiled, into var/image/dist/: what deploy/Dockerfile installs
+# (`make wheel && docker build -f deploy/Dockerfile -t streamproc .`; `make image` builds it itself).
+wheel: install
+	rm -rf var/image/dist
+	$(PY) -m pip wheel --no-deps --quiet --wheel-dir var/image/dist .
 
 # The deployment files: promtool on the alert rules (and their unit tests), the Prometheus config and every Grafana
 # query; hadolint on the Dockerfile; the Compose spec and the Kubernetes and CRD schemas on the manifests. Part of

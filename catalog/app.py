@@ -1,4 +1,5 @@
-"""The catalog's FastAPI application (OpenAPI description at ``/openapi.json``, pages at ``/docs``).
+"""The catalog's FastAPI application: the API (OpenAPI description at ``/openapi.json``, Swagger UI at ``/docs`` from
+vendored assets) and the web UI at ``/`` (``catalog.ui``).
 
 Lifecycle: ``create_app(settings)`` checks the settings and opens the database; on startup (ASGI lifespan) the
 Alembic migrations run to head; on shutdown the connection pool is disposed.
@@ -11,12 +12,13 @@ NotFoundError 404, AmbiguousNameError 409 (+ ``candidates``), StorageError 503.
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from catalog import __version__
 from catalog.config import CatalogSettings
@@ -24,6 +26,8 @@ from catalog.errors import AmbiguousNameError, AuthError, CatalogError, InvalidE
 from catalog.metrics import Metrics
 from catalog.routes import ingest, marquez, meta, query
 from catalog.storage.db import Database
+from catalog.ui import mount_ui
+from catalog.ui.session import LoginRequired
 from catalog.validation import load_json_schema
 
 __all__ = ["create_app"]
@@ -48,6 +52,11 @@ async def _catalog_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StorageError):
         return _error(503, "storage_unavailable", str(exc))
     return _error(500, "catalog_error", str(exc))
+
+
+async def _login_required(_request: Request, exc: Exception) -> RedirectResponse:
+    target = exc.next_url if isinstance(exc, LoginRequired) else "/"
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
 def create_app(settings: CatalogSettings, *, database: Database | None = None) -> FastAPI:
@@ -75,12 +84,15 @@ def create_app(settings: CatalogSettings, *, database: Database | None = None) -
         description="Stores OpenLineage events; answers lineage, schema history, PII and load questions. "
         "Reads are also served in Marquez's API shapes. Auth: `Authorization: Bearer <token>`.",
         lifespan=lifespan,
+        docs_url=None,  # served by catalog.ui.docs from vendored Swagger UI assets, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = Metrics()
     app.state.json_schema = load_json_schema(settings.openlineage_schema) if settings.openlineage_schema else None
     app.add_exception_handler(CatalogError, _catalog_error)
+    app.add_exception_handler(LoginRequired, _login_required)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -93,4 +105,5 @@ def create_app(settings: CatalogSettings, *, database: Database | None = None) -
 
     for module in (meta, ingest, query, marquez):
         app.include_router(module.router)
+    mount_ui(app)
     return app

@@ -73,7 +73,7 @@ def catalog(ctx: click.Context, url: str | None, token: str | None, database_url
 @click.option("--no-auth", is_flag=True, help="Serve without an API token (local use only).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, no_auth: bool) -> None:
-    """Run the catalog HTTP service (uvicorn); migrates the database first."""
+    """Run the catalog: the web UI at / and the HTTP API (uvicorn); migrates the database first."""
     import uvicorn
 
     from catalog.app import create_app
@@ -87,6 +87,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_auth: bool)
         app = create_app(settings)
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from exc
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    login = "" if settings.auth_disabled else " (log in with CATALOG_API_TOKEN)"
+    click.echo(f"catalog UI at http://{shown}:{settings.port}/{login}; API docs at /docs", err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 

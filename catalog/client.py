@@ -11,7 +11,8 @@ from typing import Any, Protocol
 import httpx
 
 from catalog import query
-from catalog.errors import RemoteError, StorageError
+from catalog.config import DEFAULT_DATABASE_URL
+from catalog.errors import MissingDatabaseError, RemoteError, StorageError
 from catalog.storage.db import Database
 
 __all__ = ["Catalog", "LocalCatalog", "RemoteCatalog"]
@@ -41,11 +42,32 @@ class Catalog(Protocol):
     def close(self) -> None: ...
 
 
+DEMO_DATABASE_URL = "sqlite:///var/demo/catalog/catalog.db"
+"""Where ``make demo`` keeps its catalog (``examples/flights/demo.py``)."""
+
+
 class LocalCatalog:
-    """Reads the database directly (migrating it to head first, so a fresh SQLite file works)."""
+    """Reads an existing catalog database directly (migrating it to head first if it is older); never creates one.
+
+    Raises:
+        MissingDatabaseError: there is no database at ``database_url``, or it holds no catalog (never migrated).
+        ConfigError: the URL is invalid. StorageError / MigrationError: the database failed.
+    """
 
     def __init__(self, database_url: str) -> None:
-        self._db = Database(database_url)
+        hint = (
+            "serve the catalog (`streamproc catalog serve`) or create it (`streamproc catalog db upgrade`), or name "
+            "another with --database-url / CATALOG_DATABASE_URL"
+        )
+        if database_url == DEFAULT_DATABASE_URL:
+            hint += f" (`make demo` writes {DEMO_DATABASE_URL.removeprefix('sqlite:///')}: {DEMO_DATABASE_URL})"
+        try:
+            self._db = Database(database_url, create=False)
+        except MissingDatabaseError as exc:
+            raise MissingDatabaseError(f"{exc}: {hint}") from None
+        if self._db.current_revision() is None:
+            self._db.close()
+            raise MissingDatabaseError(f"{database_url} holds no catalog (it was never migrated): {hint}")
         self._db.upgrade()
 
     def get(self, endpoint: str, **params: Any) -> dict[str, Any]:

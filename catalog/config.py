@@ -13,6 +13,8 @@ Environment variables (all optional):
 ``CATALOG_OPENLINEAGE_SCHEMA``   path to a copy of the official ``OpenLineage.json`` you provide (none ships with
                                  streamproc); when set, every event is also validated against it with
                                  ``jsonschema`` (see ``catalog.models``).
+``CATALOG_LAKE_STORAGE_OPTIONS`` JSON object of delta-rs storage options for reading quarantine tables in object
+                                 stores (the UI's quarantine view); local paths need none.
 ``CATALOG_URL``                  CLI only: query a remote catalog at this base URL instead of the local DB.
 ``CATALOG_TOKEN``                CLI only: token sent to ``CATALOG_URL`` (falls back to ``CATALOG_API_TOKEN``).
 =============================== ======================================================================
@@ -43,6 +45,7 @@ class CatalogSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 5000
     openlineage_schema: Path | None = None
+    lake_storage_options: dict[str, str] = {}
     url: str | None = None
     token: SecretStr | None = None
 

@@ -4,6 +4,7 @@ The tree, split by what the caller does next::
 
     CatalogError                      root: catch this to catch everything from `catalog`
      ├── ConfigError                  stop: settings are missing or contradictory (fix the environment)
+     │    └── MissingDatabaseError    stop: a query names a catalog database that does not exist
      ├── AuthError                    stop: missing or wrong API token (HTTP 401)
      ├── InvalidEventError            bad data: the OpenLineage event is not valid (HTTP 400 / 422); never retried
      ├── NotFoundError                bad request: no such dataset / job / field (HTTP 404)
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigError",
     "InvalidEventError",
     "MigrationError",
+    "MissingDatabaseError",
     "NotFoundError",
     "RemoteError",
     "StorageError",
@@ -38,6 +40,10 @@ class CatalogError(Exception):
 
 class ConfigError(CatalogError):
     """Settings are missing or contradictory, e.g. auth enabled but no ``CATALOG_API_TOKEN``."""
+
+
+class MissingDatabaseError(ConfigError):
+    """A query (CLI, local database) names a catalog database that does not exist; queries never create one."""
 
 
 class AuthError(CatalogError):

@@ -8,7 +8,7 @@ matches a filter when its name, key or value equals it (case-insensitive).
 
 from __future__ import annotations
 
-__all__ = ["PII_CATEGORIES", "tag_description", "tag_matches", "tag_name"]
+__all__ = ["PII_ACTION_KEY", "PII_CATEGORIES", "is_pii", "tag_description", "tag_matches", "tag_name"]
 
 PII_CATEGORIES: dict[str, str] = {
     "email": "PII: e-mail address",
@@ -23,6 +23,17 @@ PII_CATEGORIES: dict[str, str] = {
 }
 
 _FLAG_VALUES = {"", "true", "yes", "1"}
+
+PII_ACTION_KEY = "pii_action"
+"""A ``tags`` facet entry ``{"key": "pii_action", "value": "hash", "field": "email"}`` says what the producer does to
+a PII column before it lands (streamproc: ``keep``, ``hash``, ``mask``, ``drop``); it is the column's policy, not a
+tag, so it is not stored as one."""
+
+
+def is_pii(name: str) -> bool:
+    """Whether the tag ``name`` marks personal data: ``pii``, ``pii:<category>`` or a known PII category."""
+    lowered = name.lower()
+    return lowered == "pii" or lowered.startswith("pii:") or lowered in PII_CATEGORIES
 
 
 def tag_name(key: str, value: str) -> str:

@@ -13,6 +13,8 @@ categories) through ``typing.Annotated`` metadata.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -91,8 +93,8 @@ class Contract(BaseModel):
     (tag → ``keep`` / ``hash`` / ``mask`` / ``drop``, see :mod:`contracts.pii`; a subclass inherits its parent's).
 
     Raises:
-        ContractDeclarationError: at class creation, for a missing or malformed name, a non-positive version, or
-            an unknown entity or mode.
+        ContractDeclarationError: at class creation, for a missing or malformed name, a non-positive version, an
+            unknown entity or mode, or an unknown class keyword.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -112,7 +114,13 @@ class Contract(BaseModel):
         pii: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init_subclass__(**kwargs)
+        try:
+            super().__init_subclass__(**kwargs)
+        except TypeError as exc:
+            if not kwargs:
+                raise
+            # object.__init_subclass__ refuses what no class in the MRO took, with a bare "takes no keyword arguments"
+            raise ContractDeclarationError(_unknown_keywords(cls, name, kwargs)) from exc
         if name is None:
             parent = getattr(cls, "__contract__", None)
             if parent is None:
@@ -166,6 +174,22 @@ class Contract(BaseModel):
             if overrides:
                 field_modes[path] = overrides
         cls.__contract__ = replace(cls.__contract__, tags=tags, field_modes=field_modes)
+
+
+def _unknown_keywords(cls: type, name: str | None, unknown: dict[str, Any]) -> str:
+    allowed = [
+        p.name for p in inspect.signature(Contract.__init_subclass__).parameters.values() if p.kind is p.KEYWORD_ONLY
+    ]
+    named = []
+    for keyword in unknown:
+        close = difflib.get_close_matches(keyword, allowed, n=1)
+        named.append(f"{keyword!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    hint = " (field tags go on fields: Annotated[str, Tag('email')])" if {"tag", "tags"} & unknown.keys() else ""
+    label = f"{name!r} (class {cls.__name__})" if name else cls.__name__
+    return (
+        f"contract {label}: unknown class keyword{'s' if len(unknown) > 1 else ''} {', '.join(named)}; "
+        f"a contract takes {', '.join(allowed)}{hint}"
+    )
 
 
 def walk_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:

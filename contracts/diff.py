@@ -38,7 +38,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["FieldShape", "FieldChange", "ChangeKind", "diff_schemas", "field_shapes"]
+from contracts.fingerprint import hashed_schema
+
+__all__ = ["FieldShape", "FieldChange", "ChangeKind", "describe_changes", "diff_schemas", "field_shapes"]
+
+_ABSENT = object()
+_SHOWN_DIFFERENCES = 5
 
 ChangeKind = Literal[
     "added",
@@ -138,6 +143,46 @@ def diff_schemas(
         elif a is not None and b is not None:
             changes.extend(_compare(path, a, b))
     return changes
+
+
+def describe_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, old_open: bool = False, new_open: bool = False
+) -> tuple[str, ...]:
+    """One line per field change from ``old`` to ``new`` (:meth:`FieldChange.describe`); where no field shape
+    changed but the schemas' hashes differ (a default, a keyword the field diff does not read), one line per place
+    the hashed JSON Schemas differ, as a JSON Pointer (at most five, then how many more).
+
+    Example:
+        >>> describe_changes({"properties": {"a": {"default": 1}}}, {"properties": {"a": {"default": 2}}})
+        ('JSON Schema /properties/a/default: 1 → 2',)
+    """
+    fields = diff_schemas(old, new, old_open=old_open, new_open=new_open)
+    if fields:
+        return tuple(change.describe() for change in fields)
+    lines = [
+        f"JSON Schema {pointer or '/'}: {_json(a)} → {_json(b)}"
+        for pointer, a, b in _json_differences(hashed_schema(dict(old)), hashed_schema(dict(new)))
+    ]
+    if len(lines) > _SHOWN_DIFFERENCES:
+        lines[_SHOWN_DIFFERENCES:] = [f"and {len(lines) - _SHOWN_DIFFERENCES} more JSON Schema differences"]
+    return tuple(lines)
+
+
+def _json_differences(old: Any, new: Any, pointer: str = "") -> Iterator[tuple[str, Any, Any]]:
+    # Every place two JSON documents differ: (JSON Pointer, old, new), the side missing a key being _ABSENT.
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in sorted(old.keys() | new.keys()):
+            at = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            yield from _json_differences(old.get(key, _ABSENT), new.get(key, _ABSENT), at)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            yield from _json_differences(a, b, f"{pointer}/{index}")
+    elif old != new:
+        yield pointer, old, new
+
+
+def _json(value: Any) -> str:
+    return "(absent)" if value is _ABSENT else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _under_changed_parent(path: str, before: dict[str, FieldShape], after: dict[str, FieldShape]) -> bool:

@@ -76,7 +76,23 @@ class ContractFrozenError(ContractError):
 
 class ContractConflictError(ContractError):
     """A contract version's schema differs from the one registered under the same name and version (or two
-    classes in the code declare the same name and version differently): declare a new version instead."""
+    classes in the code declare the same name and version differently): declare a new version instead.
+
+    Attributes:
+        summary: what conflicts and what to do, without the reasons.
+        name, version: the contract version (``None`` when not one version's problem).
+        reasons: one line per field change from the registered schema to the declared one (``field 'amount': type
+            changed from number to string``), as :class:`IncompatibleContractError` gives them.
+    """
+
+    def __init__(
+        self, summary: str, *, name: str | None = None, version: int | None = None, reasons: tuple[str, ...] = ()
+    ) -> None:
+        self.summary = summary
+        self.name = name
+        self.version = version
+        self.reasons = reasons
+        super().__init__(f"{summary}. Changes: {'; '.join(reasons)}" if reasons else summary)
 
 
 class IncompatibleContractError(ContractError):

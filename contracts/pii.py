@@ -31,7 +31,7 @@ import pyarrow as pa
 from contracts.declare import Contract
 from contracts.errors import ContractDeclarationError
 
-__all__ = ["PiiAction", "PII_ACTIONS", "PiiPolicy", "mask_text"]
+__all__ = ["PiiAction", "PII_ACTIONS", "PiiPolicy", "field_actions", "mask_text"]
 
 PiiAction = Literal["keep", "hash", "mask", "drop"]
 PII_ACTIONS: tuple[str, ...] = get_args(PiiAction)
@@ -45,6 +45,26 @@ def mask_text(value: str) -> str:
         return local[0] + "***@" + domain
     keep = 4 if len(value) > 8 else 0
     return "*" * (len(value) - keep) + value[len(value) - keep :]
+
+
+def field_actions(contract: type[Contract], config_actions: Mapping[str, str] | None = None) -> dict[str, PiiAction]:
+    """The action on every tagged field of ``contract`` (dotted path → action, ``keep`` included): per tag, the
+    contract's own ``pii=`` over ``config_actions``; a field with several tags takes the strictest.
+
+    Raises:
+        ContractDeclarationError: an unknown action.
+    """
+    info = contract.__contract__
+    per_tag: dict[str, str] = {**dict(config_actions or {}), **info.pii}
+    for tag, action in per_tag.items():
+        if action not in PII_ACTIONS:
+            raise ContractDeclarationError(
+                f"unknown PII action {action!r} for tag {tag!r}; expected one of {', '.join(PII_ACTIONS)}"
+            )
+    return {
+        path: max((per_tag.get(t, "keep") for t in tags), key=_STRICTNESS.__getitem__)  # type: ignore[misc]
+        for path, tags in info.tags.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +94,7 @@ class PiiPolicy:
                 a secret.
         """
         info = contract.__contract__
-        per_tag: dict[str, str] = {**dict(config_actions or {}), **info.pii}
-        for tag, action in per_tag.items():
-            if action not in PII_ACTIONS:
-                raise ContractDeclarationError(
-                    f"unknown PII action {action!r} for tag {tag!r}; expected one of {', '.join(PII_ACTIONS)}"
-                )
-        actions: dict[str, PiiAction] = {}
-        for path, tags in info.tags.items():
-            chosen = max((per_tag.get(t, "keep") for t in tags), key=_STRICTNESS.__getitem__)
-            if chosen != "keep":
-                actions[path] = chosen  # type: ignore[assignment]
+        actions = {path: action for path, action in field_actions(contract, config_actions).items() if action != "keep"}
         if "hash" in actions.values() and not secret:
             raise ContractDeclarationError(
                 f"contract {info.name!r} hashes {', '.join(p for p, a in actions.items() if a == 'hash')}: a secret is "

@@ -1,7 +1,7 @@
 """The registry: every version of every contract, from the code and from the persisted history.
 
-Contracts are found in Python modules: packages (walked recursively), single modules, and the entry point group
-``streamproc.contracts`` (an entry point names a module or a contract class). Each version has a stable schema
+Contracts are found in Python modules (:mod:`contracts.discovery`): packages, single modules and the entry point group
+``streamproc.contracts``. Each version has a stable schema
 hash (:func:`contracts.fingerprint.schema_hash`). What the registry has seen is persisted through a
 :class:`ContractStore` (the runtime keeps it in the lake as the ``_contracts`` Delta table), so schema history
 survives restarts, and versions that exist only in the history (older declared ones, or inferred by ``evolve``)
@@ -22,18 +22,14 @@ Rules, as Confluent Schema Registry and dlt apply them:
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.metadata
-import inspect
-import pkgutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from types import ModuleType
 from typing import Any, Literal, Protocol
 
 from contracts.compatibility import CompatibilityLevel, SchemaVersion, Verdict, check_compatibility
 from contracts.declare import Contract
-from contracts.diff import diff_schemas
+from contracts.diff import describe_changes, diff_schemas
+from contracts.discovery import discover_contracts
 from contracts.errors import (
     ContractConflictError,
     ContractNotFoundError,
@@ -43,16 +39,13 @@ from contracts.errors import (
 from contracts.fingerprint import canonical_json_schema, hash_json_schema
 
 __all__ = [
-    "ENTRY_POINT_GROUP",
     "Origin",
     "ContractVersion",
     "ContractStore",
     "InMemoryContractStore",
     "ContractRegistry",
-    "contracts_in_module",
 ]
 
-ENTRY_POINT_GROUP = "streamproc.contracts"
 Origin = Literal["declared", "inferred"]
 _REGISTER_ATTEMPTS = 5
 
@@ -63,12 +56,15 @@ class ContractVersion:
 
     Attributes:
         name, version: the contract's name and version number.
-        schema_hash: ``sha256:…`` of the canonical JSON Schema.
+        schema_hash: ``sha256:…`` of the canonical JSON Schema (what decides which events are accepted and what
+            lands, not its documentation: :mod:`contracts.fingerprint`).
         json_schema: the canonical JSON Schema (draft 2020-12, as pydantic emits it).
         origin: ``declared`` (a class in the code) or ``inferred`` (recorded by ``evolve`` from the data).
         registered_at: when it was registered; ``None`` while only declared in the code.
         compatibility: the level it was checked at.
-        verdict: ``compatible``, ``incompatible`` (only inferred versions are recorded so) or ``not_checked``.
+        verdict: as recorded at registration: ``compatible``, ``incompatible`` (only inferred versions are recorded
+            so) or ``not_checked`` (level ``NONE``, or nothing earlier in its compatibility group; also every version
+            not registered yet). :meth:`ContractRegistry.verdict` judges it now.
         reasons: one line per incompatible field change.
         changes: the field changes from the previous version (:meth:`contracts.diff.FieldChange.as_dict`).
         parent_version: the version it evolved from (inferred versions), or the previous version.
@@ -200,28 +196,7 @@ class ContractRegistry:
             ContractNotFoundError: a package, module or entry point cannot be imported.
             ContractConflictError: two classes declare the same version differently.
         """
-        found: list[type[Contract]] = []
-        for package in packages:
-            module = _import(package)
-            found.extend(contracts_in_module(module))
-            for sub in pkgutil.walk_packages(getattr(module, "__path__", []), prefix=f"{module.__name__}."):
-                found.extend(contracts_in_module(_import(sub.name)))
-        for name in modules:
-            found.extend(contracts_in_module(_import(name)))
-        if entry_points:
-            for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-                try:
-                    loaded = point.load()
-                except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is a config problem
-                    raise ContractNotFoundError(f"entry point {point.name!r} ({point.value}): {exc}") from exc
-                if isinstance(loaded, ModuleType):
-                    found.extend(contracts_in_module(loaded))
-                elif isinstance(loaded, type) and issubclass(loaded, Contract):
-                    found.append(loaded)
-                else:
-                    raise ContractNotFoundError(
-                        f"entry point {point.name!r} ({point.value}) is neither a module nor a contract class"
-                    )
+        found = discover_contracts(packages=packages, modules=modules, entry_points=entry_points)
         return cls(found, store=store)
 
     def add(self, contract: type[Contract]) -> ContractVersion:
@@ -246,6 +221,8 @@ class ContractRegistry:
         self._stored = {}
         if self.store is not None:
             for row in self.store.load():
+                # Hashed again: a row registered when the hash still covered documentation is the same version.
+                row = replace(row, schema_hash=hash_json_schema(row.json_schema))
                 self._stored[(row.name, row.version)] = row  # the newest row of a number wins
 
     def names(self) -> list[str]:
@@ -254,9 +231,15 @@ class ContractRegistry:
 
     def versions(self, name: str) -> list[ContractVersion]:
         """Every version of ``name``, oldest first: the persisted row, else the declared class (with its class
-        attached when the code declares it)."""
+        attached when the code declares it unchanged; a version the code changed since it was registered is the
+        registered row, without class: see :meth:`declared` and :meth:`check`)."""
         numbers = sorted({v for n, v in self._declared if n == name} | {v for n, v in self._stored if n == name})
         return [self._view(name, number) for number in numbers]
+
+    def declared(self, name: str) -> list[ContractVersion]:
+        """Every version of ``name`` the loaded code declares, oldest first, each with its class (registered or
+        not, changed or not)."""
+        return [self._declared[key] for key in sorted(key for key in self._declared if key[0] == name)]
 
     def get(self, name: str, version: int | None = None) -> ContractVersion:
         """One version (the newest when ``version`` is ``None``).
@@ -295,7 +278,17 @@ class ContractRegistry:
         """
         declared = ContractVersion.of(contract)
         self._refuse_changed(declared)
-        return self._verdict(declared)
+        return self.verdict(declared)
+
+    def verdict(self, version: ContractVersion) -> Verdict:
+        """The compatibility verdict of any version (declared, inferred or only in the history) against the earlier
+        known versions of its compatibility group, at its level (no persistence). ``not_checked`` when its level is
+        ``NONE`` or nothing earlier is in its group (a first version, or the first after a migration)."""
+        earlier = [v for v in self.versions(version.name) if v.version < version.version]
+        # A migration starts a compatibility group: what it upcasts from is not compared (its events are migrated).
+        boundary = max((v.migrates_from or 0 for v in [*earlier, version]), default=0)
+        group = [v.schema_version() for v in earlier if v.version > boundary]
+        return check_compatibility(version.schema_version(), group, version.compatibility)
 
     def register(self, contract: type[Contract]) -> ContractVersion:
         """Register a declared class: a no-op if already registered unchanged; else check and persist.
@@ -315,7 +308,7 @@ class ContractRegistry:
             if stored is not None and stored.schema_hash == declared.schema_hash:
                 return replace(stored, contract=declared.contract), False
             self._refuse_changed(declared)
-            verdict = self._verdict(declared)
+            verdict = self.verdict(declared)
             if not verdict.compatible:
                 raise IncompatibleContractError(declared.name, declared.version, verdict)
             return self._recorded(declared, verdict), True
@@ -325,8 +318,13 @@ class ContractRegistry:
         )
 
     def register_declared(self, name: str) -> list[ContractVersion]:
-        """Register every declared version of ``name``, oldest first (see :meth:`register`)."""
-        return [self.register(v.contract) for v in self.versions(name) if v.contract is not None]
+        """Register every version of ``name`` the loaded code declares, oldest first (see :meth:`register`).
+
+        Raises:
+            ContractConflictError: one of them was registered before under its number with another schema.
+            IncompatibleContractError: one of them breaks its compatibility level.
+        """
+        return [self.register(v.contract) for v in self.declared(name) if v.contract is not None]
 
     def register_inferred(
         self, name: str, json_schema: Mapping[str, Any], *, parent: ContractVersion
@@ -357,7 +355,7 @@ class ContractRegistry:
                 description=parent.description,
                 tags=dict(parent.tags),
             )
-            return self._recorded(candidate, self._verdict(candidate)), True
+            return self._recorded(candidate, self.verdict(candidate)), True
 
         return self._persist_retrying(
             attempt, f"could not record an inferred version of {name!r}: too many concurrent writers"
@@ -398,18 +396,17 @@ class ContractRegistry:
             raise ContractConflictError(
                 f"contract {declared.name!r} v{declared.version} changed since it was registered at "
                 f"{stored.registered_at:%Y-%m-%d %H:%M:%S} ({stored.schema_hash[:19]}… → "
-                f"{declared.schema_hash[:19]}…): declare it as version {self._next_number(declared.name)}"
+                f"{declared.schema_hash[:19]}…); a registered version never changes: declare it as version "
+                f"{self._next_number(declared.name)}",
+                name=declared.name,
+                version=declared.version,
+                reasons=describe_changes(
+                    stored.json_schema, declared.json_schema, old_open=stored.open, new_open=declared.open
+                ),
             )
 
     def _next_number(self, name: str) -> int:
         return max((v.version for v in self.versions(name)), default=0) + 1
-
-    def _verdict(self, candidate: ContractVersion) -> Verdict:
-        earlier = [v for v in self.versions(candidate.name) if v.version < candidate.version]
-        # A migration starts a compatibility group: what it upcasts from is not compared (its events are migrated).
-        boundary = max((v.migrates_from or 0 for v in [*earlier, candidate]), default=0)
-        group = [v.schema_version() for v in earlier if v.version > boundary]
-        return check_compatibility(candidate.schema_version(), group, candidate.compatibility)
 
     def _recorded(self, candidate: ContractVersion, verdict: Verdict) -> ContractVersion:
         earlier = [v for v in self.versions(candidate.name) if v.version < candidate.version]
@@ -437,26 +434,6 @@ class ContractRegistry:
         if self.store is not None:
             self.store.append(replace(row, contract=None))
         self._stored[(row.name, row.version)] = row
-
-
-def contracts_in_module(module: ModuleType) -> list[type[Contract]]:
-    """The contract classes a module defines (not those it imports)."""
-    return [
-        value
-        for value in vars(module).values()
-        if inspect.isclass(value)
-        and issubclass(value, Contract)
-        and value is not Contract
-        and value.__module__ == module.__name__
-        and hasattr(value, "__contract__")
-    ]
-
-
-def _import(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ContractNotFoundError(f"cannot import contracts module {name!r}: {exc}") from exc
 
 
 def _qualname(contract: type[Contract] | None) -> str:

@@ -20,14 +20,21 @@ from rich.table import Table
 
 from contracts import ContractError, load_contract
 from contracts.diff import diff_schemas, field_shapes
+from contracts.errors import ContractConflictError
 from contracts.registry import ContractRegistry, ContractVersion
 from streamproc.config import load_config
 from streamproc.errors import ConfigError, StreamprocError
+from streamproc.routing import route_contracts
 
 __all__ = ["contracts_group"]
 
 EXIT_INCOMPATIBLE = 1
 EXIT_USAGE = 2
+VERDICTS = """verdicts:
+  compatible, incompatible: judged now, at its level, against the versions under 'checked against'
+  not_checked: level NONE, or nothing earlier in its compatibility group (a first version, or the first after
+    a migration)
+  changed: the code changed this registered version ('contracts check' fails, 'run' refuses it)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +58,27 @@ def contracts_group(
     ctx.obj = _Sources(config_file, packages, entry_points, registry_uri)
 
 
-@contracts_group.command("list")
+@contracts_group.command(
+    "list", help="Every contract with its versions: origin, hash, registration, compatibility verdict.\n\n\b\n"
+    + VERDICTS,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def list_contracts(sources: _Sources, as_json: bool) -> None:
-    """Every contract with its versions: origin, hash, registration, compatibility verdict."""
+    """Every contract with its versions and their verdicts, judged now."""
     registry = _registry(sources)
-    rows = [_summary(v) for name in registry.names() for v in registry.versions(name)]
+    rows = [_summary(v, registry) for name in registry.names() for v in registry.versions(name)]
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
-    table = Table("name", "version", "origin", "hash", "registered", "level", "verdict", "owner")
+    table = Table("name", "version", "origin", "hash", "registered", "level", "verdict", "checked against", "owner")
     for row in rows:
         table.add_row(
             row["name"], str(row["version"]), row["origin"], row["schema_hash"][7:19], row["registered_at"] or "no",
-            row["compatibility"], row["verdict"], row["owner"] or "",
+            row["compatibility"], row["verdict"], _against(row["checked_against"]), row["owner"] or "",
         )
     _print(table)
+    click.echo(VERDICTS)
 
 
 @contracts_group.command("show")
@@ -80,15 +91,21 @@ def show(sources: _Sources, name: str, version: int | None, as_json: bool) -> No
     registry = _registry(sources)
     found = _get(registry, name, version)
     fields = _fields(found)
+    summary = _summary(found, registry)
     if as_json:
-        click.echo(json.dumps({**_summary(found), "fields": fields}, indent=2, default=str))
+        click.echo(json.dumps({**summary, "fields": fields}, indent=2, default=str))
         return
-    click.echo(
-        f"{found.name} v{found.version} ({found.origin}) {found.schema_hash}\n"
-        f"owner: {found.owner or '-'}   compatibility: {found.compatibility}   verdict: {found.verdict}\n"
-        f"modes: {', '.join(f'{k}={v}' for k, v in found.modes.items()) or '-'}\n"
-        f"{found.description or ''}".rstrip()
-    )
+    verdict = summary["verdict"]
+    if verdict != "changed":
+        verdict += f" (checked against {_against(summary['checked_against'])})"
+    lines = [
+        f"{found.name} v{found.version} ({found.origin}) {found.schema_hash}",
+        f"owner: {found.owner or '-'}   compatibility: {found.compatibility}   verdict: {verdict}",
+        *(f"  - {reason}" for reason in summary["reasons"]),
+        f"modes: {', '.join(f'{k}={v}' for k, v in found.modes.items()) or '-'}",
+        found.description or "",
+    ]
+    click.echo("\n".join(lines).rstrip())
     table = Table("field", "type", "nullable", "required", "values / constraints", "tags", "mode override")
     for row in fields:
         limits = [f"{k}={v}" for k, v in row["constraints"].items()]
@@ -133,14 +150,14 @@ def check(sources: _Sources) -> None:
     registry = _registry(sources)
     problems = 0
     for name in registry.names():
-        for version in registry.versions(name):
-            if version.contract is None:
-                continue
+        for version in registry.declared(name):
             try:
-                verdict = registry.check(version.contract)
-            except ContractError as exc:
+                verdict = registry.check(version.contract)  # type: ignore[arg-type]
+            except ContractConflictError as exc:
                 problems += 1
-                click.echo(f"FAIL {name} v{version.version}: {exc}")
+                click.echo(f"FAIL {name} v{version.version}: {exc.summary}")
+                for reason in exc.reasons:
+                    click.echo(f"     - {reason}")
                 continue
             if verdict.compatible:
                 against = ", ".join(f"v{v}" for v in verdict.checked_against) or "nothing earlier"
@@ -167,6 +184,7 @@ def _registry(sources: _Sources) -> ContractRegistry:
             if str(config.base_dir) not in sys.path:
                 sys.path.insert(0, str(config.base_dir))
             modules.append(load_contract(config.contract).__module__)
+            modules.extend(c.__module__ for c in route_contracts(config).values())
             packages.extend(config.contracts.packages)
             registry_uri = registry_uri or config.sink.resolved_contracts_uri
             storage_options = dict(config.sink.storage_options)
@@ -189,7 +207,7 @@ def _get(registry: ContractRegistry, name: str, version: int | None) -> Contract
         raise SystemExit(EXIT_USAGE) from None
 
 
-def _summary(version: ContractVersion) -> dict[str, Any]:
+def _summary(version: ContractVersion, registry: ContractRegistry) -> dict[str, Any]:
     return {
         "name": version.name,
         "version": version.version,
@@ -197,13 +215,29 @@ def _summary(version: ContractVersion) -> dict[str, Any]:
         "schema_hash": version.schema_hash,
         "registered_at": version.registered_at.isoformat(timespec="seconds") if version.registered_at else None,
         "compatibility": version.compatibility,
-        "verdict": version.verdict,
-        "reasons": list(version.reasons),
+        **_judged(registry, version),
         "parent_version": version.parent_version,
         "owner": version.owner,
         "description": version.description,
         "modes": version.modes,
     }
+
+
+def _judged(registry: ContractRegistry, version: ContractVersion) -> dict[str, Any]:
+    """The version's verdict judged now (the code's class where the code declares it, else the history's schema),
+    rather than what was recorded when it was registered, or ``not_checked`` for versions never registered."""
+    code = next((d for d in registry.declared(version.name) if d.version == version.version), None)
+    try:
+        verdict = registry.check(code.contract) if code is not None and code.contract else registry.verdict(version)
+    except ContractConflictError as exc:
+        return {"verdict": "changed", "reasons": list(exc.reasons), "checked_against": []}
+    return {
+        "verdict": verdict.summary, "reasons": list(verdict.reasons), "checked_against": list(verdict.checked_against)
+    }
+
+
+def _against(versions: list[int]) -> str:
+    return ", ".join(f"v{v}" for v in versions) or "-"
 
 
 def _fields(version: ContractVersion) -> list[dict[str, Any]]:

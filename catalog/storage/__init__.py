@@ -1,4 +1,4 @@
-"""Catalog storage: ORM tables (``tables``), engine and migrations (``db``), writes (``ingest``, ``loads``,
+"""Catalog storage: ORM tables (``tables``), engine and migrations (``db``), writes (``ingest``, ``writer``, ``loads``,
 ``schema``), reads (``reads``)."""
 
 from catalog.storage.db import Database

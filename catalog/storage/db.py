@@ -1,7 +1,8 @@
 """Database lifecycle: engine from a URL, Alembic migrations to head, sessions.
 
-SQLite (the embedded default) gets WAL journaling, a 30 s busy timeout and enforced foreign keys; its parent directory
-is created. PostgreSQL is used through psycopg 3 (``postgresql+psycopg://``); a bare ``postgresql://`` URL is read
+SQLite (the embedded default) gets WAL journaling, a 30 s busy timeout and enforced foreign keys; its file and parent
+directory are created unless ``create=False`` (queries: a database that does not exist is an error, not a new empty
+one). PostgreSQL is used through psycopg 3 (``postgresql+psycopg://``); a bare ``postgresql://`` URL is read
 as psycopg too.
 
 Lifecycle: ``Database(url)`` → ``upgrade()`` (idempotent) → ``session()`` any number of times → ``close()``; a closed
@@ -21,7 +22,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.errors import ConfigError, MigrationError, StorageError
+from catalog.errors import ConfigError, MigrationError, MissingDatabaseError, StorageError
 
 __all__ = ["MIGRATIONS_DIR", "Database", "alembic_config", "normalize_url"]
 
@@ -71,12 +72,24 @@ def alembic_config(connection: Any | None = None, *, url: str | None = None) -> 
 class Database:
     """An engine plus a session factory for one catalog database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open the engine (no connection yet).
+
+        Args:
+            url: SQLAlchemy URL (see ``normalize_url``).
+            create: make a missing SQLite file (and its folder); ``False`` for readers.
+
+        Raises:
+            ConfigError: the URL is invalid or names another database than SQLite or PostgreSQL.
+            MissingDatabaseError: ``create=False`` and the SQLite file does not exist.
+        """
         self.url = normalize_url(url)
         parsed = make_url(self.url)
         kwargs: dict[str, Any] = {"future": True}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
+                if not create and not Path(parsed.database).is_file():
+                    raise MissingDatabaseError(f"no catalog database at {parsed.database}")
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:

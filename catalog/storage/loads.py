@@ -3,16 +3,12 @@ offset ranges."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import select
 
 from catalog.errors import InvalidEventError
 from catalog.models import LoadFacet, RunFacets
 from catalog.storage import tables as t
-
-if TYPE_CHECKING:
-    from catalog.storage.ingest import Writer
+from catalog.storage.writer import Writer
 
 __all__ = ["record_load", "reported_loads"]
 

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import AmbiguousNameError, NotFoundError
 from catalog.storage import tables as t
-from catalog.storage.ingest import utc
+from catalog.storage.writer import utc
 
 __all__ = [
     "TABLE_PREFIX",
     "TOPIC_PREFIX",
     "Direction",
     "Graph",
+    "NodeKey",
     "current_fields",
     "dataset_id",
     "dataset_tags",

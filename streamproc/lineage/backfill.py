@@ -112,6 +112,7 @@ def describe_load_run(
         "pipeline": config.name,
         "emission": config.lineage.emit,
         "window_seconds": config.lineage.every_seconds,
+        "pii_actions": config.pii.actions,
     }
     run = events.describe_run(
         contract=contract,

@@ -33,6 +33,7 @@ from openlineage.client.facet_v2 import (
 )
 
 from contracts import PII_CATEGORIES, Contract, contract_arrow_schema
+from contracts.pii import field_actions
 from streamproc import __version__
 from streamproc.lineage import facets as f
 from streamproc.lineage.columns import LINEAGE_FIELDS, with_lineage_schema
@@ -86,6 +87,7 @@ class TableDescription:
         location: the table's URI or path; logical_name: its short name (the symlink).
         schema: its Arrow schema (field metadata ``description`` becomes the field's description).
         tags: column → tags; column_sources: column → the input JSON field it is read from.
+        pii_actions: tagged column → the PII action applied before it lands (``keep``/``hash``/``mask``/``drop``).
         variant_columns: columns holding a field's values of another type (``evolve``'s ``<field>__v_<type>``).
     """
 
@@ -97,6 +99,7 @@ class TableDescription:
     variant_columns: tuple[str, ...] = ()
     description: str | None = None
     owner: str | None = None
+    pii_actions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def dataset(self) -> DatasetId:
@@ -130,9 +133,11 @@ def describe_run(
     quarantine_uri: str,
     emission: Emission = "per_load",
     window_seconds: float | None = None,
+    pii_actions: Mapping[str, str] | None = None,
 ) -> RunDescription:
     """Describe a live run from its contract: the table's schema is the contract's plus the lineage columns, the
-    topic's fields are the contract's JSON fields (by alias), and each field's tags are the contract's."""
+    topic's fields are the contract's JSON fields (by alias), and each field's tags are the contract's, with the PII
+    action per tagged field (``pii_actions``: the pipeline config's tag → action, under the contract's own)."""
     info = contract.__contract__
     aliases = {name: (fi.alias or name) for name, fi in contract.model_fields.items()}
     json_tags = {aliases.get(name, name): tags for name, tags in info.tags.items()}
@@ -148,6 +153,7 @@ def describe_run(
         column_sources=aliases,
         description=info.description,
         owner=info.owner,
+        pii_actions=field_actions(contract, pii_actions),
     )
     return RunDescription(
         run_id=run_id,
@@ -310,7 +316,7 @@ def _table_facets(table: TableDescription, inputs: Sequence[InputDescription], *
         "storage": f.storage_facet(),
         "symlinks": f.symlinks_facet(table.logical_name, namespace=namespace),
         "dataSource": f.datasource_facet(ds, table.location if "://" in table.location else Path(ds.name).as_uri()),
-        "tags": f.tags_facet(table.tags, fields=table.schema.names),
+        "tags": f.tags_facet(table.tags, fields=table.schema.names, actions=table.pii_actions),
     }
     if table.description:
         facets["documentation"] = f.documentation_facet(table.description)

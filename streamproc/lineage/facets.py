@@ -134,21 +134,33 @@ def _schema_field(field: pa.Field, position: int | None) -> schema_dataset.Schem
 
 
 def tags_facet(
-    tags: Mapping[str, Iterable[str]], *, fields: Iterable[str] | None = None
+    tags: Mapping[str, Iterable[str]],
+    *,
+    fields: Iterable[str] | None = None,
+    actions: Mapping[str, str] | None = None,
 ) -> tags_dataset.TagsDatasetFacet:
     """Spec ``tags`` facet (1-0-0) with one column-level entry per field tag, and a dataset-level ``pii`` tag when a
     field carries a PII category.
 
     A PII category (``contracts.PII_CATEGORIES``) becomes ``{"key": "pii", "value": <category>, "field": f}``
     (the catalog names it ``pii:<category>``); any other tag ``{"key": <tag>, "value": "true", "field": f}``.
-    Source: ``CONTRACT``. ``fields`` limits the entries to the dataset's own fields.
+    Source: ``CONTRACT``. ``fields`` limits the entries to the dataset's own fields. ``actions`` (field → PII action,
+    :func:`contracts.pii.field_actions`) adds ``{"key": "pii_action", "value": <action>, "field": f}`` per tagged
+    field; a ``drop`` field is never in the table, yet keeps its entries so that readers see it was dropped.
     """
     wanted = None if fields is None else set(fields)
+    actions = actions or {}
     entries: list[tags_dataset.TagsDatasetFacetFields] = []
     pii = False
     for field_name, names in tags.items():
-        if wanted is not None and field_name not in wanted:
+        if wanted is not None and field_name not in wanted and actions.get(field_name) != "drop":
             continue
+        if field_name in actions:
+            entries.append(
+                tags_dataset.TagsDatasetFacetFields(
+                    key="pii_action", value=actions[field_name], source="CONTRACT", field=field_name
+                )
+            )
         for tag in names:
             is_pii = tag in PII_CATEGORIES
             pii = pii or is_pii

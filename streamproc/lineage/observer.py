@@ -118,6 +118,7 @@ class OpenLineageObserver(PipelineObserver):
             quarantine_uri=tables["quarantine"],
             emission=self.lineage.emit,
             window_seconds=self.lineage.every_seconds,
+            pii_actions=self.config.pii.actions,
         )
         await self._follow_table_schema()
         await anyio.to_thread.run_sync(self._open, run.run_id)

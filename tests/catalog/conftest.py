@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from sqlalchemy import make_url
 
 from catalog.app import create_app
 from catalog.config import load_settings
+from tests.fixtures.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PG_SH = REPO / "deploy" / "postgres" / "pg.sh"
@@ -73,12 +73,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -88,22 +82,30 @@ class Server:
 
 @contextmanager
 def _serve(database_url: str) -> Iterator[Server]:
-    """The catalog served by uvicorn on a free loopback port, auth on with ``TOKEN``."""
+    """The catalog served by uvicorn on a loopback port, auth on with ``TOKEN``.
+
+    The socket is bound here (port 0) and handed to uvicorn, so no other process can take the port in between.
+    """
     settings = load_settings(database_url=database_url, api_token=TOKEN, auth_disabled=False)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, name="catalog-uvicorn", daemon=True)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="catalog-uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the catalog server did not start", pytrace=False)
-        time.sleep(0.02)
+
+    def started() -> bool:
+        if not thread.is_alive():
+            raise AssertionError("the catalog server's thread exited before it started")
+        return uv.started
+
     try:
+        wait_until(started, "the catalog server to start")
         yield Server(url=f"http://127.0.0.1:{port}", token=TOKEN, database_url=database_url)
     finally:
         uv.should_exit = True
         thread.join(timeout=30)
+        sock.close()
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ from typing import Literal
 import pytest
 from pydantic import Field
 
-from contracts import Contract
+from contracts import Contract, migration
 from contracts.compatibility import SchemaVersion, check_compatibility
 from contracts.diff import diff_schemas
+from contracts.errors import IncompatibleContractError
 from contracts.fingerprint import canonical_json_schema
+from contracts.registry import ContractRegistry, InMemoryContractStore
 
 
 class V1(Contract, name="things"):
@@ -147,3 +149,56 @@ def test_diff_reports_nested_and_list_fields_once() -> None:
     assert set(changes) == {("lines[].qty", "type_changed"), ("lines[].gift", "added"), ("coupon", "added")}
     assert changes[("lines[].qty", "type_changed")].backward and not changes[("lines[].qty", "type_changed")].forward
     assert not changes[("coupon", "added")].breaking
+
+
+@pytest.mark.parametrize("level", ["FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"])
+def test_forward_and_full_refuse_even_an_optional_field_while_the_old_version_refuses_undeclared_keys(
+    level: str,
+) -> None:
+    # contracts/README.md, "Closed contracts under FORWARD and FULL": the documented behaviour and each way out.
+    class Order(Contract, name="orders_doc", compatibility=level):  # type: ignore[call-arg]
+        order_id: int
+
+    class OrderCoupon(Contract, name="orders_doc", version=2, compatibility=level):  # type: ignore[call-arg]
+        order_id: int
+        coupon: str | None = None
+
+    registry = ContractRegistry([Order, OrderCoupon], store=InMemoryContractStore())
+    registry.register(Order)
+    with pytest.raises(IncompatibleContractError) as caught:
+        registry.register(OrderCoupon)
+    assert caught.value.verdict.reasons == (
+        "v2 vs v1: field 'coupon': added (string | null, optional) "
+        "(breaks FORWARD: events valid under v2 are rejected by v1)",
+    )
+
+    class CouponBackward(Contract, name="orders_doc", version=2, compatibility="BACKWARD"):
+        order_id: int
+        coupon: str | None = None
+
+    class CouponMigrated(Contract, name="orders_doc", version=2, compatibility=level):  # type: ignore[call-arg]
+        order_id: int
+        coupon: str | None = None
+
+        @migration
+        def from_v1(event: dict) -> dict:
+            return event
+
+    for way_out in (CouponBackward, CouponMigrated):  # a BACKWARD version, or a new compatibility group
+        fresh = ContractRegistry([Order, way_out], store=InMemoryContractStore())
+        assert [v.version for v in fresh.register_declared("orders_doc")] == [1, 2]
+
+    class OpenOrder(  # type: ignore[call-arg]
+        Contract, name="open_orders_doc", compatibility=level, mode={"columns": "discard_value"}
+    ):
+        order_id: int
+
+    class OpenOrderCoupon(  # type: ignore[call-arg]
+        Contract, name="open_orders_doc", version=2, compatibility=level, mode={"columns": "discard_value"}
+    ):
+        order_id: int
+        coupon: str | None = None
+
+    # versions open to undeclared keys (from the first one on) keep FORWARD and FULL while adding optional fields
+    opened = ContractRegistry([OpenOrder, OpenOrderCoupon], store=InMemoryContractStore())
+    assert opened.register_declared("open_orders_doc")[1].verdict == "compatible"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pytest
+from pydantic import Field
 
 from contracts import Contract, ContractDeclarationError, ContractModes, Tag, schema_hash
 
@@ -61,3 +62,54 @@ def test_the_schema_hash_ignores_the_class_name_and_changes_with_the_fields() ->
     assert schema_hash(One) == schema_hash(Renamed)
     assert schema_hash(One) != schema_hash(Wider)
     assert schema_hash(One).startswith("sha256:") and len(schema_hash(One)) == 7 + 64
+
+
+def test_the_schema_hash_covers_what_events_are_accepted_not_documentation_or_field_order() -> None:
+    class Plain(Contract, name="things"):
+        a: int
+        b: str | None = None
+
+    class Documented(Contract, name="things"):
+        """Things, documented."""
+
+        b: str | None = Field(default=None, title="B", description="the b", examples=["x"])
+        a: int = Field(description="the a")
+
+    class OtherDefault(Contract, name="things"):
+        a: int
+        b: str | None = "x"
+
+    class FieldsNamedLikeDocumentation(Contract, name="things"):
+        title: int
+        description: str | None = None
+
+    class OtherFieldsNamedLikeDocumentation(Contract, name="things"):
+        title: str
+        description: str | None = None
+
+    assert schema_hash(Plain) == schema_hash(Documented)
+    assert schema_hash(Plain) != schema_hash(OtherDefault)  # a default lands in the table
+    assert schema_hash(FieldsNamedLikeDocumentation) != schema_hash(OtherFieldsNamedLikeDocumentation)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        (
+            {"tags": ["pii"]},
+            r"contract 'x' \(class Broken\): unknown class keyword 'tags'; a contract takes name, version, mode, "
+            r"owner, description, compatibility, quarantine_threshold, pii \(field tags go on fields: "
+            r"Annotated\[str, Tag\('email'\)\]\)",
+        ),
+        ({"versoin": 2}, r"unknown class keyword 'versoin' \(did you mean 'version'\?\)"),
+        (
+            {"modes": "freeze", "ownr": "me"},
+            r"unknown class keywords 'modes' \(did you mean 'mode'\?\), 'ownr' \(did you mean 'owner'\?\)",
+        ),
+    ],
+)
+def test_an_unknown_class_keyword_names_it_and_the_allowed_ones(keywords: dict, message: str) -> None:
+    with pytest.raises(ContractDeclarationError, match=message):
+
+        class Broken(Contract, name="x", version=1, **keywords):
+            a: int

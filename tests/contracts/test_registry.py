@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -130,3 +133,86 @@ def test_two_classes_declaring_one_version_differently_conflict() -> None:
     with pytest.raises(ContractConflictError, match="declared twice"):
         ContractRegistry([A, B])
     assert ContractVersion.of(A).schema_hash != ContractVersion.of(B).schema_hash
+
+
+def test_register_declared_refuses_any_declared_version_changed_under_its_number() -> None:
+    class V1(Contract, name="widgets"):
+        a: int
+
+    class V2(Contract, name="widgets", version=2):
+        a: int
+        b: str | None = None
+
+    store = InMemoryContractStore()
+    ContractRegistry([V1, V2], store=store).register_declared("widgets")
+
+    class V2Changed(Contract, name="widgets", version=2):  # the newest version changed
+        a: int
+        b: str | None = Field(default=None, max_length=8)
+        c: float | None = None
+
+    with pytest.raises(ContractConflictError) as caught:
+        ContractRegistry([V1, V2Changed], store=store).register_declared("widgets")
+    assert (caught.value.name, caught.value.version) == ("widgets", 2)
+    assert caught.value.reasons == (
+        "field 'b': constraint changed from none to maxLength=8",
+        "field 'c': added (number | null, optional)",
+    )
+    assert "contract 'widgets' v2 changed since it was registered" in str(caught.value)
+    assert "declare it as version 3" in str(caught.value)
+
+    class V1Changed(Contract, name="widgets"):  # an older version changed
+        a: str
+
+    with pytest.raises(ContractConflictError, match=r"'widgets' v1 changed.*field 'a': type changed from integer"):
+        ContractRegistry([V1Changed, V2], store=store).register_declared("widgets")
+    assert [(r.version, r.schema_hash) for r in store.rows] == [
+        (1, ContractVersion.of(V1).schema_hash), (2, ContractVersion.of(V2).schema_hash)
+    ]
+
+
+def test_a_change_outside_the_field_shapes_is_still_named() -> None:
+    class Before(Contract, name="defaults"):
+        plan: str = "free"
+
+    class After(Contract, name="defaults"):
+        plan: str = "pro"
+
+    store = InMemoryContractStore()
+    ContractRegistry([Before], store=store).register(Before)
+    with pytest.raises(ContractConflictError) as caught:
+        ContractRegistry([After], store=store).register_declared("defaults")
+    assert caught.value.reasons == ("JSON Schema /properties/plan/default: \"free\" → \"pro\"",)
+
+
+def test_documentation_and_field_order_change_no_registered_version() -> None:
+    class Before(Contract, name="notes"):
+        a: int
+        b: str = Field(max_length=5)
+
+    class After(Contract, name="notes"):
+        """Documented after registration."""
+
+        b: str = Field(max_length=5, description="the b", title="B", examples=["x"])
+        a: int
+
+    store = InMemoryContractStore()
+    (registered,) = ContractRegistry([Before], store=store).register_declared("notes")
+    (again,) = ContractRegistry([After], store=store).register_declared("notes")
+    assert again.contract is After and again.schema_hash == registered.schema_hash
+    assert len(store.rows) == 1
+
+
+def test_a_version_registered_with_the_older_hash_is_the_same_version() -> None:
+    # Before documentation was left out of the hash, the hash covered the whole JSON Schema: such rows stay valid.
+    class Documented(Contract, name="legacy"):
+        """A documented contract."""
+
+        a: int = Field(description="the a")
+
+    store = InMemoryContractStore()
+    (row,) = ContractRegistry([Documented], store=store).register_declared("legacy")
+    text = json.dumps(row.json_schema, sort_keys=True, separators=(",", ":"))
+    store.rows[0] = replace(row, schema_hash="sha256:" + hashlib.sha256(text.encode()).hexdigest())
+    (again,) = ContractRegistry([Documented], store=store).register_declared("legacy")
+    assert again.schema_hash == row.schema_hash and len(store.rows) == 1

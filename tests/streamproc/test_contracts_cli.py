@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import yaml
@@ -37,6 +38,7 @@ class SignupV2(Contract, name="signups", version=2, compatibility="FULL"):
 def _project(tmp_path: Path, *modules: str) -> Path:
     for i, source in enumerate(modules, start=1):
         (tmp_path / f"signups_v{i}.py").write_text(source)
+    shutil.rmtree(tmp_path / "__pycache__", ignore_errors=True)  # an edit of the same size must not run stale bytecode
     config = {
         "name": "signups",
         "contract": "signups_v1:Signup",
@@ -106,3 +108,68 @@ def test_list_show_and_diff_read_code_and_the_lakes_history(tmp_path: Path) -> N
 
     missing = run_cli("contracts", "--config", str(config), "show", "nope")
     assert missing.returncode == 2 and "no contract named 'nope'" in missing.stderr
+
+
+VERSIONS = """
+from contracts import Contract
+
+class Signup(Contract, name="signups", version=1):
+    user_id: int
+
+class SignupV2(Contract, name="signups", version=2):  # adds an optional field: BACKWARD compatible
+    user_id: int
+    plan: str | None = None
+
+class SignupV3(Contract, name="signups", version=3):  # retypes a field: not BACKWARD compatible
+    user_id: str
+    plan: str | None = None
+
+class SignupV4(Contract, name="signups", version=4, compatibility="NONE"):
+    account: str
+"""
+
+
+def test_list_shows_each_versions_real_verdict_and_what_it_was_checked_against(tmp_path: Path) -> None:
+    config = _project(tmp_path, VERSIONS)
+    listed = run_cli("contracts", "--config", str(config), "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["version"]: r for r in json.loads(listed.stdout)}
+    assert {v: (r["verdict"], r["checked_against"]) for v, r in rows.items()} == {
+        1: ("not_checked", []),
+        2: ("compatible", [1]),
+        3: ("incompatible", [2]),
+        4: ("not_checked", []),
+    }
+    assert rows[3]["reasons"] == [
+        "v3 vs v2: field 'user_id': type changed from integer to string "
+        "(breaks BACKWARD: events valid under v2 are rejected by v3)"
+    ]
+    assert not any(r["registered_at"] for r in rows.values())  # nothing registered: judged from the code
+
+    table = run_cli("contracts", "--config", str(config), "list")
+    assert table.returncode == 0, table.stderr
+    assert "incompatible" in table.stdout and "checked against" in table.stdout
+    assert "not_checked: level NONE, or nothing earlier in its compatibility group" in table.stdout
+    shown = run_cli("contracts", "--config", str(config), "show", "signups", "--version", "3")
+    assert "verdict: incompatible (checked against v2)" in shown.stdout
+
+
+def test_list_shows_a_registered_version_the_code_changed(tmp_path: Path) -> None:
+    _project(tmp_path, V1)
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        registry = ContractRegistry.discover(
+            modules=["signups_v1"], entry_points=False, store=DeltaContractStore(str(tmp_path / "lake" / "_contracts"))
+        )
+        registry.register_declared("signups")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("signups_v1", None)
+
+    config = _project(tmp_path, V1.replace("user_id: int", "user_id: str"))
+    listed = run_cli("contracts", "--config", str(config), "list", "--json")
+    (row,) = json.loads(listed.stdout)
+    assert (row["version"], row["verdict"], bool(row["registered_at"])) == (1, "changed", True)
+    assert row["reasons"] == ["field 'user_id': type changed from integer to string"]

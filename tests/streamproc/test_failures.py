@@ -12,23 +12,24 @@ import json
 import os
 import random
 import shutil
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from tests.fixtures.exactly_once import Stream, assert_exactly_once, known_stream, split
-from tests.fixtures.kafka import broker_module
+from tests.fixtures.kafka import running_broker
 from tests.fixtures.pipelines import (
     REPO,
     PipelineFiles,
@@ -39,9 +40,11 @@ from tests.fixtures.pipelines import (
     run_cli,
     start_cli,
     stop,
-    wait_for_log,
+    wait_for_output,
     write_pipeline,
 )
+from tests.fixtures.ops import metrics_port
+from tests.fixtures.waiting import LoggedProcess, output_tail, wait_until
 from streamproc.sinks.reader import read_table
 
 pytestmark = pytest.mark.kafka
@@ -91,37 +94,85 @@ class _Producer:
         return split(self.stream, self.coordinates)
 
 
+def _variant(files: PipelineFiles, name: str, **top: Any) -> Path:
+    """A copy of the pipeline's config named ``name`` with top-level sections changed (same group, same lake)."""
+    config = yaml.safe_load(files.config.read_text())
+    for key, value in top.items():
+        config[key] = {**config.get(key, {}), **value}
+    path = files.config.with_name(name)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def _kill(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.kill()
         process.wait(timeout=30)
 
 
-def _wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+def _landed(files: PipelineFiles) -> int:
+    """Rows in the table and the quarantine table now (0 before they exist)."""
+    total = 0
+    for path in (files.table, files.quarantine):
+        try:
+            total += DeltaTable(str(path)).count()
+        except TableNotFoundError:
+            pass
+    return total
 
 
-def _logged(log: Path, text: str, *, timeout: float) -> bool:
-    """Whether ``text`` appears in ``log`` within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace"):
-            return True
-        time.sleep(0.1)
+def _compacted(files: PipelineFiles) -> bool:
+    """Whether a compaction (delta-rs ``OPTIMIZE``) was committed to the table, its quarantine table or ``_loads``."""
+    for path in (files.table, files.quarantine, files.loads):
+        try:
+            if any(commit.get("operation") == "OPTIMIZE" for commit in DeltaTable(str(path)).history()):
+                return True
+        except TableNotFoundError:
+            pass
     return False
 
 
-def _landed(files: PipelineFiles) -> int:
-    """Rows in the table and the quarantine table now (0 before they exist)."""
+_LOAD_LINE = re.compile(r"\bload ([0-9a-f]{12}) \(")
+
+
+def _load_ids(member: LoggedProcess) -> set[str]:
+    """The (12-character) ids of the loads ``member`` logged, landed or found already landed."""
+    return set(_LOAD_LINE.findall(member.output()))
+
+
+def _loads_of(member: LoggedProcess, files: PipelineFiles) -> list[dict[str, Any]]:
+    """The ``_loads`` rows of the loads ``member`` landed (by the load ids of its log), in commit order."""
+    ids = _load_ids(member)
+    if not ids:
+        return []
     try:
-        return sum(DeltaTable(str(p)).count() for p in (files.table, files.quarantine))
-    except Exception:  # noqa: BLE001 - not created yet
-        return 0
+        loads = read_table(str(files.loads)).to_pylist()
+    except TableNotFoundError:
+        return []
+    return sorted((load for load in loads if load["load_id"][:12] in ids), key=lambda load: load["committed_at"])
+
+
+def _assignment(member: LoggedProcess) -> set[int]:
+    """The partitions of the member's newest assignment, from its log."""
+    lines = [line for line in member.output().splitlines() if "partitions assigned: " in line]
+    if not lines:
+        return set()
+    listed = lines[-1].split("partitions assigned: ", 1)[1].split(" (from the Delta log", 1)[0]
+    return {int(p.strip().rsplit("[", 1)[1].rstrip("]")) for p in listed.split(",") if p.strip()}
+
+
+def _wait_for_split(members: Sequence[LoggedProcess], partitions: int, what: str) -> list[set[int]]:
+    """Wait until the newest assignments of ``members`` split the ``partitions`` evenly among them; returns them."""
+
+    def split_evenly() -> list[set[int]] | None:
+        owned = [_assignment(member) for member in members]
+        share = partitions // len(members)
+        every = set().union(*owned)
+        if all(len(o) == share for o in owned) and every == set(range(partitions)):
+            return owned
+        return None
+
+    return wait_until(split_evenly, what, watch=members)
 
 
 def test_sigkill_at_random_moments_lands_every_event_exactly_once(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -136,27 +187,27 @@ def test_sigkill_at_random_moments_lands_every_event_exactly_once(kafka_bootstra
     _configure(
         files,
         source={"session_timeout_seconds": 6, "group_instance_id": "crash-loop-0"},
-        maintenance={"interval_seconds": 2, "compact_min_files": 40, "vacuum_interval_seconds": 5,
+        maintenance={"interval_seconds": 2, "compact_min_files": 20, "vacuum_interval_seconds": 5,
                      "vacuum_retention_hours": 0},
         observability={"port": 0},
     )
-    producer = _Producer(kafka_bootstrap, topic, stream, partitions=3, parts=4)
-    producer.next_part()
+    # A part of the stream arrives before each round: every round has events to land, however fast the last one was.
+    producer = _Producer(kafka_bootstrap, topic, stream, partitions=3, parts=kills + 1)
     rng = random.Random(20)
 
     for round_ in range(kills):
-        if round_ % (kills // 3) == 0:
-            producer.next_part()  # more events arrive while the consumer keeps crashing
-        log = tmp_path / f"run-{round_}.log"
-        process = start_cli("run", str(files.config), log=log)
+        producer.next_part()
+        process = start_cli("run", str(files.config), log=tmp_path / f"run-{round_}.log")
         try:
+            if round_ == kills // 2 and not _compacted(files):
+                # Nothing compacted yet, and this round lands a whole part (more than 20 loads, a file each in
+                # _loads): its maintenance compacts before the kill, so the crash loop has compacted at least once.
+                wait_until(lambda: _compacted(files), "a compaction during the crash loop", watch=[process])
             if rng.random() < 0.2:
-                time.sleep(rng.uniform(0.2, 2.5))  # during start-up, joining the group, or reading the Delta log
+                time.sleep(rng.uniform(0.2, 2.5))  # a kill during start-up, joining the group, or reading the Delta log
             else:
-                _wait_until(lambda: "partitions assigned" in log.read_text(errors="replace"), timeout=30,
-                            what="the assignment")
-                _logged(log, "load ", timeout=5)
-                time.sleep(rng.uniform(0.0, 1.5))  # while landing (unless it caught up already)
+                wait_until(lambda: _load_ids(process), f"round {round_}'s first load", watch=[process])
+                time.sleep(rng.uniform(0.0, 1.5))  # a kill while landing (unless it caught up already)
         finally:
             _kill(process)
     producer.rest()
@@ -168,11 +219,6 @@ def test_sigkill_at_random_moments_lands_every_event_exactly_once(kafka_bootstra
     valid, invalid = producer.expected()
     counts = assert_exactly_once(files.table, valid=valid, invalid=invalid)
     assert counts["table"] == stream.valid_count
-    logs = [(tmp_path / f"run-{i}.log").read_text(errors="replace") for i in range(kills)]
-    landing = sum(" load " in log for log in logs)
-    # Under a heavy machine load fewer rounds get as far as landing; a quarter still makes the point.
-    assert landing >= kills // 4, f"only {landing} of {kills} kills hit a landing pipeline"
-    assert "maintenance: compact" in "".join(logs) + final.stderr, "no compaction ran during the crash loop"
 
 
 def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
@@ -191,54 +237,53 @@ def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
         observability={"port": 0},
     )
     producer = _Producer(kafka_bootstrap, topic, stream, partitions=6, parts=parts)
-    logs = [tmp_path / f"member-{i}.log" for i in range(4)]
-    members = [start_cli("run", str(files.config), log=log) for log in logs[:3]]
+    members = [start_cli("run", str(files.config), log=tmp_path / f"member-{i}.log") for i in range(3)]
+    live = list(members)
     try:
-        _wait_until(lambda: all(len(_assignment(log)) == 2 for log in logs[:3]), timeout=60, what="a 3-way split")
+        _wait_for_split(live, 6, "a 3-way split")
         for part in range(parts):
             producer.next_part()
             if part == parts // 3:
+                # Killed once it has landed: the others take over partitions a dead member has written to.
+                wait_until(lambda: _loads_of(members[1], files), "member 1's first load", watch=live)
                 members[1].kill()  # no goodbye: the group notices when its session expires (6 s)
+                members[1].wait(timeout=30)
+                live.remove(members[1])
             if part == parts // 2:
-                members.append(start_cli("run", str(files.config), log=logs[3]))
-            time.sleep(0.5)
-        _wait_until(lambda: _landed(files) >= len(stream.payloads), timeout=scaled(180, 900), what="every event")
-        for i in (0, 2, 3):
-            assert stop(members[i], signal.SIGTERM) == 0, logs[i].read_text()[-3000:]
+                # The parts produced since the kill wait in member 1's partitions until its session expires.
+                _wait_for_split(live, 6, "members 0 and 2 to take member 1's partitions")
+                members.append(start_cli("run", str(files.config), log=tmp_path / "member-3.log"))
+                live.append(members[3])
+                # The rest is produced only now: member 3 owns two partitions of it, so it must land loads.
+                _wait_for_split(live, 6, "a 3-way split with the added member")
+        wait_until(lambda: _landed(files) >= len(stream.payloads), "every event", timeout=scaled(300, 900), watch=live)
+        # More than 40 small files per table (a load is one file in _loads): the maintainer compacts in time.
+        wait_until(lambda: _compacted(files), "a compaction by the member owning partition 0", watch=live)
+        for member in live:
+            assert stop(member, signal.SIGTERM) == 0, output_tail(member)
     finally:
         for member in members:
             _kill(member)
 
     valid, invalid = producer.expected()
     assert_exactly_once(files.table, valid=valid, invalid=invalid)
-    runs = set(read_table(str(files.loads))["run_id"].to_pylist())
-    assert len(runs) == 4, "each of the four members landed loads"
-    assert len(_assignment(logs[3])) >= 2, "the added member took over partitions"
-    assert "maintenance: compact" in "".join(log.read_text(errors="replace") for log in logs)
+    runs = []
+    for n, member in enumerate(members):
+        landed = _loads_of(member, files)
+        assert landed, f"member {n} landed no load"
+        assert len({load["run_id"] for load in landed}) == 1, f"member {n}'s loads name one run"
+        runs.append(landed[0]["run_id"])
+    every_run = set(read_table(str(files.loads))["run_id"].to_pylist())
+    assert len(set(runs)) == 4 and set(runs) == every_run, "each of the four members landed loads, in runs of its own"
     committed, ends = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 6)
     assert committed == ends
-
-
-def _assignment(log: Path) -> set[str]:
-    """The partitions of the member's newest assignment, from its log (``topic[p]`` strings)."""
-    if not log.exists():
-        return set()
-    lines = [line for line in log.read_text(errors="replace").splitlines() if "partitions assigned: " in line]
-    if not lines:
-        return set()
-    listed = lines[-1].split("partitions assigned: ", 1)[1].split(" (from the Delta log", 1)[0]
-    return {p.strip() for p in listed.split(",") if p.strip()}
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[Any]:
     """A broker of this test's own, to stop and start without disturbing the session's."""
-    broker = broker_module.LocalBroker(tmp_path / "kafka")
-    broker.start()
-    try:
+    with running_broker(tmp_path / "kafka") as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, tmp_path: Path) -> None:
@@ -249,18 +294,18 @@ def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, tm
     _configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
     producer = _Producer(bootstrap, topic, stream, partitions=3, parts=2)
     producer.next_part()
-    log = tmp_path / "run.log"
-    process = start_cli("run", str(files.config), log=log)
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
     try:
         # Mid-run: a third of the first half landed, the rest is being fetched and landed.
-        _wait_until(lambda: _landed(files) >= len(producer.coordinates) // 3, timeout=60, what="a first load")
+        wait_until(lambda: _landed(files) >= len(producer.coordinates) // 3, "a first load", watch=[process])
         own_broker.stop()
-        time.sleep(scaled(5, 20))  # the consumer keeps running without a broker
-        assert process.poll() is None, log.read_text()[-3000:]
+        # The outage: no condition to wait for, its length is the scenario. The consumer must outlive it.
+        time.sleep(scaled(5, 20))
+        assert process.poll() is None, output_tail(process)
         own_broker.start()
         producer.rest()
-        _wait_until(lambda: _landed(files) >= len(stream.payloads), timeout=120, what="the second half")
-        assert stop(process, signal.SIGTERM) == 0, log.read_text()[-3000:]
+        wait_until(lambda: _landed(files) >= len(stream.payloads), "the second half", watch=[process])
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
     finally:
         _kill(process)
 
@@ -276,14 +321,10 @@ def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, tm
 WITHOUT_DAC_OVERRIDE = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
 
 
-def _start_unprivileged(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start_unprivileged(config: Path, log: Path) -> LoggedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen(
-        [*WITHOUT_DAC_OVERRIDE, sys.executable, "-m", "streamproc.cli", "run", str(config)],
-        cwd=REPO,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    return LoggedProcess(
+        [*WITHOUT_DAC_OVERRIDE, sys.executable, "-m", "streamproc.cli", "run", str(config)], log=log, cwd=REPO, env=env
     )
 
 
@@ -294,7 +335,7 @@ def _set_writable(lake: Path, writable: bool) -> None:
 
 def _readyz(port: int) -> tuple[int, dict[str, Any]]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=60) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
@@ -306,20 +347,24 @@ def test_unwritable_storage_is_retried_with_backoff_without_committing_offsets(
 ) -> None:
     stream = known_stream(scaled(3_000, 30_000))
     topic = new_topic("storage")
-    port = _free_port()
     files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 200, "max_linger_seconds": 0.5})
-    _configure(files, observability={"host": "127.0.0.1", "port": port}, maintenance={"enabled": False})
+    _configure(files, observability={"host": "127.0.0.1", "port": 0}, maintenance={"enabled": False})
     producer = _Producer(kafka_bootstrap, topic, stream, partitions=2, parts=2)
     producer.next_part()
-    log = tmp_path / "run.log"
-    process = _start_unprivileged(files.config, log)
+    process = _start_unprivileged(files.config, tmp_path / "run.log")
     try:
-        _wait_until(lambda: _landed(files) >= len(producer.coordinates), timeout=60, what="the first half")
-        committed_before, _ = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 2)
+        port = metrics_port(process)
+        wait_until(lambda: _landed(files) >= len(producer.coordinates), "the first half", watch=[process])
+        # Kafka's offsets follow each Delta commit: wait for the last one, so what is read now is the final word.
+        committed_before = wait_until(
+            lambda: _committed_if_at_end(kafka_bootstrap, files.group, topic, 2), "the first half's offsets committed",
+            watch=[process],
+        )
         _set_writable(files.lake, False)
         try:
             producer.rest()
-            wait_for_log(log, "storage unavailable (attempt 3)", timeout=60)
+            # The operator's view of the outage: the retry warnings (with the cause) and /readyz.
+            wait_for_output(process, "storage unavailable (attempt 3)")
             status, body = _readyz(port)
             assert status == 503 and body["checks"]["storage_writable"] is False, body
             committed_during, _ = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 2)
@@ -328,13 +373,13 @@ def test_unwritable_storage_is_retried_with_backoff_without_committing_offsets(
             assert process.poll() is None, "the consumer gave up instead of retrying"
         finally:
             _set_writable(files.lake, True)
-        _wait_until(lambda: _landed(files) >= len(stream.payloads), timeout=90, what="landing after the outage")
-        _wait_until(lambda: _readyz(port)[0] == 200, timeout=30, what="ready again")
-        assert stop(process, signal.SIGTERM) == 0, log.read_text()[-3000:]
+        wait_until(lambda: _landed(files) >= len(stream.payloads), "landing after the outage", watch=[process])
+        wait_until(lambda: _readyz(port)[0] == 200, "ready again", watch=[process])
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
     finally:
         _kill(process)
 
-    output = log.read_text()
+    output = process.output()
     assert "Permission denied" in output  # the real error, in the retry warning
     valid, invalid = producer.expected()
     assert_exactly_once(files.table, valid=valid, invalid=invalid)
@@ -342,47 +387,63 @@ def test_unwritable_storage_is_retried_with_backoff_without_committing_offsets(
     assert committed == ends
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _committed_if_at_end(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int | None] | None:
+    """The group's committed offsets if they are the end offsets of every partition, else ``None``."""
+    committed, ends = run_async(committed_and_end_offsets, bootstrap, group, topic, partitions)
+    return committed if committed == ends else None
 
 
 def test_sigterm_flushes_commits_and_hands_partitions_over_without_a_session_timeout(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
+    session = 60  # had the leaving member not said goodbye, the other would wait this long for its partitions
     stream = known_stream(2_000)
     topic = new_topic("graceful")
-    run_async(produce, kafka_bootstrap, topic, [], partitions=6)
-    # A long session: had the leaving member not said goodbye, the other would wait 60 s for its partitions.
-    # A batch only the shutdown flush closes: linger and size are out of reach.
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 100_000, "max_linger_seconds": 600})
-    _configure(files, source={"session_timeout_seconds": 60}, observability={"port": 0})
     producer = _Producer(kafka_bootstrap, topic, stream, partitions=6, parts=2)
-    logs = [tmp_path / "leaving.log", tmp_path / "staying.log"]
-    leaving = start_cli("run", str(files.config), log=logs[0])
-    _wait_until(lambda: len(_assignment(logs[0])) == 6, timeout=60, what="the first member's assignment")
-    staying = start_cli("run", str(files.config), log=logs[1])
+    producer.next_part()  # in the topic before anyone fetches: a member's first fetch of a partition takes it all
+    # Batches close by rows or at shutdown, never by linger. The staying member's 1,200 rows are more than the first
+    # half: it lands nothing before the other joins. The leaving member closes loads of 200 and keeps the rest of
+    # its ~500 events open: only its shutdown flush can land them.
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 1_200, "max_linger_seconds": 600})
+    _configure(files, source={"session_timeout_seconds": session}, observability={"port": 0})
+    leaving_config = _variant(files, "leaving.yaml", batch={"max_rows": 200})
+    staying = start_cli("run", str(files.config), log=tmp_path / "staying.log")
+    leaving: LoggedProcess | None = None
     try:
-        _wait_until(lambda: [len(_assignment(log)) for log in logs] == [3, 3], timeout=90, what="a 3/3 split")
-        producer.next_part()
-        time.sleep(2.0)  # fetched into both members' open batches (the consumer polls every 0.5 s)
+        wait_until(lambda: len(_assignment(staying)) == 6, "the first member's assignment", watch=[staying])
+        leaving = start_cli("run", str(leaving_config), log=tmp_path / "leaving.log")
+        ours, _ = _wait_for_split([leaving, staying], 6, "a 3/3 split")
+        produced_to_leaving = sum(partition in ours for partition, _ in producer.coordinates)
+        full_loads, left_open = divmod(produced_to_leaving, 200)
+        wait_until(lambda: len(_loads_of(leaving, files)) == full_loads, f"the leaving member's {full_loads} loads",
+                   watch=[leaving, staying])
+
         sigterm_at = time.monotonic()
         leaving.send_signal(signal.SIGTERM)
-        assert leaving.wait(timeout=25) == 0, logs[0].read_text()[-3000:]
-        left_after = time.monotonic() - sigterm_at
-        _wait_until(lambda: len(_assignment(logs[1])) == 6, timeout=30, what="the partitions handed over")
+        assert leaving.wait(timeout=60) == 0, output_tail(leaving)
+        wait_until(lambda: len(_assignment(staying)) == 6, "the partitions handed over", watch=[staying])
         handed_over_after = time.monotonic() - sigterm_at
-        producer.rest()
-        time.sleep(2.0)
-        assert stop(staying, signal.SIGTERM) == 0, logs[1].read_text()[-3000:]
-    finally:
-        _kill(leaving)
-        _kill(staying)
 
-    assert left_after < 10, f"the member took {left_after:.1f}s to flush, commit and leave"
-    assert handed_over_after < 15, f"partitions moved {handed_over_after:.1f}s after SIGTERM (session: 60 s)"
-    assert "(shutdown)" in logs[0].read_text(), "the leaving member flushed its open batch"
+        producer.rest()
+        # 1,500 events wait for the staying member now: one load closes by rows, with events of the handed-over
+        # partitions in it; what it holds at its own shutdown is landed then, anything not fetched by the next run.
+        wait_until(lambda: len(_loads_of(staying, files)) == 1, "the staying member's first load", watch=[staying])
+        assert stop(staying, signal.SIGTERM) == 0, output_tail(staying)
+    finally:
+        _kill(staying)
+        if leaving is not None:
+            _kill(leaving)
+    final = run_cli("run", str(files.config), "--until-caught-up")
+    assert final.returncode == 0, final.stderr[-3000:]
+
+    assert handed_over_after < session, f"partitions moved {handed_over_after:.1f}s after SIGTERM (session: {session}s)"
+    flushed = _loads_of(leaving, files)
+    assert [(load["close_reason"], load["rows_landed"] + load["rows_quarantined"]) for load in flushed] == [
+        *[("rows", 200)] * full_loads, ("shutdown", left_open)
+    ], "the leaving member flushed its open batch"
+    assert {o["partition"] for load in flushed for o in load["offsets"]} == ours
+    (taken_over,) = [load for load in _loads_of(staying, files) if load["close_reason"] == "rows"]
+    assert {o["partition"] for o in taken_over["offsets"]} & ours, "the staying member landed handed-over partitions"
     valid, invalid = producer.expected()
     assert_exactly_once(files.table, valid=valid, invalid=invalid)
     committed, ends = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 6)

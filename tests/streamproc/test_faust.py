@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -30,6 +29,7 @@ from streamproc.replay import ensure_topic
 from tests.fixtures.lineage import file_transport_env, read_events
 from tests.fixtures.openlineage import event_errors
 from tests.fixtures.pipelines import REPO, committed_and_end_offsets, new_topic, run_async
+from tests.fixtures.waiting import DEADLINE_SECONDS, LoggedProcess, wait_until
 from streamproc.sinks.reader import read_table
 
 pytest.importorskip("faust")
@@ -104,7 +104,7 @@ async def _commit_as_group(bootstrap: str, group: str, topic: str, offsets: dict
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in offsets])
-        with anyio.fail_after(SESSION_TIMEOUT_SECONDS * 5):
+        with anyio.fail_after(DEADLINE_SECONDS):
             while True:
                 try:
                     await consumer.commit({TopicPartition(topic, p): o for p, o in offsets.items()})
@@ -145,45 +145,20 @@ class Worker:
     """``orders_app.py worker`` in a subprocess; its output in ``log``."""
 
     def __init__(self, env: dict[str, str], log: Path, cwd: Path) -> None:
-        self.log = log
-        self._handle = log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, str(APP), "worker", "--without-web", "--loglevel=info"],
-            cwd=cwd,
-            env=env,
-            stdout=self._handle,
-            stderr=subprocess.STDOUT,
+        self.process = LoggedProcess(
+            [sys.executable, str(APP), "worker", "--without-web", "--loglevel=info"], log=log, cwd=cwd, env=env
         )
 
+    def poll(self) -> int | None:
+        return self.process.poll()
+
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.process.output()
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=60)
-        finally:
-            self._handle.close()
-
-
-def _wait_until(condition: Any, what: str, *workers: Worker, timeout: float = 90) -> None:
-    """Poll ``condition()`` (reads of the Delta tables) until true; fail with the workers' output if a worker dies
-    or time runs out."""
-
-    async def wait() -> None:
-        with anyio.move_on_after(timeout):
-            while not condition():
-                for worker in workers:
-                    if worker.process.poll() is not None:
-                        code, output = worker.process.returncode, worker.output()[-4000:]
-                        raise AssertionError(f"worker exited with {code}:\n{output}")
-                await anyio.sleep(0.2)
-            return
-        logs = "\n".join(w.output()[-3000:] for w in workers)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}:\n{logs}")
-
-    anyio.run(wait)
+        return self.process.wait(timeout=60)
 
 
 @pytest.fixture
@@ -244,11 +219,13 @@ def test_lands_exactly_once_across_a_killed_worker_resumed_from_the_delta_log(
     topic, group, lake, env, tmp = setup["topic"], setup["group"], setup["lake"], setup["env"], setup["tmp"]
     produced = run_async(_produce, kafka_bootstrap, topic, _mixed(0, 200, INVALID))
 
-    first = Worker(env, tmp / "worker-1.log", tmp)
+    # 208 events, loads of 20: the last 8 wait out a 10-minute linger, so however fast the first worker lands, the
+    # kill leaves events unlanded.
+    first = Worker({**env, "ORDERS_LINGER_SECONDS": "600"}, tmp / "worker-1.log", tmp)
     try:
-        _wait_until(lambda: lake.loads(), "the first load", first)
+        wait_until(lambda: lake.loads(), "the first load", watch=[first])
     finally:
-        first.stop(signal.SIGKILL)  # mid-stream: 10+ loads of 20 events were due
+        first.stop(signal.SIGKILL)  # mid-stream: 10 loads of 20 events were due, and 8 wait in the open batch
     assert len(lake.landed()) < len(produced), "the kill must leave events unlanded for this test to mean anything"
 
     # Kafka now says the dead worker consumed everything; only the Delta log knows better.
@@ -258,7 +235,7 @@ def test_lands_exactly_once_across_a_killed_worker_resumed_from_the_delta_log(
 
     second = Worker(env, tmp / "worker-2.log", tmp)
     try:
-        _wait_until(lambda: len(lake.landed()) == len(produced), "every event landed or quarantined", second)
+        wait_until(lambda: len(lake.landed()) == len(produced), "every event landed or quarantined", watch=[second])
     finally:
         assert second.stop() == 0, second.output()[-4000:]
     assert "from the Delta log: " + topic in second.output()
@@ -306,14 +283,15 @@ def test_a_joining_worker_takes_its_partition_from_the_delta_log(kafka_bootstrap
     first = Worker({**env, **file_transport_env(tmp / "events-1.jsonl")}, tmp / "worker-1.log", tmp)
     second: Worker | None = None
     try:
-        _wait_until(lambda: "Worker ready" in first.output(), "the first worker to own the partitions", first)
+        wait_until(lambda: "Worker ready" in first.output(), "the first worker to own the partitions", watch=[first])
         produced = run_async(_produce, kafka_bootstrap, topic, _mixed(0, 40, INVALID[:2]))
-        _wait_until(lambda: len(lake.landed()) == len(produced), "the first worker's loads", first)
+        wait_until(lambda: len(lake.landed()) == len(produced), "the first worker's loads", watch=[first])
         # joining the group takes a partition from the first worker (its buffer of it is dropped unacknowledged)
         second = Worker({**env, **file_transport_env(tmp / "events-2.jsonl")}, tmp / "worker-2.log", tmp)
-        _wait_until(lambda: "(from the Delta log: " + topic in second.output(), "the second worker's share", second)
+        wait_until(lambda: "(from the Delta log: " + topic in second.output(), "the second worker's share",
+                   watch=[first, second])
         produced |= run_async(_produce, kafka_bootstrap, topic, _mixed(100, 40, INVALID[2:4]))
-        _wait_until(lambda: len(lake.landed()) == len(produced), "every event landed", first, second)
+        wait_until(lambda: len(lake.landed()) == len(produced), "every event landed", watch=[first, second])
     finally:
         codes = [w.stop() for w in (second, first) if w is not None]
     assert codes == [0, 0], first.output()[-3000:]
@@ -332,7 +310,7 @@ def test_stopping_the_worker_lands_its_open_batch(kafka_bootstrap: str, setup: d
 
     worker = Worker(env, tmp / "worker.log", tmp)
     try:
-        _wait_until(lambda: len(lake.loads()) == 2, "the two full loads", worker)
+        wait_until(lambda: len(lake.loads()) == 2, "the two full loads", watch=[worker])
     finally:
         code = worker.stop()  # SIGTERM: the last 7 events wait in the open batch (600 s of linger left)
     assert code == 0, worker.output()[-3000:]

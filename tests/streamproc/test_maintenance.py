@@ -23,9 +23,9 @@ from tests.fixtures.pipelines import (
     run_cli,
     start_cli,
     stop,
-    wait_for_log,
     write_pipeline,
 )
+from tests.fixtures.waiting import wait_until
 from streamproc.sinks.reader import read_table
 
 TP = TopicPartition("orders", 0)
@@ -96,16 +96,39 @@ def test_the_pipeline_maintains_its_tables_while_landing(kafka_bootstrap: str, t
         observability={"port": 0},
     )
     coordinates = run_async(produce, kafka_bootstrap, topic, events[:2000], partitions=2)
-    log = tmp_path / "run.log"
-    process = start_cli("run", str(files.config), log=log)
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
     try:
-        wait_for_log(log, "maintenance: compact", timeout=60)
+        wait_until(lambda: _commits(files.lake, "OPTIMIZE"), "a compaction", watch=[process])
         coordinates += run_async(produce, kafka_bootstrap, topic, events[2000:], partitions=2)
-        wait_for_log(log, "maintenance: vacuum", timeout=60)
+        wait_until(
+            lambda: any(c["operationMetrics"].get("numDeletedFiles", 0) for c in _commits(files.lake, "VACUUM END")),
+            "a vacuum that deleted the compacted files",
+            watch=[process],
+        )
     finally:
-        assert stop(process, signal.SIGTERM) == 0, log.read_text()[-3000:]
+        assert stop(process, signal.SIGTERM) == 0, process.output()[-3000:]
     result = run_cli("run", str(files.config), "--until-caught-up")
     assert result.returncode == 0, result.stderr[-3000:]
 
-    assert "maintenance: checkpoint" in log.read_text()
+    # The checkpoint is of the maintainer's table handle right after its compaction: the compaction's version, or a
+    # later one when a concurrent append landed in between.
+    first_compaction: dict[str, int] = {}
+    for commit in sorted(_commits(files.lake, "OPTIMIZE"), key=lambda commit: -commit["version"]):
+        first_compaction[commit["table"]] = commit["version"]
+    assert any(
+        int(checkpoint.name.split(".")[0]) >= version
+        for table, version in first_compaction.items()
+        for checkpoint in (files.lake / table / "_delta_log").glob("*.checkpoint.parquet")
+    ), "a checkpoint follows a compaction"
     assert_exactly_once(files.table, valid=set(coordinates), invalid=set())
+
+
+def _commits(lake: Path, operation: str) -> list[dict]:
+    """The commits of ``operation`` in the history of every table in ``lake``, each with its ``table`` name."""
+    return [
+        {**commit, "table": table.name}
+        for table in lake.iterdir()
+        if (table / "_delta_log").is_dir()
+        for commit in DeltaTable(str(table)).history()
+        if commit.get("operation") == operation
+    ] if lake.is_dir() else []

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fixtures.ops import get, metrics_port, promtool, sample_values, scrape, wait_until
+from tests.fixtures.ops import get, metrics_port, promtool, sample_values, scrape
 from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async, start_cli, stop, write_pipeline
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -42,24 +43,27 @@ def test_metrics_count_what_landed_and_quarantined_and_pass_promtool(kafka_boots
 
     process = start_cli("run", str(files.config), log=log)
     try:
-        port = metrics_port(log)
+        port = metrics_port(process)
         assert get(port, "/healthz") == (200, b'{"status":"alive"}')
-        wait_until(lambda: get(port, "/readyz")[0] == 200, message="/readyz 200")
+        wait_until(lambda: get(port, "/readyz")[0] == 200, "/readyz 200", watch=[process])
         wait_until(
             lambda: sample_values(scrape(port), "streamproc_events_received_total") >= len(events),
-            message="every event received",
+            "every event received",
+            watch=[process],
         )
         # A second wave while running: the lag gauges see it, then drain to zero once it is landed.
         run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(450, 500)], partitions=3)
         wait_until(
             lambda: sample_values(scrape(port), "streamproc_events_landed_total") == 500,
-            message="the second wave landed",
+            "the second wave landed",
+            watch=[process],
         )
         wait_until(
             lambda: sample_values(text := scrape(port), "streamproc_consumer_lag_records") == 0
             and len([s for f in text_string_to_metric_families(text) for s in f.samples
                      if s.name == "streamproc_consumer_lag_records"]) == 3,
-            message="lag sampled at 0 on all 3 partitions",
+            "lag sampled at 0 on all 3 partitions",
+            watch=[process],
         )
         text = scrape(port)
         status, ready = get(port, "/readyz")
@@ -109,12 +113,13 @@ def test_a_member_without_partitions_is_ready(kafka_bootstrap: str, tmp_path: Pa
         for n in range(2):
             log = tmp_path / f"member{n}.log"
             processes.append(start_cli("run", str(files.config), log=log))
-            ports.append(metrics_port(log))
+            ports.append(metrics_port(processes[-1]))
         # Both members ready, together owning the one partition.
         wait_until(
             lambda: all(get(p, "/readyz")[0] == 200 for p in ports)
             and sorted(sample_values(scrape(p), "streamproc_assigned_partitions") for p in ports) == [0, 1],
-            message="both members ready, one owning the partition",
+            "both members ready, one owning the partition",
+            watch=processes,
         )
     finally:
         codes = [stop(p) for p in processes]

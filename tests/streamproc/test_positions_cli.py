@@ -11,7 +11,16 @@ import yaml
 from deltalake import DeltaTable
 
 from tests.fixtures.exactly_once import known_stream, split
-from tests.fixtures.pipelines import new_topic, produce, run_async, run_cli, start_cli, stop, wait_for_log, write_pipeline
+from tests.fixtures.pipelines import (
+    new_topic,
+    produce,
+    run_async,
+    run_cli,
+    start_cli,
+    stop,
+    wait_for_output,
+    write_pipeline,
+)
 from streamproc.sinks.reader import read_table
 
 pytestmark = pytest.mark.kafka
@@ -78,7 +87,7 @@ def test_set_refuses_while_the_pipeline_runs(kafka_bootstrap: str, tmp_path: Pat
     log = tmp_path / "run.log"
     process = start_cli("run", str(files.config), log=log)
     try:
-        wait_for_log(log, "load ", timeout=60)
+        wait_for_output(process, "load ")
         refused = run_cli("positions", "set", str(files.config), "--partition", "0", "--next-offset", "0")
     finally:
         stop(process)

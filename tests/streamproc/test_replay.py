@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.fixtures.pipelines import new_topic, run_cli
+from tests.fixtures.waiting import DEADLINE_SECONDS
 
 pytestmark = pytest.mark.kafka
 
@@ -19,7 +20,7 @@ async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[bytes]
     await consumer.start()
     values: list[bytes] = []
     try:
-        with anyio.fail_after(60):
+        with anyio.fail_after(DEADLINE_SECONDS):
             while len(values) < expected:
                 batches = await consumer.getmany(timeout_ms=1000)
                 values += [m.value for messages in batches.values() for m in messages]

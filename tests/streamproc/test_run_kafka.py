@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from deltalake.exceptions import TableNotFoundError
 
 from tests.fixtures.pipelines import (
+    PipelineFiles,
     committed_and_end_offsets,
     encode,
     new_topic,
@@ -21,9 +22,9 @@ from tests.fixtures.pipelines import (
     run_cli,
     start_cli,
     stop,
-    wait_for_log,
     write_pipeline,
 )
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -138,31 +139,41 @@ def test_sigterm_flushes_the_open_batch_commits_and_a_restart_continues(
 ) -> None:
     topic = new_topic("sigterm")
     run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(1000)], partitions=2)
-    # A batch that neither rows, bytes nor linger would close for a minute: only the shutdown flush lands it.
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_linger_seconds": 600})
+    # Loads of 400 and a linger of ten minutes: two loads close by rows, the last 200 events wait in the open batch,
+    # which only the shutdown flush lands.
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 400, "max_linger_seconds": 600})
     log = tmp_path / "run.log"
 
     process = start_cli("run", str(files.config), log=log)
     try:
-        wait_for_log(log, "partitions assigned")
-        run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(1000, 1010)], partitions=2)
-        time.sleep(3.0)  # the consumer polls every 0.5 s: the 10 new events are in the open batch by now
+        # The 1,000 events were in the topic before the consumer started, so its first fetch of each partition took
+        # them all: once two loads closed by rows, the other 200 are in the open batch.
+        wait_until(lambda: _close_reasons(files) == ["rows", "rows"], "two loads closed by rows", watch=[process],
+                   ignoring=(TableNotFoundError,))
         assert stop(process, signal.SIGTERM) == 0, log.read_text()
     finally:
         if process.poll() is None:
             process.kill()
-    output = log.read_text()
-    assert "(shutdown)" in output
+    loads = sorted(files.read("loads").to_pylist(), key=lambda load: load["committed_at"])
+    assert [(load["close_reason"], load["rows_landed"]) for load in loads] == [
+        ("rows", 400), ("rows", 400), ("shutdown", 200)
+    ]
     table = files.read("table")
-    assert sorted(table["order_id"].to_pylist()) == list(range(1010))
+    assert sorted(table["order_id"].to_pylist()) == list(range(1000))
     committed, ends = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 2)
     assert committed == ends
 
-    run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(1010, 1500)], partitions=2)
+    run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(1000, 1500)], partitions=2)
     result = run_cli("run", str(files.config), "--until-caught-up")
     assert result.returncode == 0, result.stderr
     order_ids = files.read("table")["order_id"].to_pylist()
     assert sorted(order_ids) == list(range(1500))
+
+
+def _close_reasons(files: PipelineFiles) -> list[str]:
+    """Why each load of ``_loads`` closed, in commit order."""
+    loads = sorted(files.read("loads").to_pylist(), key=lambda load: load["committed_at"])
+    return [load["close_reason"] for load in loads]
 
 
 @pytest.mark.parametrize(
@@ -201,7 +212,7 @@ def test_linger_closes_a_batch_that_no_other_limit_would(kafka_bootstrap: str, t
 
     process = start_cli("run", str(files.config), log=log)
     try:
-        wait_for_log(log, "(linger)", timeout=60)
+        wait_until(lambda: _close_reasons(files), "the first load", watch=[process], ignoring=(TableNotFoundError,))
     finally:
         stop(process)
     loads = files.read("loads").to_pylist()

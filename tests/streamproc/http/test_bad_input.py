@@ -140,17 +140,17 @@ def test_request_metrics_by_route_and_status(served: Served) -> None:
     post(served.url, "/v1/batch", key="wrong", json={"batch": []})
     port = re.search(r"serving /metrics, /healthz and /readyz on http://[^:]+:(\d+)", served.output())
     assert port is not None, served.output()
-    text = httpx.get(f"http://127.0.0.1:{port.group(1)}/metrics").text
+    text = httpx.get(f"http://127.0.0.1:{port.group(1)}/metrics", timeout=60).text
     assert re.search(r'streamproc_http_requests_total\{method="POST",route="/v1/batch",status="401"\} [1-9]', text)
     assert 'route="/ingest/{contract}",status="200"' in text
     assert "streamproc_http_request_duration_seconds_bucket" in text
-    ready = httpx.get(f"http://127.0.0.1:{port.group(1)}/readyz").json()
+    ready = httpx.get(f"http://127.0.0.1:{port.group(1)}/readyz", timeout=60).json()
     assert ready["status"] == "ready" and ready["checks"]["accepting"]
 
 
 def test_full_log_is_429_with_retry_after(tmp_path: Path) -> None:
-    # Nothing lands for a minute (long linger), so the log's backlog only grows.
-    pipeline = write_http_pipeline(tmp_path, max_unlanded_bytes=4_000, batch={"max_linger_seconds": 60})
+    # Nothing lands for ten minutes (long linger), so the log's backlog only grows.
+    pipeline = write_http_pipeline(tmp_path, max_unlanded_bytes=4_000, batch={"max_linger_seconds": 600})
     with serving(pipeline, log=tmp_path / "run.log") as running:
         first = post(running.url, "/v1/batch", json={"batch": [_track(n=i) for i in range(10)]})
         assert first.status_code == 200, first.text

@@ -23,9 +23,10 @@ def _ndjson(start: int, count: int) -> bytes:
 
 
 def test_sigkill_right_after_200_loses_nothing(tmp_path: Path) -> None:
-    # Loads close at 500 rows; the rest waits for a minute's linger: at the kill, most events are only in the log.
+    # Loads close at 700 rows; the last 200 of the 3,000 wait for a ten-minute linger: at the kill, however fast the
+    # landing, they are only in the log (and so is whatever was not landed yet).
     pipeline = write_http_pipeline(
-        tmp_path, contract=READING, table="readings", batch={"max_rows": 500, "max_linger_seconds": 60}
+        tmp_path, contract=READING, table="readings", batch={"max_rows": 700, "max_linger_seconds": 600}
     )
     served = start_http(pipeline, log=tmp_path / "run-1.log")
     client = Client(WRITE_KEY, host=served.url, sync_mode=True)  # the real SDK: returns after our 200

@@ -14,6 +14,7 @@ from segment.analytics.client import Client
 
 from tests.fixtures.http_source import SEGMENT, WRITE_KEY, post, serving, write_http_pipeline
 from tests.fixtures.pipelines import run_cli, write_pipeline
+from tests.fixtures.waiting import DEADLINE_SECONDS
 
 pytestmark = pytest.mark.kafka
 
@@ -24,7 +25,7 @@ async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[
     await consumer.start()
     try:
         records: list[tuple[bytes | None, dict]] = []
-        with anyio.fail_after(30):
+        with anyio.fail_after(DEADLINE_SECONDS):
             while len(records) < expected:
                 for batch in (await consumer.getmany(timeout_ms=500)).values():
                     records += [(m.key, json.loads(m.value)) for m in batch]

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.fixtures.lineage import (
     streamproc,
 )
 from tests.fixtures.pipelines import encode, new_topic, order, produce, run_async
+from tests.fixtures.waiting import wait_until
 from streamproc.sinks.reader import read_table
 
 pytestmark = pytest.mark.kafka
@@ -30,11 +30,11 @@ pytestmark = pytest.mark.kafka
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[CatalogServer]:
     server = CatalogServer(tmp_path)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 def _pipeline(
@@ -82,15 +82,6 @@ def _offsets(load: dict[str, Any]) -> list[dict[str, Any]]:
         {"topic": o["topic"], "partition": o["partition"], "first": o["first_offset"], "last": o["last_offset"]}
         for o in load["offsets"]
     ]
-
-
-def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_the_catalog_shows_lineage_pii_loads_and_schema_history(
@@ -197,17 +188,22 @@ def test_a_catalog_outage_during_a_run_loses_nothing_and_keeps_the_order(
     process = start_streamproc("run", str(config), env=http_transport_env(catalog.url), log=log)
     try:
         run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(50)], partitions=2)
-        _wait(lambda: any(e["eventType"] == "RUNNING" for e in catalog.received()), "a RUNNING event in the catalog")
+        wait_until(lambda: any(e["eventType"] == "RUNNING" for e in catalog.received()),
+                   "a RUNNING event in the catalog", watch=[process])
 
         catalog.stop()
         run_async(produce, kafka_bootstrap, topic, [encode(order(i)) for i in range(50, 200)], partitions=2)
-        _wait(lambda: sum(r["rows_landed"] for r in _loads(tmp_path, "orders")) == 200, "200 rows landed")
-        _wait(lambda: "lineage transport failed" in log.read_text(), "the delivery failure in the log")
+        wait_until(lambda: sum(r["rows_landed"] for r in _loads(tmp_path, "orders")) == 200, "200 rows landed",
+                   watch=[process])
+        # the operator's signal that lineage is held back (the warning names the outbox the events wait in)
+        wait_until(lambda: "lineage transport failed" in process.output(), "the delivery failure in the log",
+                   watch=[process])
         assert process.poll() is None, "landing goes on while the catalog is down"
 
         catalog.start()
         lake = _loads(tmp_path, "orders")
-        _wait(lambda: sum(e["eventType"] == "RUNNING" for e in catalog.received()) >= len(lake), "the backlog")
+        wait_until(lambda: sum(e["eventType"] == "RUNNING" for e in catalog.received()) >= len(lake), "the backlog",
+                   watch=[process])
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, log.read_text()[-3000:]
     finally:

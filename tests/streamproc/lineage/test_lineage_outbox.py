@@ -20,6 +20,7 @@ from streamproc.lineage.observer import adopt_orphans
 from streamproc.lineage.outbox import Outbox, OutboxBusyError
 from tests.fixtures.lineage import REPO, read_events
 from tests.fixtures.openlineage import event_errors
+from tests.fixtures.waiting import PortReservation, wait_until
 
 
 def _event(run_id: str, event_type: str, n: int) -> dict[str, Any]:
@@ -113,8 +114,8 @@ def test_an_event_the_receiver_refuses_is_kept_aside_and_delivery_goes_on(tmp_pa
     from tests.fixtures.lineage import TOKEN, CatalogServer
 
     catalog = CatalogServer(tmp_path)
-    catalog.start()
     try:
+        catalog.start()
         from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 
         client = OpenLineageClient(
@@ -140,14 +141,12 @@ def test_an_event_the_receiver_refuses_is_kept_aside_and_delivery_goes_on(tmp_pa
         rejected = read_events(tmp_path / "outbox" / "rejected.jsonl")
         assert [r["event"] for r in rejected] == [bad] and "422" in rejected[0]["reason"]
     finally:
-        catalog.stop()
+        catalog.close()
 
 
 def test_deliveries_and_the_outbox_depth_are_counted_in_the_metrics(tmp_path: Path) -> None:
     """A transport that fails first (an HTTP receiver on a closed port), then one that works: failed attempts and
     successes are counted per event type, and the outbox gauge drains to zero."""
-    import socket
-
     from openlineage.client.transport.http import HttpConfig, HttpTransport
 
     from streamproc import metrics
@@ -158,24 +157,22 @@ def test_deliveries_and_the_outbox_depth_are_counted_in_the_metrics(tmp_path: Pa
         )
         return value or 0.0
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
     run_id = str(uuid.uuid4())
     before = (count("START", "failure"), count("START", "success"), count("COMPLETE", "success"))
 
     outbox = Outbox(tmp_path / "outbox")
     log = outbox.create(run_id)
     log.append(_event(run_id, "START", 0))
-    unreachable = HttpConfig(url=f"http://127.0.0.1:{closed_port}", timeout=1, retry={"total": 0})
-    down = OpenLineageClient(transport=HttpTransport(unreachable))
-    failing = Deliverer(down, outbox, retry_max_seconds=0.1)
-    failing.add(log)
-    failing.start()
-    failing.wake()
-    assert failing.close(timeout=1.5) == 1
+    with PortReservation() as closed:  # bound, never listening: every connection to it is refused
+        unreachable = HttpConfig(url=f"http://127.0.0.1:{closed.port}", timeout=1, retry={"total": 0})
+        down = OpenLineageClient(transport=HttpTransport(unreachable))
+        failing = Deliverer(down, outbox, retry_max_seconds=0.1)
+        failing.add(log)
+        failing.start()
+        failing.wake()
+        wait_until(lambda: count("START", "failure") > before[0], "a failed delivery counted")
+        assert failing.close(timeout=1.5) == 1
     assert metrics.REGISTRY.get_sample_value("streamproc_openlineage_outbox_events") == 1
-    assert count("START", "failure") > before[0]
 
     (adopted,) = outbox.adopt_orphans()
     adopted.append(_event(run_id, "COMPLETE", 1))

@@ -1,0 +1,236 @@
+"""The catalog UI in a real browser (Debian's Chromium, Playwright), against a catalog fed by real pipeline runs
+(``scenario``): the lineage graph, a click on a node, schema-history diffs, the PII map with actions, the quarantine's
+counts, the job's runs, search, login with a wrong token, and ``/docs`` with nothing fetched from outside.
+
+Every page is saved as a PNG (``var/ui-screenshots/``; ``make catalog-screenshots`` refreshes the README's
+``docs/screenshots/``). Conditions are awaited with Playwright's
+``expect`` (auto-retrying), never with sleeps.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.catalog.ui import scenario
+from tests.catalog.ui.conftest import Ui
+from tests.fixtures.lineage import TOKEN
+from tests.fixtures.waiting import DEADLINE_SECONDS
+
+pytestmark = pytest.mark.kafka
+
+expect.set_options(timeout=DEADLINE_SECONDS * 1000)  # auto-retrying: a deadline for a loaded machine
+
+
+def _open(ui: Ui, page: Page, path: str) -> None:
+    response = page.goto(f"{ui.url}{path}")
+    assert response is not None and response.status == 200, f"{path}: {response.status if response else None}"
+
+
+def _graph_ready(page: Page) -> None:
+    expect(page.locator("#graph")).to_have_attribute("data-ready", "true")
+
+
+def _edges(page: Page) -> set[tuple[str, str, str, str]]:
+    """(origin kind, origin id, destination kind, destination id) of every edge the graph draws."""
+    edges = page.evaluate(
+        """() => window.catalogGraph.edges().map((e) => [e.source().data('kind'), e.source().id(),
+                                                          e.target().data('kind'), e.target().id()])"""
+    )
+    return {tuple(e) for e in edges}
+
+
+def test_a_wrong_token_is_refused(ui: Ui) -> None:
+    page = ui.context.new_page()
+    ui.context.clear_cookies()
+    try:
+        page.goto(f"{ui.url}/lineage")
+        expect(page).to_have_url(f"{ui.url}/login?next=%2Flineage")
+        expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        ui.screenshot(page, "login")
+        page.get_by_label("API token").fill("not-the-token")
+        with page.expect_response(f"{ui.url}/login") as answer:
+            page.get_by_role("button", name="Log in").click()
+        assert answer.value.status == 401
+        expect(page.get_by_role("alert")).to_have_text("wrong API token")
+        assert not ui.context.cookies(ui.url), "a refused login must not leave a session"
+        assert page.request.get(f"{ui.url}/ui/graph.json").status == 401
+        page.goto(f"{ui.url}/pii")
+        expect(page).to_have_url(re.compile(r"/login\?next="))
+
+        page.get_by_label("API token").fill(TOKEN)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{ui.url}/pii")  # back where it was going, logged in
+        cookie = next(c for c in ui.context.cookies(ui.url) if c["name"] == "catalog_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and TOKEN not in cookie["value"]
+        # the session opens the pages, not the API: that still wants the token as a Bearer header
+        assert page.request.get(f"{ui.url}/api/v1/catalog/search?q=x").status == 401
+    finally:
+        page.close()
+    logs = "".join(p.read_text() for p in ui.catalog.workdir.glob("catalog-*.log"))
+    assert TOKEN not in logs and "not-the-token" not in logs
+
+
+def test_lineage_graph_shows_topic_job_table_and_quarantine(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, f"/lineage?node={quote(fed.orders_topic)}&depth=2&direction=down")
+    _graph_ready(page)
+    edges = _edges(page)
+    assert ("TOPIC", fed.orders_topic, "JOB", fed.orders_job) in edges
+    assert ("JOB", fed.orders_job, "TABLE", fed.orders_table) in edges
+    assert ("JOB", fed.orders_job, "QUARANTINE", fed.orders_quarantine) in edges
+    pii = page.evaluate("() => window.catalogGraph.nodes('[?pii]').map((n) => n.id())")
+    assert fed.orders_table in pii and fed.orders_topic in pii  # email and ip are tagged
+    expect(page.locator("#edge-list li[data-origin=TOPIC][data-destination=JOB]")).to_have_count(1)
+    ui.screenshot(page, "lineage")
+
+    # a real click on the table's node, where Cytoscape drew it on the canvas
+    box = page.locator("#graph").bounding_box()
+    assert box is not None
+    at = page.evaluate("(id) => window.catalogGraph.getElementById(id).renderedPosition()", fed.orders_table)
+    page.mouse.click(box["x"] + at["x"], box["y"] + at["y"])
+    expect(page).to_have_url(f"{ui.url}/dataset?id={quote(fed.orders_table, safe='')}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("orders")
+
+
+def test_whole_graph_and_column_lineage(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, "/lineage")
+    _graph_ready(page)
+    jobs = page.evaluate("() => window.catalogGraph.nodes('[kind = \"JOB\"]').map((n) => n.id())")
+    assert {fed.orders_job, fed.clicks_job, fed.frozen_job} <= set(jobs)
+
+    _open(ui, page, f"/lineage?node={quote(fed.orders_table)}")
+    _graph_ready(page)
+    page.get_by_label("column").select_option("email")
+    expect(page.locator("#column-path")).to_contain_text("column lineage of email")
+    expect(page.locator("#column-path")).to_contain_text("email → ")
+    lit = page.evaluate("() => window.catalogGraph.nodes('.column').map((n) => n.id())")
+    assert set(lit) == {fed.orders_topic, fed.orders_table}
+
+
+def test_schema_history_diff_shows_an_added_column_and_a_breaking_change(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, f"/dataset?id={quote(fed.clicks_table)}")
+    evolved = page.locator("#diff tr[data-column=referrer]")
+    expect(evolved).to_have_class("diff-added")
+    expect(evolved.locator(".status")).to_have_text("added")
+    expect(page.locator("#diff h3")).to_contain_text("compatible")
+    expect(page.locator("#versions")).to_contain_text("+referrer")
+    expect(page.locator("#versions .origin-inferred")).to_have_count(1)  # evolve's version is an inferred one
+    ui.screenshot(page, "dataset-evolved")
+
+    _open(ui, page, f"/dataset?id={quote(fed.orders_topic)}")
+    removed = page.locator("#diff tr[data-column=coupon]")
+    expect(removed).to_have_class("diff-removed")
+    expect(removed.locator(".status")).to_have_text("removed (breaking)")
+    expect(page.locator("#diff h3 .breaking")).to_have_text("breaking")
+    ui.screenshot(page, "schema-history-breaking")
+
+
+def test_dataset_page_schema_tags_actions_and_loads(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, f"/dataset?id={quote(fed.orders_table)}")
+    schema = page.locator("#schema")
+    expect(schema.locator("tr", has=page.locator("code", has_text=re.compile("^email$")))).to_contain_text("mask")
+    expect(schema.locator("tr.dropped")).to_contain_text("ip")
+    expect(schema.locator("tr.dropped .action-drop")).to_have_text("drop")
+    expect(page.locator("#loads-table")).to_contain_text(re.compile(r"\[1\]: \d+\.\.\d+"))  # partition 1's offsets
+    expect(page.locator("#throughput-chart")).to_have_attribute("data-ready", "true")
+    ui.screenshot(page, "dataset")
+
+
+def test_pii_map_lists_tagged_columns_with_their_actions(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, "/pii")
+
+    def row(dataset: str, column: str):  # noqa: ANN202
+        return page.locator(f"#pii-map tr[data-dataset='{dataset}'][data-column='{column}']")
+
+    expect(row(fed.orders_table, "email").locator(".action-cell")).to_have_text("mask")
+    expect(row(fed.orders_table, "email")).to_contain_text("pii:email")
+    expect(row(fed.orders_table, "ip").locator(".action-cell")).to_have_text("drop")
+    expect(row(fed.orders_table, "ip")).to_contain_text("not landed")
+    expect(row(fed.orders_topic, "email")).to_contain_text("email (orders)")  # flows to the table's column
+    expect(row(fed.orders_quarantine, "raw_text")).to_contain_text("pii:email")
+    ui.screenshot(page, "pii-map")
+
+
+def test_quarantine_view_counts_and_redacted_samples(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, f"/quarantine?id={quote(fed.orders_table)}")
+    expect(page.locator("#lake-rows")).to_have_text(str(scenario.QUARANTINED))
+    expect(page.locator("#from-loads")).to_have_text(str(scenario.QUARANTINED))
+    expect(page.locator("#by-type tr[data-type=greater_than_equal] .count")).to_have_text(str(scenario.BAD_AMOUNTS))
+    expect(page.locator("#by-type tr[data-type=literal_error] .count")).to_have_text(str(scenario.BAD_CURRENCIES))
+    expect(page.locator("#by-type tr[data-type=json_invalid] .count")).to_have_text(str(scenario.MALFORMED))
+    expect(page.locator("#by-field tr[data-field=amount] .count")).to_have_text(str(scenario.BAD_AMOUNTS))
+    expect(page.locator("#by-field tr[data-field=currency] .count")).to_have_text(str(scenario.BAD_CURRENCIES))
+    expect(page.locator("#samples tbody tr")).to_have_count(scenario.QUARANTINED)
+    expect(page.locator("#violations-chart")).to_have_attribute("data-ready", "true")
+    # the contract masks email and drops ip: the samples show what the quarantine keeps, never the raw values
+    samples = page.locator("#samples").inner_text()
+    assert "b***@example.com" in samples
+    assert "buyer100@example.com" not in page.content() and "10.0.0.100" not in page.content()
+    ui.screenshot(page, "quarantine")
+
+
+def test_job_page_runs_events_and_failures(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, f"/job?id={quote(fed.orders_job)}")
+    runs = page.locator("#runs tr[data-run]")
+    expect(runs).to_have_count(2)
+    first_run = runs.nth(1)  # newest first: the v1 run that landed everything
+    expect(first_run.locator(".state")).to_have_text("COMPLETE")
+    loads = int(first_run.locator("td").nth(5).inner_text())
+    assert loads > 1
+    expect(first_run).to_contain_text(f"RUNNING × {loads}")  # one RUNNING event per load
+    first_run.get_by_role("button", name="events").click()
+    expect(page.locator(".run-events .facet")).to_have_count(loads)
+    ui.screenshot(page, "job")
+
+    _open(ui, page, f"/job?id={quote(fed.frozen_job)}")
+    expect(page.locator("#runs .state-fail")).to_have_text("FAIL")
+    expect(page.locator("#runs .failure .error-message")).to_contain_text("ContractStopError")
+
+
+def test_search_by_tag_and_field_and_the_home_page(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, "/")
+    expect(page.locator("#growing")).to_contain_text("orders")
+    expect(page.locator("#recent-loads tbody tr").first).to_be_visible()
+    ui.screenshot(page, "home")
+    page.get_by_label("search by").select_option("tag")
+    page.get_by_label("search", exact=True).fill("email")
+    results = page.locator("#search-results")
+    expect(results.get_by_role("link", name="orders", exact=True)).to_be_visible()
+    expect(results).to_contain_text("email: pii:email")
+    expect(page).to_have_url(re.compile(r"/search\?q=email&by=tag"))
+    page.get_by_label("search by").select_option("field")
+    page.get_by_label("search", exact=True).fill("referrer")
+    expect(results.get_by_role("link", name="clicks", exact=True)).to_be_visible()
+    expect(results.locator("tbody tr")).to_have_count(1)
+    assert fed.clicks_table
+
+
+def test_api_docs_are_served_without_a_cdn(ui: Ui, page: Page) -> None:
+    _open(ui, page, "/docs")
+    expect(page.locator(".swagger-ui .title")).to_contain_text("streamproc catalog")
+    expect(page.get_by_text("/api/v1/lineage").first).to_be_visible()
+    assert not ui.outside, f"requests that would have left the machine: {ui.outside}"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13.2: routed lineage (routed tables get the default table's lineage)")
+def test_routed_table_is_its_own_dataset(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, f"/lineage?node={quote(fed.orders_job)}&depth=1")
+    _graph_ready(page)
+    assert ("JOB", fed.orders_job, "TABLE", fed.refunds_table) in _edges(page)
+    response = page.goto(f"{ui.url}/dataset?id={quote(fed.refunds_table)}")
+    assert response is not None and response.status == 200
+    expect(page.locator("#loads-table tbody tr").first).to_contain_text("ui_refunds v1")
+    _open(ui, page, f"/dataset?id={quote(fed.orders_table)}")
+    expect(page.locator("#loads-table")).not_to_contain_text("ui_refunds")
