@@ -4,28 +4,48 @@ member's fields written into the merged field's builders with that member's rule
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, Protocol, get_args, get_origin
 
 import pyarrow as pa
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from contracts.fast.fallback import NotCompiled
+from contracts.fast.rules import Rules
 from contracts.fast.tree import Out
-
-if TYPE_CHECKING:
-    from contracts.fast.plan import Compiler
-    from contracts.fast.rules import Rules
 
 __all__ = ["TaggedUnions", "bare"]
 
 _NONE = type(None)
 
 
+class Compiling(Protocol):
+    """What the union part uses of the compiler (:class:`contracts.fast.plan.Compiler`)."""
+
+    outs: list[Out]
+
+    def new(self, kind: str, arrow: pa.DataType, parent: Out | None) -> Out: ...
+
+    def annotation(self, annotation: Any, metadata: list[Any], arrow: pa.DataType, parent: Out, path: str,
+                   config: Any, *, discriminator: Any = None) -> dict[str, Any]: ...
+
+    def keys(self, model: type[BaseModel], name: str, info: FieldInfo) -> list[str]: ...
+
+    def field_refusal(self, model: type[BaseModel], name: str) -> str | None: ...
+
+    def nested_refusal(self, model: type[BaseModel]) -> str | None: ...
+
+    def default_of(self, model: type[BaseModel], name: str, info: FieldInfo, node: dict[str, Any],
+                   arrow: pa.DataType) -> dict[str, Any]: ...
+
+    def member_field(self, member: type[BaseModel], name: str, info: FieldInfo, merged: dict[str, Out], out: Out,
+                     path: str) -> dict[str, Any]: ...
+
+
 class TaggedUnions:
     """The compiler's part for tagged unions (a mixin of :class:`contracts.fast.plan.Compiler`)."""
 
-    def union(self: Compiler, annotation: Any, discriminator: Any, rules: Rules, nullable: bool, arrow: pa.DataType,
+    def union(self: Compiling, annotation: Any, discriminator: Any, rules: Rules, nullable: bool, arrow: pa.DataType,
               parent: Out, path: str) -> dict[str, Any]:
         """A union of models tagged by a ``Literal`` field, into one struct of all their fields (contracts.arrow):
         each member's fields write into the merged field's builder, with that member's rules."""
@@ -62,7 +82,7 @@ class TaggedUnions:
         return {"kind": "union", "builder": out.builder, "nullable": nullable, "tag_keys": tag_keys,
                 "variants": specs}
 
-    def member_field(self: Compiler, member: type[BaseModel], name: str, info: FieldInfo, merged: dict[str, Out], out: Out,
+    def member_field(self: Compiling, member: type[BaseModel], name: str, info: FieldInfo, merged: dict[str, Out], out: Out,
                      path: str) -> dict[str, Any]:
         """One member's field: the first member to have it builds the merged field's builders; the others compile
         theirs aside, check the shape is the same and point their node at the existing builders."""
