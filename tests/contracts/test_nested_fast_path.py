@@ -285,3 +285,17 @@ def test_a_violation_inside_a_list_of_models_is_located_there_and_the_rest_of_th
     row = result.accepted.to_pylist()[0]
     assert row["properties"]["products"][1]["price"] == decimal.Decimal("8.750000000")
     assert row["message_id"] == "9f0e6b5c-3a1d-4e2b-8c7d-1234567890ab" and row["traits"] == []
+
+
+class Counts(Contract, name="counts_probe"):
+    counts: dict[str, int]
+
+
+def test_a_key_twice_in_a_large_dict_is_left_to_pydantic_and_the_others_decode() -> None:
+    many = ", ".join(f'"k{i}": {i}' for i in range(40))
+    payloads = [f'{{"counts": {{{many}}}}}'.encode(), f'{{"counts": {{{many}, "k3": 7}}}}'.encode()] * 4
+    plan = fast_plan(Counts)
+    assert plan is not None
+    assert plan.split(payloads).rest == [1, 3, 5, 7]
+    assert_paths_agree(Counts, payloads)
+    assert dict(validate_batch(Counts, payloads).accepted.column("counts")[1].as_py())["k3"] == 7  # the last one

@@ -2,6 +2,8 @@
 //! give up (``Err(NotClean)``) at the first thing that is not exactly what the contract accepts as sent. The caller
 //! then restores every builder and leaves the event to pydantic, which gives the verdict and the exact errors.
 
+use std::collections::HashSet;
+
 use jiter::{Jiter, JiterError, Peek};
 
 use crate::builders::{Builder, Values, MAX_OFFSET};
@@ -195,8 +197,10 @@ impl Decoder<'_> {
                     Some(k) => self.push_key(*keys, k)?,
                     None => false,
                 };
+                let mut large: Option<HashSet<Box<[u8]>>> = None; // past a few keys, a set: no quadratic scan
                 while more {
-                    check(!self.last_key_repeats(*keys, first))?; // pydantic keeps the last; leave it to pydantic
+                    // A key twice: pydantic keeps the last; leave it to pydantic.
+                    check(!self.last_key_repeats(*keys, first, count, &mut large))?;
                     let p = jiter.peek()?;
                     self.value(value, p, jiter)?;
                     self.builders[*entries].valid.push(true);
@@ -305,15 +309,20 @@ impl Decoder<'_> {
         Ok(true)
     }
 
-    /// Whether the key just appended (the map's last) equals an earlier key of the same map (from ``first``).
-    fn last_key_repeats(&self, keys: usize, first: usize) -> bool {
-        if let Values::Binary { offsets, data } = &self.builders[keys].values {
-            let last = offsets.len() - 2;
-            let key = &data[offsets[last] as usize..offsets[last + 1] as usize];
-            (first..last).any(|i| &data[offsets[i] as usize..offsets[i + 1] as usize] == key)
-        } else {
-            false
+    /// Whether the key just appended (the map's ``count``-th, its first at ``first``) equals an earlier one: a scan
+    /// for the first keys, then a set of them (``large``).
+    fn last_key_repeats(
+        &self, keys: usize, first: usize, count: usize, large: &mut Option<HashSet<Box<[u8]>>>,
+    ) -> bool {
+        const SCAN: usize = 16;
+        let Values::Binary { offsets, data } = &self.builders[keys].values else { return false };
+        let key_at = |i: usize| &data[offsets[i] as usize..offsets[i + 1] as usize];
+        let last = offsets.len() - 2;
+        if count < SCAN {
+            return (first..last).any(|i| key_at(i) == key_at(last));
         }
+        let seen = large.get_or_insert_with(|| (first..last).map(|i| key_at(i).into()).collect());
+        !seen.insert(key_at(last).into())
     }
 
     #[inline]
