@@ -8,7 +8,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kafka chromium test demo catalog-ui catalog-screenshots clean check-deploy bench bench-quick bench-venv image wheel
+.PHONY: install kafka chromium test demo catalog-ui catalog-screenshots clean check-deploy bench bench-quick bench-venv image \
+	wheel docs
 
 # The fast validation path's decoder is Rust (contracts/native/), built by pip through setuptools-rust with cargo
 # (crates from crates.io, versions pinned by Cargo.lock). Without cargo on PATH, rustup installs a minimal stable
@@ -69,6 +70,10 @@ wheel: install
 	rm -rf var/image/dist
 	$(PY) -m pip wheel --no-deps --quiet --wheel-dir var/image/dist .
 
+# The docs site (mkdocs.yml, docs/) into var/site; `make test` builds it strictly too (tests/docs/test_site.py).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 # The deployment files: promtool on the alert rules (and their unit tests), the Prometheus config and every Grafana
 # query; hadolint on the Dockerfile; the Compose spec and the Kubernetes and CRD schemas on the manifests. Part of
 # `make test`; this runs only them. Installs promtool (Debian's prometheus package) and go when missing (as root).
@@ -110,4 +115,4 @@ clean:
 # backlog under a memory bound. CI (`make test`) runs the same tests with short counts. ~9 min on 2 cores.
 .PHONY: chaos
 chaos: install kafka
-	STREAMPROC_CHAOS=1 $(PY) -m pytest tests/streamproc/test_failures.py tests/streamproc/test_memory.py tests/streamproc/test_exactly_once.py tests/streamproc/test_maintenance.py --timeout 1800 $(PYTEST_ARGS)
+	STREAMPROC_CHAOS=1 $(PY) -m pytest tests/streamproc/runtime/test_failures.py tests/streamproc/runtime/test_memory.py tests/streamproc/sinks/test_txn.py tests/streamproc/sinks/test_maintenance.py --timeout 1800 $(PYTEST_ARGS)

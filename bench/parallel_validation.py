@@ -2,7 +2,7 @@
 
 A self-contained script (issue 8: Kafka → Delta at >= 70 % of aiokafka consume-only needs consuming and validating
 to overlap on two cores). It validates the same orders batch (``bench.order_contract:Order``, 1 % invalid rows and
-1 % with an undeclared key) in-process and in a :class:`contracts.parallel.ValidationPool` worker and reports:
+1 % with an undeclared key) in-process and in a :class:`streamproc.validation.pool.ValidationPool` worker and reports:
 
 1. **Worker start-up**: seconds until a ``spawn`` / ``forkserver`` worker has loaded and compiled the contract, and
    the seconds until a batch succeeds again after a worker is killed (the pool replaces it).
@@ -13,7 +13,7 @@ to overlap on two cores). It validates the same orders batch (``bench.order_cont
    verdicts as ``ValidationResult`` dataclasses vs the pool's packed tuples (rebuilt here).
 4. **Wall time with a busy parent**: a CPU-bound loop in the main thread simulating the consumer (one
    ``ConsumerRecord``-like dataclass per event, as aiokafka builds) while the batches are validated in a thread of the
-   same process (as streamproc's Lander does today) vs in the worker.
+   same process (as streamproc's preparer does by default) vs in the worker.
 
 Medians of ``--repeat`` interleaved rounds. Exit code 1 when the worker's verdicts differ from in-process ones.
 
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from contracts import ValidationResult, load_contract, validate_batch  # noqa: E402
-from contracts.parallel import ValidationPool, ValidationWorkerError, _pack_rejections, _unpack  # noqa: E402
+from streamproc.validation.pool import ValidationPool, ValidationWorkerError, _pack_rejections, _unpack  # noqa: E402
 
 CONTRACT = "bench.order_contract:Order"
 DATA = ROOT / "var" / "bench" / "data" / "orders-200000-8.ndjson"

@@ -26,7 +26,7 @@ __all__ = ["Profile", "profile_file_path", "summarise"]
 
 _FRAME = re.compile(r"^(?P<function>.+?) \((?P<file>[^:()]+)(?::\d+)?\)$")
 # A sample counts when its stack is inside the pipeline's work: a method of these (not the import of their modules).
-_INSIDE = ("Pipeline.", "Lander.", "FileSource.")
+_INSIDE = ("Pipeline.", "LoadPreparer.", "TablePreparer.", "Committer.", "Checkpoint.", "FileSource.")
 
 
 @dataclass(slots=True)

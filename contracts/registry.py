@@ -216,7 +216,7 @@ class ContractRegistry:
         """Re-read the store (another process may have registered versions).
 
         Raises:
-            whatever the store raises when it cannot be read.
+            Exception: whatever the store raises when it cannot be read.
         """
         self._stored = {}
         if self.store is not None:

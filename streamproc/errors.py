@@ -6,15 +6,28 @@ StreamprocError                    root: anything the runtime raises
 ├── ContractStopError              a contract in freeze mode rejected an event (stop: fix the data or the contract;
 │   │                              nothing past the event was committed, restart continues with no loss)
 │   └── QuarantineThresholdError   a batch would quarantine more than the contract's threshold (stop, as freeze)
-├── SourceError                    the source (Kafka, HTTP) failed
-│   └── SourceUnavailableError     the broker cannot be reached (retry)
-└── SinkError                      landing failed
-    ├── StorageUnavailableError    the Delta location cannot be written now (retry with backoff)
-    │   └── CommitConflictError    a concurrent writer won the Delta commit (re-read the log, retry)
-    └── SchemaMismatchError        an existing table's schema does not match the contract (stop)
+├── SourceError                    the source (Kafka, HTTP) failed (stop)
+│   ├── SourceUnavailableError     the broker cannot be reached (retry)
+│   ├── WalCorruptError            a sealed segment of the HTTP source's write-ahead log is damaged (stop; in
+│   │                              sources/http/wal.py)
+│   └── WalBusyError               another process holds the write-ahead log's folder (stop; sources/http/wal.py)
+├── SinkError                      landing failed
+│   ├── StorageUnavailableError    the Delta location cannot be written now (retry with backoff)
+│   │   └── CommitConflictError    a concurrent writer won the Delta commit (re-read the log, retry)
+│   └── SchemaMismatchError        an existing table's schema does not match the contract (stop)
+├── ValidationWorkerError          a validation worker process died on a batch (retry once; twice: stop)
+├── EndpointError                  /metrics or the HTTP source cannot listen on its port (stop: change the port)
+├── NotCaughtUpError               --until-caught-up ended with partitions short of their ends (run it again)
+├── OutboxError                    the lineage outbox cannot be read or written (observe/openlineage/outbox.py)
+│   └── OutboxBusyError            another live process holds that log
+├── IngestError                    the HTTP source refused a request: one HTTP status per subclass, drawn in
+│                                  sources/http/errors.py (the client fixes the request, or retries later)
+└── TableReadError                 reading a landed table failed: no table there, storage, a bad column or filter
 ```
 
-Third-party errors (aiokafka, deltalake, OS) are translated at the boundary: ``raise SinkError(...) from exc``.
+Third-party errors are translated once, at the boundary: aiokafka's by one mapping
+(:mod:`streamproc.sources.kafka.errors`), deltalake's and the OS's by the Delta writer
+(:mod:`streamproc.sinks.delta`): ``raise SinkError(...) from exc``.
 """
 
 from __future__ import annotations
@@ -22,7 +35,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
-    from streamproc.sources.base import SourceRecord
+    from contracts import ContractFrozenError
+    from streamproc.records import SourceRecord
 
 import anyio
 
@@ -37,6 +51,7 @@ __all__ = [
     "StorageUnavailableError",
     "CommitConflictError",
     "SchemaMismatchError",
+    "TableReadError",
     "first_error",
 ]
 
@@ -73,6 +88,20 @@ class ContractStopError(StreamprocError):
         )
 
 
+    @classmethod
+    def frozen(cls, error: ContractFrozenError, record: SourceRecord) -> Self:
+        """The stop for a ``freeze`` violation, from the error's evidence (its rejection and first frozen violation)
+        and the event's record."""
+        rejection, violation = error.rejection, error.violation
+        value_type = f", value type {violation.value_type}" if violation.value_type else ""
+        return cls.at(
+            record,
+            f"contract {rejection.contract_name!r} v{rejection.contract_version} is frozen on {violation.entity!r}: "
+            f"field {violation.loc or '<event>'!r}: {violation.message} (type={violation.type}{value_type})",
+            "nothing from this event on was committed",
+        )
+
+
 class QuarantineThresholdError(ContractStopError):
     """More of a batch would be quarantined than the contract's quarantine threshold allows; nothing of the batch
     was committed (the coordinates are the first quarantined event's)."""
@@ -84,6 +113,43 @@ class SourceError(StreamprocError):
 
 class SourceUnavailableError(SourceError):
     """The Kafka broker (or other source) cannot be reached; retry later."""
+
+
+class ValidationWorkerError(StreamprocError):
+    """A validation worker process (``validation.workers``) died while it held or had queued this batch; nothing of
+    it was validated.
+
+    Nothing was acknowledged either: retry the batch (the pool starts fresh workers). A batch that kills a worker
+    again is poison; stop rather than loop (a runtime error, exit status 1: the contract is not at fault).
+
+    Attributes:
+        exitcodes: the exit codes of the pool's workers that had exited (negative: killed by that signal).
+    """
+
+    def __init__(self, message: str, exitcodes: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.exitcodes = exitcodes
+
+    def __reduce__(self) -> tuple[type[ValidationWorkerError], tuple[str, tuple[int, ...]]]:
+        return type(self), (str(self), self.exitcodes)
+
+
+class EndpointError(StreamprocError):
+    """A server of the process (the HTTP source, ``/metrics`` and the probes) cannot listen on its address: the port
+    is taken (another pipeline on the host?) or not allowed (stop: change the port)."""
+
+
+class NotCaughtUpError(StreamprocError):
+    """``--until-caught-up`` ended with partitions of the subscribed topics not landed up to the end offsets seen at
+    start (stop: run it again; what was landed stays).
+
+    Attributes:
+        behind: per partition, (landed up to, end offset at start).
+    """
+
+    def __init__(self, message: str, *, behind: dict[tuple[str, int], tuple[int | None, int]]) -> None:
+        super().__init__(message)
+        self.behind = behind
 
 
 class SinkError(StreamprocError):
@@ -104,6 +170,11 @@ class CommitConflictError(StorageUnavailableError):
 
 class SchemaMismatchError(SinkError):
     """An existing Delta table's schema is not the one the contract compiles to."""
+
+
+class TableReadError(StreamprocError):
+    """A landed table cannot be read (:func:`streamproc.read_table`): no Delta table at the location, the storage
+    failed, or a column or filter does not fit the table. The message names the table."""
 
 
 def first_error(group: BaseExceptionGroup) -> BaseException:

@@ -1,7 +1,7 @@
 """The built wheel carries the files the code reads at run time (package data) and the contracts' event decoder
 (``contracts._native``, compiled from ``contracts/native/``), and an installed wheel works from them: the catalog's
 Alembic migrations (``env.py``, ``script.py.mako``, the revisions), the custom OpenLineage facet schemas
-(``streamproc/lineage/schemas``) and the decoder.
+(``streamproc/observe/openlineage/schemas``) and the decoder.
 
 The wheel is built by pip (``pip wheel --no-deps``, with build isolation: the ``[build-system]`` requirements come from
 the package index) from a copy of the packages, so a stale ``build/`` folder or a decoder built in the checkout
@@ -31,8 +31,8 @@ REQUIRED = {
     "catalog/storage/migrations/env.py",
     "catalog/storage/migrations/script.py.mako",
     "catalog/storage/migrations/versions/0001_initial_schema.py",
-    "streamproc/lineage/schemas/StreamprocLoadRunFacet.json",
-    "streamproc/lineage/schemas/StreamprocLoadsRunFacet.json",
+    "streamproc/observe/openlineage/schemas/StreamprocLoadRunFacet.json",
+    "streamproc/observe/openlineage/schemas/StreamprocLoadsRunFacet.json",
 }
 
 
@@ -85,7 +85,7 @@ def test_an_installed_wheel_migrates_a_catalog_database_and_decodes_events(wheel
 import json, sys
 import catalog
 from catalog.storage.db import Database
-from streamproc.lineage.facets import SCHEMAS_DIR
+from streamproc.observe.openlineage.facets import SCHEMAS_DIR
 from contracts import _native
 from contracts.fast import fast_plan
 from bench_contract import Order

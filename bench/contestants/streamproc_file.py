@@ -15,7 +15,7 @@ import yaml
 
 from bench.contestants import clock, since
 from streamproc.config import load_config
-from streamproc.pipeline import Pipeline
+from streamproc.runtime.pipeline import Pipeline
 
 __all__ = ["run", "write_config"]
 
@@ -41,7 +41,7 @@ def write_config(spec: dict[str, Any], source: dict[str, Any], *, batch: dict[st
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     config = load_config(write_config(spec, {"type": "file", "path": spec["data"]["path"]}))
-    pipeline = Pipeline(config, handle_signals=False)
+    pipeline = Pipeline(config)
     started = clock()
     summary = anyio.run(pipeline.run)
     return {"events": summary.events, **since(started), "tables": summary.tables}

@@ -16,10 +16,10 @@ import anyio
 from bench.contestants import clock, since
 from bench.contestants.streamproc_file import write_config
 from streamproc.config import load_config
-from streamproc.landing import LoadOutcome
-from streamproc.observers import PipelineObserver
-from streamproc.pipeline import Pipeline
-from streamproc.sources.base import TopicPartition
+from streamproc.sinks.committer import LoadOutcome
+from streamproc.observe.observer import PipelineObserver
+from streamproc.runtime.pipeline import Pipeline
+from streamproc.records import TopicPartition
 
 __all__ = ["run", "kafka_source", "Clock"]
 
@@ -56,7 +56,7 @@ def kafka_source(spec: dict[str, Any], group: str) -> dict[str, Any]:
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     config = load_config(write_config(spec, kafka_source(spec, f"bench-{uuid.uuid4().hex[:8]}")))
     timer = Clock()
-    pipeline = Pipeline(config, until_caught_up=True, handle_signals=False, observers=[timer])
+    pipeline = Pipeline(config, until_caught_up=True, observers=[timer])
     started = time.perf_counter()
     summary = anyio.run(pipeline.run)
     if timer.work is None:

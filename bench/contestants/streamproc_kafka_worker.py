@@ -1,5 +1,5 @@
 """Contestant 2b: streamproc Kafka → Delta as contestant 2, with ``validation.workers: 1``: each micro-batch is
-validated in a worker process on the second core while the event loop consumes (:mod:`contracts.parallel`)."""
+validated in a worker process on the second core while the event loop consumes (:mod:`streamproc.validation.pool`)."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ import anyio
 from bench.contestants.streamproc_file import write_config
 from bench.contestants.streamproc_kafka import kafka_source
 from streamproc.config import load_config
-from streamproc.observers import PipelineObserver
-from streamproc.pipeline import Pipeline
-from streamproc.sources.base import TopicPartition
+from streamproc.observe.observer import PipelineObserver
+from streamproc.runtime.runner import Runner
+from streamproc.records import TopicPartition
 
 __all__ = ["run"]
 
@@ -35,7 +35,7 @@ class _Ready(PipelineObserver):
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     batch = {"max_rows": spec["batch_rows"], "max_linger_seconds": spec["linger_seconds"]}
     config = load_config(write_config(spec, kafka_source(spec, f"bench-latency-{uuid.uuid4().hex[:8]}"), batch=batch))
-    pipeline = Pipeline(config, handle_signals=True, observers=[_Ready(Path(spec["ready_file"]))])
+    runner = Runner(config, observers=[_Ready(Path(spec["ready_file"]))])  # stops on SIGTERM, as `streamproc run`
     started = time.perf_counter()
-    summary = anyio.run(pipeline.run)
+    summary = anyio.run(runner.run)
     return {"events": summary.events, "seconds": time.perf_counter() - started, "tables": summary.tables}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from streamproc.batching.coordinates import Coordinates
 from streamproc.config import BatchConfig
-from streamproc.sources.base import RecordChunk, SourceRecord, TopicPartition
+from streamproc.records import RecordChunk, SourceRecord, TopicPartition
 
 if TYPE_CHECKING:
     from contracts import Rejection

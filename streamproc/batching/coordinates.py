@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streamproc.sources.base import RecordChunk, TopicPartition
+from streamproc.records import RecordChunk, TopicPartition
 
 __all__ = ["Coordinates"]
 

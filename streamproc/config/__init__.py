@@ -31,15 +31,15 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, ValidationError, field_validator
 
 from contracts import ContractError
-from contracts.modes import expand_mode_spec
+from contracts.modes import ContractModes
 from contracts.threshold import QuarantineThreshold
-from streamproc.config.base import Frozen
+from streamproc.config.base import BASE_DIR, Frozen
 from streamproc.config.contracts import (
     ContractsConfig,
     PiiConfig,
@@ -93,6 +93,24 @@ __all__ = [
 ]
 
 
+def _parse_modes(value: Any) -> ContractModes | None:
+    if value is None or isinstance(value, ContractModes):
+        return value
+    try:
+        return ContractModes.parse(value)
+    except ContractError as exc:
+        raise ValueError(str(exc)) from None
+
+
+ContractModeSpec = Annotated[
+    ContractModes | None,
+    BeforeValidator(_parse_modes),
+    PlainSerializer(lambda modes: modes.as_dict() if modes is not None else None),
+]
+"""``contract_mode``: a mode, or entity → mode, parsed once into :class:`contracts.modes.ContractModes` (entities
+left unset take dlt-style defaults: ``tables: evolve``, ``discard_row`` otherwise)."""
+
+
 class PipelineConfig(Frozen):
     """One pipeline: a source, a contract, a sink, batching."""
 
@@ -111,7 +129,7 @@ class PipelineConfig(Frozen):
         description="fail a load when more than this percent of a batch would be quarantined (or {max_percent, "
         "min_events}); a contract's own quarantine_threshold wins",
     )
-    contract_mode: str | dict[str, str] | None = Field(
+    contract_mode: ContractModeSpec = Field(
         None,
         description="dlt contract modes for the entities the contract's own mode= leaves unset (a mode, or "
         "entity → mode); precedence: field override > contract > this > defaults",
@@ -132,14 +150,6 @@ class PipelineConfig(Frozen):
             raise ValueError(str(exc)) from None
         return value
 
-    @field_validator("contract_mode")
-    @classmethod
-    def _known_modes(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
-        try:
-            expand_mode_spec(value)  # type: ignore[arg-type]
-        except ContractError as exc:
-            raise ValueError(str(exc)) from None
-        return value
 
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -169,48 +179,12 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
     for dotted, value in (overrides or {}).items():
         _set(raw, dotted, value)
     base_dir = path.resolve().parent
-    sink = raw.get("sink")
-    if isinstance(sink, dict):
-        for key in ("table_uri", "quarantine_uri", "loads_uri", "contracts_uri"):
-            if isinstance(sink.get(key), str):
-                sink[key] = _resolve(sink[key], base_dir)
-    routing = raw.get("routing")
-    if isinstance(routing, dict) and isinstance(routing.get("routes"), dict):
-        for route in routing["routes"].values():
-            if isinstance(route, dict) and isinstance(route.get("table_uri"), str):
-                route["table_uri"] = _resolve(route["table_uri"], base_dir)
-    source = raw.get("source")
-    if isinstance(source, dict) and source.get("type") == "file" and isinstance(source.get("path"), str):
-        source["path"] = _resolve(source["path"], base_dir)
-    if isinstance(source, dict) and source.get("type") == "http":
-        _resolve_http_source(source, base_dir, path)
-    lineage = raw.get("lineage")
-    if isinstance(lineage, dict) and isinstance(lineage.get("outbox_dir"), str):
-        lineage["outbox_dir"] = _resolve(lineage["outbox_dir"], base_dir)
     try:
-        return PipelineConfig.model_validate({**raw, "base_dir": base_dir})
+        # Relative local paths are resolved against the file's folder by the fields' validators (RelativeToConfig).
+        return PipelineConfig.model_validate({**raw, "base_dir": base_dir}, context={BASE_DIR: base_dir})
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{path}: {details}") from exc
-
-
-def _resolve_http_source(source: dict[str, Any], base_dir: Path, path: Path) -> None:
-    """Resolve the HTTP source's paths and read its write keys file (secrets are read here only, never logged)."""
-    if isinstance(source.get("wal_dir"), str):
-        source["wal_dir"] = _resolve(source["wal_dir"], base_dir)
-    for route in (source.get("routes") or {}).values():
-        if isinstance(route, dict) and isinstance(route.get("table_uri"), str):
-            route["table_uri"] = _resolve(route["table_uri"], base_dir)
-    keys = source.get("write_keys") or []
-    source["write_keys"] = [keys] if isinstance(keys, str) else list(keys)
-    if isinstance(source.get("write_keys_file"), str):
-        source["write_keys_file"] = secrets = _resolve(source["write_keys_file"], base_dir)
-        try:
-            lines = Path(secrets).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read source.write_keys_file {secrets}: {exc.strerror}") from exc
-        source["write_keys"] += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    source["write_keys"] = [key for key in source["write_keys"] if key]
 
 
 def _expand(value: Any, path: Path) -> Any:
@@ -239,9 +213,3 @@ def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:
     for part in parents:
         node = node.setdefault(part, {})
     node[leaf] = value
-
-
-def _resolve(uri: str, base_dir: Path) -> str:
-    if "://" in uri or Path(uri).is_absolute():
-        return uri
-    return str((base_dir / uri).resolve())

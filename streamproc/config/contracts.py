@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from streamproc.config.base import Frozen
+from streamproc.config.base import Frozen, RelativeToConfig
 
 __all__ = ["SinkConfig", "RouteConfig", "RoutingConfig", "PiiConfig", "UpcastConfig", "ContractsConfig"]
 
@@ -16,11 +16,39 @@ __all__ = ["SinkConfig", "RouteConfig", "RoutingConfig", "PiiConfig", "UpcastCon
 class SinkConfig(Frozen):
     """Where to land: a Delta table, its quarantine table beside it, and the ``_loads`` table."""
 
-    table_uri: str = Field(description="the Delta table's location (a local path or a URL)")
-    quarantine_uri: str | None = Field(None, description="default: '<table_uri>__quarantine'")
-    loads_uri: str | None = Field(None, description="default: '_loads' beside the table")
-    contracts_uri: str | None = Field(None, description="the contract registry; default: '_contracts' beside _loads")
+    table_uri: RelativeToConfig = Field(description="the Delta table's location (a local path or a URL)")
+    quarantine_uri: RelativeToConfig | None = Field(None, description="default: '<table_uri>__quarantine'")
+    loads_uri: RelativeToConfig | None = Field(None, description="default: '_loads' beside the table")
+    contracts_uri: RelativeToConfig | None = Field(
+        None, description="the contract registry; default: '_contracts' beside _loads"
+    )
     storage_options: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def table_name(self) -> str:
+        """The table's logical name: the last segment of its location (it names the ``txn`` app ids)."""
+        return self.table_uri.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def quarantine_name(self) -> str:
+        """The quarantine table's logical name."""
+        return self.resolved_quarantine_uri.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def folder(self) -> str:
+        """The location the table sits in (where a route's table goes by default)."""
+        base = self.table_uri.rstrip("/")
+        return base.rsplit("/", 1)[0] if "/" in base else "."
+
+    def beside(self, table_uri: str | None, *, name: str) -> SinkConfig:
+        """The sink of another table of the same pipeline (a route): ``table_uri``, default ``<folder>/<name>``,
+        with its own quarantine table and this sink's ``_loads``, ``_contracts`` and storage options."""
+        return SinkConfig(
+            table_uri=table_uri or f"{self.folder}/{name}",
+            loads_uri=self.resolved_loads_uri,
+            contracts_uri=self.resolved_contracts_uri,
+            storage_options=self.storage_options,
+        )
 
     @property
     def resolved_quarantine_uri(self) -> str:
@@ -28,10 +56,7 @@ class SinkConfig(Frozen):
 
     @property
     def resolved_loads_uri(self) -> str:
-        if self.loads_uri:
-            return self.loads_uri
-        parent = self.table_uri.rstrip("/").rsplit("/", 1)[0] if "/" in self.table_uri.rstrip("/") else "."
-        return f"{parent}/_loads"
+        return self.loads_uri or f"{self.folder}/_loads"
 
     @property
     def resolved_contracts_uri(self) -> str:
@@ -45,7 +70,9 @@ class RouteConfig(Frozen):
     """One event type of a routed topic: its contract and its table."""
 
     contract: str = Field(description="module:Class of the route's contract")
-    table_uri: str | None = Field(None, description="default: beside sink.table_uri, named after the contract")
+    table_uri: RelativeToConfig | None = Field(
+        None, description="default: beside sink.table_uri, named after the contract"
+    )
 
 
 class RoutingConfig(Frozen):

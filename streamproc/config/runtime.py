@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from streamproc.config.base import Frozen
+from streamproc.config.base import Frozen, RelativeToConfig
 
 __all__ = ["BatchConfig", "ValidationConfig", "MemoryConfig", "ObservabilityConfig", "LineageConfig",
            "MaintenanceConfig"]
@@ -43,7 +43,7 @@ class BatchConfig(Frozen):
 
 
 class ValidationConfig(Frozen):
-    """Where micro-batches are validated (:mod:`contracts.parallel`).
+    """Where micro-batches are validated (:mod:`streamproc.validation.pool`).
 
     In the pipeline's own process (``workers: 0``, the default), validation and consuming take turns on one core: both
     hold Python's GIL. With ``workers: 1`` each batch is validated in a worker process, on another core, while the
@@ -59,7 +59,7 @@ class ValidationConfig(Frozen):
 
 
 class MemoryConfig(Frozen):
-    """Process-wide memory settings, applied by ``streamproc run`` (see :mod:`streamproc.memory` for the
+    """Process-wide memory settings, applied by ``streamproc run`` (see :mod:`streamproc.runtime.memory` for the
     measurements behind the defaults)."""
 
     arrow_memory_pool: Literal["system", "mimalloc", "jemalloc"] | None = Field(
@@ -78,7 +78,7 @@ class MemoryConfig(Frozen):
 
 class ObservabilityConfig(Frozen):
     """The process's HTTP endpoint for Prometheus and probes: ``/metrics``, ``/healthz`` (alive), ``/readyz``
-    (joined the consumer group, storage writable). See :mod:`streamproc.observability`."""
+    (joined the consumer group, storage writable). See :mod:`streamproc.observe.endpoint`."""
 
     enabled: bool = Field(True, description="serve /metrics, /healthz and /readyz")
     host: str = Field("0.0.0.0", description="interface to listen on")  # noqa: S104 - a container's pod IP
@@ -87,7 +87,7 @@ class ObservabilityConfig(Frozen):
 
 
 class LineageConfig(Frozen):
-    """OpenLineage events for the run (see :mod:`streamproc.lineage.observer`).
+    """OpenLineage events for the run (see :mod:`streamproc.observe.openlineage.observer`).
 
     Where events go is openlineage-python's own configuration (``openlineage.yml``, ``OPENLINEAGE_URL``,
     ``OPENLINEAGE__TRANSPORT__*``): http (the catalog, Marquez), file, console, kafka. Events wait in a durable
@@ -100,7 +100,7 @@ class LineageConfig(Frozen):
         "per_load", description="a RUNNING event per load, or at most one per every_seconds summarising the loads"
     )
     every_seconds: float = Field(60.0, gt=0, description="with emit: every_n_seconds, the least seconds between them")
-    outbox_dir: str | None = Field(
+    outbox_dir: RelativeToConfig | None = Field(
         None, description="where undelivered events wait (default: _lineage_outbox beside a local table)"
     )
     flush_timeout_seconds: float = Field(

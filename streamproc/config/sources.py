@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from streamproc.config.base import Frozen
+from streamproc.config.base import Frozen, RelativeToConfig
 
 __all__ = ["SEGMENT_CALL_TYPES", "KafkaSourceConfig", "FileSourceConfig", "HttpRouteConfig", "HttpGatewayConfig", "HttpSourceConfig",
            "SourceConfig"]
@@ -41,7 +42,7 @@ class FileSourceConfig(Frozen):
     """Where to read from: one NDJSON, CSV or Parquet file (a bounded source; the run ends at its end)."""
 
     type: Literal["file"]
-    path: str = Field(description="the file; relative paths are relative to the config file")
+    path: RelativeToConfig = Field(description="the file; relative paths are relative to the config file")
     consumer_group: str = Field("file", description="names the exactly-once positions in the Delta log")
 
 
@@ -53,7 +54,9 @@ class HttpRouteConfig(Frozen):
     """Where the events of one HTTP route land: a contract and its table (in gateway mode: its Kafka topic)."""
 
     contract: str = Field(description="module:Class of the contract")
-    table_uri: str | None = Field(None, description="default: beside sink.table_uri, named after the contract")
+    table_uri: RelativeToConfig | None = Field(
+        None, description="default: beside sink.table_uri, named after the contract"
+    )
     topic: str | None = Field(None, description="gateway mode: the topic (default: gateway.topic_prefix + table name)")
 
 
@@ -72,7 +75,7 @@ class HttpGatewayConfig(Frozen):
 class HttpSourceConfig(Frozen):
     """Events arrive over HTTP: Segment's Tracking API (``/v1/batch``, ``/v1/track``, ...) and NDJSON/JSON
     ingestion (``/ingest/{contract}``), durable in a write-ahead log before the response (see
-    :mod:`streamproc.ingest`). Each route (Segment call type, ``track:<event name>``) lands into its own contract's
+    :mod:`streamproc.sources.http`). Each route (Segment call type, ``track:<event name>``) lands into its own contract's
     table; events of no route land into the pipeline's own ``contract``.
     """
 
@@ -82,7 +85,7 @@ class HttpSourceConfig(Frozen):
     public_url: str | None = Field(
         None, description="this endpoint's URL in the _source lineage column (default: http://<hostname>:<port>)"
     )
-    wal_dir: str | None = Field(None, description="the write-ahead log's folder (required unless gateway)")
+    wal_dir: RelativeToConfig | None = Field(None, description="the write-ahead log's folder (required unless gateway)")
     consumer_group: str = Field("http", description="names the exactly-once positions in the Delta log")
     partition: int = Field(
         0, ge=0, description="this replica's partition number: give each replica writing the same tables its own"
@@ -93,7 +96,7 @@ class HttpSourceConfig(Frozen):
         "'track:<event name>'; a string is module:Class",
     )
     write_keys: tuple[SecretStr, ...] = Field((), description="accepted write keys (e.g. ${SEGMENT_WRITE_KEY})")
-    write_keys_file: str | None = Field(None, description="a secrets file with one write key per line")
+    write_keys_file: RelativeToConfig | None = Field(None, description="a secrets file with one write key per line")
     require_write_key: bool = Field(True, description="refuse requests without a valid write key")
     max_event_bytes: int = Field(32 * 1024, gt=0, description="Segment's limit per event (bytes of JSON)")
     max_batch_bytes: int = Field(500 * 1024, gt=0, description="Segment's limit per request body (uncompressed)")
@@ -118,8 +121,24 @@ class HttpSourceConfig(Frozen):
                 )
         return {key: {"contract": route} if isinstance(route, str) else route for key, route in routes.items()}
 
+    @field_validator("write_keys", mode="before")
+    @classmethod
+    def _one_key_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _log_or_gateway(self) -> HttpSourceConfig:
+        keys = list(self.write_keys)
+        if self.write_keys_file is not None:
+            # Secrets are read here only, never logged (SecretStr masks them in every dump).
+            try:
+                lines = Path(self.write_keys_file).read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ValueError(f"cannot read write_keys_file {self.write_keys_file}: {exc.strerror}") from None
+            keys += [SecretStr(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+        keys = [key for key in keys if key.get_secret_value()]
+        if len(keys) != len(self.write_keys):
+            self = self.model_copy(update={"write_keys": tuple(keys)})  # noqa: PLW0642 - the validated model
         if self.gateway is None and not self.wal_dir:
             raise ValueError("wal_dir is required (or a gateway section, to produce to Kafka instead)")
         if self.require_write_key and not self.write_keys:

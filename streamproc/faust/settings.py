@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from streamproc.config import KafkaSourceConfig, PipelineConfig
 from streamproc.errors import ConfigError
-from streamproc.sources.base import SourceRecord
+from streamproc.records import SourceRecord
 
 if TYPE_CHECKING:
     import faust

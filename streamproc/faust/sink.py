@@ -4,15 +4,15 @@
  app.topic(value_serializer="raw") ─► agent ─► DeltaSink.land(stream)
                                                  │ stream.noack()
                                                  ▼
-                                       FaustSource ─► Pipeline: Batcher ─► Lander ─┬► <table>  (+ lineage columns)
-                                         ▲                                           ├► <table>__quarantine
-                                         └── commit: acknowledge the landed events   └► _loads
+                                       FaustSource ─► Pipeline: Batcher ─► prepare ─► commit ─┬► <table> (+ lineage)
+                                         ▲                                                     ├► <table>__quarantine
+                                         └── commit: acknowledge the landed events             └► _loads
                                              (Faust commits their offsets to Kafka)
 ```
 
 Everything after the source is ``streamproc run``'s own code: contract validation and its modes, routing, the
 quarantine table, the lineage columns, the ``_loads`` rows, the ``txn`` actions per partition, storage retries,
-table maintenance, and the :class:`~streamproc.observers.PipelineObserver` hooks (so ``lineage:`` sends the same
+table maintenance, and the :class:`~streamproc.observe.observer.PipelineObserver` hooks (so ``lineage:`` sends the same
 OpenLineage events). What Faust changes is in the source (:mod:`streamproc.faust.source`): acknowledgements instead
 of offset commits, and positions from the Delta log committed to the group before Faust seeks.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,15 +33,15 @@ import anyio
 import faust
 from faust.types import StreamT
 
-from contracts import load_contract
 from streamproc.config import PipelineConfig, load_config
+from streamproc.config.resolve import resolve_contracts
 from streamproc.errors import ConfigError, StreamprocError, first_error
 from streamproc.faust.settings import check_channel, kafka_source_of
 from streamproc.faust.source import FaustSource
-from streamproc.lineage.observer import lineage_observers
-from streamproc.observers import PipelineObserver
-from streamproc.pipeline import Pipeline
-from streamproc.summary import RunSummary
+from streamproc.observe.openlineage import lineage_observers
+from streamproc.observe.observer import PipelineObserver
+from streamproc.runtime.pipeline import Pipeline
+from streamproc.observe.summary import RunSummary
 
 __all__ = ["DeltaSink"]
 
@@ -89,7 +88,7 @@ class DeltaSink:
         self.observers = (*lineage_observers(config), *observers)
         self.pipeline: Pipeline | None = None
         self._finished = asyncio.Event()
-        _import_contract(config)  # a wrong reference fails when the app is defined, not when the worker runs
+        self.contracts = resolve_contracts(config)  # a wrong reference fails when the app is defined, not later
         app.on_before_shutdown.connect(self._faust_before_shutdown)
 
     @classmethod
@@ -105,7 +104,7 @@ class DeltaSink:
         """Run the pipeline on ``stream`` until the worker stops; call it from the agent, once.
 
         Returns:
-            The run's :class:`~streamproc.summary.RunSummary` (``stopped_by``: ``signal`` after the worker's stop).
+            The run's :class:`~streamproc.observe.summary.RunSummary` (``stopped_by``: ``signal`` after the worker's stop).
 
         Raises:
             ConfigError: the stream is not a raw-bytes topic of ``config.source.topics``, or the app's id is not the
@@ -116,7 +115,7 @@ class DeltaSink:
         """
         if self.pipeline is not None:
             raise StreamprocError("a DeltaSink lands one stream, once: give each agent its own sink (concurrency 1)")
-        pipeline = Pipeline(self.config, handle_signals=False, observers=self.observers, source=self.source)
+        pipeline = Pipeline(self.config, observers=self.observers, source=self.source, contracts=self.contracts)
         self.pipeline = pipeline
         try:
             group = self.app.conf.id
@@ -159,10 +158,3 @@ class DeltaSink:
         # the pipeline gives up the open batch after shutdown_grace_seconds; its observers then flush (lineage)
         with anyio.move_on_after(self.config.shutdown_grace_seconds + self.config.lineage.flush_timeout_seconds + 5):
             await self._finished.wait()
-
-
-def _import_contract(config: PipelineConfig) -> None:
-    if str(config.base_dir) not in sys.path:
-        sys.path.insert(0, str(config.base_dir))
-    load_contract(config.contract)
-

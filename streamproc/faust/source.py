@@ -34,7 +34,8 @@ from faust.types import TP, EventT, StreamT
 from streamproc.config import KafkaSourceConfig
 from streamproc.errors import SourceError
 from streamproc.faust.settings import source_record
-from streamproc.sources.base import OnAssigned, OnRevoked, RecordChunk, TopicPartition
+from streamproc.records import RecordChunk, TopicPartition
+from streamproc.sources.base import OnAssigned, OnRevoked
 from streamproc.sources.kafka import kafka_source_uri
 
 __all__ = ["FaustSource", "commit_offsets"]
@@ -57,7 +58,7 @@ async def commit_offsets(app: faust.App, offsets: dict[TopicPartition, int]) -> 
 
 
 class FaustSource:
-    """The events of one Faust agent's stream, for one :class:`~streamproc.pipeline.Pipeline`.
+    """The events of one Faust agent's stream, for one :class:`~streamproc.runtime.pipeline.Pipeline`.
 
     Construct it before the worker starts (it connects to the app's rebalance signals); then :meth:`pump` the
     agent's ``stream.noack()`` beside the pipeline's run. Lifecycle as the Source protocol says: :meth:`start` once
@@ -144,10 +145,15 @@ class FaustSource:
         """The partition's high watermark as of the last fetch (no request); ``None`` before one."""
         return self.app.consumer.highwater(TP(tp.topic, tp.partition))
 
-    async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        """The current end offset (high watermark) of each partition."""
-        ends = await self.app.consumer.highwaters(*(TP(tp.topic, tp.partition) for tp in partitions))
-        return {TopicPartition(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+    async def topic_offsets(self) -> dict[TopicPartition, tuple[int, int]]:
+        """The assigned partitions (Faust shares its consumer with the app's other agents) from their current
+        positions to their high watermarks."""
+        assigned = self.assignment()
+        ends = await self.app.consumer.highwaters(*(TP(tp.topic, tp.partition) for tp in assigned))
+        return {
+            TopicPartition(tp.topic, tp.partition): (await self.position(TopicPartition(tp.topic, tp.partition)), end)
+            for tp, end in ends.items()
+        }
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """The records below these next-offsets are durable in the lake: acknowledge their events, so that Faust

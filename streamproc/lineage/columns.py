@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import pyarrow as pa
 
-from streamproc.batching.coordinates import Coordinates
+import pyarrow as pa
 
 __all__ = ["LINEAGE_FIELDS", "with_lineage_schema", "append_lineage"]
 
@@ -26,19 +25,21 @@ def with_lineage_schema(contract_schema: pa.Schema) -> pa.Schema:
 
 def append_lineage(
     rows: pa.Table,
-    coordinates: Coordinates,
     *,
+    sources: pa.Array,
+    partitions: pa.Array,
+    offsets: pa.Array,
     load_id: str,
     ingested_at: dt.datetime,
-    source_uris: dict[str, str],
     contract_version: int,
 ) -> pa.Table:
-    """Append the lineage columns to ``rows``; row ``i`` came from the record at ``coordinates`` ``i``.
+    """Append the lineage columns to ``rows``; row ``i`` came from the record at position ``i`` of the coordinate
+    arrays (``streamproc.batching.coordinates.Coordinates`` builds them column-wise).
 
     Args:
         rows: accepted rows with the contract's schema (n rows).
-        coordinates: the n records' source coordinates, aligned with ``rows``.
-        source_uris: topic → ``_source`` value (``kafka://host:port/topic``).
+        sources: ``string``, each record's ``_source`` (``kafka://host:port/topic``); partitions: ``int32``;
+            offsets: ``int64``; each aligned with ``rows``.
 
     Returns:
         n rows with :func:`with_lineage_schema` of the input schema. Built column-wise (no Python object per row).
@@ -47,9 +48,9 @@ def append_lineage(
     columns = {
         "_load_id": pa.repeat(pa.scalar(load_id, pa.string()), n),
         "_ingested_at": pa.repeat(pa.scalar(ingested_at, pa.timestamp("us", tz="UTC")), n),
-        "_source": coordinates.sources(source_uris),
-        "_partition": coordinates.partitions,
-        "_offset": coordinates.offsets,
+        "_source": sources,
+        "_partition": partitions,
+        "_offset": offsets,
         "_contract_version": pa.repeat(pa.scalar(contract_version, pa.int32()), n),
     }
     for lineage_field in LINEAGE_FIELDS:

@@ -1,19 +1,35 @@
-"""The ``_loads`` table: one row per micro-batch load, the lake's own record of lineage.
+"""The ``_loads`` table (one row per micro-batch load, the lake's own record of lineage) and each commit's
+``custom_metadata`` describing its load.
 
-With each Delta commit's ``custom_metadata`` it is the lineage outbox (DESIGN.md): lineage can be rebuilt from the
-lake even when the catalog was down.
+Together they are the lineage outbox (DESIGN.md): lineage can be rebuilt from the lake even when the catalog was
+down, and a load a crash interrupted between its commits can be recorded from the commits it left
+(:func:`streamproc.sinks.txn.record_interrupted_loads`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
-from streamproc.sources.base import TopicPartition
+from streamproc.records import TopicPartition
 
-__all__ = ["LOADS_SCHEMA", "LoadRecord", "OffsetRange"]
+__all__ = [
+    "LOADS_SCHEMA",
+    "METADATA_PREFIX",
+    "LoadRecord",
+    "OffsetRange",
+    "commit_metadata",
+    "load_of_commits",
+    "offsets_of",
+]
+
+METADATA_PREFIX = "streamproc."
+"""The prefix of streamproc's keys in a commit's ``custom_metadata``."""
 
 _OFFSET_RANGE = pa.struct(
     [
@@ -100,3 +116,80 @@ class LoadRecord:
             for r in self.offsets
         ]
         return pa.Table.from_pylist([row], schema=LOADS_SCHEMA)
+
+
+def commit_metadata(load: LoadRecord, ranges: Mapping[TopicPartition, tuple[int, int]]) -> dict[str, str]:
+    """The ``custom_metadata`` of each of a load's commits: enough to rebuild its ``_loads`` row.
+
+    ``ranges`` are the batch's offset ranges (first, last) per partition; ``load``'s counts and versions are not
+    stored (each commit has its own ``num_added_rows`` and version).
+    """
+    p = METADATA_PREFIX
+    return {
+        f"{p}load_id": load.load_id,
+        f"{p}run_id": load.run_id,
+        f"{p}pipeline": load.pipeline,
+        f"{p}consumer_group": load.consumer_group,
+        f"{p}table_name": load.table_name,
+        f"{p}contract_name": load.contract_name,
+        f"{p}contract_version": str(load.contract_version),
+        f"{p}contract_hash": load.contract_hash,
+        f"{p}close_reason": load.close_reason,
+        f"{p}bytes": str(load.bytes),
+        f"{p}started_at": load.started_at.isoformat(),
+        f"{p}offsets": json.dumps(
+            [{"topic": tp.topic, "partition": tp.partition, "first": f, "last": l} for tp, (f, l) in ranges.items()]
+        ),
+    }
+
+
+def offsets_of(info: Mapping[str, Any]) -> dict[TopicPartition, tuple[int, int]]:
+    """The batch's offset ranges recorded in a commit's ``commitInfo`` (``{}`` for commits streamproc did not make)."""
+    raw = info.get(f"{METADATA_PREFIX}offsets")
+    if not isinstance(raw, str):
+        return {}
+    return {TopicPartition(r["topic"], int(r["partition"])): (int(r["first"]), int(r["last"])) for r in json.loads(raw)}
+
+
+def load_of_commits(
+    by_role: Mapping[str, Mapping[str, Any]],
+    *,
+    offsets: Mapping[TopicPartition, tuple[int, int]],
+    table_name: str,
+    table_uri: str,
+) -> LoadRecord:
+    """A load's ``_loads`` row rebuilt from the ``commitInfo`` of its commits (role ``table`` / ``quarantine`` →
+    commit): ``rows_landed`` / ``rows_quarantined`` are their ``num_added_rows`` (0 without that commit),
+    ``committed_at`` the newest commit's time; ``offsets`` are the ranges the row covers."""
+    p = METADATA_PREFIX
+    info = next(iter(by_role.values()))
+    metrics = {role: c.get("operationMetrics") or {} for role, c in by_role.items()}
+    return LoadRecord(
+        load_id=info[f"{p}load_id"],
+        run_id=info.get(f"{p}run_id", ""),
+        pipeline=info.get(f"{p}pipeline", ""),
+        table_name=info.get(f"{p}table_name", table_name),
+        table_uri=table_uri,
+        consumer_group=info.get(f"{p}consumer_group", ""),
+        contract_name=info.get(f"{p}contract_name", ""),
+        contract_version=int(info.get(f"{p}contract_version", 0)),
+        contract_hash=info.get(f"{p}contract_hash", ""),
+        rows_landed=int(metrics.get("table", {}).get("num_added_rows", 0)),
+        rows_quarantined=int(metrics.get("quarantine", {}).get("num_added_rows", 0)),
+        bytes=int(info.get(f"{p}bytes", 0)),
+        close_reason=info.get(f"{p}close_reason", "unknown"),
+        offsets=tuple(OffsetRange(tp.topic, tp.partition, f, l) for tp, (f, l) in offsets.items()),
+        delta_version=by_role["table"]["version"] if "table" in by_role else None,
+        quarantine_delta_version=by_role["quarantine"]["version"] if "quarantine" in by_role else None,
+        started_at=_parse_time(info.get(f"{p}started_at")),
+        committed_at=dt.datetime.fromtimestamp(max(int(c["timestamp"]) for c in by_role.values()) / 1000, dt.UTC),
+    )
+
+
+def _parse_time(value: object) -> dt.datetime:
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return dt.datetime.fromtimestamp(0, dt.UTC)

@@ -13,11 +13,11 @@ with jittered backoff; the caller's attempt re-reads the log first, so what the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, DeltaProtocolError, TableNotFoundError
 from deltalake.exceptions import SchemaMismatchError as DeltaSchemaMismatchError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -37,7 +37,9 @@ the whole load with its storage backoff)."""
 
 
 class DeltaTableWriter:
-    """Appends to one Delta table; creates it with ``schema`` on :meth:`open` if it does not exist.
+    """Appends to one Delta table; creates it with ``schema`` on :meth:`open` if it does not exist. The Delta Lake
+    implementation of the sink seam (:class:`streamproc.sinks.table.TransactionalTable`), and the only code that
+    writes to a pipeline's tables.
 
     Lifecycle: construct → :meth:`open` (once) → :meth:`transaction_version` / :meth:`append`. Blocking: call it from a
     worker thread (``anyio.to_thread.run_sync``).
@@ -72,6 +74,26 @@ class DeltaTableWriter:
         # An evolved table (contract mode evolve) may have more columns than the contract: accept the superset.
         self.schema = superset_schema(existing, self.schema, uri=self.uri)
         self._table = table
+
+    @classmethod
+    def existing(
+        cls, uri: str, *, name: str, storage_options: Mapping[str, str] | None = None
+    ) -> DeltaTableWriter | None:
+        """A writer of the table at ``uri`` with the table's own schema, or ``None`` when there is no table there.
+
+        Raises:
+            StorageUnavailableError: the location cannot be read.
+        """
+        options = dict(storage_options or {})
+        try:
+            if not DeltaTable.is_deltatable(uri, storage_options=options or None):
+                return None
+            table = DeltaTable(uri, storage_options=options or None)
+        except (OSError, DeltaError) as exc:
+            raise StorageUnavailableError(f"cannot read Delta table {uri}: {exc}") from exc
+        writer = cls(uri, pa.schema(table.schema().to_arrow()), name=name, storage_options=options)
+        writer._table = table
+        return writer
 
     @property
     def table(self) -> DeltaTable:
@@ -146,6 +168,28 @@ class DeltaTableWriter:
             return self.table.history(limit)
         except (OSError, DeltaError) as exc:
             raise StorageUnavailableError(f"cannot read the history of {self.uri}: {exc}") from exc
+
+
+    def present(self, column: str, values: Iterable[str]) -> set[str]:
+        """Which of ``values`` occur in the string column ``column`` (as of the last :meth:`refresh`).
+
+        The filter is pushed down to delta-rs's query engine, which skips the files whose min/max statistics cannot
+        hold any of them (``_loads``' ``load_id``: one row per file until compaction, so most files).
+
+        Raises:
+            StorageUnavailableError: the table cannot be read.
+        """
+        wanted = sorted(set(values))
+        if not wanted:
+            return set()
+        listed = ", ".join("'" + v.replace("'", "''") + "'" for v in wanted)
+        quoted = '"' + column.replace('"', '""') + '"'
+        try:
+            reader = QueryBuilder().register("t", self.table).execute(f"SELECT {quoted} FROM t WHERE {quoted} IN ({listed})")
+            found = pa.table(reader.read_all()).column(0).to_pylist()
+        except (OSError, DeltaError) as exc:
+            raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
+        return {str(v) for v in found}
 
 
 def retry_commit_conflicts(attempt: Callable[[], T], *, uri: str, attempts: int = COMMIT_CONFLICT_ATTEMPTS) -> T:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 
 from contracts import Rejection
-from streamproc.sources.base import SourceRecord
+from streamproc.records import SourceRecord
 
 __all__ = ["QUARANTINE_SCHEMA", "quarantine_rows"]
 

@@ -19,24 +19,30 @@ def read_table(
     table: str | DeltaTable,
     *,
     columns: Sequence[str] | None = None,
+    where: str | None = None,
     storage_options: Mapping[str, str] | None = None,
 ) -> pa.Table:
-    """Every row of a Delta table (its current version), optionally only some columns.
+    """Every row of a Delta table (its current version), optionally only some columns and rows.
 
     Args:
         table: the table's location, or an open :class:`DeltaTable` (read at the version it is loaded at).
         columns: column names to read, in this order; default all.
+        where: a SQL boolean expression over the table's columns (DataFusion's dialect), e.g.
+            ``"_partition = 0 AND _offset >= 100"``; default every row.
 
     Returns:
         A ``pyarrow.Table`` with the table's schema (or the chosen columns).
 
     Raises:
         deltalake.exceptions.TableNotFoundError: no table at the location.
-        OSError, deltalake.exceptions.DeltaError: the table cannot be read.
+        OSError, deltalake.exceptions.DeltaError: the table cannot be read, or ``where`` is not a valid
+            expression over its columns.
     """
     delta = table if isinstance(table, DeltaTable) else DeltaTable(table, storage_options=dict(storage_options or {}))
     selected = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
-    reader = QueryBuilder().register("t", delta).execute(f"SELECT {selected} FROM t")
+    reader = QueryBuilder().register("t", delta).execute(
+        f"SELECT {selected} FROM t" + (f" WHERE {where}" if where else "")
+    )
     result = pa.table(reader.read_all())
     # The engine hands out view types (string_view...); callers get the table's own Arrow types.
     schema = pa.schema(delta.schema().to_arrow())

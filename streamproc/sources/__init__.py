@@ -22,8 +22,8 @@ def open_source(config: PipelineConfig) -> Source:
         return FileSource(source)
     if isinstance(source, HttpSourceConfig):
         # The HTTP source is an endpoint and a write-ahead log shared by one pipeline per target: it runs as
-        # streamproc.ingest.runner.HttpRun, which hands each pipeline its log stream (a WalSource).
-        raise SourceError("an HTTP source runs with its endpoint: use streamproc.ingest.runner.HttpRun")
+        # streamproc.runtime.http.HttpIngestion, which hands each pipeline its log stream (a WalSource).
+        raise SourceError("an HTTP source runs with its endpoint: use streamproc.runtime.runner.Runner")
     raise TypeError(f"no source for {type(source).__name__}")
 
 

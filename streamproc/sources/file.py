@@ -7,21 +7,22 @@ the file are already landed, and those are skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 
 from streamproc.config import FileSourceConfig
 from streamproc.errors import SourceError
-from streamproc.sources.base import OnAssigned, OnRevoked, RecordChunk, TopicPartition
-from streamproc.sources.files import iter_json_events
+from streamproc.records import RecordChunk, TopicPartition
+from streamproc.sources.base import OnAssigned, OnRevoked
+from streamproc.sources.formats import iter_json_events
 
 __all__ = ["FileSource"]
 
 
 class FileSource:
-    """Reads one file (see :mod:`streamproc.sources.files` for formats) as partition 0 of topic = the file's name.
+    """Reads one file (see :mod:`streamproc.sources.formats` for formats) as partition 0 of topic = the file's name.
 
     Lifecycle: :meth:`start` once → :meth:`fetch` until it returns ``[]`` with :attr:`exhausted` → :meth:`stop`.
     """
@@ -86,9 +87,10 @@ class FileSource:
     async def position(self, tp: TopicPartition) -> int:
         return self._position
 
-    async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        # Unknown until read to the end: one past the position while events remain.
-        return {tp: self._position if self.exhausted else self._position + 1 for tp in partitions}
+    async def topic_offsets(self) -> dict[TopicPartition, tuple[int, int]]:
+        """The file's events as offsets 0 to the end; the end is unknown until the file is read to it (one past the
+        position while events remain)."""
+        return {self.tp: (0, self._position if self.exhausted else self._position + 1)}
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Nothing to acknowledge: the Delta log is the only record of progress through a file."""

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from streamproc import metrics
+from streamproc.observe import metrics
 from tests.fixtures.ops import promtool
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

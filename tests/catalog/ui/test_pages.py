@@ -223,7 +223,6 @@ def test_api_docs_are_served_without_a_cdn(ui: Ui, page: Page) -> None:
     assert not ui.outside, f"requests that would have left the machine: {ui.outside}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.2: routed lineage (routed tables get the default table's lineage)")
 def test_routed_table_is_its_own_dataset(ui: Ui, page: Page) -> None:
     fed = ui.fed
     _open(ui, page, f"/lineage?node={quote(fed.orders_job)}&depth=1")

@@ -1,0 +1,136 @@
+"""``streamproc lineage ...``: the lineage outbox and rebuilding OpenLineage events from the lake.
+
+Events go where openlineage-python's own configuration says (``openlineage.yml``, ``OPENLINEAGE_URL``,
+``OPENLINEAGE__TRANSPORT__*``), through the pipeline's outbox, in order, with retries. Exit status: 0 everything
+delivered (or printed); 1 events are still waiting in the outbox, or the lake could not be read; 2 a config error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+
+import click
+
+from contracts import ContractError
+from streamproc.cli.exits import read_config, read_pipeline
+from streamproc.errors import StreamprocError
+
+__all__ = ["lineage"]
+
+
+@click.group()
+def lineage() -> None:
+    """OpenLineage events of a pipeline: the outbox of undelivered events, and rebuilding events from the lake."""
+
+
+@lineage.command()
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--run-id", "run_ids", multiple=True, help="Only this run (repeatable).")
+@click.option("--since", type=click.DateTime(), help="Only loads committed at or after this time (UTC).")
+@click.option("--dry-run", is_flag=True, help="Print the events as JSON lines instead of sending them.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    help="Seconds to keep trying to deliver; what is left waits in the outbox.",
+)
+def backfill(
+    config_file: Path, run_ids: tuple[str, ...], since: dt.datetime | None, dry_run: bool, timeout: float
+) -> None:
+    """Rebuild the pipeline's OpenLineage events from the lake (_loads and the Delta commits) and send them.
+
+    Each run with loads becomes a START and one RUNNING per load, with the datasets, versions, offsets and contract
+    of each load: what the live pipeline sends, for a catalog that was down or lost its database. Sending twice
+    is harmless.
+    """
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.serde import Serde
+
+    from streamproc.observe.openlineage.backfill import rebuild_events
+    from streamproc.observe.openlineage.delivery import Deliverer
+    from streamproc.observe.openlineage.observer import outbox_of
+
+    config, contracts = read_pipeline(config_file)
+    when = since.replace(tzinfo=dt.UTC) if since is not None and since.tzinfo is None else since
+    try:
+        rebuilt = [Serde.to_dict(event) for event in rebuild_events(config, contracts, run_ids=run_ids or None, since=when)]
+    except (StreamprocError, ContractError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if dry_run:
+        for event in rebuilt:
+            click.echo(json.dumps(event, sort_keys=True))
+        return
+    runs = len({e["run"]["runId"] for e in rebuilt})
+    if not rebuilt:
+        click.echo("no loads of this pipeline in the lake: nothing to send")
+        return
+    outbox = outbox_of(config)
+    log = outbox.create(uuid.uuid4().hex, kind="backfill")
+    for event in rebuilt:
+        log.append(event)
+    log.seal()
+    deliverer = Deliverer(OpenLineageClient(), outbox, retry_max_seconds=config.lineage.retry_max_seconds)
+    deliverer.add(log)
+    deliverer.start()
+    left = deliverer.close(timeout)
+    click.echo(
+        f"rebuilt {len(rebuilt)} events of {runs} run(s); delivered {len(rebuilt) - left}, "
+        f"waiting in {outbox.directory}: {left}"
+    )
+    if left:
+        raise SystemExit(1)
+
+
+@lineage.command()
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--flush", is_flag=True, help="Deliver what processes that ended left behind.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    help="With --flush: seconds to keep trying.",
+)
+def outbox(config_file: Path, flush: bool, timeout: float) -> None:
+    """Show the pipeline's lineage outbox (undelivered events per run); --flush delivers them.
+
+    A log held by a running pipeline is shown as live and left to it.
+    """
+    from openlineage.client import OpenLineageClient
+
+    from streamproc.observe.openlineage.delivery import Deliverer
+    from streamproc.observe.openlineage.observer import adopt_orphans, outbox_of
+
+    config = read_config(config_file)
+    box = outbox_of(config)
+    if flush:
+        orphans = adopt_orphans(box, by="`streamproc lineage outbox --flush`")
+        deliverer = Deliverer(OpenLineageClient(), box, retry_max_seconds=config.lineage.retry_max_seconds)
+        for log in orphans:
+            deliverer.add(log)
+        deliverer.start()
+        left = deliverer.close(timeout)
+        click.echo(f"delivered what {len(orphans)} log(s) held; still waiting: {left}")
+        if left:
+            raise SystemExit(1)
+        return
+    rows = box.status()
+    click.echo(f"lineage outbox {box.directory}")
+    if not rows:
+        click.echo("  empty: every event was delivered")
+    for row in rows:
+        if row["live"]:
+            click.echo(f"  {row['file']}  held by a running pipeline")
+        else:
+            click.echo(
+                f"  {row['file']}  pending {row['pending']}, delivered {row['delivered']}, "
+                f"last {row['last_event_type']}{'' if row['sealed'] else ', not ended'}"
+            )
+    rejected = box.directory / "rejected.jsonl"
+    if rejected.exists():
+        count = sum(1 for _ in rejected.open("rb"))
+        click.echo(f"  rejected.jsonl: {count} event(s) the receiver refused as invalid")

@@ -1,0 +1,90 @@
+"""``streamproc positions``: show where a pipeline resumes (the Delta log) beside Kafka's view, and move a position.
+
+Like ``kafka-consumer-groups --describe`` / ``--reset-offsets``, but for the positions that count: the ``txn``
+versions in the lake (see :mod:`streamproc.ops.positions`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import click
+
+from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_RUNTIME_ERROR, fail, read_pipeline
+from streamproc.config import KafkaSourceConfig
+from streamproc.errors import ConfigError, StreamprocError
+from streamproc.ops.positions import active_members, move_position, read_positions
+from streamproc.records import TopicPartition
+
+__all__ = ["positions_group"]
+
+
+@click.group("positions")
+def positions_group() -> None:
+    """Where each partition resumes according to the Delta log, and moving it (re-land, skip, rename a group)."""
+
+
+@positions_group.command("show")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per partition, as a JSON list.")
+def show(config_file: Path, as_json: bool) -> None:
+    """Per partition: the last offset each table landed (every route's table and quarantine table, and _loads),
+    where the pipeline resumes (the lowest + 1), the group's committed Kafka offset, the end offset, and the lag."""
+    config, contracts = read_pipeline(config_file)
+    try:
+        positions = anyio.run(read_positions, config, contracts)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG_ERROR)
+    except StreamprocError as exc:
+        fail(str(exc), EXIT_RUNTIME_ERROR)
+    if as_json:
+        click.echo(json.dumps([p.as_dict() for p in positions]))
+        return
+    tables = list(positions[0].tables) if positions else []
+    header = ("topic", "partition", *tables, "resumes at", "kafka committed", "end", "lag")
+    rows = [
+        (p.topic, p.partition, *(p.tables[t] for t in tables), p.resume_at, p.committed, p.end, p.lag)
+        for p in positions
+    ]
+    cells = [[("-" if v is None else str(v)) for v in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))))
+
+
+@positions_group.command("set")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--topic", help="The topic (default: the pipeline's only topic).")
+@click.option("--partition", type=click.IntRange(min=0), required=True)
+@click.option("--next-offset", type=click.IntRange(min=0), required=True, help="The offset to resume from.")
+@click.option("--group", help="Write the position under this consumer group instead (carrying positions over to a "
+              "renamed group).")
+@click.option("--force", is_flag=True, help="Even if members of the group are running (they may land across it).")
+def set_(config_file: Path, topic: str | None, partition: int, next_offset: int, group: str | None, force: bool) -> None:
+    """Make PARTITION resume at NEXT_OFFSET: an empty commit with that position to every table of the pipeline
+    (every route's table and quarantine table, and _loads). Rewinding re-lands what follows (delete those rows
+    first, or they land twice); moving ahead skips events for good. Stop the pipeline first."""
+    config, contracts = read_pipeline(config_file)
+    try:
+        topics = config.source.topics if isinstance(config.source, KafkaSourceConfig) else ()
+        if topic is None and len(topics) != 1:
+            raise ConfigError(f"the pipeline reads {len(topics)} topics: name one with --topic")
+        topic = topic or topics[0]
+        members = anyio.run(active_members, config)
+        if members and not force:
+            raise ConfigError(
+                f"group {config.source.consumer_group!r} has {members} running member(s): stop the pipeline first "
+                "(or --force)"
+            )
+        before = {(p.topic, p.partition): p.resume_at for p in anyio.run(read_positions, config, contracts)}
+        move_position(config, contracts, TopicPartition(topic, partition), next_offset, group=group)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG_ERROR)
+    except StreamprocError as exc:
+        fail(str(exc), EXIT_RUNTIME_ERROR)
+    if group:
+        click.echo(f"{topic}[{partition}] resumes at {next_offset} for group {group}")
+    else:
+        click.echo(f"{topic}[{partition}] resumes at {next_offset} (was: {before.get((topic, partition))})")

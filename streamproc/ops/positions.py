@@ -1,0 +1,175 @@
+"""A pipeline's positions: where each partition resumes according to the Delta log, beside Kafka's view of the group;
+and moving a position (re-land from an offset, skip ahead, or carry positions over to a renamed group).
+
+The Delta log is the source of truth (README, "Exactly once"): every table of the pipeline (each route's table and
+quarantine table, and ``_loads``) records per partition the last offset it landed, and a partition resumes at the
+lowest of them + 1. Kafka's committed offsets only follow, for lag tools. Reading and moving positions is
+:mod:`streamproc.sinks.txn`'s (the one home of exactly-once); this module adds the broker's view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from streamproc.config import KafkaSourceConfig, PipelineConfig
+from streamproc.config.resolve import PipelineContracts
+from streamproc.errors import ConfigError
+from streamproc.sinks.delta import DeltaTableWriter
+from streamproc.sinks.txn import RouteTables, landed_versions, move_position as move_txn_position, resume_at
+from streamproc.records import TopicPartition
+from streamproc.sources.kafka import admin
+
+__all__ = ["PartitionPosition", "read_positions", "active_members", "move_position"]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionPosition:
+    """One partition of a pipeline, as the Delta log and Kafka see it.
+
+    Attributes:
+        topic, partition: the partition.
+        table, quarantine, loads: the last offset the pipeline's own table, its quarantine table and ``_loads``
+            landed (their ``txn`` versions), ``None`` if none.
+        resume_at: the offset the pipeline resumes from (the lowest over every table + 1), ``None``: the Delta log
+            does not know the partition (the group's committed offset, else ``auto_offset_reset``, decides).
+        committed: the group's committed Kafka offset (next offset), ``None`` if none.
+        end: the partition's end offset (high watermark).
+        lag: events in Kafka not yet in the lake (``end - resume_at``; from the log start when unknown).
+        tables: every table of the pipeline (each route's table and quarantine table, then ``_loads``) by name →
+            the last offset it landed.
+    """
+
+    topic: str
+    partition: int
+    table: int | None
+    quarantine: int | None
+    loads: int | None
+    resume_at: int | None
+    committed: int | None
+    end: int
+    lag: int
+    tables: dict[str, int | None] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _kafka(config: PipelineConfig) -> KafkaSourceConfig:
+    if not isinstance(config.source, KafkaSourceConfig):
+        raise ConfigError(f"pipeline {config.name!r}: positions need a Kafka source (this one is {config.source.type})")
+    return config.source
+
+
+class _NoTable:
+    """A table that does not exist yet: it has landed nothing."""
+
+    def __init__(self, uri: str, name: str) -> None:
+        self.uri, self.name = uri, name
+
+    def refresh(self) -> None:
+        pass
+
+    def transaction_version(self, app_id: str) -> int | None:
+        return None
+
+
+def route_tables(config: PipelineConfig, contracts: PipelineContracts, *, require: bool) -> list[RouteTables]:
+    """Every route's existing tables (``require``: refuse when one is missing; else a missing one has landed nothing).
+
+    Raises:
+        ConfigError: ``require`` and a table does not exist yet.
+        StorageUnavailableError: a table cannot be read.
+    """
+    options = config.sink.storage_options
+    group = config.source.consumer_group
+    found = []
+    missing = []
+    for route in contracts.routes:
+        sink = route.sink
+        tables = []
+        for uri, name in (
+            (sink.resolved_quarantine_uri, sink.quarantine_name),
+            (sink.table_uri, sink.table_name),
+            (sink.resolved_loads_uri, "_loads"),
+        ):
+            writer = DeltaTableWriter.existing(uri, name=name, storage_options=options)
+            if writer is None:
+                missing.append(name)
+            tables.append(writer if writer is not None else _NoTable(uri, name))
+        found.append(RouteTables(group, sink.table_name, *tables))  # type: ignore[arg-type]
+    if require and missing:
+        raise ConfigError(f"pipeline {config.name!r} has no {', '.join(dict.fromkeys(missing))} table yet: nothing to move")
+    return found
+
+
+async def read_positions(config: PipelineConfig, contracts: PipelineContracts) -> list[PartitionPosition]:
+    """Every partition of the pipeline's topics: every table's position, the group's committed offset, the end.
+
+    Raises:
+        ConfigError: the source is not Kafka, or a topic does not exist.
+        SourceUnavailableError: the broker cannot be reached.
+        StorageUnavailableError: a table cannot be read.
+    """
+    source = _kafka(config)
+    routes = route_tables(config, contracts, require=False)
+    partitions = await admin.topic_partitions(source.bootstrap_servers, source.topics)
+    offsets = await admin.group_offsets(source.bootstrap_servers, source.consumer_group, partitions)
+    default = routes[0]
+    positions = []
+    for tp in partitions:
+        versions = landed_versions(routes, tp)
+        resume = resume_at(versions.values())
+        committed, end = offsets.committed[tp], offsets.ends[tp]
+        from_offset = resume if resume is not None else (committed or offsets.starts[tp])
+        positions.append(
+            PartitionPosition(
+                tp.topic,
+                tp.partition,
+                versions[default.table.name],
+                versions[default.quarantine.name],
+                versions[default.loads.name],
+                resume,
+                committed,
+                end,
+                max(0, end - from_offset),
+                versions,
+            )
+        )
+    return positions
+
+
+async def active_members(config: PipelineConfig) -> int:
+    """How many members the pipeline's consumer group has now (0: no pipeline of it is running).
+
+    Raises:
+        ConfigError: the source is not Kafka.
+        SourceUnavailableError: the broker cannot be reached.
+    """
+    source = _kafka(config)
+    return await admin.active_members(source.bootstrap_servers, source.consumer_group)
+
+
+def move_position(
+    config: PipelineConfig,
+    contracts: PipelineContracts,
+    tp: TopicPartition,
+    next_offset: int,
+    *,
+    group: str | None = None,
+) -> None:
+    """Make ``tp`` resume at ``next_offset`` in every table of the pipeline (every route's, and ``_loads``): see
+    :func:`streamproc.sinks.txn.move_position`.
+
+    Rewinding re-lands what follows ``next_offset`` (delete those rows first, or they will be there twice); moving
+    ahead skips events for good. ``group`` writes the position under another consumer group's app ids (to carry
+    positions over to a renamed group). Only with the pipeline stopped: a running member would not see the move
+    before its next assignment and could land across it.
+
+    Raises:
+        ConfigError: the source is not Kafka, ``next_offset`` is negative, or a table does not exist.
+        StorageUnavailableError: a table cannot be written.
+    """
+    _kafka(config)
+    if next_offset < 0:
+        raise ConfigError(f"the next offset must be 0 or more, not {next_offset}")
+    move_txn_position(route_tables(config, contracts, require=True), tp, next_offset, group=group)

@@ -1,0 +1,319 @@
+"""The Delta committer: a prepared load into its tables, exactly once, and where each partition resumes.
+
+```
+ PreparedLoad (validation/prepare.py: one share per route's table) ─► Committer.commit
+     per route, in order:  <table>__quarantine ─► <table> ─► _loads (one row per route's load)
+```
+
+Each table is committed for every load, even with no rows (the commit still records the ``txn`` versions), so the
+tables' versions never fall behind each other by more than one load and a restart resumes from the lowest
+(:mod:`streamproc.sinks.txn`, the one home of the protocol: app ids, the fence before each commit, resuming,
+recovery). A load keeps its id across retries of the same prepared load: a retry after a failed commit completes
+the load (its ``_loads`` row counts what every attempt appended) instead of starting another. Commits that lose to a
+concurrent writer are retried after re-reading the log (:func:`streamproc.sinks.delta.retry_commit_conflicts`).
+
+Concurrency: blocking I/O, and one call at a time: :meth:`Committer.open`, :meth:`Committer.positions` and
+:meth:`Committer.commit` run in a worker thread, under the pipeline's landing lock (runtime/ownership.py), so a
+commit never overlaps an assignment's position read or recovery. The committer talks to the tables only through
+the sink seam (:class:`~streamproc.sinks.table.TransactionalTable`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from contracts import Rejection
+from streamproc.batching.batcher import MicroBatch
+from streamproc.batching.coordinates import Coordinates
+from streamproc.lineage.loads import LoadRecord, OffsetRange, commit_metadata
+from streamproc.sinks.delta import retry_commit_conflicts
+from streamproc.sinks.table import TransactionalTable
+from streamproc.sinks.txn import (
+    Ranges,
+    RouteTables,
+    fence,
+    record_interrupted_loads,
+    recorded_load_ids,
+    resume_positions,
+    uncovered,
+)
+from streamproc.records import SourceRecord, TopicPartition
+
+__all__ = ["Committer", "LoadOutcome", "PreparedLoad", "PreparedShare", "TableLoad"]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedShare:
+    """One route's share of a prepared load: the rows of its quarantine and table commits and its ``_loads`` draft.
+
+    Attributes:
+        table_name: the route's table (which of the committer's :class:`RouteTables`).
+        draft: its ``_loads`` row before the commits (counts and versions not yet known): id, start, contract
+            version and hash as validation left them.
+        landed, landed_at: the accepted rows with their lineage columns, and their source coordinates.
+        quarantined, quarantined_at: one quarantine row per rejection, and their source coordinates.
+        rejections: every rejection (every violation), aligned with ``quarantined``.
+        batch: the share's records (the whole batch without routing).
+    """
+
+    table_name: str
+    draft: LoadRecord
+    landed: pa.Table
+    landed_at: Coordinates
+    quarantined: pa.Table
+    quarantined_at: Coordinates
+    rejections: tuple[Rejection, ...]
+    batch: MicroBatch
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedLoad:
+    """A validated micro-batch with the rows of every commit built, not yet committed.
+
+    Attributes:
+        batch: the micro-batch.
+        ranges: per partition, the batch's first and last offsets (every table records them).
+        shares: one per route, the pipeline's own table first.
+    """
+
+    batch: MicroBatch
+    ranges: dict[TopicPartition, tuple[int, int]]
+    shares: tuple[PreparedShare, ...]
+
+    @property
+    def load_id(self) -> str:
+        return self.shares[0].draft.load_id
+
+
+@dataclass(frozen=True, slots=True)
+class TableLoad:
+    """What a commit did to one route's tables.
+
+    Attributes:
+        load: the load's ``_loads`` row (appended unless ``already_landed``).
+        already_landed: every offset was in the tables already (a re-delivery); nothing was written.
+        rejections: the rejections whose quarantine rows this load appended (every violation).
+        commit_seconds: per table role (``quarantine``, ``table``, ``loads``) the seconds its commit took (reading
+            the log, filtering, writing, committing); a role is absent when nothing was committed to it.
+    """
+
+    load: LoadRecord
+    already_landed: bool
+    rejections: tuple[Rejection, ...] = ()
+    commit_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOutcome:
+    """What :meth:`Committer.commit` did.
+
+    Attributes:
+        tables: one per route's table, the pipeline's own first.
+        next_offsets: per partition, the offset after the last one now landed: what to commit to Kafka.
+    """
+
+    tables: tuple[TableLoad, ...]
+    next_offsets: dict[TopicPartition, int]
+
+    @property
+    def load(self) -> LoadRecord:
+        """The load of the pipeline's own table."""
+        return self.tables[0].load
+
+    @property
+    def already_landed(self) -> bool:
+        """Every table held every offset already: nothing was written."""
+        return all(t.already_landed for t in self.tables)
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What the attempts of one load appended to one route's tables so far (a retry continues the same load)."""
+
+    load_id: str
+    quarantine_rows: int = 0
+    table_rows: int = 0
+    quarantine_version: int | None = None
+    table_version: int | None = None
+    loads_attempted: bool = False
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+class Committer:
+    """Commits prepared loads into the tables of every route of one pipeline (see the module docstring).
+
+    Args:
+        routes: each route's tables, the pipeline's own first (``_loads`` shared).
+
+    Lifecycle: construct → :meth:`open` → :meth:`positions` / :meth:`commit` (one call at a time).
+    """
+
+    def __init__(self, routes: Sequence[RouteTables]) -> None:
+        if not routes:
+            raise ValueError("a committer needs at least one route's tables")
+        self.routes = {r.table_name: r for r in routes}
+        self._progress: dict[str, _Progress] = {}
+        self._recovered: list[LoadRecord] = []
+
+    @property
+    def tables(self) -> tuple[TransactionalTable, ...]:
+        """Every distinct table, in commit order per route, ``_loads`` once (after the first route's)."""
+        return tuple({t.uri: t for r in self.routes.values() for t in r.in_commit_order}.values())
+
+    def open(self) -> None:
+        """Create or check every table.
+
+        Raises:
+            SchemaMismatchError: an existing table's schema differs from the contract's.
+            StorageUnavailableError: a location cannot be read or written.
+        """
+        for table in self.tables:
+            table.open()
+
+    def positions(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+        """Per partition, the next offset to consume according to the Delta log (``None``: no table knows it): the
+        lowest over every table of every route (:func:`streamproc.sinks.txn.resume_positions`).
+
+        First records in ``_loads`` the loads a crash interrupted whose lowest partition is among ``partitions``
+        (:meth:`take_recovered` hands them out).
+
+        Raises:
+            StorageUnavailableError: a table's log cannot be read, or ``_loads`` cannot be written.
+        """
+        partitions = set(partitions)
+        for route in self.routes.values():
+            self._recovered += record_interrupted_loads(route, partitions)
+        return resume_positions(list(self.routes.values()), partitions)
+
+    def landed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+        """Per partition, where it resumes according to the Delta log now, whoever landed it (no recovery).
+
+        Raises:
+            StorageUnavailableError: a table's log cannot be read.
+        """
+        return resume_positions(list(self.routes.values()), partitions)
+
+    def take_recovered(self) -> list[LoadRecord]:
+        """The interrupted loads :meth:`positions` recorded since the last call, oldest first (for lineage)."""
+        taken, self._recovered = self._recovered, []
+        return taken
+
+    def commit(self, prepared: PreparedLoad) -> LoadOutcome:
+        """Commit every share, route after route: quarantine → table → ``_loads``, each leaving out what its ``txn``
+        versions say it holds.
+
+        Returns:
+            A :class:`LoadOutcome`; commit its ``next_offsets`` to Kafka after this returns, never before.
+
+        Raises:
+            StorageUnavailableError: a commit failed; call again with the same ``prepared`` (what is committed is
+                skipped). ``CommitConflictError`` (a subclass) after repeated lost commit races.
+            SchemaMismatchError: a table refused the batch's schema.
+        """
+        loads = tuple(self._commit_share(share, prepared.ranges) for share in prepared.shares)
+        for share in prepared.shares:
+            self._progress.pop(share.table_name, None)
+        return LoadOutcome(loads, {tp: last + 1 for tp, (_, last) in prepared.ranges.items()})
+
+    def _commit_share(self, share: PreparedShare, ranges: Ranges) -> TableLoad:
+        route = self.routes[share.table_name]
+        progress = self._progress.get(share.table_name)
+        if progress is None or progress.load_id != share.draft.load_id:
+            progress = self._progress[share.table_name] = _Progress(share.draft.load_id)
+        metadata = commit_metadata(share.draft, ranges)
+        timings: dict[str, float] = {}
+        for role, table, rows, coordinates in (
+            ("quarantine", route.quarantine, share.quarantined, share.quarantined_at),
+            ("table", route.table, share.landed, share.landed_at),
+        ):
+            clock = time.perf_counter()
+            appended = retry_commit_conflicts(
+                lambda table=table, rows=rows, coordinates=coordinates: _append(
+                    table, route, rows, coordinates, ranges, metadata
+                ),
+                uri=table.uri,
+            )
+            if appended is None:
+                continue  # the table held every offset
+            timings[role] = time.perf_counter() - clock
+            version, keep = appended
+            count = rows.num_rows if keep is None else int(pc.sum(keep).as_py() or 0)
+            if role == "table":
+                progress.table_rows += count
+                progress.table_version = version
+            else:
+                progress.quarantine_rows += count
+                progress.quarantine_version = version
+                kept = keep.to_pylist() if keep is not None else None
+                progress.rejections += [r for i, r in enumerate(share.rejections) if kept is None or kept[i]]
+        clock = time.perf_counter()
+        load, recorded = retry_commit_conflicts(
+            lambda: self._record(share, route, ranges, progress, metadata), uri=route.loads.uri
+        )
+        if recorded:
+            timings["loads"] = time.perf_counter() - clock
+        return TableLoad(load, not recorded, tuple(progress.rejections), timings)
+
+    @staticmethod
+    def _record(
+        share: PreparedShare, route: RouteTables, ranges: Ranges, progress: _Progress, metadata: dict[str, str]
+    ) -> tuple[LoadRecord, bool]:
+        """Append the share's ``_loads`` row unless nothing new is in it; returns the row and whether it was
+        appended. Its ``offsets`` are the batch's ranges beyond what ``_loads`` recorded; its counts are what this
+        load's commits appended; its ``txn`` actions advance ``_loads``' versions to the batch's last offsets."""
+        route.loads.refresh()
+        covered = uncovered(route.loads, route, ranges)
+        draft = share.draft
+        load = replace(
+            draft,
+            rows_landed=progress.table_rows,
+            rows_quarantined=progress.quarantine_rows,
+            # The whole batch is new (the usual case): its size is known without a pass over the records.
+            bytes=draft.bytes if covered == dict(ranges) else sum(r.size for r in share.batch.records if _covers(covered, r)),
+            offsets=tuple(OffsetRange(tp.topic, tp.partition, first, last) for tp, (first, last) in covered.items()),
+            delta_version=progress.table_version,
+            quarantine_delta_version=progress.quarantine_version,
+            committed_at=dt.datetime.now(dt.UTC),
+        )
+        if not covered and not progress.table_rows and not progress.quarantine_rows:
+            return load, False  # a re-delivery: every table held it already
+        # An earlier attempt may have committed the row and failed afterwards; a row landed without covering new
+        # offsets has no txn to make a second append conflict: look for the id itself.
+        if (progress.loads_attempted or not covered) and recorded_load_ids(route.loads, [draft.load_id]):
+            return load, True
+        progress.loads_attempted = True
+        route.loads.append(
+            load.to_arrow(),
+            transactions={route.app_id(tp): last for tp, (_, last) in covered.items()},
+            metadata=metadata,
+        )
+        return load, True
+
+
+def _append(
+    table: TransactionalTable,
+    route: RouteTables,
+    rows: pa.Table,
+    coordinates: Coordinates,
+    ranges: Ranges,
+    metadata: dict[str, str],
+) -> tuple[int, pa.Array | None] | None:
+    """Append the rows ``table`` does not hold yet, with the batch's ``txn`` versions (:func:`~streamproc.sinks.txn.
+    fence`): the new table version and which rows were kept (``None``: all); ``None`` when it held every offset."""
+    fenced = fence(table, route, ranges)
+    if fenced is None:
+        return None
+    keep = fenced.keep(coordinates, ranges)
+    new_rows = rows if keep is None else rows.filter(keep)
+    return table.append(new_rows, transactions=fenced.transactions, metadata=metadata), keep
+
+
+def _covers(covered: Ranges, record: SourceRecord) -> bool:
+    span = covered.get(record.topic_partition)
+    return span is not None and span[0] <= record.offset <= span[1]

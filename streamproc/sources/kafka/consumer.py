@@ -1,0 +1,217 @@
+"""The Kafka source: one aiokafka consumer in a consumer group, positions taken from the Delta log.
+
+Offsets are never auto-committed. On assignment the pipeline says where each partition resumes (the Delta log's
+``txn`` versions); partitions it knows nothing of resume from the group's committed offset, else from
+``auto_offset_reset``. Offsets are committed to Kafka only after the Delta commit, so that lag tools see true lag.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka import TopicPartition as KafkaTopicPartition
+
+from streamproc.config import KafkaSourceConfig
+from streamproc.errors import SourceError
+from streamproc.records import RecordChunk, TopicPartition
+from streamproc.sources.base import OnAssigned, OnRevoked
+from streamproc.sources.kafka.admin import topic_partitions
+from streamproc.sources.kafka.errors import map_kafka_errors
+
+__all__ = ["KafkaSource", "kafka_source_uri"]
+
+logger = logging.getLogger(__name__)
+
+_JOIN_WAIT_LOG_SECONDS = 10.0
+"""How long joining the group may take before the member says why it waits (and again every as long)."""
+
+
+def kafka_source_uri(bootstrap_servers: str, topic: str) -> str:
+    """``kafka://host:port/topic``: the first bootstrap server and the topic (OpenLineage naming spec's Kafka
+    namespace ``kafka://{bootstrap server host}:{port}`` with the topic as the dataset name)."""
+    first = bootstrap_servers.split(",")[0].strip()
+    return f"kafka://{first}/{topic}"
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, source: KafkaSource, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
+        self._source = source
+        self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
+
+    async def on_partitions_revoked(self, revoked: Iterable[KafkaTopicPartition]) -> None:
+        partitions = {TopicPartition(tp.topic, tp.partition) for tp in revoked}
+        if partitions:
+            logger.info("partitions revoked: %s", _describe(partitions))
+            await self._on_revoked(partitions)
+
+    async def on_partitions_assigned(self, assigned: Iterable[KafkaTopicPartition]) -> None:
+        self._source.joined = True
+        assigned = list(assigned)
+        partitions = {TopicPartition(tp.topic, tp.partition) for tp in assigned}
+        if not partitions:
+            # More members than partitions: this one owns nothing but has joined (observers report it ready).
+            await self._on_assigned(set())
+            return
+        consumer = self._source.consumer
+        # aiokafka keeps fetching while this listener awaits: paused, no record of these partitions is returned
+        # before the seek to the Delta log's position.
+        consumer.pause(*assigned)
+        try:
+            positions = await self._on_assigned(partitions)
+            for tp, offset in positions.items():
+                if offset is not None:
+                    consumer.seek(KafkaTopicPartition(tp.topic, tp.partition), offset)
+        finally:
+            consumer.resume(*assigned)
+        logger.info(
+            "partitions assigned: %s (from the Delta log: %s)",
+            _describe(partitions),
+            ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in sorted(positions.items()) if o is not None)
+            or "none",
+        )
+
+
+class KafkaSource:
+    """A consumer-group member reading raw records.
+
+    Lifecycle: :meth:`start` once → :meth:`fetch` / :meth:`commit` → :meth:`stop` (leaves the group). Not reusable.
+    """
+
+    bounded = False
+
+    def __init__(self, config: KafkaSourceConfig, *, client_id: str) -> None:
+        self.config = config
+        self._client_id = client_id
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopped = False
+        self.joined = False
+        """Whether the consumer joined its group (a first assignment arrived, possibly empty)."""
+        self._subscribed_at = 0.0
+        self._waited_logged_at = 0.0
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise SourceError("the Kafka source is not started")
+        return self._consumer
+
+    @property
+    def source_uris(self) -> dict[str, str]:
+        """topic → ``kafka://host:port/topic``."""
+        return {t: kafka_source_uri(self.config.bootstrap_servers, t) for t in self.config.topics}
+
+    async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
+        """Connect, subscribe and join the consumer group.
+
+        Raises:
+            SourceUnavailableError: no bootstrap server answered.
+        """
+        if self._consumer is not None or self._stopped:
+            raise SourceError("a Kafka source can be started once")
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.config.bootstrap_servers,
+            group_id=self.config.consumer_group,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=self.config.auto_offset_reset,
+            session_timeout_ms=int(self.config.session_timeout_seconds * 1000),
+            group_instance_id=self.config.group_instance_id,
+            max_poll_records=self.config.fetch_max_records,
+        )
+        try:
+            with map_kafka_errors(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}"):
+                await self._consumer.start()
+        except SourceError:
+            self._stopped = True
+            raise
+        self._consumer.subscribe(list(self.config.topics), listener=_Listener(self, on_assigned, on_revoked))
+        self._subscribed_at = self._waited_logged_at = time.monotonic()
+
+    async def fetch(self, *, timeout_seconds: float) -> list[RecordChunk]:
+        """The next records of the assigned partitions, a chunk per partition (possibly none within the timeout)."""
+        with map_kafka_errors("fetching from Kafka failed"):
+            batches = await self.consumer.getmany(
+                timeout_ms=int(timeout_seconds * 1000), max_records=self.config.fetch_max_records
+            )
+        if not self.joined:
+            self._explain_join_wait()
+        # A list per attribute, no object per record (aiokafka's records carry ``timestamp`` in milliseconds).
+        return [
+            RecordChunk.gather(tp.topic, tp.partition, messages, timestamp="timestamp")
+            for tp, messages in batches.items()
+            if messages
+        ]
+
+    def _explain_join_wait(self) -> None:
+        """Say why nothing happens while the group's rebalance waits (instead of a minute of silence)."""
+        now = time.monotonic()
+        if now - self._waited_logged_at < _JOIN_WAIT_LOG_SECONDS:
+            return
+        self._waited_logged_at = now
+        logger.warning(
+            "still joining consumer group %s after %.0fs: the broker holds a rebalance until every member has "
+            "rejoined, and a member that was killed stays in the group until its session expires (its "
+            "session_timeout_seconds; %g here)%s",
+            self.config.consumer_group,
+            now - self._subscribed_at,
+            self.config.session_timeout_seconds,
+            f"; static member {self.config.group_instance_id!r} keeps its partitions until then"
+            if self.config.group_instance_id
+            else "",
+        )
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+
+    async def position(self, tp: TopicPartition) -> int:
+        """The offset of the next record :meth:`fetch` will return for ``tp``."""
+        return await self.consumer.position(KafkaTopicPartition(tp.topic, tp.partition))
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        """The partition's high watermark as of the last fetch response (no request); ``None`` before one."""
+        return self.consumer.highwater(KafkaTopicPartition(tp.topic, tp.partition))
+
+    async def topic_offsets(self) -> dict[TopicPartition, tuple[int, int]]:
+        """Every partition of the subscribed topics (whoever owns it) with its log start and end offsets now.
+
+        Raises:
+            SourceUnavailableError, SourceError: the broker cannot be reached, or refused.
+        """
+        consumer = self.consumer
+        # Asked of the cluster, not of the consumer's metadata: right after subscribing it may not know the topics.
+        found = await topic_partitions(self.config.bootstrap_servers, self.config.topics, missing_ok=True)
+        partitions = [KafkaTopicPartition(tp.topic, tp.partition) for tp in found]
+        if not partitions:
+            return {}
+        with map_kafka_errors("reading the topics' offsets from Kafka failed"):
+            starts = await consumer.beginning_offsets(partitions)
+            ends = await consumer.end_offsets(partitions)
+        return {TopicPartition(tp.topic, tp.partition): (starts[tp], ends[tp]) for tp in partitions}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit next-offsets to the group. Called after the Delta commit; a failure is logged, not raised: the
+        Delta log is the source of truth and the next commit catches up."""
+        owned = self.assignment()
+        to_commit = {KafkaTopicPartition(tp.topic, tp.partition): o for tp, o in offsets.items() if tp in owned}
+        if not to_commit:
+            return
+        try:
+            with map_kafka_errors("committing offsets to Kafka failed"):
+                await self.consumer.commit(to_commit)
+        except SourceError as exc:
+            logger.warning("committing offsets to Kafka failed (the Delta log has them): %s", exc)
+
+    async def stop(self) -> None:
+        """Leave the group and close the connections. Idempotent."""
+        self._stopped = True
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            await consumer.stop()
+
+
+def _describe(partitions: Iterable[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions))

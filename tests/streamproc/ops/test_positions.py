@@ -1,0 +1,149 @@
+"""``streamproc positions``: the Delta log's positions beside Kafka's, re-landing a range, renaming the group."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from deltalake import DeltaTable
+
+from tests.fixtures.exactly_once import known_stream, split
+from tests.fixtures.pipelines import (
+    new_topic,
+    produce,
+    run_async,
+    run_cli,
+    start_cli,
+    stop,
+    wait_for_output,
+    write_pipeline,
+)
+from streamproc.sinks.reader import read_table
+
+pytestmark = pytest.mark.kafka
+
+
+def _positions(config: Path) -> dict[int, dict]:
+    result = run_cli("positions", "show", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    return {p["partition"]: p for p in json.loads(result.stdout)}
+
+
+def _coordinates(path: Path) -> Counter:
+    table = read_table(str(path), columns=["_partition", "_offset"])
+    return Counter(zip(table["_partition"].to_pylist(), table["_offset"].to_pylist()))
+
+
+def test_show_rewind_and_carry_positions_over_to_a_renamed_group(kafka_bootstrap: str, tmp_path: Path) -> None:
+    stream = known_stream(1200, invalid_every=9)
+    topic = new_topic("positions")
+    coordinates = run_async(produce, kafka_bootstrap, topic, stream.payloads, partitions=2)
+    valid, invalid = split(stream, coordinates)
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 100})
+    assert run_cli("run", str(files.config), "--until-caught-up").returncode == 0
+
+    shown = _positions(files.config)
+    assert sorted(shown) == [0, 1]
+    for partition, position in shown.items():
+        assert position["table"] == position["quarantine"] == position["loads"] == position["end"] - 1
+        assert position["resume_at"] == position["committed"] == position["end"] == 600
+        assert position["lag"] == 0
+
+    # Re-land partition 0 from offset 250: delete what is there from 250 on, then move the position back.
+    for path in (files.table, files.quarantine):
+        DeltaTable(str(path)).delete("_partition = 0 AND _offset >= 250")
+    moved = run_cli("positions", "set", str(files.config), "--partition", "0", "--next-offset", "250")
+    assert moved.returncode == 0, moved.stderr
+    assert "resumes at 250 (was: 600)" in moved.stdout
+    assert _positions(files.config)[0]["resume_at"] == 250
+    assert run_cli("run", str(files.config), "--until-caught-up").returncode == 0
+    landed, quarantined = _coordinates(files.table), _coordinates(files.quarantine)
+    assert set(landed) == valid and set(quarantined) == invalid
+    assert max(landed.values()) == max(quarantined.values()) == 1
+
+    # A renamed group starts where the old one stopped once its positions are carried over.
+    for partition in (0, 1):
+        carried = run_cli(
+            "positions", "set", str(files.config), "--partition", str(partition), "--next-offset", "600",
+            "--group", "renamed-group",
+        )
+        assert carried.returncode == 0, carried.stderr
+    config = yaml.safe_load(files.config.read_text())
+    config["source"]["consumer_group"] = "renamed-group"
+    files.config.write_text(yaml.safe_dump(config))
+    result = run_cli("run", str(files.config), "--until-caught-up", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows_landed"] == 0
+    assert sum(_coordinates(files.table).values()) == len(valid)
+
+
+def test_set_refuses_while_the_pipeline_runs(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic("positions-running")
+    run_async(produce, kafka_bootstrap, topic, known_stream(50).payloads, partitions=1)
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, observability={"port": 0})
+    log = tmp_path / "run.log"
+    process = start_cli("run", str(files.config), log=log)
+    try:
+        wait_for_output(process, "load ")
+        refused = run_cli("positions", "set", str(files.config), "--partition", "0", "--next-offset", "0")
+    finally:
+        stop(process)
+    assert refused.returncode == 2
+    assert "running member" in refused.stderr
+    assert _positions(files.config)[0]["resume_at"] == 50
+
+
+SHOP = "tests.fixtures.shop_events"
+
+
+def _shop_event(i: int) -> bytes:
+    kind = ("order_placed", "order_refunded", "page_viewed")[i % 3]
+    event: dict = {"type": kind, "id": i}
+    if kind == "order_placed":
+        event["amount"] = i * 1.5
+    elif kind == "order_refunded":
+        event["reason"] = "damaged"
+    return json.dumps(event).encode()
+
+
+def test_a_routed_pipeline_moves_and_shows_every_routes_tables(kafka_bootstrap: str, tmp_path: Path) -> None:
+    # A routed pipeline resumes from the lowest position over all its routes' tables: moving only the default
+    # route's tables would leave the routed tables re-landing what was skipped.
+    topic = new_topic("positions-routed")
+    run_async(produce, kafka_bootstrap, topic, [_shop_event(i) for i in range(60)], partitions=1)
+    files = write_pipeline(
+        tmp_path, kafka_bootstrap, topic=topic, contract=f"{SHOP}:ShopEvent", batch={"max_rows": 25},
+        routing={"field": "type", "routes": {
+            "order_placed": f"{SHOP}:OrderPlaced",
+            "order_refunded": {"contract": f"{SHOP}:OrderRefunded", "table_uri": "lake/refunds"},
+        }},
+    )
+    assert run_cli("run", str(files.config), "--until-caught-up").returncode == 0
+    routed_tables = ("orders", "orders__quarantine", "order_placed", "order_placed__quarantine", "refunds",
+                     "refunds__quarantine", "_loads")
+    shown = _positions(files.config)[0]
+    assert shown["tables"] == {name: 59 for name in routed_tables}
+    assert shown["resume_at"] == 60
+
+    # Skip ahead: offsets 60..89 are produced and never landed in any table.
+    run_async(produce, kafka_bootstrap, topic, [_shop_event(i) for i in range(60, 120)], partitions=1)
+    moved = run_cli("positions", "set", str(files.config), "--partition", "0", "--next-offset", "90")
+    assert moved.returncode == 0, moved.stderr
+    shown = _positions(files.config)[0]
+    assert shown["tables"] == {name: 89 for name in routed_tables}
+    assert shown["resume_at"] == 90
+    assert run_cli("run", str(files.config), "--until-caught-up").returncode == 0
+
+    expected = {
+        "order_placed": [i for i in range(120) if i % 3 == 0 and not 60 <= i < 90],
+        "refunds": [i for i in range(120) if i % 3 == 1 and not 60 <= i < 90],
+        "orders": [i for i in range(120) if i % 3 == 2 and not 60 <= i < 90],
+    }
+    for name, offsets in expected.items():
+        landed = _coordinates(files.lake / name)
+        assert sorted(offset for _, offset in landed) == offsets, name
+        assert max(landed.values()) == 1, name
+    assert _positions(files.config)[0]["tables"] == {name: 119 for name in routed_tables}
