@@ -55,6 +55,31 @@ __all__ = ["ConfluentKafkaSource", "FETCH_PROPERTIES", "chunks_of", "consume_ava
 
 logger = logging.getLogger(__name__)
 librdkafka_logger = logging.getLogger("streamproc.sources.kafka.librdkafka")
+"""librdkafka's own log lines, and its errors: each distinct line once per :data:`_REPEAT_SECONDS`."""
+
+_REPEAT_SECONDS = 30.0
+"""librdkafka retries a broker that is down every 0.1-10 s and says so each time: a line repeats at most this often."""
+
+
+class _OncePer(logging.Filter):
+    """Lets a message through once per ``seconds`` (a broker outage must not flood the log)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message, now = record.getMessage(), record.created
+        if now - self._last.get(message, float("-inf")) < self.seconds:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[message] = now
+        return True
+
+
+librdkafka_logger.addFilter(_OncePer(_REPEAT_SECONDS))
 
 _T = TypeVar("_T")
 
@@ -129,23 +154,37 @@ class ConfluentKafkaSource(GroupMember):
         """Run a consumer call in a worker thread, one at a time (see the module docstring)."""
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
+    async def check(self) -> None:
+        """Ask the cluster for its metadata (a topic not created yet is fine); the consumer is kept for :meth:`start`.
+
+        Raises:
+            SourceUnavailableError: no bootstrap server answered within 10 s.
+        """
+        if self._stopped or self._on_assigned is not None:
+            raise SourceError("a Kafka source is checked before it is started, once")
+        if self._consumer is None:
+            self._consumer = Consumer(self.properties())
+        consumer = self._consumer
+        try:
+            with map_kafka_errors(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}"):
+                await self._call(functools.partial(consumer.list_topics, timeout=_REQUEST_TIMEOUT_SECONDS))
+        except BaseException:
+            await self.stop()  # closed, not left to the garbage collector
+            raise
+
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
-        """Connect, subscribe and join the consumer group (the join completes in the first fetches).
+        """Subscribe and join the consumer group (the join completes in the first fetches); :meth:`check` first if
+        it was not called.
 
         Raises:
             SourceUnavailableError: no bootstrap server answered.
         """
-        if self._consumer is not None or self._stopped:
+        if self._stopped or self._on_assigned is not None:
             raise SourceError("a Kafka source can be started once")
+        if self._consumer is None:
+            await self.check()
+        consumer = self.consumer
         self._on_assigned, self._on_revoked = on_assigned, on_revoked
-        consumer = self._consumer = Consumer(self.properties())
-        try:
-            with map_kafka_errors(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}"):
-                await self._call(functools.partial(consumer.list_topics, timeout=_REQUEST_TIMEOUT_SECONDS))
-        except SourceError:
-            self._stopped, self._consumer = True, None
-            await self._call(consumer.close)
-            raise
         await self._call(
             functools.partial(
                 consumer.subscribe,
@@ -392,7 +431,7 @@ def _on_error(error: KafkaError) -> None:
     """librdkafka's ``error_cb`` (inside ``consume()``): client-level errors, such as every broker being down, which
     it recovers from by itself (retrying connections); a fatal one surfaces in the next ``consume()``."""
     kind = translate_kafka_error(error)
-    logger.warning(
+    librdkafka_logger.warning(
         "Kafka consumer%s: %s", " (retrying)" if kind is not None and kind is not SourceError else "",
         describe_kafka_error(error),
     )
