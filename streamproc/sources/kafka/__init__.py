@@ -1,6 +1,7 @@
-"""The Kafka source: a consumer-group member on aiokafka (:mod:`.consumer`) or on confluent-kafka (:mod:`.confluent`),
-what both share (:mod:`.member`), the cluster requests besides consuming (:mod:`.admin`), and the clients' errors
-translated once (:mod:`.errors`). Only the client a config names is imported."""
+"""The Kafka source: a consumer-group member on aiokafka (:mod:`.consumer`) or on confluent-kafka (:mod:`.confluent`,
+its messages as records: :mod:`.messages`), what both share (:mod:`.member`), the cluster requests besides consuming
+(:mod:`.admin`), and the clients' errors translated once (:mod:`.errors`). Only the client a config names is
+imported."""
 
 from __future__ import annotations
 
