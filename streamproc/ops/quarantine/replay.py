@@ -441,15 +441,7 @@ def _candidate(row: dict, resolved: RowState | None) -> Candidate:
 
 def _fetch(snapshot: QuarantineSnapshot, keys: set[Key]) -> list[Candidate]:
     """The quarantine rows named ``keys`` (in the snapshot), as candidates judged afresh."""
-    if not keys:
-        return []
-    load_ids = ", ".join("'" + load_id.replace("'", "''") + "'" for load_id in sorted({k[0] for k in keys}))
-    found = []
-    for piece in snapshot.scan(f"_load_id IN ({load_ids})"):
-        for row in piece.to_pylist():
-            if (row["_load_id"], row["_topic"], row["_partition"], row["_offset"]) in keys:
-                found.append(_candidate(row, None))
-    return sorted(found, key=lambda c: c.key)
+    return [_candidate(row, None) for row in snapshot.named(keys)]
 
 
 def _ranges(keys: Iterable[Key]) -> tuple[OffsetRange, ...]:

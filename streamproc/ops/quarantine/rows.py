@@ -14,7 +14,7 @@ A row's state:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,7 +25,20 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 from streamproc.errors import ConfigError, StorageUnavailableError
 from streamproc.sinks.reader import scan_table
 
-__all__ = ["Key", "QuarantineFilter", "QuarantineSnapshot", "RowState", "State", "read_states", "state_of"]
+__all__ = [
+    "PAYLOAD_COLUMNS",
+    "Key",
+    "QuarantineFilter",
+    "QuarantineSnapshot",
+    "RowState",
+    "State",
+    "key_of",
+    "read_states",
+    "state_of",
+]
+
+PAYLOAD_COLUMNS = ("raw_key", "raw_payload", "raw_text")
+"""The quarantine's columns holding the event itself (the bulk of its bytes)."""
 
 Key = tuple[str, str, int, int]
 """A quarantine row's name: its ``_load_id``, ``_topic``, ``_partition`` and ``_offset``."""
@@ -200,3 +213,16 @@ class QuarantineSnapshot:
             raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
         except OSError as exc:
             raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
+
+    def named(self, keys: Iterable[Key]) -> list[dict[str, Any]]:
+        """The rows named ``keys`` (those in the snapshot), every column, in key order.
+
+        Raises:
+            StorageUnavailableError: the table cannot be read.
+        """
+        wanted = set(keys)
+        if not wanted:
+            return []
+        load_ids = ", ".join("'" + load_id.replace("'", "''") + "'" for load_id in sorted({k[0] for k in wanted}))
+        found = [row for piece in self.scan(f"_load_id IN ({load_ids})") for row in piece.to_pylist() if key_of(row) in wanted]
+        return sorted(found, key=key_of)

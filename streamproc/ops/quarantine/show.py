@@ -16,12 +16,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import pyarrow as pa
+
 from contracts.errors import ContractDeclarationError
 from contracts.pii import PiiPolicy
 from streamproc.config import PipelineConfig
 from streamproc.config.resolve import PipelineContracts, Route
 from streamproc.errors import ConfigError
-from streamproc.ops.quarantine.rows import QuarantineFilter, QuarantineSnapshot, State, read_states, state_of
+from streamproc.ops.quarantine.rows import (
+    PAYLOAD_COLUMNS,
+    QuarantineFilter,
+    QuarantineSnapshot,
+    State,
+    key_of,
+    read_states,
+    state_of,
+)
 
 __all__ = ["STATUS_CHOICES", "QuarantineView", "show_quarantine"]
 
@@ -133,7 +143,8 @@ def _view(
     times: list[tuple[dt.datetime, int]] = []
     newest: list[tuple[dt.datetime, int, int, dict[str, Any]]] = []
     seen = 0
-    for piece in snapshot.scan(filter.sql()):
+    columns = [name for name in pa.schema(snapshot.table.schema().to_arrow()).names if name not in PAYLOAD_COLUMNS]
+    for piece in snapshot.scan(filter.sql(), columns=columns):
         for row in piece.to_pylist():
             state, resolved = state_of(row, states)
             violations = resolved.violations if resolved is not None else row["violations"]
@@ -156,7 +167,10 @@ def _view(
                 heapq.heappushpop(newest, entry)
     view.bucket, view.over_time = _over_time(times)
     policy = _display_policy(config, route)
-    view.samples = [_sample(row, policy) for *_, row in sorted(newest, reverse=True)]
+    payloads = {key_of(row): row for row in snapshot.named(key_of(row) for *_, row in newest)}
+    view.samples = [
+        _sample({**row, **payloads.get(key_of(row), {})}, policy) for *_, row in sorted(newest, reverse=True)
+    ]
     return view
 
 
@@ -194,7 +208,7 @@ def _display_policy(config: PipelineConfig, route: Route) -> PiiPolicy:
 
 
 def _sample(row: dict[str, Any], policy: PiiPolicy) -> dict[str, Any]:
-    payload = policy.redact_payload(row["raw_payload"])
+    payload = policy.redact_payload(row.get("raw_payload"))
     text = None
     if payload is not None:
         text = payload.decode("utf-8", "replace")

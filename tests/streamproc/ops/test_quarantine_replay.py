@@ -15,7 +15,7 @@ import pytest
 
 from streamproc.config import load_config
 from streamproc.config.resolve import resolve_contracts
-from streamproc.errors import StorageUnavailableError
+from streamproc.errors import ConcurrentReplayError, StorageUnavailableError
 from streamproc.lineage.loads import LoadRecord
 from streamproc.ops.quarantine.replay import QuarantineReplay
 from streamproc.ops.quarantine.report import ReplaySummary
@@ -145,6 +145,30 @@ def test_a_replay_load_interrupted_between_its_commits_is_completed_by_the_next_
     assert len(report.completed) == 1
     _assert_landed_once(lake, quarantined)
     assert sum(l["rows_landed"] for l in assert_balanced(lake).to_pylist() if l["close_reason"] == "replay") == 16
+
+
+class _ReplayMeanwhile(_FailAfterFirstLoad):
+    """A replay listener that runs a whole second replay of the same quarantine after the first load."""
+
+    def __init__(self, config: Path) -> None:
+        self.config, self.done = config, False
+
+    def on_load(self, load: LoadRecord, quarantine: QuarantineSnapshot) -> None:
+        if not self.done:
+            self.done = True
+            assert _replay(self.config, batch_size=5).landed > 0
+
+
+def test_a_second_replay_committing_meanwhile_stops_the_first_before_it_lands_twice(
+    quarantined: Lake, tmp_path: Path
+) -> None:
+    config = quarantined.copy(tmp_path)
+
+    with pytest.raises(ConcurrentReplayError, match="one replay at a time"):
+        _replay(config, batch_size=5, listeners=[_ReplayMeanwhile(config)])
+
+    _assert_landed_once(tmp_path / "lake", quarantined)
+    assert _replay(config).landed == 0
 
 
 def test_sigkill_mid_replay_then_replay_again_lands_each_event_once(quarantined: Lake, tmp_path: Path) -> None:

@@ -47,3 +47,13 @@ def test_a_replay_is_a_run_of_its_own_job_from_the_quarantine_to_the_table(
     job = "job:streamproc:orders-test.quarantine_replay"
     assert {"origin": f"dataset:file:{lake / 'orders__quarantine'}", "destination": job} in graph["edges"]
     assert {"origin": job, "destination": f"dataset:file:{lake / 'orders'}"} in graph["edges"]
+
+    # rebuilt from the lake, the replay is the same run of the same job
+    backfill = streamproc("lineage", "backfill", str(config), "--dry-run", env={})
+    assert backfill.returncode == 0, backfill.stderr
+    rebuilt = [json.loads(line) for line in backfill.stdout.splitlines()]
+    replayed = [e for e in rebuilt if e["job"]["name"] == "orders-test.quarantine_replay"]
+    assert [e["eventType"] for e in replayed] == ["START", "RUNNING", "RUNNING", "RUNNING"]
+    assert [e["run"]["facets"]["streamproc_load"]["loadId"] for e in replayed[1:]] == [l["loadId"] for l in loads]
+    assert all(event_errors(e) == [] for e in replayed)
+    assert {e["inputs"][0]["name"] for e in replayed} == {str(lake / "orders__quarantine")}
