@@ -101,7 +101,8 @@ def _report(report: TableReport, would: str) -> None:
 
 
 def _load(load: LoadRecord) -> str:
-    return f"{load.load_id[:12]} ({load.rows_landed:,} rows, {load.table_name} version {load.delta_version})"
+    rows = f"{load.rows_landed:,} row{'' if load.rows_landed == 1 else 's'}"
+    return f"{load.load_id[:12]} ({rows}, {load.table_name} version {load.delta_version})"
 
 
 def _top(counts: Counter[str]) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import pyarrow as pa
 
 from streamproc.errors import ConcurrentReplayError
-from streamproc.lineage.loads import METADATA_PREFIX, LoadRecord
+from streamproc.lineage.loads import METADATA_PREFIX, LoadRecord, commit_metadata
 from streamproc.sinks.delta import retry_commit_conflicts
 from streamproc.sinks.resolutions import with_sequence
 from streamproc.sinks.table import TransactionalTable
@@ -42,24 +42,14 @@ REPLAY_OPERATION = "quarantine-replay"
 
 
 def replay_metadata(load: LoadRecord, *, app_id: str, quarantine: str, quarantine_version: int) -> dict[str, str]:
-    """The ``custom_metadata`` of each commit of a replay load: the load (id, run, contract, bytes, start) and what it
-    replayed (the app id, the quarantine table and the version of it that was read). No ``streamproc.offsets``: the
-    pipeline's recovery of interrupted loads (:func:`~streamproc.sinks.txn.record_interrupted_loads`) only reads
-    commits that have them."""
+    """The ``custom_metadata`` of each commit of a replay load: the load's, as a pipeline load's commits carry it
+    (:func:`~streamproc.lineage.loads.commit_metadata`), without offset ranges (so the pipeline's recovery of
+    interrupted loads, :func:`~streamproc.sinks.txn.record_interrupted_loads`, passes it by), and what it replayed:
+    the app id, the quarantine table and the version of it that was read."""
     p = METADATA_PREFIX
     return {
+        **commit_metadata(load, {}),
         f"{p}operation": REPLAY_OPERATION,
-        f"{p}load_id": load.load_id,
-        f"{p}run_id": load.run_id,
-        f"{p}pipeline": load.pipeline,
-        f"{p}consumer_group": load.consumer_group,
-        f"{p}table_name": load.table_name,
-        f"{p}contract_name": load.contract_name,
-        f"{p}contract_version": str(load.contract_version),
-        f"{p}contract_hash": load.contract_hash,
-        f"{p}close_reason": load.close_reason,
-        f"{p}bytes": str(load.bytes),
-        f"{p}started_at": load.started_at.isoformat(),
         f"{p}replay_app_id": app_id,
         f"{p}quarantine_table": quarantine,
         f"{p}quarantine_version": str(quarantine_version),
