@@ -54,18 +54,24 @@ def scan_table(
     table: DeltaTable, *, columns: Sequence[str] | None = None, where: str | None = None
 ) -> Iterator[pa.Table]:
     """The rows of a Delta table (at the version ``table`` is loaded at) a record batch at a time, as
-    :func:`read_table` reads them but without holding the whole table in memory.
+    :func:`read_table` reads them but without holding the whole table in memory. The query is planned here, the
+    rows read as the iterator is consumed.
 
-    Yields:
+    Returns:
         ``pyarrow.Table`` pieces with the table's Arrow types (or the chosen columns), in no particular order.
 
     Raises:
-        OSError, deltalake.exceptions.DeltaError: the table cannot be read, or ``where`` is not a valid expression.
+        OSError, deltalake.exceptions.DeltaError: the table cannot be read, or ``where`` is not a valid expression
+            (here: planning), or reading failed (while iterating; evaluating ``where`` may fail then too).
     """
     selected = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
     reader = QueryBuilder().register("t", table).execute(f"SELECT {selected} FROM t" + (f" WHERE {where}" if where else ""))
     schema = pa.schema(table.schema().to_arrow())
-    for batch in reader:
-        if batch.num_rows:
-            piece = pa.Table.from_batches([pa.record_batch(batch)])
-            yield piece.cast(pa.schema([schema.field(name) for name in piece.column_names]))
+
+    def pieces() -> Iterator[pa.Table]:
+        for batch in reader:
+            if batch.num_rows:
+                piece = pa.Table.from_batches([pa.record_batch(batch)])
+                yield piece.cast(pa.schema([schema.field(name) for name in piece.column_names]))
+
+    return pieces()

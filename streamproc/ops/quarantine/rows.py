@@ -202,16 +202,24 @@ class QuarantineSnapshot:
         """The rows (matching ``where``), a record batch at a time.
 
         Raises:
-            ConfigError: ``where`` is not a valid expression over the table's columns.
+            ConfigError: ``where`` is not a valid expression over the table's columns, or cannot be evaluated.
             StorageUnavailableError: the table cannot be read.
         """
         try:
-            yield from scan_table(self.table, columns=columns, where=where)
+            pieces = scan_table(self.table, columns=columns, where=where)
         except DeltaError as exc:
-            if where and ("Schema error" in str(exc) or "SQL error" in str(exc) or "ParserError" in str(exc)):
-                raise ConfigError(f"cannot filter {self.name} with {where!r}: {exc}") from exc
+            if where:  # planning failed: the expression, not the storage
+                raise ConfigError(f"cannot filter {self.name} with {where!r}: {_first_line(exc)}") from exc
             raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
         except OSError as exc:
+            raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
+        try:
+            yield from pieces
+        except OSError as exc:
+            raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - the engine raises bare errors when evaluating a filter fails
+            if where and not isinstance(exc, DeltaError | StorageUnavailableError | ConfigError):
+                raise ConfigError(f"cannot filter {self.name} with {where!r}: {_first_line(exc)}") from exc
             raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
 
     def named(self, keys: Iterable[Key]) -> list[dict[str, Any]]:
@@ -226,3 +234,7 @@ class QuarantineSnapshot:
         load_ids = ", ".join("'" + load_id.replace("'", "''") + "'" for load_id in sorted({k[0] for k in wanted}))
         found = [row for piece in self.scan(f"_load_id IN ({load_ids})") for row in piece.to_pylist() if key_of(row) in wanted]
         return sorted(found, key=key_of)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

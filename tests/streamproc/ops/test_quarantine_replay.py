@@ -176,7 +176,9 @@ def test_sigkill_mid_replay_then_replay_again_lands_each_event_once(quarantined:
     lake = tmp_path / "lake"
     process = start_cli("quarantine", "replay", str(config), "--batch-size", "1", log=tmp_path / "replay.log")
     try:
-        wait_until(lambda: process.output().count("committed replay load") >= 3, "three replay loads", watch=[process])
+        # after the first of 22 loads (one row each), with 21 loads (63 commits) left to kill it in
+        wait_until(lambda: "committed replay load" in process.output(), "the first replay load", watch=[process],
+                   interval=0.02)
     finally:
         process.kill()
     assert process.wait(timeout=60) == -9, "the replay ended before the kill"

@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from streamproc.cli import cli
 from streamproc.config import load_config
 from streamproc.config.resolve import resolve_contracts
 from streamproc.errors import ConfigError
@@ -62,3 +64,16 @@ def test_show_filters_by_type_field_time_and_sql(quarantined: Lake, tmp_path: Pa
     assert rows(until=dt.datetime(2999, 1, 1, tzinfo=dt.UTC), types=("json_invalid",)) == 2
     with pytest.raises(ConfigError, match="no_such_column"):
         rows(where="no_such_column = 1")
+
+
+def test_the_help_shows_the_loop_and_every_filter() -> None:
+    runner = CliRunner()
+    group = runner.invoke(cli, ["quarantine", "--help"])
+    show = runner.invoke(cli, ["quarantine", "show", "--help"])
+    replay = runner.invoke(cli, ["quarantine", "replay", "--help"])
+
+    assert (group.exit_code, show.exit_code, replay.exit_code) == (0, 0, 0)
+    assert "replay pipeline.yaml --dry-run" in group.output
+    for option in ("--since", "--until", "--field", "--type", "--where", "--table", "--json"):
+        assert option in show.output and option in replay.output
+    assert "--dry-run" in replay.output and "exactly once" in replay.output
