@@ -51,7 +51,8 @@ def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
                      "offset is given; or back from now: 30m, 6h, 7d)."),
         click.option("--until", type=When(), help="Rows quarantined before this time (same forms)."),
         click.option("--field", "fields", multiple=True, metavar="LOC",
-                     help="Rows with a current violation at this field, or inside it (dotted: address.zip). Repeatable."),
+                     help="Rows with a current violation at this field, or inside it (dotted: address.zip). "
+                     "Repeatable."),
         click.option("--type", "types", multiple=True, metavar="TYPE",
                      help="Rows with a current violation of this type (missing, literal_error, json_invalid...). "
                      "Repeatable."),
@@ -89,7 +90,8 @@ def quarantine_group() -> None:
 @click.option("--status", type=click.Choice(["unresolved", "replayed", "value_discarded", "all"]), default="unresolved",
               show_default=True, help="Which rows the counts and samples cover: not landed yet (open, or re-checked "
               "and still failing), replayed, landed by the pipeline without some values, or all.")
-@click.option("--samples", type=click.IntRange(min=0), default=5, show_default=True, help="Newest rows shown per table.")
+@click.option("--samples", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Newest rows shown per table.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per table, as a JSON list.")
 def show(config_file: Path, since: dt.datetime | None, until: dt.datetime | None, fields: tuple[str, ...],
          types: tuple[str, ...], where: str | None, tables: tuple[str, ...], status: str, samples: int,

@@ -65,7 +65,8 @@ def scan_table(
             (here: planning), or reading failed (while iterating; evaluating ``where`` may fail then too).
     """
     selected = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
-    reader = QueryBuilder().register("t", table).execute(f"SELECT {selected} FROM t" + (f" WHERE {where}" if where else ""))
+    query = f"SELECT {selected} FROM t" + (f" WHERE {where}" if where else "")
+    reader = QueryBuilder().register("t", table).execute(query)
     schema = pa.schema(table.schema().to_arrow())
 
     def pieces() -> Iterator[pa.Table]:

@@ -130,7 +130,8 @@ class ReplayCommitter:
                     f"{held} since this one read the resolutions at load {known}: run one replay at a time "
                     "(nothing of this replay's load was committed; run it again)"
                 )
-            return table.append(with_sequence(resolutions, sequence), transactions={app_id: sequence}, metadata=metadata)
+            rows = with_sequence(resolutions, sequence)
+            return table.append(rows, transactions={app_id: sequence}, metadata=metadata)
 
         retry_commit_conflicts(attempt, uri=table.uri)
         return sequence

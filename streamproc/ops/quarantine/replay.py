@@ -40,24 +40,22 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from contracts.registry import ContractRegistry
 from contracts.validate import Violation
 from streamproc.config import PipelineConfig
 from streamproc.config.resolve import PipelineContracts, Route
 from streamproc.errors import ConfigError
-from streamproc.lineage.loads import LOADS_SCHEMA, METADATA_PREFIX, LoadRecord, OffsetRange
+from streamproc.lineage.loads import LoadRecord
 from streamproc.observe import metrics
 from streamproc.ops.quarantine.judge import Candidate, ReplayJudge
 from streamproc.ops.quarantine.report import SAMPLES, ReplayListener, ReplaySummary, TableReport
-from streamproc.ops.quarantine.rows import Key, QuarantineFilter, QuarantineSnapshot, RowState, read_states, state_of
+from streamproc.ops.quarantine.rows import QuarantineFilter, QuarantineSnapshot, RowState, read_states, state_of
+from streamproc.ops.quarantine.targets import Target, candidate_of, complete_interrupted, open_target
 from streamproc.sinks.delta import DeltaTableWriter
-from streamproc.sinks.reader import read_table
-from streamproc.sinks.replay_commit import ReplayCommitter, replay_metadata
+from streamproc.sinks.replay_commit import replay_metadata
 from streamproc.sinks.resolutions import RESOLUTIONS_SCHEMA, Status, resolution_rows
-from streamproc.sinks.txn import RECOVERY_COMMITS, ReplayTables
 from streamproc.validation.stage import StageOptions
 
 __all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay"]
@@ -66,18 +64,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 10_000
 """Quarantine rows per replay load (per table)."""
-
-
-@dataclass(eq=False)
-class _Target:
-    """One table a quarantine replays into: its judge, its committer and what the replay did to it."""
-
-    route: Route
-    judge: ReplayJudge
-    committer: ReplayCommitter | None  # None in a dry run
-    tables: ReplayTables | None
-    known: int
-    report: TableReport
 
 
 class QuarantineReplay:
@@ -141,7 +127,9 @@ class QuarantineReplay:
         summary = ReplaySummary(self.run_id, self.dry_run)
         sources = self._sources(summary)
         for listener in self.listeners:
-            listener.on_start(self.run_id, [(s, [r.sink.table_uri for r in self._targets_of(route)]) for route, s in sources])
+            listener.on_start(
+                self.run_id, [(s, [r.sink.table_uri for r in self._targets_of(route)]) for route, s in sources]
+            )
         try:
             for route, snapshot in sources:
                 summary.reports += self._replay(route, snapshot)
@@ -158,7 +146,9 @@ class QuarantineReplay:
         names = {r.table_name for r in self.contracts.routes}
         unknown = set(self.filter.tables) - names
         if unknown:
-            raise ConfigError(f"no route lands into {', '.join(sorted(unknown))}; the tables are {', '.join(sorted(names))}")
+            raise ConfigError(
+                f"no route lands into {', '.join(sorted(unknown))}; the tables are {', '.join(sorted(names))}"
+            )
         found = []
         for route in self.contracts.routes:
             if self.filter.tables and route.table_name not in self.filter.tables:
@@ -196,7 +186,7 @@ class QuarantineReplay:
                 if state in ("replayed", "value_discarded"):
                     report.skipped[state] += 1
                     continue
-                pending.append((_candidate(row, resolved), resolved))
+                pending.append((candidate_of(row, resolved), resolved))
                 if len(pending) >= self.batch_size:
                     self._chunk(route, snapshot, targets, pending)
                     pending = []
@@ -210,7 +200,7 @@ class QuarantineReplay:
         self,
         route: Route,
         snapshot: QuarantineSnapshot,
-        targets: dict[str, _Target],
+        targets: dict[str, Target],
         pending: Sequence[tuple[Candidate, RowState | None]],
     ) -> None:
         """One replay load per table the chunk's events go to."""
@@ -249,13 +239,13 @@ class QuarantineReplay:
         if tables == "evolve":
             return route.table_name, ()
         reason = (
-            f"no route for {field}={value!r} (routes: {', '.join(sorted(self.contracts.by_value))}) and new tables are "
-            f"{'frozen' if tables == 'freeze' else 'discarded'} (tables: {tables})"
+            f"no route for {field}={value!r} (routes: {', '.join(sorted(self.contracts.by_value))}) and new tables "
+            f"are {'frozen' if tables == 'freeze' else 'discarded'} (tables: {tables})"
         )
         return route.table_name, (Violation(field, "route_unknown", reason, "tables", tables),)
 
     def _load(
-        self, target: _Target, snapshot: QuarantineSnapshot, taken: Sequence[tuple[Candidate, tuple[Violation, ...]]]
+        self, target: Target, snapshot: QuarantineSnapshot, taken: Sequence[tuple[Candidate, tuple[Violation, ...]]]
     ) -> None:
         """Judge the events and commit them as one replay load into ``target``'s table."""
         load_id, now = uuid.uuid4().hex, dt.datetime.now(dt.UTC)
@@ -279,7 +269,7 @@ class QuarantineReplay:
         if target.committer is None or target.tables is None:  # a dry run
             _sample(report, candidates, statuses, violations)
             return
-        load = self._load_record(target, load_id, landed_at, snapshot.version, started_at=now)
+        load = target.load_record(load_id, landed_at, snapshot.version, run_id=self.run_id, started_at=now)
         metadata = replay_metadata(
             load, app_id=target.tables.app_id, quarantine=snapshot.name, quarantine_version=snapshot.version
         )
@@ -301,7 +291,7 @@ class QuarantineReplay:
             statuses.count("still_failing")
         )
 
-    def _committed(self, target: _Target, load: LoadRecord, snapshot: QuarantineSnapshot, *, completed: bool) -> None:
+    def _committed(self, target: Target, load: LoadRecord, snapshot: QuarantineSnapshot, *, completed: bool) -> None:
         (target.report.completed if completed else target.report.loads).append(load)
         metrics.QUARANTINE_REPLAYED.labels(self.config.name, target.route.table_name).inc(load.rows_landed)
         logger.info(
@@ -316,153 +306,45 @@ class QuarantineReplay:
         for listener in self.listeners:
             listener.on_load(load, snapshot)
 
-    def _load_record(
-        self, target: _Target, load_id: str, landed: Sequence[Candidate], quarantine_version: int, *, started_at: dt.datetime,
-        run_id: str | None = None,
-    ) -> LoadRecord:
-        name, version, schema_hash = target.judge.contract
-        sink = target.route.sink
-        return LoadRecord(
-            load_id=load_id,
-            run_id=run_id or self.run_id,
-            pipeline=self.config.name,
-            table_name=sink.table_name,
-            table_uri=sink.table_uri,
-            consumer_group=self.config.source.consumer_group,
-            contract_name=name,
-            contract_version=version,
-            contract_hash=schema_hash,
-            rows_landed=len(landed),
-            rows_quarantined=0,
-            bytes=sum(c.size for c in landed),
-            close_reason="replay",
-            offsets=_ranges(c.key for c in landed),
-            delta_version=None,
-            quarantine_delta_version=quarantine_version,
-            started_at=started_at,
-            committed_at=started_at,
-        )
-
     def _resolutions_table(self, route: Route) -> DeltaTableWriter | None:
         sink = route.sink
         if self.dry_run:
             return None
         return DeltaTableWriter(
-            sink.resolved_resolutions_uri, RESOLUTIONS_SCHEMA, name=sink.resolutions_name, storage_options=sink.storage_options
+            sink.resolved_resolutions_uri,
+            RESOLUTIONS_SCHEMA,
+            name=sink.resolutions_name,
+            storage_options=sink.storage_options,
         )
 
     def _target(
         self, route: Route, source: Route, snapshot: QuarantineSnapshot, resolutions: DeltaTableWriter | None
-    ) -> _Target:
-        """Open the tables of ``route`` as a replay target of ``source``'s quarantine, and complete the load a crash
-        interrupted there."""
+    ) -> Target:
+        """``route``'s table as a target of ``source``'s quarantine, with the load a crash interrupted there
+        completed first."""
         judge = ReplayJudge.for_route(route, registry=self.registry, options=self.options, record=not self.dry_run)
-        sink = route.sink
-        report = TableReport(snapshot.name, sink.table_name, snapshot.version)
-        report.contract = f"{judge.contract[0]} v{judge.contract[1]}"
-        if resolutions is None:  # dry run: read what exists, create nothing
-            existing = DeltaTableWriter.existing(sink.table_uri, name=sink.table_name, storage_options=sink.storage_options)
-            judge.open(existing.schema if existing is not None else judge.table_schema)
-            return _Target(route, judge, None, None, 0, report)
-        table = DeltaTableWriter(sink.table_uri, judge.table_schema, name=sink.table_name, storage_options=sink.storage_options)
-        loads = DeltaTableWriter(sink.resolved_loads_uri, LOADS_SCHEMA, name="_loads", storage_options=sink.storage_options)
-        tables = ReplayTables(sink.table_name, source.sink.quarantine_name, resolutions, table, loads)
-        committer = ReplayCommitter(tables)
-        committer.open()
-        judge.open(table.schema)
-        position = committer.position()
-        target = _Target(route, judge, committer, tables, position.last, report)
-        if position.interrupted is not None:
-            self._complete(target, snapshot, position.interrupted, table_holds=position.table >= position.interrupted)
+        target = open_target(
+            route,
+            judge,
+            quarantine=source.sink.quarantine_name,
+            report=TableReport(snapshot.name, route.table_name, snapshot.version),
+            resolutions=resolutions,
+            pipeline=self.config.name,
+            consumer_group=self.config.source.consumer_group,
+        )
+        if target.interrupted is not None:
+            load = complete_interrupted(target, snapshot, run_id=self.run_id)
+            self._committed(target, load, snapshot, completed=True)
         return target
 
-    def _complete(self, target: _Target, snapshot: QuarantineSnapshot, sequence: int, *, table_holds: bool) -> None:
-        """Complete replay load ``sequence``, whose resolutions a crash left without its table or ``_loads`` commit:
-        its replayed rows are read from the quarantine and judged again, and land under its own id."""
-        tables, committer = target.tables, target.committer
-        if tables is None or committer is None:
-            return  # a dry run completes nothing
-        name = tables.table_name.replace("'", "''")
-        rows = read_table(
-            tables.resolutions.uri,
-            where=f"replay_sequence = {int(sequence)} AND table_name = '{name}'",
-            storage_options=target.route.sink.storage_options,
-        ).to_pylist()
-        replayed = [r for r in rows if r["status"] == "replayed"]
-        first = rows[0] if rows else None
-        load_id = first["replay_load_id"] if first else uuid.uuid4().hex
-        p = METADATA_PREFIX
-        info = next((c for c in tables.resolutions.history(RECOVERY_COMMITS) if c.get(f"{p}load_id") == load_id), {})
-        started = info.get(f"{p}started_at")
-        started_at = dt.datetime.fromisoformat(started) if isinstance(started, str) else dt.datetime.now(dt.UTC)
-        quarantine_version = int(info.get(f"{p}quarantine_version", snapshot.version))
-        keys = {(r["quarantine_load_id"], r["_topic"], r["_partition"], r["_offset"]) for r in replayed}
-        candidates = _fetch(snapshot, keys)
-        if table_holds:
-            landed, accepted = target.judge.table_schema.empty_table(), candidates
-        else:
-            judgement = target.judge.judge(candidates, load_id=load_id, ingested_at=dt.datetime.now(dt.UTC))
-            landed = judgement.landed
-            accepted = [candidates[i] for i in judgement.landed_index]
-            refused = [i for i, s in enumerate(judgement.statuses) if s == "still_failing"]
-            if refused:  # the contract changed since the load was planned: say so in the resolutions
-                correction = resolution_rows(
-                    [candidates[i].key for i in refused],
-                    ["still_failing"] * len(refused),
-                    [judgement.violations[i] for i in refused],
-                    table_name=tables.table_name,
-                    load_id=load_id,
-                    run_id=self.run_id,
-                    contract=target.judge.contract,
-                    resolved_at=dt.datetime.now(dt.UTC),
-                    sequence=sequence,
-                )
-                tables.resolutions.append(correction, transactions={}, metadata={f"{p}load_id": load_id})
-        load = self._load_record(
-            target, load_id, accepted, quarantine_version, started_at=started_at, run_id=first["replay_run_id"] if first else None
-        )
-        metadata = replay_metadata(load, app_id=tables.app_id, quarantine=snapshot.name, quarantine_version=quarantine_version)
-        outcome = committer.finish(sequence, landed, load, metadata=metadata)
-        self._committed(target, outcome.load, snapshot, completed=True)
 
-
-def _candidate(row: dict, resolved: RowState | None) -> Candidate:
-    return Candidate(
-        key=(row["_load_id"], row["_topic"], row["_partition"], row["_offset"]),
-        source=row["_source"],
-        timestamp=row["_source_timestamp"],
-        raw_key=row["raw_key"],
-        payload=row["raw_payload"],
-        refused_by=resolved.contract_version if resolved is not None else row["contract_version"],
-        refused_hash=resolved.contract_hash if resolved is not None else row["contract_hash"],
-        prior=tuple(resolved.violations if resolved is not None else row["violations"]),
-    )
-
-
-def _fetch(snapshot: QuarantineSnapshot, keys: set[Key]) -> list[Candidate]:
-    """The quarantine rows named ``keys`` (in the snapshot), as candidates judged afresh."""
-    return [_candidate(row, None) for row in snapshot.named(keys)]
-
-
-def _ranges(keys: Iterable[Key]) -> tuple[OffsetRange, ...]:
-    """The events' coordinates as inclusive ranges of consecutive offsets, per topic and partition."""
-    by_partition: dict[tuple[str, int], list[int]] = {}
-    for _, topic, partition, offset in keys:
-        by_partition.setdefault((topic, partition), []).append(offset)
-    ranges = []
-    for (topic, partition), offsets in sorted(by_partition.items()):
-        offsets.sort()
-        first = last = offsets[0]
-        for offset in offsets[1:]:
-            if offset > last + 1:
-                ranges.append(OffsetRange(topic, partition, first, last))
-                first = offset
-            last = offset
-        ranges.append(OffsetRange(topic, partition, first, last))
-    return tuple(ranges)
-
-
-def _sample(report: TableReport, candidates: Sequence[Candidate], statuses: Sequence[Status], violations: Sequence) -> None:
+def _sample(
+    report: TableReport,
+    candidates: Sequence[Candidate],
+    statuses: Sequence[Status],
+    violations: Sequence[tuple[Violation, ...]],
+) -> None:
+    """A dry run's report keeps the first few events that would land and that would still fail."""
     for candidate, status, each in zip(candidates, statuses, violations, strict=True):
         wanted = sum(1 for s in report.samples if s["would"] == status)
         if wanted >= SAMPLES:

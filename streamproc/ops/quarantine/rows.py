@@ -182,7 +182,9 @@ class QuarantineSnapshot:
     rows: int
 
     @classmethod
-    def open(cls, uri: str, name: str, *, storage_options: Mapping[str, str] | None = None) -> QuarantineSnapshot | None:
+    def open(
+        cls, uri: str, name: str, *, storage_options: Mapping[str, str] | None = None
+    ) -> QuarantineSnapshot | None:
         """The quarantine table at ``uri`` as of now, or ``None`` when there is none yet.
 
         Raises:
@@ -232,7 +234,8 @@ class QuarantineSnapshot:
         if not wanted:
             return []
         load_ids = ", ".join("'" + load_id.replace("'", "''") + "'" for load_id in sorted({k[0] for k in wanted}))
-        found = [row for piece in self.scan(f"_load_id IN ({load_ids})") for row in piece.to_pylist() if key_of(row) in wanted]
+        pieces = self.scan(f"_load_id IN ({load_ids})")
+        found = [row for piece in pieces for row in piece.to_pylist() if key_of(row) in wanted]
         return sorted(found, key=key_of)
 
 

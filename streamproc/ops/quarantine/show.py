@@ -135,7 +135,9 @@ def _view(
 ) -> QuarantineView:
     sink = route.sink
     view = QuarantineView(sink.table_name, sink.quarantine_name, sink.resolved_quarantine_uri, status=status)
-    snapshot = QuarantineSnapshot.open(sink.resolved_quarantine_uri, sink.quarantine_name, storage_options=sink.storage_options)
+    snapshot = QuarantineSnapshot.open(
+        sink.resolved_quarantine_uri, sink.quarantine_name, storage_options=sink.storage_options
+    )
     if snapshot is None:
         return view
     view.version = snapshot.version

@@ -53,7 +53,8 @@ def _land(config: Path, events: list[dict[str, Any] | bytes]) -> None:
     )
     landing.open()
     batch = MicroBatch.of(
-        [SourceRecord(TOPIC, 0, o, e if isinstance(e, bytes) else json.dumps(e).encode()) for o, e in enumerate(events)],
+        [SourceRecord(TOPIC, 0, o, e if isinstance(e, bytes) else json.dumps(e).encode()) for o, e in
+         enumerate(events)],
         close_reason="rows",
     )
     landing.committer.commit(landing.preparer.prepare(batch, load_id=uuid.uuid4().hex))
@@ -111,7 +112,7 @@ def test_each_routes_quarantine_replays_into_its_own_table(tmp_path: Path) -> No
 def test_a_v1_event_is_migrated_as_the_pipeline_migrates_it(tmp_path: Path) -> None:
     _land(
         _config(tmp_path, "PaymentV1", name="v1"),
-        [{"payment_id": 1, "currency": "EUR"}, {"payment_id": 2, "currency": "gbp"}, {"payment_id": 3, "currency": "chf"}],
+        [{"payment_id": n, "currency": currency} for n, currency in ((1, "EUR"), (2, "gbp"), (3, "chf"))],
     )
 
     summary = _replay(_config(tmp_path, "PaymentV2", name="v2"))
@@ -119,7 +120,8 @@ def test_a_v1_event_is_migrated_as_the_pipeline_migrates_it(tmp_path: Path) -> N
     (report,) = summary.reports
     assert (report.landed, report.still_failing) == (1, 1)
     rows = read_table(str(tmp_path / "lake" / "events")).to_pylist()
-    assert sorted((r["payment_id"], r["currency"], r["_contract_version"]) for r in rows) == [(1, "EUR", 1), (2, "GBP", 2)]
+    landed = sorted((r["payment_id"], r["currency"], r["_contract_version"]) for r in rows)
+    assert landed == [(1, "EUR", 1), (2, "GBP", 2)]
     (failing,) = [r for r in read_table(str(tmp_path / "lake" / "events__quarantine_resolutions")).to_pylist()
                   if r["status"] == "still_failing"]
     assert (failing["_offset"], failing["violations"][0]["type"]) == (2, "literal_error")  # "CHF", after migration
