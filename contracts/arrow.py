@@ -20,10 +20,18 @@ Python / pydantic           Arrow
 ``tuple[T, ...]``
 ``dict[str, T]``            ``map<string, T>``
 a nested ``BaseModel``      ``struct<...>``
+a union of models           ``struct<...>``: every member's fields (nullable
+(``A | B``, tagged or not)  unless every member has it non-null); a field
+                            in several members must map to one type
+IP addresses, networks,     ``string`` (their text)
+interfaces; URLs,
+``EmailStr``, ``NameEmail``
+``Any``                     ``string``: the value as JSON text
 ``T | None``                ``T``, nullable
 ==========================  ===========================================
 
-Computed fields (``@computed_field``) are columns too, typed by their return annotation.
+Computed fields (``@computed_field``) are columns too, typed by their return annotation. How dumped values become
+column values (UUIDs and URLs as text, ``Any`` as JSON) is :mod:`contracts.dumps`.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import ipaddress
 import types
 import typing
 import uuid
@@ -109,14 +118,18 @@ def arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
     """
     if annotation in _PYDANTIC_TYPES:
         return _SCALARS[_PYDANTIC_TYPES[annotation]], False
-    if getattr(annotation, "__name__", None) in ("EmailStr", "NameEmail"):
+    if getattr(annotation, "__name__", None) in ("EmailStr", "NameEmail") or _is_text(annotation):
         return pa.string(), False
+    if annotation is Any:
+        return pa.string(), True  # JSON text; JSON's null is a null
     origin = get_origin(annotation)
     if origin is Annotated:
         return arrow_type(get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         members = [a for a in get_args(annotation) if a is not type(None)]
         nullable = len(members) < len(get_args(annotation))
+        if len(members) > 1 and all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
+            return _merged_struct(annotation, members), nullable
         if len(members) != 1:
             raise UnsupportedTypeError(f"a union of several types ({annotation}) has no single Arrow type")
         inner, inner_nullable = arrow_type(members[0])
@@ -154,3 +167,37 @@ def arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
             if issubclass(annotation, python_type):
                 return _SCALARS[python_type], False
     raise UnsupportedTypeError(f"no Arrow type for {annotation!r}")
+
+
+# Types pydantic dumps as objects whose text is the value (contracts.dumps converts them).
+_TEXT_TYPES: tuple[type, ...] = (
+    ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network, ipaddress.IPv6Network,
+    ipaddress.IPv4Interface, ipaddress.IPv6Interface,
+    pydantic.IPvAnyAddress, pydantic.IPvAnyNetwork, pydantic.IPvAnyInterface, pydantic.NameEmail,
+    pydantic.AnyUrl, pydantic.networks._BaseMultiHostUrl,
+)
+
+
+def _is_text(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, _TEXT_TYPES)
+
+
+def _merged_struct(annotation: Any, members: list[type[BaseModel]]) -> pa.StructType:
+    """One struct for a union of models: each member's fields in order of first appearance, nullable unless every
+    member has the field non-nullable (an event of another member leaves it null)."""
+    merged: dict[str, pa.Field] = {}
+    required: dict[str, int] = {}
+    for member in members:
+        for f in contract_arrow_schema(member):
+            known = merged.get(f.name)
+            if known is None:
+                merged[f.name] = f
+            elif not known.type.equals(f.type):
+                raise UnsupportedTypeError(
+                    f"{annotation}: field {f.name!r} is {known.type} in one member and {f.type} in another"
+                )
+            if not f.nullable:
+                required[f.name] = required.get(f.name, 0) + 1
+    return pa.struct(
+        [f.with_nullable(required.get(name, 0) < len(members)) for name, f in merged.items()]
+    )

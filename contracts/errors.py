@@ -11,7 +11,7 @@ ContractError                      root: anything raised by ``contracts``
 └── RegistryConflictError          another process registered the same version first (retry after reloading)
 ```
 
-An invalid event is *data* (a :class:`contracts.validate.Rejection`), never an exception, except under
+An invalid event is *data* (a :class:`contracts.results.Rejection`), never an exception, except under
 ``freeze`` where stopping is the point (STYLE rule 2).
 """
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from contracts.compatibility import Verdict
-    from contracts.validate import Rejection
+    from contracts.results import Rejection
 
 __all__ = [
     "ContractError",

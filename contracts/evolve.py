@@ -19,12 +19,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
 from contracts.modes import ResolvedModes
+from contracts.results import EvolvedColumn, TypeName
 
 __all__ = [
     "TypeName",
@@ -41,15 +41,6 @@ __all__ = [
     "NULL_ERRORS",
 ]
 
-TypeName = Literal["bool", "bigint", "double", "text", "json"]
-
-_ARROW: dict[str, pa.DataType] = {
-    "bool": pa.bool_(),
-    "bigint": pa.int64(),
-    "double": pa.float64(),
-    "text": pa.string(),
-    "json": pa.string(),
-}
 _JSON_SCHEMA: dict[str, dict[str, Any]] = {
     "bool": {"type": "boolean"},
     "bigint": {"type": "integer"},
@@ -75,34 +66,6 @@ TYPE_ERRORS = frozenset(
 NULL_ERRORS = frozenset({"missing"})
 """``missing`` and a null where the type forbids one (reported as the type's ``*_type`` error with a ``None``
 input) become nulls under ``data_type: evolve``."""
-
-
-@dataclass(frozen=True, slots=True)
-class EvolvedColumn:
-    """A column the data added to a table.
-
-    Attributes:
-        name: the column (``coupon`` or ``amount__v_text``).
-        type_name: dlt's type name of its values.
-        entity: ``columns`` (a new key) or ``data_type`` (a variant column).
-        variant_of: for a variant column, the column whose values did not fit.
-    """
-
-    name: str
-    type_name: TypeName
-    entity: Literal["columns", "data_type"]
-    variant_of: str | None = None
-
-    @property
-    def arrow_type(self) -> pa.DataType:
-        return _ARROW[self.type_name]
-
-    def arrow_field(self) -> pa.Field:
-        """A nullable Arrow field with the metadata that marks it evolved."""
-        metadata = {"streamproc.evolved": self.type_name, "streamproc.entity": self.entity}
-        if self.variant_of:
-            metadata["streamproc.variant_of"] = self.variant_of
-        return pa.field(self.name, self.arrow_type, nullable=True, metadata=metadata)
 
 
 def type_name_of(value: Any) -> TypeName:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # contracts.diff imports this module, and contracts.declare imports contracts.diff
-    from contracts.declare import Contract
+from pydantic import BaseModel
 
 __all__ = ["canonical_json_schema", "schema_hash", "hash_json_schema", "hashed_schema"]
 
@@ -26,14 +25,14 @@ _NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs", "definit
 _DATA = frozenset({"default", "const", "enum", "discriminator", "dependentRequired"})
 
 
-def canonical_json_schema(contract: type[Contract]) -> dict[str, Any]:
+def canonical_json_schema(contract: type[BaseModel]) -> dict[str, Any]:
     """The contract's JSON Schema (draft 2020-12, as pydantic emits it) without the top-level title."""
     schema = contract.model_json_schema(mode="validation")
     schema.pop("title", None)
     return schema
 
 
-def schema_hash(contract: type[Contract]) -> str:
+def schema_hash(contract: type[BaseModel]) -> str:
     """``sha256:<64 hex digits>`` of the canonical JSON Schema (see :func:`hash_json_schema`)."""
     return hash_json_schema(canonical_json_schema(contract))
 

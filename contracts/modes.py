@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Any, ClassVar, Protocol, get_args
 
 from contracts.errors import ContractDeclarationError
-
-if TYPE_CHECKING:
-    from contracts.declare import Contract
+from contracts.results import Entity, ModeName
 
 __all__ = [
     "Entity",
@@ -37,9 +35,6 @@ __all__ = [
     "expand_mode_spec",
     "resolve_modes",
 ]
-
-Entity = Literal["tables", "columns", "data_type"]
-ModeName = Literal["evolve", "freeze", "discard_row", "discard_value"]
 
 ENTITIES: tuple[Entity, ...] = get_args(Entity)
 MODES: tuple[ModeName, ...] = get_args(ModeName)
@@ -160,7 +155,20 @@ class ResolvedModes:
         )
 
 
-def resolve_modes(contract: type[Contract], pipeline: ModeSpec | None = None) -> ResolvedModes:
+class _ModeDeclaration(Protocol):
+    declared_modes: Mapping[Entity, ModeName]
+    field_modes: Mapping[str, Any]
+
+
+class DeclaredContract(Protocol):
+    """What :func:`resolve_modes` reads of a contract class (:class:`contracts.Contract`): its declaration.
+
+    A protocol, so that this module need not import :mod:`contracts.declare` (which imports this one)."""
+
+    __contract__: ClassVar[_ModeDeclaration]
+
+
+def resolve_modes(contract: type[DeclaredContract], pipeline: ModeSpec | None = None) -> ResolvedModes:
     """The modes in force for ``contract`` when the pipeline config says ``contract_mode: pipeline``.
 
     Raises:

@@ -16,21 +16,16 @@ The harshest mode of an event's violations decides (freeze > discard_row > disca
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import enum
 import json
-import weakref
-import types
-import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
+from typing import Annotated, Any, Optional
 
-import pydantic
 import msgspec
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import ValidationError, create_model
+from pydantic_core import PydanticSerializationError
 
 from contracts.declare import Contract
+from contracts.dumps import model_converter, overflow_check
 from contracts.evolve import (
     NULL_ERRORS,
     TYPE_ERRORS,
@@ -41,11 +36,10 @@ from contracts.evolve import (
     type_name_of,
     variant_name,
 )
+from contracts.fast.redecode import Redecoder
 from contracts.modes import SEVERITY, Entity, ResolvedModes
 
-__all__ = ["IntKeys", "RowJudge", "RowVerdict", "classify_malformed", "int64_overflows", "int_keys"]
-
-_INT64 = (-(2**63), 2**63 - 1)
+__all__ = ["RowJudge", "RowVerdict", "classify_malformed"]
 
 
 @dataclass(slots=True)
@@ -59,6 +53,8 @@ class RowVerdict:
             ``row_discarded`` or ``malformed``.
         removed: top-level values removed by ``discard_value`` (field → original value).
         frozen: a violation's mode is ``freeze``.
+        dumped: instead of ``row``, for an event valid as sent: pydantic's JSON dump of it, for the decoder to land
+            (:mod:`contracts.fast.redecode`).
     """
 
     row: dict[str, Any] | None
@@ -66,6 +62,7 @@ class RowVerdict:
     disposition: str | None = None
     removed: dict[str, Any] = field(default_factory=dict)
     frozen: bool = False
+    dumped: bytes | None = None
 
 
 class RowJudge:
@@ -76,10 +73,12 @@ class RowJudge:
         modes: the modes in force.
         evolved: the evolved columns the table already has (name → column); new ones found while judging are
             added to :attr:`new_columns` (and to ``evolved``).
+        redecoder: land events valid as sent through their JSON dump (:attr:`RowVerdict.dumped`).
     """
 
     def __init__(
-        self, contract: type[Contract], modes: ResolvedModes, evolved: dict[str, EvolvedColumn] | None = None
+        self, contract: type[Contract], modes: ResolvedModes, evolved: dict[str, EvolvedColumn] | None = None,
+        *, redecoder: Redecoder | None = None,
     ) -> None:
         self.contract = contract
         self.modes = modes
@@ -88,19 +87,27 @@ class RowJudge:
         self._fields = frozenset(contract.model_fields)
         self._evolvable = evolvable_fields(self._fields, modes)
         self._lenient: type[Contract] | None = None
-        self._int_keys = int_keys(contract)
+        self._overflows = overflow_check(contract)
+        self._convert = model_converter(contract)
+        self._redecoder = redecoder
 
-    def judge(self, payload: bytes | None) -> RowVerdict:
-        """The verdict on one raw event (never raises for bad data)."""
+    def judge(self, payload: bytes | None, *, dump: bool = True) -> RowVerdict:
+        """The verdict on one raw event (never raises for bad data); ``dump``: an event valid as sent comes back
+        as its JSON dump when the judge has a redecoder."""
         try:
             model = self.contract.model_validate_json(payload if payload is not None else b"")
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
         else:
-            row = self._row(model, {})
-            overflow = int64_overflows(row, self._int_keys)
+            if dump and self._redecoder is not None:
+                try:
+                    return RowVerdict(None, dumped=self._redecoder.dump(model))
+                except PydanticSerializationError:  # e.g. bytes that are not UTF-8: dumped to Python instead
+                    pass
+            row = model.model_dump()
+            overflow = self._overflows(row)
             if not overflow:
-                return RowVerdict(row)
+                return RowVerdict(self._landed(row))
             return self._resolve(_document(payload), overflow)
         malformed = classify_malformed(payload, errors)
         if malformed is not None:
@@ -113,9 +120,9 @@ class RowJudge:
             model = self.contract.model_validate(document)
         except ValidationError as exc:
             return self._resolve(document, exc.errors(include_url=False))
-        row = self._row(model, {})
-        overflow = int64_overflows(row, self._int_keys)
-        return self._resolve(document, overflow) if overflow else RowVerdict(row)
+        row = model.model_dump()
+        overflow = self._overflows(row)
+        return self._resolve(document, overflow) if overflow else RowVerdict(self._landed(row))
 
     def _resolve(self, document: dict[str, Any], errors: list[Any]) -> RowVerdict:
         violations = []
@@ -146,9 +153,10 @@ class RowJudge:
         model = self._validate_lenient(kept)
         if model is None:
             return RowVerdict(None, violations, "row_discarded")
-        row = self._row(model, {})
-        if int64_overflows(row, self._int_keys):  # a value the table cannot hold is still in the row
+        row = model.model_dump()
+        if self._overflows(row):  # a value the table cannot hold is still in the row
             return RowVerdict(None, violations, "row_discarded")
+        row = self._landed(row)
         for key, move in moves.items():
             if move is not None:
                 row[move[0]] = move[1]
@@ -238,10 +246,9 @@ class RowJudge:
             )
         return self._lenient  # type: ignore[return-value]
 
-    def _row(self, model: Contract, extras: dict[str, Any]) -> dict[str, Any]:
-        row = model.model_dump(mode="python")
-        row.update(extras)
-        return row
+    def _landed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A dumped row with the values its columns take (:mod:`contracts.dumps`)."""
+        return row if self._convert is None else self._convert(row)  # type: ignore[no-any-return]
 
 
 def _document(payload: bytes | None) -> dict[str, Any]:
@@ -266,113 +273,6 @@ def _json_type(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "array" if isinstance(value, list | tuple) else "object"
-
-
-@dataclass(frozen=True, slots=True)
-class IntKeys:
-    """The keys of a contract's dumped rows (``model_dump``, python mode) that can hold an ``int``.
-
-    Attributes:
-        scalars: keys whose value is an ``int`` or something that is never one (``None``, another scalar).
-        nested: keys whose value may hold ints anywhere inside (nested models, lists, dicts, ``Any``): walked.
-    """
-
-    scalars: tuple[str, ...]
-    nested: tuple[str, ...]
-
-
-def int_keys(contract: type[BaseModel]) -> IntKeys | None:
-    """Where a contract's dumped rows can hold an ``int``, from its fields' and computed fields' types; ``None``
-    when the dump's shape does not follow from the types (serializers, dumps by alias): then walk every value."""
-    if contract not in _INT_KEYS:
-        _INT_KEYS[contract] = _int_keys(contract)
-    return _INT_KEYS[contract]
-
-
-_INT_KEYS: weakref.WeakKeyDictionary[type, IntKeys | None] = weakref.WeakKeyDictionary()
-
-
-def _int_keys(contract: type[BaseModel]) -> IntKeys | None:
-    decorators = contract.__pydantic_decorators__
-    config = contract.model_config
-    if (decorators.field_serializers or decorators.model_serializers or config.get("serialize_by_alias")
-            or config.get("use_enum_values")):
-        return None
-    scalars: list[str] = []
-    nested: list[str] = []
-    types = [(name, info.annotation) for name, info in contract.model_fields.items()]
-    types += [(name, info.return_type) for name, info in contract.model_computed_fields.items()]
-    for name, annotation in types:
-        holds = _holds_int(annotation)
-        if holds == "scalar":
-            scalars.append(name)
-        elif holds == "nested":
-            nested.append(name)
-    return IntKeys(tuple(scalars), tuple(nested))
-
-
-# Types whose dumped values are never an int nor hold one (pydantic's own markers included).
-_NEVER_INT = (
-    str, bytes, float, bool, dt.datetime, dt.date, dt.time, dt.timedelta, decimal.Decimal, uuid.UUID, enum.Enum,
-    pydantic.AwareDatetime, pydantic.NaiveDatetime, pydantic.FutureDatetime, pydantic.PastDatetime,
-    pydantic.FutureDate, pydantic.PastDate, pydantic.SecretStr, pydantic.SecretBytes,
-)
-
-
-def _holds_int(annotation: Any) -> Literal["no", "scalar", "nested"]:
-    """Whether a value of this type, as pydantic dumps it in python mode, is an ``int`` or may hold one inside."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _holds_int(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        found = {_holds_int(member) for member in get_args(annotation)}
-        return "nested" if "nested" in found else "scalar" if "scalar" in found else "no"
-    if origin is Literal:
-        return "scalar" if any(type(v) is int for v in get_args(annotation)) else "no"
-    if annotation is type(None) or (isinstance(annotation, type) and issubclass(annotation, _NEVER_INT)):
-        return "no"  # a float field dumps a float even when the JSON sent an integer; bool and enums are not int
-    if annotation is int:
-        return "scalar"
-    return "nested"  # a model, a container, Any, a custom type: walk its dumped value
-
-
-def int64_overflows(row: dict[str, Any], keys: IntKeys | None = None) -> list[dict[str, Any]]:
-    """Errors (pydantic's shape) for integers an int64 column cannot hold: pydantic's ``int`` is unbounded.
-
-    Args:
-        row: a dumped row (``model_dump``, python mode).
-        keys: where the row can hold an int (:func:`int_keys`); default: every value is walked.
-
-    Returns:
-        One error per overflowing int (``loc``, ``type`` ``int64_overflow``, ``msg``), in the row's key order.
-    """
-    found: list[dict[str, Any]] = []
-    if keys is None:
-        for key, value in row.items():
-            _walk(value, (key,), found)
-        return found
-    low, high = _INT64
-    for key in keys.scalars:
-        value = row.get(key)
-        if type(value) is int and not low <= value <= high:
-            _walk(value, (key,), found)
-    for key in keys.nested:
-        _walk(row.get(key), (key,), found)
-    if len(found) > 1:  # scalars were checked before nested keys: back to the row's order
-        order = {key: position for position, key in enumerate(row)}
-        found.sort(key=lambda error: order.get(error["loc"][0], len(order)))
-    return found
-
-
-def _walk(value: Any, loc: tuple[str | int, ...], found: list[dict[str, Any]]) -> None:
-    if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
-        found.append({"loc": loc, "type": "int64_overflow", "msg": "Input should fit a 64-bit integer column"})
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _walk(item, (*loc, key), found)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for position, item in enumerate(value):
-            _walk(item, (*loc, position), found)
 
 
 def classify_malformed(

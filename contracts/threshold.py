@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from contracts.errors import ContractDeclarationError, ContractError
 
 if TYPE_CHECKING:
-    from contracts.validate import ValidationResult
+    from contracts.results import ValidationResult
 
 __all__ = ["QuarantineThreshold", "QuarantineThresholdExceeded", "ThresholdSpec", "check_threshold"]
 

@@ -14,89 +14,25 @@ an inferred contract version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from contracts.arrow import contract_arrow_schema
 from contracts.declare import Contract
-from contracts.errors import ContractFrozenError
+from contracts.evolve import evolvable_fields, with_evolvable_nullable
 from contracts.fast import fast_plan
-from contracts.evolve import EvolvedColumn, evolvable_fields, with_evolvable_nullable
-from contracts.modes import Entity, ModeName, ResolvedModes, resolve_modes
+from contracts.fast.redecode import redecoder
+from contracts.modes import ResolvedModes, resolve_modes
+from contracts.perrow import judge_rows
+from contracts.results import Disposition, EvolvedColumn, Rejection, ValidationResult, Violation
 from contracts.row import RowJudge
 
 __all__ = ["Violation", "Rejection", "Disposition", "ValidationResult", "validate_batch", "accepted_schema"]
 
-Disposition = Literal["row_discarded", "value_discarded", "malformed"]
-
 FAST_PATH_MIN_EVENTS = 8
 """Smaller batches go straight to the per-row path (the fast path's fixed costs would dominate)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One reason an event broke its contract.
-
-    Attributes:
-        loc: dotted path of the offending field (``items.0.sku``); empty for the whole event.
-        type: pydantic's error type (``int_parsing``, ``missing``, ``extra_forbidden``...) or one of
-            ``utf8_invalid``, ``json_invalid``, ``not_an_object`` for malformed payloads.
-        message: pydantic's human-readable message.
-        entity: ``columns``, ``data_type``, ``tables`` or ``payload``.
-        mode: the mode that applied to the entity; ``None`` for ``payload``.
-        value_type: the JSON type of the offending value (``string``, ``integer``, ``number``, ``boolean``,
-            ``null``, ``object``, ``array``; ``missing`` when absent), when one was there to judge.
-    """
-
-    loc: str
-    type: str
-    message: str
-    entity: Entity | Literal["payload"]
-    mode: ModeName | None
-    value_type: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """An event (or part of one) that did not land as sent.
-
-    Attributes:
-        index: the event's position in the validated batch (pair it with its source coordinates).
-        contract_name, contract_version: the contract that judged it.
-        violations: every violation found, in pydantic's order.
-        disposition: ``row_discarded`` (not landed), ``value_discarded`` (landed without the offending values,
-            which are listed in ``removed``), or ``malformed`` (not landed).
-        removed: the removed top-level values for ``value_discarded``: field → original value.
-    """
-
-    index: int
-    contract_name: str
-    contract_version: int
-    violations: tuple[Violation, ...]
-    disposition: Disposition
-    removed: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationResult:
-    """The verdicts on one batch.
-
-    Attributes:
-        accepted: the landed rows, with the contract's Arrow schema (:func:`contract_arrow_schema`).
-        accepted_index: for each accepted row, its event's position in the batch (ascending).
-        rejected: one :class:`Rejection` per rejected or value-discarded event (ascending index). A
-            ``value_discarded`` event is in both ``accepted`` and ``rejected``.
-        new_columns: evolved columns this batch added (not among the ``evolved`` passed in), first seen first.
-    """
-
-    accepted: pa.Table
-    accepted_index: list[int]
-    rejected: list[Rejection]
-    new_columns: tuple[EvolvedColumn, ...] = ()
 
 
 def validate_batch(
@@ -129,66 +65,47 @@ def validate_batch(
         ContractFrozenError: the first event that violates an entity in ``freeze`` mode, with the evidence.
     """
     modes = modes or resolve_modes(contract)
-    judge = RowJudge(contract, modes, dict(evolved or {}))
+    dumps = redecoder(contract)
+    judge = RowJudge(contract, modes, dict(evolved or {}), redecoder=dumps)
     plan = fast_plan(contract) if fast or (fast is None and len(payloads) >= FAST_PATH_MIN_EVENTS) else None
     split = plan.split(payloads) if plan is not None else None
-    per_row = split.rest if split is not None else range(len(payloads))
-    rows, row_index, rejected = _judge_rows(contract, judge, payloads, per_row)
+    per_row = judge_rows(contract, judge, payloads, split.rest if split is not None else range(len(payloads)), dumps)
     schema = accepted_schema(contract, modes, [*(evolved or {}).values(), *judge.new_columns])
-    accepted_index = row_index
-    if split is None or not split.clean_index:
-        accepted = pa.Table.from_pylist(rows, schema=schema)
-    elif not row_index:  # the usual case: every per-row event rejected; the clean rows are already in order
-        accepted = _conformed(split.clean, schema)
-        accepted_index = split.clean_index
-    else:  # clean events (fast path) and per-row verdicts, back in batch order
-        merged = pa.concat_tables([_conformed(split.clean, schema), pa.Table.from_pylist(rows, schema=schema)])
-        positions = pa.array(split.clean_index + row_index, pa.int64())
+    parts = [(table, index) for table, index in (
+        (split.clean if split is not None else None, split.clean_index if split is not None else []),
+        (per_row.dumped, per_row.dumped_index),
+    ) if table is not None and index]
+    if per_row.rows:
+        parts.append((pa.Table.from_pylist(per_row.rows, schema=schema), per_row.row_index))
+    if not parts:
+        accepted, accepted_index = schema.empty_table(), []
+    elif len(parts) == 1:  # the usual case: the clean events alone, already in order
+        accepted, accepted_index = _conformed(parts[0][0], schema), parts[0][1]
+    else:  # fast path, dumped and Python rows, back in batch order
+        merged = pa.concat_tables([_conformed(table, schema) for table, _ in parts])
+        positions = pa.array([i for _, index in parts for i in index], pa.int64())
         order = pc.sort_indices(positions)
         accepted = merged.take(order)
         accepted_index = positions.take(order).to_pylist()
     return ValidationResult(
-        accepted=accepted, accepted_index=accepted_index, rejected=rejected, new_columns=tuple(judge.new_columns)
+        accepted=accepted, accepted_index=accepted_index, rejected=per_row.rejected,
+        new_columns=tuple(judge.new_columns),
     )
 
 
-def _judge_rows(
-    contract: type[Contract], judge: RowJudge, payloads: Sequence[bytes | None], indices: Iterable[int]
-) -> tuple[list[dict[str, Any]], list[int], list[Rejection]]:
-    """The per-row path over ``indices``: accepted rows with their positions, and rejections (ascending)."""
-    info = contract.__contract__
-    rows: list[dict[str, Any]] = []
-    accepted_index: list[int] = []
-    rejected: list[Rejection] = []
-    for index in indices:
-        verdict = judge.judge(payloads[index])
-        if verdict.disposition is not None:
-            rejection = Rejection(
-                index,
-                info.name,
-                info.version,
-                tuple(Violation(*v) for v in verdict.violations),  # type: ignore[arg-type]
-                verdict.disposition,  # type: ignore[arg-type]
-                verdict.removed,
-            )
-            if verdict.frozen:
-                raise ContractFrozenError(rejection)
-            rejected.append(rejection)
-        if verdict.row is not None:
-            rows.append(verdict.row)
-            accepted_index.append(index)
-    return rows, accepted_index, rejected
-
-
 def _conformed(clean: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Fast-path rows with the accepted schema: evolvable columns nullable, evolved columns null."""
+    """Decoded rows with the accepted schema: evolvable columns nullable, evolved columns null."""
     if clean.schema.equals(schema, check_metadata=True):
         return clean
-    columns = [
-        clean.column(f.name).cast(f.type) if f.name in clean.schema.names else pa.nulls(clean.num_rows, f.type)
-        for f in schema
-    ]
+    columns = [_column(clean, f) if f.name in clean.schema.names else pa.nulls(clean.num_rows, f.type) for f in schema]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _column(table: pa.Table, target: pa.Field) -> pa.ChunkedArray:
+    """A column as the accepted schema types it; cast only when the type differs (a struct's non-nullable child
+    holds nulls under the struct's own nulls, which a cast refuses to view)."""
+    column = table.column(target.name)
+    return column if column.type.equals(target.type) else column.cast(target.type)
 
 
 def accepted_schema(

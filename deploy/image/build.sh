@@ -14,7 +14,9 @@
 #    system left on disk. The base is labelled with a hash of its recipe; a changed recipe makes a new one. The
 #    packages are the ones the official python:3.11-slim-bookworm has that the image uses (libstdc++ for pyarrow and
 #    deltalake, CA certificates, tzdata, netbase), plus passwd for the Dockerfile's useradd.
-# 4. `podman build` of deploy/Dockerfile, unchanged, with --build-arg BASE_IMAGE=$STREAMPROC_BASE_TAG --pull=never.
+# 4. The project's wheel, built here with the contracts' event decoder (Rust) compiled by the host's cargo, into
+#    var/image/dist/ (what `make wheel` does): the image takes it as it is and needs no compiler.
+# 5. `podman build` of deploy/Dockerfile, unchanged, with --build-arg BASE_IMAGE=$STREAMPROC_BASE_TAG --pull=never.
 #    Podman's layer cache makes an unchanged rebuild take seconds, and a change of code (not of pyproject.toml)
 #    reuse the dependencies' layer.
 #
@@ -22,7 +24,8 @@
 # the host's pip (PIP_CERT / PIP_INDEX_URL, or pip's config files) is written into the base's /etc/pip.conf. That
 # base is for local builds only: images for users build FROM python:*-slim (`docker build -f deploy/Dockerfile .`).
 #
-# Environment: STREAMPROC_IMAGE (tag, default localhost/streamproc:latest), STREAMPROC_BASE_TAG (default
+# Environment: STREAMPROC_PYTHON (the Python that builds the wheel, default the checkout's .venv, as `make install`
+# made it with cargo on PATH), STREAMPROC_IMAGE (tag, default localhost/streamproc:latest), STREAMPROC_BASE_TAG (default
 # localhost/streamproc-base:bookworm), STREAMPROC_BASE_IMAGE (build FROM this instead, e.g. python:3.11-slim-bookworm
 # where Docker Hub is reachable: no local base is made). Needs root the first time (apt-get, /etc/containers).
 set -euo pipefail
@@ -134,6 +137,14 @@ make_base() {
         --change "LABEL $RECIPE_LABEL=$recipe" - "$BASE_TAG" >/dev/null
 }
 
+build_wheel() {  # the project's wheel into var/image/dist/, the decoder compiled (cargo reuses contracts/native/target)
+  local python=${STREAMPROC_PYTHON:-$REPO/.venv/bin/python}
+  [[ -x $python ]] || python=python3
+  rm -rf "$REPO/var/image/dist"
+  PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH "$python" -m pip wheel --no-deps --quiet --wheel-dir "$REPO/var/image/dist" \
+    "$REPO" >&2
+}
+
 build_image() {
   local base=${STREAMPROC_BASE_IMAGE:-$BASE_TAG} pull=never iidfile previous
   [[ -n ${STREAMPROC_BASE_IMAGE:-} ]] && pull=missing
@@ -164,6 +175,7 @@ main() {
     timed "base image" make_base
     flock -u 9
   fi
+  timed "wheel" build_wheel
   timed "podman build" build_image
   log "$IMAGE ($IMAGE_ID) in $((SECONDS - start)) s"
   echo "$IMAGE_ID"

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.generate import bad_order_ids, order_events
+from bench.generate import bad_order_ids, bad_segment_ids, order_events, segment_events
+from bench.segment_contract import OrderCompleted
+from contracts import validate_batch
 
 REPO = Path(__file__).resolve().parents[2]
 DLT_PYTHON = REPO / "var" / "bench-venv" / "bin" / "python"
@@ -28,6 +30,17 @@ def test_the_order_generator_is_seeded_with_exactly_one_percent_of_each_bad_kind
     invalid, extra = bad_order_ids(3000, seed=5)
     assert invalid == {i + 1 for i, kind in enumerate(kinds) if kind == "invalid"}
     assert all(b'"coupon"' in first[i - 1][0] for i in extra)
+
+
+def test_the_segment_generator_is_seeded_with_one_percent_invalid_inside_nested_fields_and_lists() -> None:
+    first = list(segment_events(3000, seed=5))
+    assert first == list(segment_events(3000, seed=5)) and first != list(segment_events(3000, seed=6))
+    faults = {i: fault for i, (_, fault) in enumerate(first) if fault}
+    assert len(faults) == 30 and all("." in fault for fault in faults.values())
+    assert bad_segment_ids(3000, seed=5) == {f"m-{i}" for i in faults}
+    result = validate_batch(OrderCompleted, [payload for payload, _ in first])
+    assert {r.index: [v.loc for v in r.violations] for r in result.rejected} == {i: [f] for i, f in faults.items()}
+    assert result.accepted.num_rows == 2970
 
 
 @pytest.mark.kafka

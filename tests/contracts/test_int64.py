@@ -1,9 +1,12 @@
-"""Integers beyond int64 on the per-row path: found only where the contract's types can hold an int, the same as
-walking every value, and rejected as ``int64_overflow`` wherever they are (top level, nested, computed)."""
+"""Numbers a column cannot hold (integers beyond int64, decimals beyond decimal(38, 9)): found only where the
+contract's types land one, the same as walking every value but inside ``Any`` (JSON text holds any number), and
+rejected as ``int64_overflow`` or ``decimal_overflow`` wherever they are (top level, nested, computed), on both
+paths."""
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 import json
 from typing import Annotated, Any, Literal
@@ -12,7 +15,7 @@ import pytest
 from pydantic import AwareDatetime, BaseModel, Field, computed_field, field_serializer
 
 from contracts import Contract, validate_batch
-from contracts.row import IntKeys, int64_overflows, int_keys
+from contracts.dumps import overflow_check, overflows
 
 BIG = 2**63
 
@@ -51,18 +54,19 @@ class Exotic(BaseModel):
     maybe: Annotated[float | None, Field(ge=0)] = None
 
 
+class Priced(Contract, name="priced", mode="discard_row"):
+    id: int
+    price: decimal.Decimal
+    parts: list[dict[str, decimal.Decimal]] = []
+    notes: dict[str, Any] = {}
+
+
 class Serialized(Contract, name="serialized"):
     id: str
 
     @field_serializer("id")
     def _as_int(self, value: str) -> Any:  # a dump need not follow the annotations
         return int(value) if value.isdigit() else value
-
-
-def test_int_keys_are_the_fields_that_can_hold_an_int() -> None:
-    assert int_keys(Shipment) == IntKeys(scalars=("id", "clock", "level", "doubled"), nested=("parts", "counts"))
-    assert int_keys(Exotic) == IntKeys(scalars=("either",), nested=("anything",))
-    assert int_keys(Serialized) is None  # a serializer: every value is walked
 
 
 ROWS: list[dict[str, Any]] = [
@@ -75,15 +79,15 @@ ROWS: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("event", ROWS)
-def test_checking_the_int_keys_finds_what_walking_every_value_finds(event: dict[str, Any]) -> None:
+def test_checking_by_the_types_finds_what_walking_every_value_finds(event: dict[str, Any]) -> None:
     row = Shipment.model_validate(event).model_dump()
-    assert int64_overflows(row, int_keys(Shipment)) == int64_overflows(row)
+    assert overflow_check(Shipment)(row) == overflows(row)
 
 
 @pytest.mark.parametrize("event", ROWS)
 def test_an_integer_beyond_int64_anywhere_rejects_the_event(event: dict[str, Any]) -> None:
     result = validate_batch(Shipment, [json.dumps(event).encode()])
-    walked = int64_overflows(Shipment.model_validate(event).model_dump())
+    walked = overflows(Shipment.model_validate(event).model_dump())
     if not walked:
         assert result.accepted_index == [0]
         return
@@ -94,14 +98,39 @@ def test_an_integer_beyond_int64_anywhere_rejects_the_event(event: dict[str, Any
 
 
 @pytest.mark.parametrize(
-    "event", [{"either": BIG}, {"either": "x", "anything": [1, {"deep": [BIG]}]}, {"colour": 1, "maybe": 1e30}]
+    ("event", "locs"),
+    [({"either": BIG}, [("either",)]), ({"either": "x", "anything": [1, {"deep": [BIG]}]}, []),
+     ({"colour": 1, "maybe": 1e30}, [])],
 )
-def test_unions_and_any_are_checked_like_walking_every_value(event: dict[str, Any]) -> None:
+def test_unions_are_checked_and_any_is_not_since_it_lands_as_json_text(
+    event: dict[str, Any], locs: list[tuple[str, ...]]
+) -> None:
     row = Exotic.model_validate(event).model_dump()
-    assert int64_overflows(row, int_keys(Exotic)) == int64_overflows(row)
+    assert [e["loc"] for e in overflow_check(Exotic)(row)] == locs
 
 
 def test_a_dump_that_does_not_follow_the_annotations_is_walked() -> None:
     row = Serialized.model_validate({"id": str(BIG)}).model_dump()
     assert row == {"id": BIG}
-    assert [e["loc"] for e in int64_overflows(row, int_keys(Serialized))] == [("id",)]
+    assert [e["loc"] for e in overflow_check(Serialized)(row)] == [("id",)]
+
+
+@pytest.mark.parametrize(
+    ("event", "locs"),
+    [({"id": 1, "price": "1.123456789"}, []),
+     ({"id": 1, "price": "1.1234567891"}, ["price"]),
+     ({"id": 1, "price": "1.50000000000"}, []),  # trailing zeros carry nothing: it fits
+     ({"id": 1, "price": "1" * 29}, []),
+     ({"id": 1, "price": "1" * 30}, ["price"]),
+     ({"id": 1, "price": "0", "parts": [{"a": "1"}, {"b": "0.0000000001"}], "notes": {"n": 1e-20}}, ["parts.1.b"])],
+)
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_decimal_beyond_decimal_38_9_rejects_the_event_on_both_paths(
+    event: dict[str, Any], locs: list[str], fast: bool
+) -> None:
+    result = validate_batch(Priced, [json.dumps(event).encode()] * 8, fast=fast)
+    if not locs:
+        assert result.accepted_index == list(range(8))
+        return
+    assert result.accepted_index == []
+    assert {(v.loc, v.type) for r in result.rejected for v in r.violations} == {(loc, "decimal_overflow") for loc in locs}

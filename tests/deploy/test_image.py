@@ -9,12 +9,12 @@ session's Kafka broker, the way README "Container image" says: the flights examp
   HEALTHCHECK, runs as the declared user, and on ``podman stop`` (SIGTERM) flushes its open batch, commits and exits 0
   within the grace period.
 
-The image is built once per module; podman's layer cache makes a rebuild of unchanged code take seconds.
+The image is built once per session, in the background from the end of collection (tests/deploy/conftest.py);
+podman's layer cache makes a rebuild of unchanged code take seconds.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,14 +30,14 @@ import httpx
 import pytest
 import yaml
 from deltalake import DeltaTable
+from tests.deploy.conftest import ImageBuild
 from tests.fixtures.lineage import TOKEN, http_transport_env
 from tests.fixtures.ops import get, sample_values, scrape, wait_until
 from tests.fixtures.pipelines import committed_and_end_offsets, produce, run_async, run_cli
 
-pytestmark = [pytest.mark.kafka, pytest.mark.timeout(1200)]  # the first test also builds the image (~2-3 min cold)
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(1200)]  # the first test may wait for the image build (~2-3 min cold)
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO / "deploy" / "image" / "build.sh"
 EXAMPLE = REPO / "examples" / "flights"
 HOME = "/var/lib/streamproc"  # the image user's home and WORKDIR: the named volume goes there
 LAKE = f"{HOME}/lake"
@@ -59,20 +59,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
-    """The ID of the image built from this checkout."""
+def image(image_build: ImageBuild | None) -> str:
+    """The ID of the image built from this checkout (the build started after collection: tests/deploy/conftest.py)."""
     if sys.platform != "linux":
         pytest.skip("podman runs Linux containers on Linux only")
     if shutil.which("podman") is None and os.geteuid() != 0:
         pytest.skip("podman is not installed and this is not root: apt-get install podman runc mmdebstrap")
-    # A tag of this checkout's own: other checkouts on the machine build and replace theirs meanwhile.
-    tag = f"localhost/streamproc-test:{hashlib.sha256(str(REPO).encode()).hexdigest()[:12]}"
-    result = subprocess.run([str(BUILD)], env={**os.environ, "STREAMPROC_IMAGE": tag}, capture_output=True, text=True,
-                            timeout=1100)  # fmt: skip
-    if result.returncode != 0:
-        pytest.fail(f"deploy/image/build.sh exited {result.returncode}:\n{result.stderr[-6000:]}")
-    print("\n".join(line for line in result.stderr.splitlines() if line.startswith("build.sh:")))
-    return result.stdout.split()[-1]
+    if image_build is None:
+        pytest.fail("no image build was started for this session (tests/deploy/conftest.py)")
+    image_id = image_build.result()
+    print(image_build.steps())
+    return image_id
 
 
 @pytest.fixture

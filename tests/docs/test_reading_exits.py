@@ -3,10 +3,12 @@
 ``DeltaTable(...).to_pyarrow_table()`` reads correctly, then aborts the interpreter at exit in some runs (exit code
 134; docs/reading.md says why). An abort that happens once in twenty runs is missed by a single run: the first
 snippet per engine that reads the demo lake (the fences marked ``fixture:demo_lake``, taken from the README and
-docs/reading.md themselves; the README's comes first) runs in :data:`RUNS` fresh interpreters, all runs at once on
-a small pool, and every one must exit 0. With 60 runs a snippet that aborts one run in twenty passes with
-probability 0.95**60 < 5 %. Cost: 300 interpreters of 0.1-0.6 s CPU each (~2 CPU-minutes): about a minute on
-two idle cores, 217 s measured inside a whole `make test` on a loaded machine (load average ~10).
+docs/reading.md themselves; the README's comes first) runs in each of :data:`RUNS` fresh interpreters, a few at
+once, and every interpreter must exit 0. One interpreter runs every engine's snippet in turn (each in a namespace of
+its own), so that the interpreter start and the shared imports (pyarrow, deltalake) are paid once per run, not once
+per snippet: an abort at exit caused by any one snippet still fails that run. With 60 runs a snippet that aborts one
+run in twenty passes with probability 0.95**60 < 5 %. Cost: 60 interpreters of ~1-2 s CPU each; one interpreter per
+snippet and run (300) took 199-217 s inside a whole `make test` on a loaded machine.
 """
 
 from __future__ import annotations
@@ -43,9 +45,18 @@ def _one_per_engine() -> list[Fence]:
     return chosen
 
 
-def _run(source: str, lake: DemoLake, home: str) -> tuple[int, str]:
+_ALL_IN_TURN = """
+import sys
+for name, source in SNIPPETS:
+    print(f"reading with {name}", file=sys.stderr, flush=True)
+    exec(compile(source, name, "exec"), {"__name__": "__main__"})
+"""
+
+
+def _run(snippets: list[Fence], lake: DemoLake, home: str) -> tuple[int, str]:
+    named = [(f"{fence.path.name}:{fence.line}", fence.source) for fence in snippets]
     done = subprocess.run(
-        [sys.executable, "-c", source],
+        [sys.executable, "-c", f"SNIPPETS = {named!r}\n{_ALL_IN_TURN}"],
         cwd=lake.root,
         env={**os.environ, "HOME": home},
         capture_output=True,
@@ -64,14 +75,12 @@ def test_the_documented_reads_cover_every_engine() -> None:
 def test_every_documented_read_exits_0_in_every_one_of_many_fresh_interpreters(
     demo_lake_root: DemoLake, duckdb_home_dir: os.PathLike[str]
 ) -> None:
-    jobs = [fence for fence in _one_per_engine() for _ in range(RUNS)]
+    snippets = _one_per_engine()
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        results = list(pool.map(lambda fence: _run(fence.source, demo_lake_root, str(duckdb_home_dir)), jobs))
-    failures: dict[str, Counter[int]] = {}
-    first_error: dict[str, str] = {}
-    for fence, (code, stderr) in zip(jobs, results, strict=True):
-        if code != 0:
-            where = f"{fence.path.name}:{fence.line}"
-            failures.setdefault(where, Counter())[code] += 1
-            first_error.setdefault(where, stderr)
-    assert not failures, f"exit codes other than 0 in {RUNS} runs each: {failures}; first stderr: {first_error}"
+        results = list(pool.map(lambda _: _run(snippets, demo_lake_root, str(duckdb_home_dir)), range(RUNS)))
+    failures = Counter(code for code, _ in results if code != 0)
+    first_error = next((stderr for code, stderr in results if code != 0), "")
+    assert not failures, (
+        f"exit codes other than 0 in {RUNS} runs of {[f'{f.path.name}:{f.line}' for f in snippets]}: {failures}; "
+        f"the first failed run's stderr (its last 'reading with' line names the snippet it was in):\n{first_error}"
+    )
