@@ -33,12 +33,8 @@ def broker(bootstrap_servers: str | None, data_dir: Path) -> Iterator[str]:
     if bootstrap_servers:
         yield bootstrap_servers
         return
-    local = broker_module.LocalBroker(data_dir)
-    local.start()
-    try:
+    with broker_module.LocalBroker(data_dir) as local:  # holds its ports from choosing them until stopped
         yield local.bootstrap_servers
-    finally:
-        local.stop()
 
 
 def fill_topic(bootstrap_servers: str, data: DataFile) -> dict[str, str]:

@@ -24,6 +24,10 @@ tests in tests/deploy check it again. One aiokafka flaw shows after a broker res
 while the group coordinator is still loading (it ignores OffsetFetch's top-level COORDINATOR_LOAD_IN_PROGRESS), so
 ``start()`` waits for that load too. 3.9.x stays the fallback should a later aiokafka break on 4.x.
 
+Ports: chosen free on the first start and held (``PortReservation``: bound, never listening; Kafka binds beside it)
+from then until ``close()``, so no other process takes them before the JVM binds them or while a restart has them
+unbound. ``tests/fixtures/waiting.py`` holds its test servers' ports with the same class.
+
 Startup, measured on a 2-CPU VM shared with other busy JVMs: ~1.5 s for a new data dir (format + start until
 clients can use it), ~1.0 s to start again, ~0.3 s to stop, ~4.8 s to start after ``kill()``. Thanks to a
 class-data-sharing archive of the broker's classes, recorded once by ``fetch``, and the C1-only JIT; 3-5 s without.
@@ -56,6 +60,7 @@ __all__ = [
     "BrokerStartError",
     "FetchError",
     "LocalBroker",
+    "PortReservation",
     "cache_dir",
     "fetch",
 ]
@@ -228,10 +233,38 @@ def _new_cluster_id() -> str:
     return cluster_id
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+class PortReservation:
+    """A TCP port on ``host`` that no other process can take until :meth:`close`, for a server started later on it
+    (or stopped and started again on it): a free one (``port=0``), or the given one.
+
+    Choosing a free port and binding it later races with every other process of the machine; holding it bound
+    closes the race. The holder is bound with ``SO_REUSEADDR`` and never listens: Linux lets a server that also sets
+    ``SO_REUSEADDR`` (uvicorn, werkzeug, asyncio, Kafka) listen on the port meanwhile, refuses it to everyone else, and
+    answers a connection to it with "connection refused" while no server listens.
+
+    Raises:
+        OSError: ``port`` is taken (a server listens on it, or a process bound it without ``SO_REUSEADDR``).
+    """
+
+    def __init__(self, host: str = HOST, port: int = 0) -> None:
+        self._holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._holder.bind((host, port))
+        except OSError:
+            self._holder.close()
+            raise
+        self.host = host
+        self.port: int = self._holder.getsockname()[1]
+
+    def close(self) -> None:
+        self._holder.close()
+
+    def __enter__(self) -> PortReservation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class LocalBroker:
@@ -241,6 +274,10 @@ class LocalBroker:
     ``broker.pid`` while running and ``kraft-logs/`` (topics, committed offsets, cluster metadata). Storage is
     formatted with a random cluster id on the first start only, so a restart keeps everything. The ports are chosen on
     the first start (free ports unless given) and read back from ``server.properties`` afterwards.
+
+    From the first ``start()`` until :meth:`close` (or the end of a ``with`` block) this object holds both ports
+    (:class:`PortReservation`): no other process takes them between choosing them and the JVM binding them, nor
+    while the broker is stopped between a ``stop()`` and the next ``start()``.
 
     Lifecycle: ``start()`` and ``stop()`` may alternate any number of times; ``stop()`` on a stopped broker is a
     no-op. The broker outlives this object (and the Python process) unless stopped: use it as a context manager.
@@ -264,6 +301,7 @@ class LocalBroker:
         self._config = dict(config or {})
         self._port, self._controller_port = port, controller_port
         self._proc: subprocess.Popen[bytes] | None = None
+        self._held: dict[int, PortReservation] = {}
         self._record_cds: Path | None = None  # set by fetch() only: record the archive, do not fetch again
         saved = self._saved_ports()
         if saved is not None and self._port is None:
@@ -281,6 +319,17 @@ class LocalBroker:
         if self._port is None:
             raise BrokerError(f"broker in {self.data_dir} has no port yet: start() it first")
         return self._port
+
+    @property
+    def controller_port(self) -> int:
+        """The KRaft controller listener's port.
+
+        Raises:
+            BrokerError: not started yet and no port was given.
+        """
+        if self._controller_port is None:
+            raise BrokerError(f"broker in {self.data_dir} has no controller port yet: start() it first")
+        return self._controller_port
 
     @property
     def bootstrap_servers(self) -> str:
@@ -321,8 +370,8 @@ class LocalBroker:
             fetch(self.kafka_version)
         libs = _version_dir(self.kafka_version) / "libs"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._port = self._port or _free_port()
-        self._controller_port = self._controller_port or _free_port()
+        self._port = self._hold(self._port)
+        self._controller_port = self._hold(self._controller_port)
         properties, log4j = self.data_dir / "server.properties", self.data_dir / "log4j2.properties"
         properties.write_text("".join(f"{k}={v}\n" for k, v in self._server_config().items()))
         log4j.write_text(LOG4J2_PROPERTIES)
@@ -360,16 +409,43 @@ class LocalBroker:
         self.stop()
         self.start()
 
+    def close(self) -> None:
+        """Release the held ports (the broker keeps running if not stopped: it has them bound)."""
+        for reservation in self._held.values():
+            reservation.close()
+        self._held.clear()
+
     def __enter__(self) -> LocalBroker:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            self.close()
 
     def __repr__(self) -> str:
         return f"LocalBroker(data_dir={str(self.data_dir)!r}, port={self._port}, pid={self.pid})"
+
+    def _hold(self, port: int | None) -> int:
+        """``port`` (a free one when ``None``), held until :meth:`close`; a port already taken (this broker still
+        running, another program) is left to the JVM, whose bind then says so."""
+        if port is not None and port in self._held:
+            return port
+        try:
+            reservation = PortReservation(HOST, port or 0)
+        except OSError:
+            if port is None:
+                raise
+            return port
+        self._held[reservation.port] = reservation
+        return reservation.port
 
     def _log_dir(self) -> Path:
         return self.data_dir / "kraft-logs"

@@ -1,7 +1,8 @@
 """``streamproc positions``: show where a pipeline resumes (the Delta log) beside Kafka's view, and move a position.
 
 Like ``kafka-consumer-groups --describe`` / ``--reset-offsets``, but for the positions that count: the ``txn``
-versions in the lake (see :mod:`streamproc.ops.positions`).
+versions in the lake (see :mod:`streamproc.ops.positions`). A file source has them too: one partition, topic = the
+file's name, offsets = event numbers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_RUNTIME_ERROR, fail, read_pipeline
 from streamproc.config import KafkaSourceConfig
 from streamproc.errors import ConfigError, StreamprocError
-from streamproc.ops.positions import active_members, move_position, read_positions
+from streamproc.ops.positions import active_members, move_position, read_positions, source_topics
 from streamproc.records import TopicPartition
 
 __all__ = ["positions_group"]
@@ -31,7 +32,10 @@ def positions_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per partition, as a JSON list.")
 def show(config_file: Path, as_json: bool) -> None:
     """Per partition: the last offset each table landed (every route's table and quarantine table, and _loads),
-    where the pipeline resumes (the lowest + 1), the group's committed Kafka offset, the end offset, and the lag."""
+    where the pipeline resumes (the lowest + 1), the group's committed Kafka offset, the end offset, and the lag.
+
+    A file source has one partition: topic = the file's name, partition 0, offsets = event numbers, the end = the
+    file's events (no Kafka offset)."""
     config, contracts = read_pipeline(config_file)
     try:
         positions = anyio.run(read_positions, config, contracts)
@@ -56,7 +60,7 @@ def show(config_file: Path, as_json: bool) -> None:
 
 @positions_group.command("set")
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--topic", help="The topic (default: the pipeline's only topic).")
+@click.option("--topic", help="The topic (default: the pipeline's only topic; a file source's is the file's name).")
 @click.option("--partition", type=click.IntRange(min=0), required=True)
 @click.option("--next-offset", type=click.IntRange(min=0), required=True, help="The offset to resume from.")
 @click.option("--group", help="Write the position under this consumer group instead (carrying positions over to a "
@@ -65,14 +69,16 @@ def show(config_file: Path, as_json: bool) -> None:
 def set_(config_file: Path, topic: str | None, partition: int, next_offset: int, group: str | None, force: bool) -> None:
     """Make PARTITION resume at NEXT_OFFSET: an empty commit with that position to every table of the pipeline
     (every route's table and quarantine table, and _loads). Rewinding re-lands what follows (delete those rows
-    first, or they land twice); moving ahead skips events for good. Stop the pipeline first."""
+    first, or they land twice); moving ahead skips events for good. Stop the pipeline first: with a Kafka source a
+    running member of the group refuses the move (unless --force); a file source has no group to ask, so nothing
+    can check that for it. A file source's one partition is 0 (re-land the file from event N: --next-offset N)."""
     config, contracts = read_pipeline(config_file)
     try:
-        topics = config.source.topics if isinstance(config.source, KafkaSourceConfig) else ()
+        topics = source_topics(config)
         if topic is None and len(topics) != 1:
             raise ConfigError(f"the pipeline reads {len(topics)} topics: name one with --topic")
         topic = topic or topics[0]
-        members = anyio.run(active_members, config)
+        members = anyio.run(active_members, config) if isinstance(config.source, KafkaSourceConfig) else 0
         if members and not force:
             raise ConfigError(
                 f"group {config.source.consumer_group!r} has {members} running member(s): stop the pipeline first "

@@ -98,6 +98,9 @@ class FaustSource:
             async for event in stream.events():
                 await self._send.send(event)
 
+    async def check(self) -> None:
+        """Nothing to check: Faust's app owns the connection to Kafka."""
+
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Take the pipeline's rebalance callbacks; Faust's next ``on_rebalance_complete`` uses them."""
         if self._on_assigned is not None or self._stopped:

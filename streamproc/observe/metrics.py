@@ -4,7 +4,8 @@ Names follow the Prometheus conventions: ``streamproc_`` prefix, base units (sec
 counters, labels of bounded cardinality (no offsets, keys or field values). The registry also carries
 prometheus-client's process and platform collectors (``process_*``, ``python_*``).
 
-Pipeline metrics (label ``pipeline`` = the config's ``name``; ``contract``/``contract_version`` = the contract):
+Pipeline metrics (label ``pipeline`` = the config's ``name``; ``contract``/``contract_version`` = the contract version
+the rows carry in ``_contract_version``: the declared one, or the one ``evolve`` inferred):
 
 =============================================== ========= ===========================================================
 name                                            type      meaning
@@ -21,6 +22,7 @@ name                                            type      meaning
 ``streamproc_batches_total``                    counter   loads, by ``close_reason`` (rows, bytes, linger, ...)
 ``streamproc_batch_events``                     histogram events per micro-batch
 ``streamproc_batch_bytes``                      histogram payload bytes per micro-batch
+``streamproc_batch_open_events``                gauge     events in the open micro-batch, not yet closed for landing
 ``streamproc_load_duration_seconds``            histogram validation + the three commits of one load
 ``streamproc_delta_commit_duration_seconds``    histogram one Delta commit, by ``table`` (table, quarantine, loads)
 ``streamproc_delta_commit_retries_total``       counter   loads retried after a failed commit, by ``reason``
@@ -32,9 +34,11 @@ name                                            type      meaning
 ``streamproc_assigned_partitions``              gauge     partitions this member owns
 ``streamproc_end_to_end_latency_seconds``       histogram Kafka record timestamp → Delta commit, per landed event
 ``streamproc_last_commit_timestamp_seconds``    gauge     Unix time of the last load committed
-``streamproc_schema_evolutions_total``          counter   first loads under a contract whose schema hash differs from
-                                                          the one the table's previous load recorded
-``streamproc_contract_info``                    gauge     1, labelled with the contract's ``version`` and ``hash``
+``streamproc_schema_evolutions_total``          counter   loads under a contract whose schema hash differs from the
+                                                          one the table's previous load recorded: a new declared
+                                                          version, or one ``evolve`` inferred
+``streamproc_contract_info``                    gauge     1, labelled with the ``version`` and ``hash`` the pipeline's
+                                                          last load landed under (the declared one before it)
 ``streamproc_build_info``                       gauge     1, labelled with the streamproc ``version``
 =============================================== ========= ===========================================================
 
@@ -73,6 +77,7 @@ __all__ = [
     "BATCHES",
     "BATCH_EVENTS",
     "BATCH_BYTES",
+    "BATCH_OPEN_EVENTS",
     "LOAD_DURATION",
     "COMMIT_DURATION",
     "COMMIT_RETRIES",
@@ -140,6 +145,12 @@ BATCH_BYTES = Histogram(
     "streamproc_batch_bytes", "Payload bytes per micro-batch.", ("pipeline",), buckets=_BYTE_BUCKETS,
     registry=_registry,
 )
+BATCH_OPEN_EVENTS = Gauge(
+    "streamproc_batch_open_events",
+    "Events in the open micro-batch: fetched, not yet closed for landing (read at scrape time).",
+    ("pipeline",),
+    registry=_registry,
+)
 LOAD_DURATION = Histogram(
     "streamproc_load_duration_seconds",
     "Seconds to validate and commit one micro-batch (quarantine, table and _loads commits).",
@@ -195,12 +206,12 @@ LAST_COMMIT_TIMESTAMP = Gauge(
 )
 SCHEMA_EVOLUTIONS = Counter(
     "streamproc_schema_evolutions",
-    "Loads that first landed a contract schema different from the table's previous one.",
+    "Loads that landed under a contract schema different from the table's previous load (new or inferred version).",
     ("pipeline", "contract", "contract_version"),
     registry=_registry,
 )
 CONTRACT_INFO = Gauge(
-    "streamproc_contract_info", "The contract a pipeline validates against (value 1).",
+    "streamproc_contract_info", "The contract version the pipeline's rows land under (value 1).",
     ("pipeline", "contract", "version", "hash"),
     registry=_registry,
 )

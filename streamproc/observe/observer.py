@@ -49,6 +49,8 @@ class RunInfo:
         tables: role (``table``, ``quarantine``, ``loads``) → location, of the pipeline's own table.
         source: the started-next source, for observers that sample it (consumer lag); never fetch from it.
         contracts: every route's contract and tables (the pipeline's own first); ``None``: only the own one.
+        open_events: how many events the open micro-batch holds now (cheap; read at any time, e.g. by a gauge at
+            scrape time); ``None``: not known.
     """
 
     run_id: str
@@ -59,6 +61,7 @@ class RunInfo:
     tables: dict[str, str]
     source: Source | None = None
     contracts: PipelineContracts | None = None
+    open_events: Callable[[], int] | None = None
 
 
 class PipelineObserver(Protocol):

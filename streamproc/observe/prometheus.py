@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import anyio
 import numpy as np
 
-from contracts import Rejection
+from contracts import Rejection, schema_hash
 from streamproc.errors import CommitConflictError
 from streamproc.observe import metrics as m
 from streamproc.observe.observer import PipelineObserver, RunInfo
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from streamproc.batching.batcher import MicroBatch
     from streamproc.lineage.loads import LoadRecord
+    from streamproc.observe.summary import RunSummary
     from streamproc.sinks.committer import LoadOutcome
 
 __all__ = ["PrometheusObserver", "reason_class"]
@@ -57,6 +58,8 @@ class PrometheusObserver(PipelineObserver):
     """Updates the ``streamproc_*`` pipeline metrics from one run's hooks; :meth:`sample_lag` refreshes the consumer
     lag gauges (call it periodically: :class:`streamproc.runtime.runner.Runner` does).
 
+    Rows count under the contract version they carry (``_contract_version``: the declared one, or the one ``evolve``
+    inferred), and each load whose version differs from the table's previous load counts one schema evolution.
     With routing, each route's table counts its rows under its own contract's labels; the batch's events are
     received (and re-delivered) once, under the pipeline's own contract.
 
@@ -65,27 +68,32 @@ class PrometheusObserver(PipelineObserver):
 
     def __init__(self) -> None:
         self._pipeline = "unknown"
-        self._contract: tuple[str, str] = ("unknown", "0")
-        self._contracts: dict[str, tuple[str, str]] = {}
+        self._info: tuple[str, str, str] | None = None
+        self._hashes: dict[str, str] = {}
         self._source: _Watermarked | None = None
         self._owned: set[TopicPartition] = set()
         self._next_to_land: dict[TopicPartition, int] = {}
-        self._evolved = False
 
     async def on_start(self, run: RunInfo) -> None:
         info = run.contract.__contract__
         self._pipeline = pipeline = run.config.name
-        self._contract = (info.name, str(info.version))
-        if run.contracts is not None:
-            for route in run.contracts.routes:
-                routed = route.contract.__contract__
-                self._contracts[route.table_name] = (routed.name, str(routed.version))
         self._source = run.source if isinstance(run.source, _Watermarked) else None
-        m.CONTRACT_INFO.labels(pipeline, info.name, str(info.version), run.contract_hash).set(1)
+        self._set_contract_info(info.name, str(info.version), run.contract_hash)
         m.STORAGE_WRITABLE.labels(pipeline).set(1)
         m.ASSIGNED_PARTITIONS.labels(pipeline).set(0)
-        previous = await anyio.to_thread.run_sync(_last_contract_hash, run)
-        self._evolved = previous is not None and previous != run.contract_hash
+        if run.open_events is not None:
+            m.BATCH_OPEN_EVENTS.labels(pipeline).set_function(run.open_events)  # no cost per event: read when scraped
+        if run.contracts is not None:
+            tables = [(r.table_name, r.sink.table_uri, r.sink.storage_options, schema_hash(r.contract))
+                      for r in run.contracts.routes]
+        else:
+            tables = [(run.config.sink.table_name, run.tables["table"], run.config.sink.storage_options,
+                       run.contract_hash)]
+        for name, uri, options, declared in tables:
+            # A table's first load is compared with its last one (or, on a new table, with the declared contract
+            # it was created from), so a restart on a table that evolved is not an evolution.
+            previous = await anyio.to_thread.run_sync(_last_contract_hash, uri, dict(options))
+            self._hashes[name] = previous or declared
 
     async def on_assigned(self, partitions: set[TopicPartition]) -> None:
         self._owned |= partitions
@@ -100,22 +108,30 @@ class PrometheusObserver(PipelineObserver):
 
     async def on_load(self, outcome: LoadOutcome, batch: MicroBatch) -> None:
         load, pipeline = outcome.load, self._pipeline
-        contract = (pipeline, *self._contract)
         covered = _covered(load, batch)
         landed_count = int(covered.sum())
-        m.EVENTS_RECEIVED.labels(*contract).inc(len(batch))
+        # Events are received once, under the pipeline's own contract; rows count under the version they carry
+        # (``_contract_version``: the declared one, or the one ``evolve`` inferred).
+        m.EVENTS_RECEIVED.labels(pipeline, load.contract_name, str(load.contract_version)).inc(len(batch))
         m.EVENTS_REDELIVERED.labels(pipeline).inc(len(batch) - landed_count)
-        for table in outcome.tables:
-            labels = (pipeline, *self._contracts.get(table.load.table_name, self._contract))
-            m.EVENTS_LANDED.labels(*labels).inc(table.load.rows_landed)
+        for index, table in enumerate(outcome.tables):
+            landed = table.load
+            labels = (pipeline, landed.contract_name, str(landed.contract_version))
+            m.EVENTS_LANDED.labels(*labels).inc(landed.rows_landed)
             for rejection in table.rejections:  # those this load quarantined (not re-deliveries)
                 m.EVENTS_QUARANTINED.labels(*labels, rejection.disposition, reason_class(rejection)).inc()
                 if rejection.disposition in ("row_discarded", "value_discarded"):
                     mode = "discard_row" if rejection.disposition == "row_discarded" else "discard_value"
                     m.EVENTS_DISCARDED.labels(*labels, mode).inc()
-            if not table.already_landed:
-                for role, seconds in table.commit_seconds.items():
-                    m.COMMIT_DURATION.labels(pipeline, role).observe(seconds)
+            if table.already_landed:
+                continue
+            for role, seconds in table.commit_seconds.items():
+                m.COMMIT_DURATION.labels(pipeline, role).observe(seconds)
+            if self._hashes.get(landed.table_name, landed.contract_hash) != landed.contract_hash:
+                m.SCHEMA_EVOLUTIONS.labels(*labels).inc()
+            self._hashes[landed.table_name] = landed.contract_hash
+            if index == 0:
+                self._set_contract_info(*labels[1:], landed.contract_hash)
         m.STORAGE_WRITABLE.labels(pipeline).set(1)
         if not outcome.already_landed:
             m.BATCHES.labels(pipeline, load.close_reason).inc()
@@ -123,9 +139,6 @@ class PrometheusObserver(PipelineObserver):
             m.BATCH_BYTES.labels(pipeline).observe(load.bytes)
             m.LOAD_DURATION.labels(pipeline).observe((load.committed_at - load.started_at).total_seconds())
             m.LAST_COMMIT_TIMESTAMP.labels(pipeline).set(load.committed_at.timestamp())
-            if self._evolved:
-                self._evolved = False
-                m.SCHEMA_EVOLUTIONS.labels(*contract).inc()
             latencies = _latencies(batch, covered, load.committed_at.timestamp() * 1000)
             if len(latencies):
                 _observe_all(m.END_TO_END_LATENCY.labels(pipeline), latencies)
@@ -133,6 +146,9 @@ class PrometheusObserver(PipelineObserver):
             if tp in self._owned:
                 self._next_to_land[tp] = offset
                 self._set_lag(tp, offset)
+
+    async def on_stop(self, summary: RunSummary, error: BaseException | None) -> None:
+        m.BATCH_OPEN_EVENTS.labels(self._pipeline).set_function(lambda: 0)  # the run holds no batch any more
 
     async def on_storage_retry(self, error: BaseException, attempt: int) -> None:
         conflict = _is_conflict(error)
@@ -160,6 +176,16 @@ class PrometheusObserver(PipelineObserver):
                     continue
             if tp in self._owned:
                 self._set_lag(tp, offset)
+
+    def _set_contract_info(self, contract: str, version: str, hash_: str) -> None:
+        """``streamproc_contract_info`` of the version the pipeline's rows land under (one series at a time)."""
+        labels = (self._pipeline, contract, version, hash_)
+        if labels == self._info:
+            return
+        if self._info is not None:
+            m.CONTRACT_INFO.remove(*self._info)
+        m.CONTRACT_INFO.labels(*labels).set(1)
+        self._info = labels
 
     def _set_lag(self, tp: TopicPartition, next_offset: int) -> None:
         if self._source is None:
@@ -235,17 +261,16 @@ def _is_conflict(error: BaseException | None) -> bool:
     return isinstance(error, CommitConflictError)
 
 
-def _last_contract_hash(run: RunInfo) -> str | None:
+def _last_contract_hash(uri: str, storage_options: dict[str, str]) -> str | None:
     """The contract hash the table's newest streamproc commit recorded (``None``: a new table, or unreadable)."""
     from deltalake import DeltaTable
 
     try:
-        table = DeltaTable(run.tables["table"], storage_options=dict(run.config.sink.storage_options) or None)
+        table = DeltaTable(uri, storage_options=storage_options or None)
         for commit in table.history(_HISTORY_COMMITS):
             value = commit.get("streamproc.contract_hash")
             if value:
                 return str(value)
     except Exception:  # noqa: BLE001 - a metric must not stop the run; the log says why it is missing
-        logger.warning("could not read the contract history of %s for schema-evolution metrics",
-                       run.tables.get("table"), exc_info=True)
+        logger.warning("could not read the contract history of %s for schema-evolution metrics", uri, exc_info=True)
     return None

@@ -4,22 +4,27 @@ and moving a position (re-land from an offset, skip ahead, or carry positions ov
 The Delta log is the source of truth (README, "Exactly once"): every table of the pipeline (each route's table and
 quarantine table, and ``_loads``) records per partition the last offset it landed, and a partition resumes at the
 lowest of them + 1. Kafka's committed offsets only follow, for lag tools. Reading and moving positions is
-:mod:`streamproc.sinks.txn`'s (the one home of exactly-once); this module adds the broker's view.
+:mod:`streamproc.sinks.txn`'s (the one home of exactly-once); this module adds the source's view: the broker's
+(committed and end offsets), or for a file source its one partition (topic = the file's name, partition 0) and its
+event count as the end.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from streamproc.config import KafkaSourceConfig, PipelineConfig
+import anyio
+
+from streamproc.config import FileSourceConfig, KafkaSourceConfig, PipelineConfig
 from streamproc.config.resolve import PipelineContracts
 from streamproc.errors import ConfigError
 from streamproc.sinks.delta import DeltaTableWriter
 from streamproc.sinks.txn import RouteTables, landed_versions, move_position as move_txn_position, resume_at
 from streamproc.records import TopicPartition
+from streamproc.sources.file import count_file_events, file_partition
 from streamproc.sources.kafka import admin
 
-__all__ = ["PartitionPosition", "read_positions", "active_members", "move_position"]
+__all__ = ["PartitionPosition", "read_positions", "active_members", "move_position", "source_topics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +37,9 @@ class PartitionPosition:
             landed (their ``txn`` versions), ``None`` if none.
         resume_at: the offset the pipeline resumes from (the lowest over every table + 1), ``None``: the Delta log
             does not know the partition (the group's committed offset, else ``auto_offset_reset``, decides).
-        committed: the group's committed Kafka offset (next offset), ``None`` if none.
-        end: the partition's end offset (high watermark).
-        lag: events in Kafka not yet in the lake (``end - resume_at``; from the log start when unknown).
+        committed: the group's committed Kafka offset (next offset), ``None`` if none (always, for a file).
+        end: the partition's end offset (high watermark; a file's event count, ``None`` when the file is gone).
+        lag: events in the source not yet in the lake (``end - resume_at``; from the log start when unknown).
         tables: every table of the pipeline (each route's table and quarantine table, then ``_loads``) by name →
             the last offset it landed.
     """
@@ -46,8 +51,8 @@ class PartitionPosition:
     loads: int | None
     resume_at: int | None
     committed: int | None
-    end: int
-    lag: int
+    end: int | None
+    lag: int | None
     tables: dict[str, int | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -56,8 +61,49 @@ class PartitionPosition:
 
 def _kafka(config: PipelineConfig) -> KafkaSourceConfig:
     if not isinstance(config.source, KafkaSourceConfig):
-        raise ConfigError(f"pipeline {config.name!r}: positions need a Kafka source (this one is {config.source.type})")
+        raise ConfigError(f"pipeline {config.name!r}: a consumer group's members need a Kafka source "
+                          f"(this one is {config.source.type})")
     return config.source
+
+
+def _positioned(config: PipelineConfig) -> KafkaSourceConfig | FileSourceConfig:
+    if not isinstance(config.source, KafkaSourceConfig | FileSourceConfig):
+        raise ConfigError(
+            f"pipeline {config.name!r}: positions need a Kafka or file source (this one is {config.source.type}; "
+            "an HTTP source's write-ahead log resumes from the Delta log by itself)"
+        )
+    return config.source
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceView:
+    """The source's side of the positions: its partitions, and per partition the committed, first and end offsets."""
+
+    partitions: list[TopicPartition]
+    committed: dict[TopicPartition, int | None]
+    starts: dict[TopicPartition, int]
+    ends: dict[TopicPartition, int | None]
+
+
+async def _source_view(config: PipelineConfig) -> _SourceView:
+    source = _positioned(config)
+    if isinstance(source, FileSourceConfig):
+        tp = file_partition(source)
+        end = await anyio.to_thread.run_sync(count_file_events, source)
+        return _SourceView([tp], {tp: None}, {tp: 0}, {tp: end})
+    partitions = await admin.topic_partitions(source.bootstrap_servers, source.topics)
+    offsets = await admin.group_offsets(source.bootstrap_servers, source.consumer_group, partitions)
+    return _SourceView(partitions, dict(offsets.committed), offsets.starts, dict(offsets.ends))
+
+
+def source_topics(config: PipelineConfig) -> tuple[str, ...]:
+    """The topics whose positions the pipeline keeps (a file source: its file's name).
+
+    Raises:
+        ConfigError: the source has no positions to show or move (HTTP).
+    """
+    source = _positioned(config)
+    return (file_partition(source).topic,) if isinstance(source, FileSourceConfig) else tuple(source.topics)
 
 
 class _NoTable:
@@ -106,21 +152,19 @@ async def read_positions(config: PipelineConfig, contracts: PipelineContracts) -
     """Every partition of the pipeline's topics: every table's position, the group's committed offset, the end.
 
     Raises:
-        ConfigError: the source is not Kafka, or a topic does not exist.
+        ConfigError: the source is neither Kafka nor a file, or a topic does not exist.
         SourceUnavailableError: the broker cannot be reached.
         StorageUnavailableError: a table cannot be read.
     """
-    source = _kafka(config)
+    view = await _source_view(config)
     routes = route_tables(config, contracts, require=False)
-    partitions = await admin.topic_partitions(source.bootstrap_servers, source.topics)
-    offsets = await admin.group_offsets(source.bootstrap_servers, source.consumer_group, partitions)
     default = routes[0]
     positions = []
-    for tp in partitions:
+    for tp in view.partitions:
         versions = landed_versions(routes, tp)
         resume = resume_at(versions.values())
-        committed, end = offsets.committed[tp], offsets.ends[tp]
-        from_offset = resume if resume is not None else (committed or offsets.starts[tp])
+        committed, end = view.committed[tp], view.ends[tp]
+        from_offset = resume if resume is not None else (committed or view.starts[tp])
         positions.append(
             PartitionPosition(
                 tp.topic,
@@ -131,7 +175,7 @@ async def read_positions(config: PipelineConfig, contracts: PipelineContracts) -
                 resume,
                 committed,
                 end,
-                max(0, end - from_offset),
+                max(0, end - from_offset) if end is not None else None,
                 versions,
             )
         )
@@ -166,10 +210,16 @@ def move_position(
     before its next assignment and could land across it.
 
     Raises:
-        ConfigError: the source is not Kafka, ``next_offset`` is negative, or a table does not exist.
+        ConfigError: the source is neither Kafka nor a file, ``tp`` is not a file source's one partition,
+            ``next_offset`` is negative, or a table does not exist.
         StorageUnavailableError: a table cannot be written.
     """
-    _kafka(config)
+    source = _positioned(config)
+    if isinstance(source, FileSourceConfig) and tp != file_partition(source):
+        only = file_partition(source)
+        raise ConfigError(
+            f"a file source has one partition: {only.topic}[{only.partition}] (topic = the file's name, partition 0)"
+        )
     if next_offset < 0:
         raise ConfigError(f"the next offset must be 0 or more, not {next_offset}")
     move_txn_position(route_tables(config, contracts, require=True), tp, next_offset, group=group)

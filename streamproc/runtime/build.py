@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from contracts import Contract, ContractNotFoundError, schema_hash
 from contracts.registry import ContractRegistry
 from streamproc.config import PipelineConfig
 from streamproc.config.resolve import PipelineContracts, resolve_contracts
@@ -133,11 +134,32 @@ def landing_parts(
                 quarantine=DeltaTableWriter(
                     sink.resolved_quarantine_uri, QUARANTINE_SCHEMA, name=sink.quarantine_name, storage_options=storage
                 ),
-                table=DeltaTableWriter(sink.table_uri, stage.table_schema(), name=sink.table_name, storage_options=storage),
+                table=DeltaTableWriter(
+                    sink.table_uri,
+                    stage.table_schema(),
+                    name=sink.table_name,
+                    add_nullable_columns=_accepted(registry, route.contract),
+                    storage_options=storage,
+                ),
                 loads=shared,
             )
         )
     return Landing(LoadPreparer(tables, router=Router.of(contracts)), Committer(routes))
+
+
+def _accepted(registry: ContractRegistry | None, contract: type[Contract]) -> bool:
+    """Whether the registry registered ``contract``'s version as it is declared, so accepted it at its compatibility
+    level (:func:`open_registry` refuses a version that breaks it): its added nullable columns may join the table."""
+    if registry is None:
+        return False
+    info = contract.__contract__
+    try:
+        known = registry.get(info.name, info.version)
+    except ContractNotFoundError:
+        return False
+    return known.registered_at is not None and known.schema_hash == schema_hash(contract) and (
+        known.verdict != "incompatible"
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,6 +202,7 @@ async def build_parts(
         contracts: the config's contracts if already resolved.
 
     Raises:
+        SourceUnavailableError, SourceError: the source cannot be read (checked before any table is touched).
         ContractError: a contract or the registry refused (not found, changed under a registered version, ...).
         SchemaMismatchError: an existing table does not match its contract.
         StorageUnavailableError: a table cannot be read or written.
@@ -187,8 +210,9 @@ async def build_parts(
     """
     if contracts is None:
         contracts = await anyio.to_thread.run_sync(resolve_contracts, config)
-    registry = await anyio.to_thread.run_sync(functools.partial(open_registry, config, contracts))
     source = source if source is not None else open_source(config)
+    await source.check()  # before any table (``_contracts`` included) is created: a run that cannot read lands nothing
+    registry = await anyio.to_thread.run_sync(functools.partial(open_registry, config, contracts))
     pool = await _start_validation_pool(config, contracts.classes)
     try:
         landing = landing_parts(

@@ -191,21 +191,22 @@ class Pipeline:
                 tables=dict(self.summary.tables),
                 source=source,
                 contracts=parts.contracts,
+                open_events=self._batcher.__len__,
             )
         )
-        await source.start(on_assigned=ownership.assigned, on_revoked=ownership.revoked)
-        caught_up: CaughtUp | None = None
-        if self.until_caught_up or source.bounded:
-            kafka = config.source if isinstance(config.source, KafkaSourceConfig) else None
-            caught_up = CaughtUp(
-                source,
-                ownership,
-                group=config.source.consumer_group,
-                session_timeout_seconds=kafka.session_timeout_seconds if kafka is not None else None,
-            )
-            await caught_up.start()
         send, receive = anyio.create_memory_object_stream[_Chunk](config.batch.queue_size)
-        try:
+        try:  # the source is stopped on every path, a failed start included (its clients closed, not left to GC)
+            await source.start(on_assigned=ownership.assigned, on_revoked=ownership.revoked)
+            caught_up: CaughtUp | None = None
+            if self.until_caught_up or source.bounded:
+                kafka = config.source if isinstance(config.source, KafkaSourceConfig) else None
+                caught_up = CaughtUp(
+                    source,
+                    ownership,
+                    group=config.source.consumer_group,
+                    session_timeout_seconds=kafka.session_timeout_seconds if kafka is not None else None,
+                )
+                await caught_up.start()
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._enforce_grace, tg)
                 tg.start_soon(self._fetch, source, ownership, caught_up, send)

@@ -22,7 +22,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, DeltaProtocolErr
 from deltalake.exceptions import SchemaMismatchError as DeltaSchemaMismatchError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from streamproc.sinks.evolution import align_to, superset_schema
+from streamproc.sinks.evolution import align_to, missing_columns, superset_schema
 from streamproc.errors import CommitConflictError, SchemaMismatchError, SinkError, StorageUnavailableError
 
 __all__ = ["DeltaTableWriter", "retry_commit_conflicts"]
@@ -43,14 +43,29 @@ class DeltaTableWriter:
 
     Lifecycle: construct → :meth:`open` (once) → :meth:`transaction_version` / :meth:`append`. Blocking: call it from a
     worker thread (``anyio.to_thread.run_sync``).
+
+
+    Args:
+        uri: the table's location; name: its logical name; schema: the Arrow schema rows are written with (the
+            table is created with it).
+        add_nullable_columns: columns of ``schema`` the existing table lacks are added when nullable, by schema
+            merge with the next append (a new contract version the registry accepted); otherwise they are refused.
+        storage_options: passed to delta-rs.
     """
 
     def __init__(
-        self, uri: str, schema: pa.Schema, *, name: str, storage_options: Mapping[str, str] | None = None
+        self,
+        uri: str,
+        schema: pa.Schema,
+        *,
+        name: str,
+        add_nullable_columns: bool = False,
+        storage_options: Mapping[str, str] | None = None,
     ) -> None:
         self.uri = uri
         self.name = name
         self.schema = schema
+        self._add_nullable = add_nullable_columns
         self._storage_options = dict(storage_options or {})
         self._table: DeltaTable | None = None
 
@@ -58,8 +73,9 @@ class DeltaTableWriter:
         """Load the table, creating it from the schema when absent.
 
         Raises:
-            SchemaMismatchError: the existing table lacks a column of ``schema`` or types it differently, or has
-                a non-nullable column ``schema`` lacks (nullable extra columns are evolved ones: accepted).
+            SchemaMismatchError: the existing table lacks a column of ``schema`` (a nullable one is accepted with
+                ``add_nullable_columns``) or types it differently, or has a non-nullable column ``schema`` lacks
+                (nullable extra columns are evolved ones: accepted).
             StorageUnavailableError: the location cannot be read or written.
         """
         if self._table is not None:
@@ -71,8 +87,17 @@ class DeltaTableWriter:
         except (OSError, DeltaError) as exc:
             raise StorageUnavailableError(f"cannot open or create Delta table {self.uri}: {exc}") from exc
         existing = pa.schema(table.schema().to_arrow())
-        # An evolved table (contract mode evolve) may have more columns than the contract: accept the superset.
-        self.schema = superset_schema(existing, self.schema, uri=self.uri)
+        # An evolved table (contract mode evolve) may have more columns than the contract: accept the superset. A
+        # new contract version's nullable columns are merged in by the next append, as evolved columns are.
+        wanted = self.schema
+        self.schema = superset_schema(existing, wanted, uri=self.uri, add_nullable=self._add_nullable)
+        added = missing_columns(existing, wanted)
+        if added:
+            logger.info(
+                "Delta table %s lacks the contract's nullable column(s) %s: added by schema merge with the next load "
+                "(rows landed before read null)",
+                self.uri, ", ".join(f"{f.name} ({f.type})" for f in added),
+            )
         self._table = table
 
     @classmethod

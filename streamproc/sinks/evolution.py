@@ -1,9 +1,14 @@
-"""Table schemas that evolved past the compiled contract (``evolve``): checking and aligning them.
+"""Table schemas that differ from the compiled contract: checking them, and aligning rows to them.
 
 After ``columns: evolve`` or ``data_type: evolve`` a table has more columns than the contract compiles to: the
 evolved ones (new keys, variant columns ``<col>__v_<type>``), added by Delta schema merge, nullable, and marked by
 their field metadata (:mod:`contracts.evolve`). A table is accepted when it is such a superset: every contract
 column present with its type, and every other column nullable.
+
+A new contract version may add fields: when the contract registry accepted the version (compatible at its level),
+its added *nullable* columns are missing from the table only until the next append, which merges them in as it
+merges evolved columns (rows landed earlier read null). A missing non-nullable column (a required field) cannot be
+added to a table that holds rows without a value for it: the table is refused.
 """
 
 from __future__ import annotations
@@ -12,26 +17,39 @@ import pyarrow as pa
 
 from streamproc.errors import SchemaMismatchError
 
-__all__ = ["superset_schema", "align_to"]
+__all__ = ["align_to", "missing_columns", "superset_schema"]
 
 
-def superset_schema(existing: pa.Schema, expected: pa.Schema, *, uri: str) -> pa.Schema:
+def superset_schema(
+    existing: pa.Schema, expected: pa.Schema, *, uri: str, add_nullable: bool = False
+) -> pa.Schema:
     """The schema to write with: the table's columns in the table's order, typed as ``expected`` where it says.
 
     Args:
         existing: the Delta table's schema.
         expected: what the contract compiles to (plus lineage columns).
+        add_nullable: accept nullable contract columns the table lacks (a new version the contract registry
+            accepted): they are left out of the result, so that :func:`align_to` finds them new and the next
+            append merges them into the table (:func:`missing_columns` lists them).
 
     Raises:
-        SchemaMismatchError: a contract column is missing or has another type, or an extra column is not nullable
-            (so not an evolved one).
+        SchemaMismatchError: a contract column is missing (and not nullable, or ``add_nullable`` is off) or has
+            another type, or an extra column is not nullable (so not an evolved one).
     """
     by_name = {f.name: f for f in existing}
     problems = []
     for f in expected:
         found = by_name.get(f.name)
-        if found is None:
-            problems.append(f"{f.name} is missing")
+        if found is None and not f.nullable:
+            problems.append(
+                f"{f.name} is missing and required: the rows landed before have no value for it, so it cannot be "
+                "added to the table (declare it optional)"
+            )
+        elif found is None and not add_nullable:
+            problems.append(f"{f.name} is missing (a nullable column of a new contract version is added only "
+                            "when the contract registry accepted the version)")
+        elif found is None:
+            continue
         elif found.type != _as_delta(f.type):
             problems.append(f"{f.name} is {found.type}, the contract says {f.type}")
     extra = [f for f in existing if f.name not in expected.names]
@@ -43,6 +61,11 @@ def superset_schema(existing: pa.Schema, expected: pa.Schema, *, uri: str) -> pa
         )
     wanted = {f.name: f for f in expected}
     return pa.schema([wanted.get(f.name, f) for f in existing])
+
+
+def missing_columns(existing: pa.Schema, expected: pa.Schema) -> list[pa.Field]:
+    """The columns of ``expected`` that the table (``existing``) lacks, in ``expected``'s order."""
+    return [f for f in expected if f.name not in existing.names]
 
 
 def align_to(data: pa.Table, schema: pa.Schema) -> tuple[pa.Table, list[pa.Field]]:

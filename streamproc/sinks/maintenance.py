@@ -26,20 +26,25 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import anyio
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.fs import DeltaStorageHandler
+from pyarrow.fs import FileType, PyFileSystem
 
 from streamproc.config import MaintenanceConfig
 
 __all__ = ["MaintenanceReport", "TableMaintainer", "run_maintenance"]
 
 logger = logging.getLogger(__name__)
+
+_COMPACTION_ID = "streamproc.compaction_id"
 
 DEFAULT_TARGET_FILE_SIZE = 100 * 1024 * 1024
 """delta-rs's compaction target when neither the config nor ``delta.targetFileSize`` sets one (bytes)."""
@@ -53,7 +58,7 @@ class MaintenanceReport:
         table: the table's location.
         action: ``compact``, ``checkpoint`` or ``vacuum``.
         files_removed / files_added: data files the step removed (compacted or vacuumed) and wrote.
-        version: the table version after the step (``None`` for vacuum, which may not commit).
+        version: the version the step committed (compaction) or wrote (checkpoint); ``None`` for vacuum.
         seconds: how long it took.
     """
 
@@ -83,6 +88,8 @@ class TableMaintainer:
         self.uris = list(uris)
         self._storage_options = dict(storage_options or {})
         self._last_vacuum = time.monotonic()
+        self._gone: dict[str, set[str]] = {}
+        """Per table: vacuum candidates (expired tombstones) whose files are already deleted."""
 
     def _open(self, uri: str) -> DeltaTable:
         return DeltaTable(uri, storage_options=self._storage_options)
@@ -108,9 +115,13 @@ class TableMaintainer:
                 continue
             table = self._open(uri)
             started = time.monotonic()
+            # delta-rs refreshes the handle to the newest version after its commit: the commit is found by this id.
+            marker = {_COMPACTION_ID: uuid.uuid4().hex}
             try:
                 metrics = table.optimize.compact(
-                    target_size=self.config.target_file_size_bytes, max_concurrent_tasks=1
+                    target_size=self.config.target_file_size_bytes,
+                    max_concurrent_tasks=1,
+                    commit_properties=CommitProperties(custom_metadata=marker),
                 )
             except CommitFailedError as exc:
                 logger.info("compaction of %s lost to a concurrent writer; skipped this round: %s", uri, exc)
@@ -121,7 +132,7 @@ class TableMaintainer:
                     "compact",
                     int(metrics.get("numFilesRemoved", 0)),
                     int(metrics.get("numFilesAdded", 0)),
-                    table.version(),
+                    _version_of(table, marker),
                     time.monotonic() - started,
                 )
             )
@@ -139,6 +150,11 @@ class TableMaintainer:
     def vacuum(self) -> list[MaintenanceReport]:
         """Full vacuum of each table: unreferenced files older than ``vacuum_retention_hours``, orphans included.
 
+        delta-rs lists every expired tombstone of the log as deleted on each run, also once its file is gone (until
+        log cleanup drops the tombstone): a report counts only files that were there, and a table with none is not
+        vacuumed at all (a vacuum commits a ``VACUUM START``/``END`` pair). Files found gone are remembered, so each
+        is looked up once (one ``stat``, or one ``HEAD`` on an object store).
+
         Call it only while this process has no commit in flight (the pipeline holds the landing lock).
 
         Raises:
@@ -148,13 +164,18 @@ class TableMaintainer:
         for uri in self.uris:
             table = self._open(uri)
             started = time.monotonic()
-            deleted = table.vacuum(
-                retention_hours=self.config.vacuum_retention_hours,
-                dry_run=False,
-                enforce_retention_duration=False,
-                full=True,
-            )
-            reports.append(MaintenanceReport(uri, "vacuum", len(deleted), 0, None, time.monotonic() - started))
+            options = {"retention_hours": self.config.vacuum_retention_hours, "enforce_retention_duration": False,
+                       "full": True}
+            candidates = set(table.vacuum(dry_run=True, **options))
+            gone = self._gone.setdefault(uri, set())
+            gone &= candidates  # a tombstone log cleanup dropped is forgotten too
+            gone |= _missing(uri, candidates - gone, self._storage_options)
+            removed = 0
+            if candidates - gone:
+                deleted = set(table.vacuum(dry_run=False, **options))
+                removed = len(deleted - gone)
+                gone |= deleted
+            reports.append(MaintenanceReport(uri, "vacuum", removed, 0, None, time.monotonic() - started))
         self._last_vacuum = time.monotonic()
         return reports
 
@@ -163,6 +184,25 @@ class TableMaintainer:
             return self.config.target_file_size_bytes
         configured = table.metadata().configuration.get("delta.targetFileSize")
         return int(configured) if configured else DEFAULT_TARGET_FILE_SIZE
+
+
+def _version_of(table: DeltaTable, marker: dict[str, str]) -> int | None:
+    """The version of the commit carrying ``marker`` in its ``commitInfo`` (``None``: not among the last 100)."""
+    (key, value), = marker.items()
+    for commit in table.history(100):
+        if commit.get(key) == value:
+            return int(commit["version"])
+    return None
+
+
+def _missing(uri: str, paths: set[str], storage_options: Mapping[str, str]) -> set[str]:
+    """Those of ``paths`` (relative to the table's root, as delta-rs' vacuum names them) not in storage."""
+    if not paths:
+        return set()
+    ordered = sorted(paths)
+    storage = PyFileSystem(DeltaStorageHandler(uri, dict(storage_options) or None))
+    return {path for path, info in zip(ordered, storage.get_file_info(ordered), strict=True)
+            if info.type == FileType.NotFound}
 
 
 async def run_maintenance(

@@ -22,7 +22,8 @@ OnRevoked = Callable[[set[TopicPartition]], Awaitable[None]]
 class Source(Protocol):
     """What the pipeline needs of a source (Kafka, file, HTTP write-ahead log).
 
-    Lifecycle: :meth:`start` once → :meth:`fetch` / :meth:`commit` → :meth:`stop`; never used after stop.
+    Lifecycle: :meth:`check` → :meth:`start` once → :meth:`fetch` / :meth:`commit` → :meth:`stop`; never used
+    after stop.
     Offsets are per (topic, partition) and ascending; :meth:`commit` is called only after the records up to those
     offsets are durable in the lake, so a source may then forget them (acknowledge, delete a log segment).
     """
@@ -33,6 +34,15 @@ class Source(Protocol):
     @property
     def source_uris(self) -> dict[str, str]:
         """topic → the ``_source`` lineage value (OpenLineage dataset namespace + name as one URI)."""
+        ...
+
+    async def check(self) -> None:
+        """Raise now if the source cannot be read (a broker that does not answer, a missing file): the pipeline
+        calls it before it creates or opens any table, so a run that cannot read leaves the lake as it was.
+
+        Raises:
+            SourceUnavailableError, SourceError: the source cannot be reached or read.
+        """
         ...
 
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None: ...

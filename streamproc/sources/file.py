@@ -16,9 +16,28 @@ from streamproc.config import FileSourceConfig
 from streamproc.errors import SourceError
 from streamproc.records import RecordChunk, TopicPartition
 from streamproc.sources.base import OnAssigned, OnRevoked
-from streamproc.sources.formats import iter_json_events
+from streamproc.sources.formats import count_events, iter_json_events
 
-__all__ = ["FileSource"]
+__all__ = ["FileSource", "count_file_events", "file_partition"]
+
+
+def file_partition(config: FileSourceConfig) -> TopicPartition:
+    """The one partition a file is read as: topic = the file's name, partition 0 (its ``txn`` app ids name it)."""
+    return TopicPartition(Path(config.path).name, 0)
+
+
+def count_file_events(config: FileSourceConfig) -> int | None:
+    """The file's events (its end offset); ``None`` when the file is gone. Blocking: reads the whole file unless its
+    format says the count cheaply (:func:`streamproc.sources.formats.count_events`).
+
+    Raises:
+        ConfigError: an unsupported file type.
+    """
+    path = Path(config.path)
+    if not path.is_file():
+        return None
+    counted = count_events(path)
+    return counted if counted is not None else sum(len(chunk) for chunk in iter_json_events(path))
 
 
 class FileSource:
@@ -32,7 +51,7 @@ class FileSource:
     def __init__(self, config: FileSourceConfig) -> None:
         self.config = config
         self.path = Path(config.path)
-        self.tp = TopicPartition(self.path.name, 0)
+        self.tp = file_partition(config)
         self._chunks: Iterator[list[bytes]] | None = None
         self._position = 0
         self._pending: list[bytes] = []
@@ -41,6 +60,13 @@ class FileSource:
     @property
     def source_uris(self) -> dict[str, str]:
         return {self.tp.topic: self.path.resolve().as_uri()}
+
+    async def check(self) -> None:
+        """Raises:
+            SourceError: the file does not exist.
+        """
+        if not self.path.is_file():
+            raise SourceError(f"no such file: {self.path}")
 
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Open the file and skip what the Delta log says is landed.

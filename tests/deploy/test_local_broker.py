@@ -6,6 +6,8 @@ groups with manual commits read back, end offsets, rebalancing, transactions, an
 
 from __future__ import annotations
 
+import errno
+import socket
 import subprocess
 import sys
 import uuid
@@ -245,3 +247,18 @@ def test_fetch_is_a_no_op_once_the_cache_is_complete(kafka_broker: LocalBroker) 
     assert (libs / f"kafka_2.13-{broker_module.KAFKA_VERSION}.jar").exists()
     assert fetched.stderr == ""  # nothing fetched, nothing recorded
     assert {p: p.stat().st_mtime_ns for p in version_dir.rglob("*")} == before  # not a file written, none added
+
+
+def test_a_broker_holds_its_ports_from_its_first_start_until_closed(tmp_path: Path) -> None:
+    """The launcher picks its ports and the JVM binds them seconds later, and a stop leaves them unbound until the next
+    start: held by the LocalBroker meanwhile (as tests/fixtures/waiting.py's PortReservation holds a port), no other
+    process can take them, so the broker comes back on them (its clients' bootstrap address stays right)."""
+    with broker_module.LocalBroker(tmp_path / "held") as broker:
+        ports = broker.port, broker.controller_port
+        broker.stop()
+        for port in ports:
+            with socket.socket() as other, pytest.raises(OSError) as refused:
+                other.bind(("127.0.0.1", port))  # what another program picking this port would do
+            assert refused.value.errno == errno.EADDRINUSE
+        broker.start()
+        assert (broker.port, broker.controller_port) == ports

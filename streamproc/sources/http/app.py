@@ -6,7 +6,8 @@
 ``POST /v1/{track,identify,...}`` one Segment call, up to ``max_event_bytes``
 ``POST /ingest/{contract}``      a JSON object, a JSON array of objects, or NDJSON (``Content-Type:
                                  application/x-ndjson``), up to ``max_ingest_bytes``; ``{contract}`` is a target's
-                                 table or contract name
+                                 table or contract name; to a Segment-spec contract, each event is completed as the
+                                 Tracking API completes it (``type``, ``messageId``, ``receivedAt``, ``timestamp``)
 ================================ =======================================================================================
 
 Every request: the write key as the user of HTTP basic auth (Segment's convention; ``Bearer <key>`` also works; for
@@ -47,7 +48,8 @@ from streamproc.sources.http.errors import (
     UnknownContractError,
 )
 from streamproc.sources.http.front import Event, Front
-from streamproc.sources.http.segment import encode_event, segment_events
+from streamproc.sources.http.segment import encode_event, ingest_events, segment_events
+from streamproc.sources.http.spec import segment_call
 from streamproc.sources.http.targets import Router
 
 __all__ = ["WriteKeys", "create_ingest_app", "parse_ingest_body"]
@@ -218,6 +220,7 @@ def create_ingest_app(front: Front, router: Router, config: HttpSourceConfig) ->
         return handle
 
     async def ingest(request: Request) -> Response:
+        received_at = dt.datetime.now(dt.UTC)
         keys.check(_header_key(request))
         name = request.path_params["contract"]
         target = router.for_ingest(name)
@@ -227,10 +230,21 @@ def create_ingest_app(front: Front, router: Router, config: HttpSourceConfig) ->
             )
         body = await _read_body(request, limit=config.max_ingest_bytes)
         content_type = request.headers.get("content-type", "application/json")
-        payloads = await anyio.to_thread.run_sync(lambda: parse_ingest_body(body, content_type=content_type))
-        offsets = await front.accept([Event(target, p) for p in payloads])
+        call = segment_call(target.contract)
+
+        def parse() -> list[Event]:
+            payloads = parse_ingest_body(body, content_type=content_type)
+            if call is None:
+                return [Event(target, p) for p in payloads]
+            # Segment's fields are the server's to fill, as on /v1/*: sent as is, every event would be quarantined.
+            events = ingest_events([json.loads(p) for p in payloads], call_type=call, contract=name,
+                                   received_at=received_at)
+            return [Event(target, encode_event(e), _segment_key(e)) for e in events]
+
+        accepted = await anyio.to_thread.run_sync(parse)
+        offsets = await front.accept(accepted)
         span = offsets.get(target.name)
-        answer: dict[str, Any] = {"success": True, "accepted": len(payloads), "table": target.name}
+        answer: dict[str, Any] = {"success": True, "accepted": len(accepted), "table": target.name}
         if span is not None:
             answer["offsets"] = {"partition": config.partition, "first": span[0], "last": span[1]}
         return JSONResponse(answer)

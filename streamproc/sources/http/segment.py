@@ -14,6 +14,9 @@ Source: Segment's HTTP Tracking API and Spec ("Common fields", "Timestamps"):
 - ``userId``, ``anonymousId``, ``groupId`` and ``previousId`` sent as numbers become strings, as Segment does.
 - ``writeKey`` is a credential: it is removed from every event and never lands.
 
+``POST /ingest/{contract}`` to a Segment-spec contract (:func:`streamproc.sources.http.spec.segment_call`) completes
+its events the same way (:func:`ingest_events`): the contract says the call type, or each event does.
+
 Each event then goes to the contract of its route: ``track:<event name>``, else its ``type``.
 """
 
@@ -27,7 +30,7 @@ from typing import Any
 from streamproc.config import SEGMENT_CALL_TYPES
 from streamproc.sources.http.errors import BadRequestError, PayloadTooLargeError
 
-__all__ = ["encode_event", "format_time", "route_key", "segment_events"]
+__all__ = ["encode_event", "format_time", "ingest_events", "route_key", "segment_events"]
 
 _ID_FIELDS = ("userId", "anonymousId", "groupId", "previousId")
 
@@ -86,17 +89,49 @@ def segment_events(
             raise PayloadTooLargeError(
                 f"{where} is over the {max_event_bytes:,}-byte limit per event", code="event_too_large"
             )
-        kind = message.get("type", call_type)
-        if call_type is not None and kind != call_type:
-            raise BadRequestError(
-                f"{where} has type {kind!r} but was sent to /v1/{call_type}", code="invalid_type"
-            )
-        if kind not in SEGMENT_CALL_TYPES:
-            raise BadRequestError(
-                f"{where} has type {kind!r}; expected one of {', '.join(SEGMENT_CALL_TYPES)}", code="invalid_type"
-            )
+        kind = _call_type(message, call_type, where=where, sent_to=f"/v1/{call_type}")
         events.append(_complete(message, kind, defaults, received_at))
     return events
+
+
+def ingest_events(
+    documents: list[dict[str, Any]], *, call_type: str, contract: str, received_at: dt.datetime
+) -> list[dict[str, Any]]:
+    """The events of a ``POST /ingest/{contract}`` request to a Segment-spec contract, completed as the Tracking API
+    completes them (``type``, ``messageId``, ``receivedAt``, ``timestamp``; ids as strings; no ``writeKey``).
+
+    Args:
+        documents: the request's events (JSON objects).
+        call_type: the contract's call (``track``, ...), or ``"any"``: each event names its ``type``.
+        contract: the path's contract, for the error message.
+        received_at: when the request arrived.
+
+    Raises:
+        BadRequestError: an event has no call type (``"any"``), an unknown one, or another than the contract's.
+    """
+    expected = None if call_type == "any" else call_type
+    return [
+        _complete(document, _call_type(document, expected, where=f"event {index}", sent_to=f"contract {contract!r} "
+                                       f"(it takes {expected} calls)"), {}, received_at)
+        for index, document in enumerate(documents)
+    ]
+
+
+def _call_type(message: dict[str, Any], expected: str | None, *, where: str, sent_to: str) -> str:
+    """The message's call type: its ``type``, else ``expected``.
+
+    Raises:
+        BadRequestError: none, an unknown one, or one other than ``expected``.
+    """
+    kind = message.get("type", expected)
+    if expected is not None and kind != expected:
+        raise BadRequestError(f"{where} has type {kind!r} but was sent to {sent_to}", code="invalid_type")
+    if kind not in SEGMENT_CALL_TYPES:
+        named = "no 'type'" if kind is None else f"type {kind!r}"
+        raise BadRequestError(
+            f"{where} has {named}; expected one of {', '.join(SEGMENT_CALL_TYPES)}", code="invalid_type"
+        )
+    return str(kind)
 
 
 def _complete(

@@ -43,6 +43,7 @@ __all__ = [
     "SegmentEvent",
     "SegmentFields",
     "TrackFields",
+    "segment_call",
 ]
 
 
@@ -119,3 +120,22 @@ class SegmentEvent(SegmentFields, Contract, name="segment_events", version=1, mo
     traits: JsonText | None = None
     groupId: str | None = None
     previousId: str | None = None
+
+
+_CALLS: tuple[tuple[type[SegmentFields], str], ...] = (
+    (ScreenFields, "screen"),  # before PageFields: a screen's fields are a page's
+    (PageFields, "page"),
+    (TrackFields, "track"),
+    (IdentifyFields, "identify"),
+    (GroupFields, "group"),
+    (AliasFields, "alias"),
+)
+
+
+def segment_call(model: type) -> str | None:
+    """The Segment call a contract's events are: ``"track"`` for a :class:`TrackFields` contract, ..., ``"any"``
+    for :class:`SegmentFields` alone or :class:`SegmentEvent` (each event names its ``type``), ``None`` for a
+    contract that is not Segment's."""
+    if not (isinstance(model, type) and issubclass(model, SegmentFields)):
+        return None
+    return next((call for fields, call in _CALLS if issubclass(model, fields)), "any")

@@ -62,6 +62,9 @@ class WalSource:
     def source_uris(self) -> dict[str, str]:
         return {self.tp.topic: self._source_uri}
 
+    async def check(self) -> None:
+        """Nothing to check: the write-ahead log is open (the endpoint opened it)."""
+
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Ask the pipeline where to resume (the Delta log), and make the log continue after anything landed.
 

@@ -7,9 +7,12 @@ Offsets are never auto-committed. On assignment the pipeline says where each par
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
+
+import anyio
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTopicPartition
@@ -104,6 +107,14 @@ class KafkaSource:
         """topic → ``kafka://host:port/topic``."""
         return {t: kafka_source_uri(self.config.bootstrap_servers, t) for t in self.config.topics}
 
+    async def check(self) -> None:
+        """Ask the cluster for the subscribed topics' partitions (a topic not yet created is fine).
+
+        Raises:
+            SourceUnavailableError: no bootstrap server answered.
+        """
+        await topic_partitions(self.config.bootstrap_servers, self.config.topics, missing_ok=True)
+
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Connect, subscribe and join the consumer group.
 
@@ -125,8 +136,8 @@ class KafkaSource:
         try:
             with map_kafka_errors(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}"):
                 await self._consumer.start()
-        except SourceError:
-            self._stopped = True
+        except BaseException:
+            await self.stop()  # a consumer that failed to start still holds a client: closed, not left to the GC
             raise
         self._consumer.subscribe(list(self.config.topics), listener=_Listener(self, on_assigned, on_revoked))
         self._subscribed_at = self._waited_logged_at = time.monotonic()
@@ -206,11 +217,28 @@ class KafkaSource:
             logger.warning("committing offsets to Kafka failed (the Delta log has them): %s", exc)
 
     async def stop(self) -> None:
-        """Leave the group and close the connections. Idempotent."""
+        """Leave the group and close the connections. Idempotent; shielded from cancellation (a stop cut short
+        leaves the consumer's connections open)."""
         self._stopped = True
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+            with anyio.CancelScope(shield=True):
+                try:
+                    await consumer.stop()
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # ours: a deadline around the stop
+                    # aiokafka's fetcher cancels its fetch tasks on close and awaits them; one sleeping its retry
+                    # back-off (the broker is gone) re-raises that cancellation into stop() (aio-libs/aiokafka#647),
+                    # which then skips closing the client's connections: close them here.
+                    logger.warning(
+                        "stopped while the Kafka broker at %s was unreachable: what was fetched is landed (the Delta "
+                        "log has the positions), but this member could not leave group %s, so a member started "
+                        "before the broker expires its session (%gs) waits for its partitions",
+                        self.config.bootstrap_servers, self.config.consumer_group, self.config.session_timeout_seconds,
+                    )
+                    await consumer._client.close()  # noqa: SLF001 - the step aiokafka's stop() skipped
 
 
 def _describe(partitions: Iterable[TopicPartition]) -> str:

@@ -19,6 +19,7 @@ from tests.fixtures.pipelines import (
     start_cli,
     stop,
     wait_for_output,
+    write_file_pipeline,
     write_pipeline,
 )
 from streamproc.sinks.reader import read_table
@@ -147,3 +148,30 @@ def test_a_routed_pipeline_moves_and_shows_every_routes_tables(kafka_bootstrap: 
         assert sorted(offset for _, offset in landed) == offsets, name
         assert max(landed.values()) == 1, name
     assert _positions(files.config)[0]["tables"] == {name: 119 for name in routed_tables}
+
+
+def test_a_file_sources_positions_are_shown_and_moved(tmp_path: Path) -> None:
+    """A file source's position is its partition's ``txn`` version too (topic = the file's name, partition 0, offset
+    = event number): ``show`` lists it with the file's event count as the end, ``set`` moves it (a re-land of the
+    file from an event on)."""
+    config = write_file_pipeline(tmp_path, events=30, name="file-positions", batch={"max_rows": 10})
+    assert run_cli("positions", "show", str(config), "--json").returncode == 0  # before any table: nothing landed
+    assert run_cli("run", str(config)).returncode == 0
+
+    [shown] = json.loads(run_cli("positions", "show", str(config), "--json").stdout)
+    assert (shown["topic"], shown["partition"]) == ("orders.ndjson", 0)
+    assert shown["table"] == shown["quarantine"] == shown["loads"] == 29
+    assert (shown["resume_at"], shown["committed"], shown["end"], shown["lag"]) == (30, None, 30, 0)
+    table = run_cli("positions", "show", str(config))
+    assert table.returncode == 0, table.stderr
+    assert "orders.ndjson" in table.stdout and "resumes at" in table.stdout
+
+    # Re-land the file from event 20: delete those rows, move the position back, run again.
+    DeltaTable(str(tmp_path / "lake" / "orders")).delete("_offset >= 20")
+    wrong = run_cli("positions", "set", str(config), "--partition", "1", "--next-offset", "20")
+    assert wrong.returncode == 2 and "partition 0" in wrong.stderr, wrong.stderr
+    moved = run_cli("positions", "set", str(config), "--partition", "0", "--next-offset", "20")
+    assert moved.returncode == 0, moved.stderr
+    assert "orders.ndjson[0] resumes at 20 (was: 30)" in moved.stdout
+    assert run_cli("run", str(config)).returncode == 0
+    assert sorted(read_table(str(tmp_path / "lake" / "orders"))["_offset"].to_pylist()) == list(range(30))

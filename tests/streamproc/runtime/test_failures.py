@@ -315,6 +315,38 @@ def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, tm
     assert committed == ends
 
 
+def test_sigterm_during_a_broker_outage_stops_cleanly_and_loses_nothing(own_broker: Any, tmp_path: Path) -> None:
+    """SIGTERM while the broker is gone: what was fetched is landed, the offset commit and the group leave that cannot
+    reach the broker are logged, and the run exits 0 (no traceback from aiokafka's fetch back-off); Kafka still holds
+    everything not landed, so a run after the outage lands the rest exactly once."""
+    bootstrap = own_broker.bootstrap_servers
+    stream = known_stream(600)
+    topic = new_topic("outage-sigterm")
+    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5})
+    _configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
+    producer = _Producer(bootstrap, topic, stream, partitions=2, parts=2)
+    producer.next_part()
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        wait_until(lambda: _landed(files) >= len(producer.coordinates), "the first half", watch=[process])
+        own_broker.stop()
+        # The consumer has noticed the outage once it retries the connection (aiokafka logs each attempt).
+        wait_for_output(process, "Unable connect")
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+    finally:
+        _kill(process)
+
+    output = process.output()
+    assert "Traceback" not in output and "CancelledError" not in output, output[-3000:]
+    assert "received SIGTERM: stopping gracefully" in output and "stopped by signal" in output, output[-3000:]
+    own_broker.start()
+    producer.rest()
+    result = run_cli("run", str(files.config), "--until-caught-up")
+    assert result.returncode == 0, result.stderr[-3000:]
+    valid, invalid = producer.expected()
+    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+
+
 # Root ignores permission bits (CAP_DAC_OVERRIDE), so chmod alone would not make the lake unwritable for a consumer
 # running as root. The consumer runs without that capability instead, as a container's non-root user would, and the
 # test removes write permission from the lake's directories: delta-rs then really gets EACCES.

@@ -25,6 +25,7 @@ from tests.fixtures.pipelines import (
     stop,
     write_pipeline,
 )
+from tests.fixtures.s3 import S3Server, s3_server  # noqa: F401 - the fixture
 from tests.fixtures.waiting import wait_until
 from streamproc.sinks.reader import read_table
 
@@ -132,3 +133,64 @@ def _commits(lake: Path, operation: str) -> list[dict]:
         for commit in DeltaTable(str(table)).history()
         if commit.get("operation") == operation
     ] if lake.is_dir() else []
+
+
+def _small_files(uri: str, count: int, storage_options: dict[str, str] | None = None) -> None:
+    for n in range(count):
+        write_deltalake(uri, pa.table({"n": [n]}), mode="append", storage_options=storage_options)
+
+
+@pytest.mark.parametrize("storage", ["local", "s3"])
+def test_vacuum_reports_only_the_files_it_really_deleted(
+    storage: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """delta-rs's vacuum lists the log's expired tombstones as deleted on every run, also once their files are gone:
+    the report (and the maintenance log line made from it) counts only files that were there, and a vacuum with
+    nothing to delete commits nothing. On a local disk and on S3 (moto's server)."""
+    options: dict[str, str] | None = None
+    if storage == "s3":
+        server: S3Server = request.getfixturevalue("s3_server")
+        uri, options = f"s3://{server.create_bucket()}/orders", server.storage_options
+    else:
+        uri = str(tmp_path / "orders")
+    _small_files(uri, 12, options)
+    maintainer = TableMaintainer(MaintenanceConfig(compact_min_files=10, vacuum_retention_hours=0), [uri],
+                                 storage_options=options)
+    maintainer.compact()
+
+    [first] = maintainer.vacuum()
+    assert first.files_removed == 12
+    if storage == "local":
+        assert len(list(Path(uri).glob("*.parquet"))) == 1  # the compacted file
+
+    history = DeltaTable(uri, storage_options=options).history
+    commits = len(history())
+    [second] = maintainer.vacuum()
+    assert second.files_removed == 0
+    assert len(history()) == commits  # no VACUUM START/END pair for nothing
+
+
+def test_the_compaction_report_names_the_optimize_commits_version_when_an_append_follows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """delta-rs refreshes the compacting handle to the newest version after the OPTIMIZE commit: an append landed in
+    between (another member, or this one's landing beside maintenance) must not be reported as the compaction's."""
+    uri = str(tmp_path / "orders")
+    _small_files(uri, 12)
+    refresh = DeltaTable.update_incremental
+    appended: list[int] = []
+
+    def append_then_refresh(table: DeltaTable) -> None:
+        if not appended:  # a concurrent writer's append, right after the OPTIMIZE commit
+            write_deltalake(uri, pa.table({"n": [99]}), mode="append")
+            appended.append(DeltaTable(uri).version())
+        refresh(table)
+
+    monkeypatch.setattr(DeltaTable, "update_incremental", append_then_refresh)
+    maintainer = TableMaintainer(MaintenanceConfig(compact_min_files=10, checkpoint=False), [uri])
+
+    [report] = maintainer.compact()
+
+    [optimize] = [c for c in DeltaTable(uri).history() if c["operation"] == "OPTIMIZE"]
+    assert appended == [optimize["version"] + 1]
+    assert report.version == optimize["version"]

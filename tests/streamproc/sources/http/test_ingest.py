@@ -4,6 +4,7 @@ still succeeds."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from pathlib import Path
@@ -92,3 +93,37 @@ def test_concurrent_requests_get_contiguous_offsets_and_all_land(tmp_path: Path)
     table = pipeline.table("readings")
     assert sorted(table["value"].to_pylist()) == [i * 0.5 for i in range(total)]
     assert sorted(table["_offset"].to_pylist()) == list(range(total))
+
+
+def test_ingest_to_a_segment_contract_completes_the_segment_fields_or_refuses(tmp_path: Path) -> None:
+    """``/ingest/{contract}`` to a Segment-spec contract completes ``type``, ``messageId``, ``receivedAt`` and
+    ``timestamp`` as the Tracking API does; an event it cannot complete (no call type for the catch-all contract, a
+    call of another type) is refused with 400, so nothing is answered ``accepted`` and then quarantined."""
+    pipeline = write_http_pipeline(tmp_path)
+    orders = [{"userId": f"user-{i}", "event": "Order Completed",
+               "properties": {"order_id": f"o-{i}", "revenue": 10.0 + i, "currency": "EUR"}} for i in range(3)]
+    orders[2].update(messageId="msg-2", timestamp="2026-11-01T10:00:00Z")
+    with serving(pipeline, log=tmp_path / "run.log") as served:
+        accepted = post(served.url, "/ingest/order_completed", json=orders)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["accepted"] == 3
+        screen = post(served.url, "/ingest/segment_events", json={"type": "screen", "userId": 7, "name": "Home"})
+        assert screen.status_code == 200, screen.text
+
+        untyped = post(served.url, "/ingest/segment_events", json={"userId": "user-1", "name": "Home"})
+        assert (untyped.status_code, untyped.json()["code"]) == (400, "invalid_type"), untyped.text
+        assert "type" in untyped.json()["message"]
+        other = post(served.url, "/ingest/order_completed", json=[orders[0], {"type": "identify", "userId": "u"}])
+        assert (other.status_code, other.json()["code"]) == (400, "invalid_type"), other.text
+        assert "'identify'" in other.json()["message"] and "track" in other.json()["message"]
+
+    rows = sorted(pipeline.rows("order_completed"), key=lambda r: r["userId"])
+    assert [r["userId"] for r in rows] == ["user-0", "user-1", "user-2"]
+    assert all(r["type"] == "track" and r["messageId"].startswith("api-") for r in rows[:2])
+    assert rows[2]["messageId"] == "msg-2"
+    assert rows[2]["timestamp"] == dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC)
+    assert all(r["receivedAt"] is not None and r["timestamp"] is not None for r in rows)
+    assert pipeline.rows("order_completed__quarantine") == []
+    (home,) = pipeline.rows("segment_events")
+    assert (home["type"], home["userId"], home["name"]) == ("screen", "7", "Home")
+    assert pipeline.rows("segment_events__quarantine") == []

@@ -1,0 +1,33 @@
+"""A source that cannot be read stops ``streamproc run`` before any table is created (issue 13, item 7): an
+unreachable broker or a missing file leaves the lake as it was, with one clear error and no resource warnings. The real
+CLI; a held port that refuses connections stands for a broker that is down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fixtures.pipelines import run_cli, write_file_pipeline, write_pipeline
+from tests.fixtures.waiting import PortReservation
+
+
+def test_an_unreachable_broker_fails_before_any_table_is_created_and_closes_its_consumer(tmp_path: Path) -> None:
+    with PortReservation() as down:  # nothing listens: connection refused
+        files = write_pipeline(tmp_path, f"127.0.0.1:{down.port}", topic="orders")
+
+        result = run_cli("run", str(files.config))
+
+    assert result.returncode == 1, result.stderr
+    assert f"cannot reach the Kafka broker at 127.0.0.1:{down.port}" in result.stderr
+    assert not files.lake.exists(), sorted(p.name for p in files.lake.iterdir())
+    assert "Unclosed" not in result.stderr, result.stderr
+
+
+def test_a_missing_file_fails_before_any_table_is_created(tmp_path: Path) -> None:
+    config = write_file_pipeline(tmp_path, events=1, name="missing")
+    (tmp_path / "orders.ndjson").unlink()
+
+    result = run_cli("run", str(config))
+
+    assert result.returncode == 1, result.stderr
+    assert f"no such file: {tmp_path / 'orders.ndjson'}" in result.stderr
+    assert not (tmp_path / "lake").exists()
