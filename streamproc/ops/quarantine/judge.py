@@ -41,7 +41,7 @@ from streamproc.lineage.columns import append_lineage
 from streamproc.ops.quarantine.rows import Key
 from streamproc.records import SourceRecord
 from streamproc.sinks.resolutions import Status
-from streamproc.validation.stage import ContractStage, StageOptions
+from streamproc.validation.stage import ContractStage, StageOptions, accepted_version
 
 __all__ = ["Candidate", "Judgement", "ReplayJudge"]
 
@@ -99,12 +99,17 @@ class ReplayJudge:
 
     Attributes:
         table_schema: the table's Arrow schema as the contract compiles it (PII applied), lineage included.
+        accepted: the registry accepted this contract version at its compatibility level: its added nullable columns
+            may join the existing table (as the pipeline adds them).
     """
 
-    def __init__(self, stage: ContractStage, *, table_schema: pa.Schema, version_field: str | None) -> None:
+    def __init__(
+        self, stage: ContractStage, *, table_schema: pa.Schema, version_field: str | None, accepted: bool = False
+    ) -> None:
         self.stage = stage
         self.table_schema = table_schema
         self.version_field = version_field
+        self.accepted = accepted
         self.redacted = dict(stage.pii.actions)  # field path → hash / mask / drop
         stage.threshold = None
         # Hashed and masked values in quarantine payloads are redacted already; only dropped fields are removed.
@@ -124,7 +129,8 @@ class ReplayJudge:
         schema = stage.table_schema()
         if not record:
             stage.registry = None
-        return cls(stage, table_schema=schema, version_field=options.version_field)
+        accepted = accepted_version(registry, route.contract)
+        return cls(stage, table_schema=schema, version_field=options.version_field, accepted=accepted)
 
     @property
     def contract(self) -> tuple[str, int, str]:

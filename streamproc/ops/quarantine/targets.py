@@ -116,7 +116,13 @@ def open_target(
         existing = DeltaTableWriter.existing(sink.table_uri, name=sink.table_name, storage_options=options)
         judge.open(existing.schema if existing is not None else judge.table_schema)
         return Target(route, judge, None, None, 0, report, pipeline, consumer_group)
-    table = DeltaTableWriter(sink.table_uri, judge.table_schema, name=sink.table_name, storage_options=options)
+    table = DeltaTableWriter(
+        sink.table_uri,
+        judge.table_schema,
+        name=sink.table_name,
+        add_nullable_columns=judge.accepted,
+        storage_options=options,
+    )
     loads = DeltaTableWriter(sink.resolved_loads_uri, LOADS_SCHEMA, name="_loads", storage_options=options)
     tables = ReplayTables(sink.table_name, quarantine, resolutions, table, loads)
     committer = ReplayCommitter(tables)

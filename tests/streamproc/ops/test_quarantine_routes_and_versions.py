@@ -125,3 +125,23 @@ def test_a_v1_event_is_migrated_as_the_pipeline_migrates_it(tmp_path: Path) -> N
     (failing,) = [r for r in read_table(str(tmp_path / "lake" / "events__quarantine_resolutions")).to_pylist()
                   if r["status"] == "still_failing"]
     assert (failing["_offset"], failing["violations"][0]["type"]) == (2, "literal_error")  # "CHF", after migration
+
+
+def test_a_version_that_adds_an_optional_field_lands_what_the_last_refused_for_it(tmp_path: Path) -> None:
+    def placed(i: int, **extra: Any) -> dict[str, Any]:
+        return {"order_id": i, "email": f"u{i}@example.com", "amount": 1.0, "currency": "EUR",
+                "placed_at": "2026-11-01T12:00:00Z", "items": 1, **extra}
+
+    coupons = "tests.fixtures.coupon_orders"
+    v1, v2 = _config(tmp_path, "CouponOrderV1", name="v1"), _config(tmp_path, "CouponOrderV2", name="v2")
+    for path in (v1, v2):
+        path.write_text(path.read_text().replace(CONTRACTS, coupons))
+    _land(v1, [placed(0), placed(1, coupon="XMAS"), placed(2, coupon="NEWYEAR")])  # v1: an undeclared key
+
+    summary = _replay(v2)
+
+    assert summary.landed == 2
+    rows = read_table(str(tmp_path / "lake" / "events")).to_pylist()
+    assert sorted((r["order_id"], r["coupon"], r["_contract_version"]) for r in rows) == [
+        (0, None, 1), (1, "XMAS", 2), (2, "NEWYEAR", 2)
+    ]
