@@ -52,6 +52,17 @@ class Upcaster:
             source, function = info.migration
             self._steps[source] = (info.version, function)
 
+    def reaches(self, from_version: int) -> bool:
+        """Whether an event of ``from_version`` can be migrated to the target: a step is declared from it and from
+        every version it leads to (the target itself reaches trivially; a newer version never does)."""
+        current = from_version
+        while current < self.version:
+            step = self._steps.get(current)
+            if step is None:
+                return False
+            current = step[0]
+        return current == self.version
+
     def upcast(self, event: dict[str, Any], from_version: int) -> dict[str, Any]:
         """``event`` (written under ``from_version``) migrated to the target version; unchanged if current.
 

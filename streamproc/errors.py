@@ -14,7 +14,9 @@ StreamprocError                    root: anything the runtime raises
 ├── SinkError                      landing failed
 │   ├── StorageUnavailableError    the Delta location cannot be written now (retry with backoff)
 │   │   └── CommitConflictError    a concurrent writer won the Delta commit (re-read the log, retry)
-│   └── SchemaMismatchError        an existing table's schema does not match the contract (stop)
+│   ├── SchemaMismatchError        an existing table's schema does not match the contract (stop)
+│   └── ConcurrentReplayError      another quarantine replay into the same table committed meanwhile (stop: one
+│                                  replay at a time; nothing of this replay's load was committed)
 ├── ValidationWorkerError          a validation worker process died on a batch (retry once; twice: stop)
 ├── EndpointError                  /metrics or the HTTP source cannot listen on its port (stop: change the port)
 ├── NotCaughtUpError               --until-caught-up ended with partitions short of their ends (run it again)
@@ -51,6 +53,7 @@ __all__ = [
     "StorageUnavailableError",
     "CommitConflictError",
     "SchemaMismatchError",
+    "ConcurrentReplayError",
     "TableReadError",
     "first_error",
 ]
@@ -170,6 +173,12 @@ class CommitConflictError(StorageUnavailableError):
 
 class SchemaMismatchError(SinkError):
     """An existing Delta table's schema is not the one the contract compiles to."""
+
+
+class ConcurrentReplayError(SinkError):
+    """Another ``streamproc quarantine replay`` of the same quarantine table into the same table committed a replay
+    load since this one read the quarantine's resolutions: this one stopped before committing its own (nothing of it
+    landed). Run one replay at a time; run it again once the other is done."""
 
 
 class TableReadError(StreamprocError):

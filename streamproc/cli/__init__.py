@@ -6,6 +6,7 @@ command           module
 ``run``           :mod:`.run` (the runner: :mod:`streamproc.runtime.runner`)
 ``replay``        :mod:`.replay` (:mod:`streamproc.ops.replay`)
 ``positions``     :mod:`.positions` (:mod:`streamproc.ops.positions`)
+``quarantine``    :mod:`.quarantine` (:mod:`streamproc.ops.quarantine`)
 ``contracts``     :mod:`.contracts`
 ``lineage``       :mod:`.lineage`
 ``catalog``       the catalog's own CLI (``catalog.cli``), mounted by :mod:`.mounts`
@@ -84,6 +85,14 @@ cli.add_command(
         "streamproc.cli.positions:positions_group",
         help_text="Where each partition resumes according to the Delta log, and moving it (re-land, skip, rename).",
         missing="cannot load the positions commands",
+    )
+)
+cli.add_command(
+    LazyGroup(
+        "quarantine",
+        "streamproc.cli.quarantine:quarantine_group",
+        help_text="What a pipeline's quarantine holds, and replaying what a fixed contract now accepts, exactly once.",
+        missing="cannot load the quarantine commands",
     )
 )
 

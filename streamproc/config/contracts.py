@@ -55,6 +55,16 @@ class SinkConfig(Frozen):
         return self.quarantine_uri or f"{self.table_uri.rstrip('/')}__quarantine"
 
     @property
+    def resolved_resolutions_uri(self) -> str:
+        """The quarantine's resolutions table (``streamproc quarantine replay``): ``<quarantine uri>_resolutions``."""
+        return f"{self.resolved_quarantine_uri.rstrip('/')}_resolutions"
+
+    @property
+    def resolutions_name(self) -> str:
+        """The resolutions table's logical name."""
+        return self.resolved_resolutions_uri.rsplit("/", 1)[-1]
+
+    @property
     def resolved_loads_uri(self) -> str:
         return self.loads_uri or f"{self.folder}/_loads"
 

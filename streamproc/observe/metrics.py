@@ -44,6 +44,13 @@ name                                            type      meaning
 
 Metric objects for other parts of the process (they call them; nothing here does):
 
+- Quarantine replay (:mod:`streamproc.ops.quarantine.replay`, label ``pipeline`` and the ``table`` replayed into):
+  :data:`QUARANTINE_REPLAYED` (``streamproc_quarantine_replayed_rows_total``: quarantined events landed by a replay)
+  and :data:`QUARANTINE_STILL_FAILING` (``streamproc_quarantine_still_failing_rows_total``: re-checked and refused
+  again). ``streamproc quarantine replay`` is a short command with no ``/metrics`` endpoint: they count there only
+  for a process that embeds the replay and serves its registry; the command reports the same numbers in its summary,
+  and each replay load's ``_loads`` row (``close_reason: replay``) has its ``rows_landed``.
+
 - HTTP source: :data:`HTTP_REQUESTS` (``route``, ``method``, ``status``) and :data:`HTTP_REQUEST_DURATION`
   (``route``, ``method``), defined beside the endpoint that counts them (:mod:`streamproc.sources.http.metrics`)
   and listed here, so that this module names every metric streamproc exposes.
@@ -87,6 +94,8 @@ __all__ = [
     "HTTP_REQUEST_DURATION",
     "OPENLINEAGE_DELIVERIES",
     "OPENLINEAGE_OUTBOX_EVENTS",
+    "QUARANTINE_REPLAYED",
+    "QUARANTINE_STILL_FAILING",
 ]
 
 # The `_created` series double the exposition for little use (Prometheus ignores them unless asked).
@@ -218,5 +227,18 @@ OPENLINEAGE_DELIVERIES = Counter(
 OPENLINEAGE_OUTBOX_EVENTS = Gauge(
     "streamproc_openlineage_outbox_events",
     "OpenLineage events waiting in the outbox for the transport to accept them.",
+    registry=_registry,
+)
+
+QUARANTINE_REPLAYED = Counter(
+    "streamproc_quarantine_replayed_rows",
+    "Quarantined events a quarantine replay landed into the table.",
+    ("pipeline", "table"),
+    registry=_registry,
+)
+QUARANTINE_STILL_FAILING = Counter(
+    "streamproc_quarantine_still_failing_rows",
+    "Quarantined events a quarantine replay re-checked and the contract refused again.",
+    ("pipeline", "table"),
     registry=_registry,
 )

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from contracts import Contract, ContractNotFoundError, schema_hash
 from contracts.registry import ContractRegistry
 from streamproc.config import PipelineConfig
 from streamproc.config.resolve import PipelineContracts, resolve_contracts
@@ -30,7 +29,7 @@ from streamproc.sources import open_source
 from streamproc.sources.base import Source
 from streamproc.validation.prepare import LoadPreparer, TablePreparer
 from streamproc.validation.routing import Router
-from streamproc.validation.stage import ContractStage, StageOptions
+from streamproc.validation.stage import ContractStage, StageOptions, accepted_version
 
 if TYPE_CHECKING:
     from streamproc.validation.pool import ValidationPool
@@ -138,28 +137,13 @@ def landing_parts(
                     sink.table_uri,
                     stage.table_schema(),
                     name=sink.table_name,
-                    add_nullable_columns=_accepted(registry, route.contract),
+                    add_nullable_columns=accepted_version(registry, route.contract),
                     storage_options=storage,
                 ),
                 loads=shared,
             )
         )
     return Landing(LoadPreparer(tables, router=Router.of(contracts)), Committer(routes))
-
-
-def _accepted(registry: ContractRegistry | None, contract: type[Contract]) -> bool:
-    """Whether the registry registered ``contract``'s version as it is declared, so accepted it at its compatibility
-    level (:func:`open_registry` refuses a version that breaks it): its added nullable columns may join the table."""
-    if registry is None:
-        return False
-    info = contract.__contract__
-    try:
-        known = registry.get(info.name, info.version)
-    except ContractNotFoundError:
-        return False
-    return known.registered_at is not None and known.schema_hash == schema_hash(contract) and (
-        known.verdict != "incompatible"
-    )
 
 
 @dataclass(frozen=True, eq=False)

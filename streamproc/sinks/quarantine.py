@@ -15,9 +15,9 @@ import pyarrow as pa
 from contracts import Rejection
 from streamproc.records import SourceRecord
 
-__all__ = ["QUARANTINE_SCHEMA", "quarantine_rows"]
+__all__ = ["QUARANTINE_SCHEMA", "VIOLATION_TYPE", "quarantine_rows"]
 
-_VIOLATION = pa.struct(
+VIOLATION_TYPE = pa.struct(
     [
         pa.field("loc", pa.string()),
         pa.field("type", pa.string()),
@@ -26,6 +26,7 @@ _VIOLATION = pa.struct(
         pa.field("mode", pa.string()),
     ]
 )
+"""One violation: ``loc`` (dotted field path), ``type``, ``message``, ``entity``, ``mode`` (strings)."""
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -40,7 +41,7 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("contract_version", pa.int32(), nullable=False),
         pa.field("contract_hash", pa.string(), nullable=False),
         pa.field("disposition", pa.string(), nullable=False),
-        pa.field("violations", pa.list_(pa.field("item", _VIOLATION)), nullable=False),
+        pa.field("violations", pa.list_(pa.field("item", VIOLATION_TYPE)), nullable=False),
         pa.field("removed_values", pa.string()),
         pa.field("raw_key", pa.binary()),
         pa.field("raw_payload", pa.binary()),

@@ -7,12 +7,12 @@ which turns a successful CLI run or test session into exit code 134. ``QueryBuil
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder
 
-__all__ = ["read_table"]
+__all__ = ["read_table", "scan_table"]
 
 
 def read_table(
@@ -48,3 +48,31 @@ def read_table(
     schema = pa.schema(delta.schema().to_arrow())
     wanted = pa.schema([schema.field(name) for name in result.column_names])
     return result.cast(wanted)
+
+
+def scan_table(
+    table: DeltaTable, *, columns: Sequence[str] | None = None, where: str | None = None
+) -> Iterator[pa.Table]:
+    """The rows of a Delta table (at the version ``table`` is loaded at) a record batch at a time, as
+    :func:`read_table` reads them but without holding the whole table in memory. The query is planned here, the
+    rows read as the iterator is consumed.
+
+    Returns:
+        ``pyarrow.Table`` pieces with the table's Arrow types (or the chosen columns), in no particular order.
+
+    Raises:
+        OSError, deltalake.exceptions.DeltaError: the table cannot be read, or ``where`` is not a valid expression
+            (here: planning), or reading failed (while iterating; evaluating ``where`` may fail then too).
+    """
+    selected = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
+    query = f"SELECT {selected} FROM t" + (f" WHERE {where}" if where else "")
+    reader = QueryBuilder().register("t", table).execute(query)
+    schema = pa.schema(table.schema().to_arrow())
+
+    def pieces() -> Iterator[pa.Table]:
+        for batch in reader:
+            if batch.num_rows:
+                piece = pa.Table.from_batches([pa.record_batch(batch)])
+                yield piece.cast(pa.schema([schema.field(name) for name in piece.column_names]))
+
+    return pieces()

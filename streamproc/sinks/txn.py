@@ -17,7 +17,19 @@ record interrupted loads           a load whose commits a crash split gets its `
                                    metadata on the next assignment (:func:`record_interrupted_loads`)
 move a position                    an empty commit with the new version to every table (:func:`move_position`):
                                    ``streamproc positions set``
+a quarantine is a source too       a replay of quarantine table Q into table T numbers its loads 1, 2, ...: app id
+                                   ``quarantine-replay/<T>/<Q>`` (:func:`replay_app_id`), version = the load's
+                                   number, committed to Q's resolutions table, then T, then ``_loads``
+                                   (:class:`ReplayTables`); a table holding the number skips it (:func:`holds`), the
+                                   resolutions holding a number the replay did not know of means another replay
+                                   committed meanwhile; resolutions ahead of T or ``_loads`` are an interrupted load
+                                   (:func:`replay_position`), completed by the next replay
 =================================  =================================================================================
+
+A replay's version is its own load counter, not a position in the quarantine table: ``--where`` makes a replay take
+any subset of the rows, and a later one (another filter, another contract fix) must still be able to take rows an
+earlier one left, so a high-water mark over quarantine rows would skip them for good. Which rows a load took is in
+the resolutions it committed with its number (:mod:`streamproc.sinks.resolutions`).
 
 The tables of one route are a :class:`RouteTables` (quarantine, table, ``_loads`` in commit order, and the table's
 name that names their app ids). Everything here talks to tables through the sink seam
@@ -53,12 +65,17 @@ __all__ = [
     "RECOVERY_COMMITS",
     "Fence",
     "Ranges",
+    "ReplayPosition",
+    "ReplayTables",
     "RouteTables",
     "fence",
+    "holds",
     "landed_versions",
     "move_position",
     "recorded_load_ids",
     "record_interrupted_loads",
+    "replay_app_id",
+    "replay_position",
     "resume_at",
     "resume_positions",
     "transaction_app_id",
@@ -309,3 +326,79 @@ def _record_one(by_role: dict[str, dict[str, Any]], route: RouteTables) -> LoadR
 
 def _or_minus_one(version: int | None) -> int:
     return -1 if version is None else version
+
+
+def replay_app_id(table_name: str, quarantine_name: str) -> str:
+    """The ``txn`` application id under which a replay of the quarantine table ``quarantine_name`` into the table
+    ``table_name`` records its loads' numbers: ``quarantine-replay/<table>/<quarantine table>`` (the same in the
+    resolutions table, the table and ``_loads``; no consumer group: the quarantine is the source)."""
+    return f"quarantine-replay/{table_name}/{quarantine_name}"
+
+
+@dataclass(frozen=True, eq=False)
+class ReplayTables:
+    """The tables a replay of one quarantine table into one table commits to, and the names of its position.
+
+    Attributes:
+        table_name, quarantine_name: the logical names that make the app id (:func:`replay_app_id`).
+        resolutions, table, loads: the tables, in commit order (``resolutions`` is the quarantine's).
+    """
+
+    table_name: str
+    quarantine_name: str
+    resolutions: TransactionalTable
+    table: TransactionalTable
+    loads: TransactionalTable
+
+    @property
+    def app_id(self) -> str:
+        return replay_app_id(self.table_name, self.quarantine_name)
+
+    @property
+    def in_commit_order(self) -> tuple[TransactionalTable, TransactionalTable, TransactionalTable]:
+        return (self.resolutions, self.table, self.loads)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPosition:
+    """The number of the newest replay load each table of a replay holds (0: none yet)."""
+
+    resolutions: int
+    table: int
+    loads: int
+
+    @property
+    def last(self) -> int:
+        """The newest load number any of the tables holds (the next load is this + 1)."""
+        return max(self.resolutions, self.table, self.loads)
+
+    @property
+    def interrupted(self) -> int | None:
+        """The load a crash left between its commits (its resolutions committed, the table's or ``_loads``' commit
+        not), or ``None``."""
+        return self.resolutions if self.resolutions > min(self.table, self.loads) else None
+
+
+def replay_position(tables: ReplayTables) -> ReplayPosition:
+    """The replay's position in each of its tables (read fresh).
+
+    Raises:
+        StorageUnavailableError: a log cannot be read.
+    """
+    versions = []
+    for table in tables.in_commit_order:
+        table.refresh()
+        versions.append(table.transaction_version(tables.app_id) or 0)
+    return ReplayPosition(*versions)
+
+
+def holds(table: TransactionalTable, app_id: str, version: int) -> bool:
+    """Whether ``table`` (re-read) records ``app_id`` at ``version`` or beyond: a commit of that version to it would
+    land twice.
+
+    Raises:
+        StorageUnavailableError: the log cannot be read.
+    """
+    table.refresh()
+    held = table.transaction_version(app_id)
+    return held is not None and held >= version

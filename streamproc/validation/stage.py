@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from contracts import Contract
+from contracts import Contract, ContractNotFoundError, schema_hash
 from contracts.evolve import EvolvedColumn, evolved_columns_of, evolved_json_schema
 from contracts.modes import ResolvedModes, resolve_modes
 from contracts.pii import PiiPolicy
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from streamproc.batching.batcher import MicroBatch
     from streamproc.config import PipelineConfig
 
-__all__ = ["ContractStage", "StageOptions"]
+__all__ = ["ContractStage", "StageOptions", "accepted_version"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,22 @@ class StageOptions:
             pii_secret=config.pii.secret.get_secret_value().encode() if config.pii.secret else None,
             pii_keep_unparseable=config.pii.keep_unparseable_in_quarantine,
         )
+
+
+def accepted_version(registry: ContractRegistry | None, contract: type[Contract]) -> bool:
+    """Whether the registry registered ``contract``'s version as it is declared, so accepted it at its compatibility
+    level (``open_registry`` refuses a version that breaks it): its added nullable columns may join the table (the
+    pipeline's landing and a quarantine replay alike)."""
+    if registry is None:
+        return False
+    info = contract.__contract__
+    try:
+        known = registry.get(info.name, info.version)
+    except ContractNotFoundError:
+        return False
+    return known.registered_at is not None and known.schema_hash == schema_hash(contract) and (
+        known.verdict != "incompatible"
+    )
 
 
 class ContractStage:

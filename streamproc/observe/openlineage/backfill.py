@@ -8,7 +8,9 @@ catalog keys loads by load id and versions by Delta version.
 
 What the lake does not know is how a run ended: rebuilt runs get no ``COMPLETE``/``FAIL``. Datasets are described
 from the pipeline's contract when a load's contract hash is the contract's; otherwise from the Delta table's schema at
-the load's version (then without tags, documentation and the topic's field list, which only the contract knows).
+the load's version (then without tags, documentation and the topic's field list, which only the contract knows). A
+quarantine replay's loads (``close_reason: replay``) are rebuilt as runs of the replay's own job
+(:mod:`.replay_events`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
-from openlineage.client.event_v2 import RunEvent
+from openlineage.client.event_v2 import RunEvent, RunState
 
 from contracts import schema_hash
 from streamproc.config import PipelineConfig
@@ -30,6 +32,7 @@ from streamproc.errors import StorageUnavailableError
 from streamproc.lineage.loads import LoadRecord, OffsetRange
 from streamproc.observe.openlineage import events
 from streamproc.observe.openlineage.describe import RunDescription, describe_run, with_table_schema
+from streamproc.observe.openlineage.replay_events import describe_replay, replay_event
 from streamproc.sinks.reader import read_table
 from streamproc.sources import open_source
 
@@ -94,6 +97,9 @@ def rebuild_events(
         return replace(described[key], run_id=load.run_id)
 
     for run_loads in by_run.values():
+        if run_loads[0].close_reason == "replay":
+            yield from _replay_events(config, contracts, run_loads)
+            continue
         yield events.start_event(description(run_loads[0]), at=run_loads[0].started_at)
         for load in run_loads:
             yield events.load_event(description(load), [load], at=load.committed_at)
@@ -141,6 +147,29 @@ def describe_load_run(
         run = replace(run, contract_name=load.contract_name, contract_version=load.contract_version)
     schema = _schema_at(route.sink.table_uri, load.delta_version, config.sink.storage_options)
     return with_table_schema(run, schema, table_name=route.table_name)
+
+
+def _replay_events(
+    config: PipelineConfig, contracts: PipelineContracts, loads: list[LoadRecord]
+) -> Iterator[RunEvent]:
+    """A quarantine replay's run (``close_reason: replay``, :mod:`streamproc.observe.openlineage.replay_events`): a
+    ``START`` at its first load's start and a ``RUNNING`` per load. Its inputs are the quarantine tables of its
+    loads' tables (``_loads`` does not say which quarantine an event a replay routed elsewhere came from)."""
+    routes = {r.table_name: r for r in contracts.routes}
+    quarantines: dict[str, tuple[int | None, list[str]]] = {}
+    for load in loads:
+        sink = routes[load.table_name].sink
+        entry = quarantines.setdefault(sink.resolved_quarantine_uri, (load.quarantine_delta_version, []))
+        entry[1].append(sink.table_uri)
+    run = describe_replay(
+        config,
+        contracts,
+        run_id=loads[0].run_id,
+        quarantines=[(q, version, list(dict.fromkeys(tables))) for q, (version, tables) in quarantines.items()],
+    )
+    yield replay_event(run, RunState.START, at=loads[0].started_at)
+    for load in loads:
+        yield replay_event(run, RunState.RUNNING, load=load, at=load.committed_at)
 
 
 def _schema_at(table_uri: str, version: int | None, storage_options: Mapping[str, str]) -> pa.Schema:

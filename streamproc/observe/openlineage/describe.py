@@ -24,6 +24,7 @@ __all__ = [
     "TableDescription",
     "describe_run",
     "quarantine_description",
+    "table_description",
     "with_table_schema",
 ]
 
@@ -154,13 +155,13 @@ def describe_run(
         contract_name=info.name,
         contract_version=info.version,
         inputs=inputs,
-        table=_table_of(contract, table_uri, pii_actions),
+        table=table_description(contract, table_uri, pii_actions),
         quarantine=quarantine_description(quarantine_uri, tags=info.tags, contract_name=info.name, owner=info.owner),
         emission=emission,
         window_seconds=window_seconds,
         routes=tuple(
             RouteDescription(
-                _table_of(routed, table, pii_actions),
+                table_description(routed, table, pii_actions),
                 quarantine_description(
                     quarantine,
                     tags=routed.__contract__.tags,
@@ -173,7 +174,9 @@ def describe_run(
     )
 
 
-def _table_of(contract: type[Contract], location: str, pii_actions: Mapping[str, str] | None) -> TableDescription:
+def table_description(
+    contract: type[Contract], location: str, pii_actions: Mapping[str, str] | None
+) -> TableDescription:
     """A table as its contract describes it: the contract's Arrow schema plus the lineage columns, tags and PII
     actions, the JSON key each column is read from, documentation and owner."""
     info = contract.__contract__

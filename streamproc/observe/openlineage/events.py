@@ -37,7 +37,7 @@ from streamproc.lineage.loads import LoadRecord
 from streamproc.observe.openlineage import facets as f
 from streamproc.observe.openlineage.describe import InputDescription, RouteDescription, RunDescription, TableDescription
 
-__all__ = ["complete_event", "fail_event", "load_event", "start_event"]
+__all__ = ["complete_event", "engine_facet", "fail_event", "load_event", "start_event", "table_facets"]
 
 def start_event(run: RunDescription, *, at: dt.datetime | None = None) -> RunEvent:
     """``START``: the run began; datasets with their static facets."""
@@ -92,17 +92,21 @@ def _event(
     outputs: list[OutputDataset],
     run_facets: Mapping[str, Any] | None = None,
 ) -> RunEvent:
-    engine = processing_engine_run.ProcessingEngineRunFacet(
-        producer=f.PRODUCER, version=__version__, name="streamproc", openlineageAdapterVersion=openlineage_version
-    )
     return RunEvent(
         eventType=state,
         eventTime=(at or dt.datetime.now(dt.UTC)).isoformat(),
         producer=f.PRODUCER,
-        run=Run(runId=run.run_id, facets={"processing_engine": engine, **(run_facets or {})}),
+        run=Run(runId=run.run_id, facets={"processing_engine": engine_facet(), **(run_facets or {})}),
         job=Job(namespace=run.namespace, name=run.pipeline, facets=_job_facets(run)),
         inputs=[_input(i) for i in run.inputs],
         outputs=outputs,
+    )
+
+
+def engine_facet() -> processing_engine_run.ProcessingEngineRunFacet:
+    """Spec ``processing_engine`` run facet: streamproc and the openlineage-python version it emits with."""
+    return processing_engine_run.ProcessingEngineRunFacet(
+        producer=f.PRODUCER, version=__version__, name="streamproc", openlineageAdapterVersion=openlineage_version
     )
 
 
@@ -148,7 +152,9 @@ def _input(source: InputDescription) -> InputDataset:
     return InputDataset(namespace=ds.namespace, name=ds.name, facets=facets)
 
 
-def _table_facets(table: TableDescription, inputs: Sequence[InputDescription], *, namespace: str) -> dict[str, Any]:
+def table_facets(table: TableDescription, inputs: Sequence[InputDescription], *, namespace: str) -> dict[str, Any]:
+    """The dataset facets of a Delta table: schema, storage, symlink, data source, tags (PII), documentation,
+    ownership and, with ``inputs``, column lineage from them."""
     ds = table.dataset
     facets: dict[str, Any] = {
         "schema": f.schema_facet(table.schema),
@@ -190,7 +196,7 @@ def _outputs(run: RunDescription, loads: Sequence[LoadRecord]) -> list[OutputDat
 def _route_outputs(run: RunDescription, route: RouteDescription, loads: Sequence[LoadRecord]) -> list[OutputDataset]:
     outputs = []
     for role, table in (("table", route.table), ("quarantine", route.quarantine)):
-        facets = _table_facets(table, run.inputs if role == "table" else (), namespace=run.namespace)
+        facets = table_facets(table, run.inputs if role == "table" else (), namespace=run.namespace)
         output_facets: dict[str, Any] = {}
         if loads:
             newest = loads[-1]

@@ -1,0 +1,116 @@
+"""A quarantine replay's OpenLineage run, emitted live (the events: :mod:`.replay_events`).
+
+Events go through the pipeline's lineage outbox (:func:`~streamproc.observe.openlineage.observer.outbox_of`) like
+the pipeline's own: what is not delivered when the replay ends waits there for the next run or ``streamproc lineage
+outbox --flush``, and a replay killed before its terminal event is ended with a ``FAIL`` by whoever adopts its log. A
+problem of the emission is logged, never raised into the replay (the lake keeps every load; ``streamproc lineage
+backfill`` rebuilds its events).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import RunEvent, RunState
+from openlineage.client.serde import Serde
+
+from streamproc.config import PipelineConfig
+from streamproc.config.resolve import PipelineContracts
+from streamproc.lineage.loads import LoadRecord
+from streamproc.observe.openlineage.delivery import Deliverer
+from streamproc.observe.openlineage.observer import adopt_orphans, outbox_of
+from streamproc.observe.openlineage.outbox import RunLog
+from streamproc.observe.openlineage.replay_events import ReplayRun, describe_replay, replay_event
+
+__all__ = ["ReplayLineage"]
+
+logger = logging.getLogger(__name__)
+
+
+class ReplayLineage:
+    """A replay's OpenLineage events, as a :class:`~streamproc.ops.quarantine.report.ReplayListener`.
+
+    Args:
+        config, contracts: the pipeline (namespace, outbox, the tables' contracts).
+        client_factory: makes the OpenLineage client (openlineage-python's own configuration by default).
+
+    Attributes:
+        left: events still in the outbox after :meth:`on_stop` (not delivered within
+            ``lineage.flush_timeout_seconds``).
+    """
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        contracts: PipelineContracts,
+        *,
+        client_factory: Callable[[], OpenLineageClient] = OpenLineageClient,
+    ) -> None:
+        self.config = config
+        self.contracts = contracts
+        self._client_factory = client_factory
+        self._run: ReplayRun | None = None
+        self._log: RunLog | None = None
+        self._deliverer: Deliverer | None = None
+        self.left = 0
+
+    def on_start(self, run_id: str, quarantines: list[tuple[Any, list[str]]]) -> None:
+        self._run = describe_replay(
+            self.config,
+            self.contracts,
+            run_id=run_id,
+            quarantines=[(snapshot.uri, snapshot.version, tables) for snapshot, tables in quarantines],
+        )
+        self._guarded("start", self._open)
+        self._emit(lambda run: replay_event(run, RunState.START))
+
+    def on_scan(self, quarantine: Any) -> None:
+        pass
+
+    def on_scanned(self, rows: int) -> None:
+        pass
+
+    def on_load(self, load: LoadRecord, quarantine: Any) -> None:
+        self._emit(lambda run: replay_event(run, RunState.RUNNING, load=load, at=load.committed_at))
+
+    def on_stop(self, summary: Any, error: BaseException | None) -> None:
+        if error is None:
+            self._emit(lambda run: replay_event(run, RunState.COMPLETE))
+        else:
+            self._emit(lambda run: replay_event(run, RunState.FAIL, error=error))
+        if self._log is not None:
+            self._guarded("seal", self._log.seal)
+        if self._deliverer is not None:
+            self.left = self._deliverer.close(self.config.lineage.flush_timeout_seconds)
+
+    def _open(self) -> None:
+        if self._run is None:
+            return
+        outbox = outbox_of(self.config)
+        deliverer = Deliverer(self._client_factory(), outbox, retry_max_seconds=self.config.lineage.retry_max_seconds)
+        for orphan in adopt_orphans(outbox, by=f"quarantine replay {self._run.run_id}"):
+            deliverer.add(orphan)
+        self._log = outbox.create(self._run.run_id)
+        deliverer.add(self._log)
+        deliverer.start()
+        self._deliverer = deliverer
+
+    def _emit(self, build: Callable[[ReplayRun], RunEvent]) -> None:
+        run, log, deliverer = self._run, self._log, self._deliverer
+        if run is None or log is None or deliverer is None:
+            return
+
+        def append() -> None:
+            log.append(Serde.to_dict(build(run)))
+            deliverer.wake()
+
+        self._guarded("event", append)
+
+    def _guarded(self, what: str, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - lineage must never stop a replay; the lake keeps every load
+            logger.warning("OpenLineage %s of a quarantine replay failed: %s", what, exc)
