@@ -19,7 +19,7 @@ from streamproc.config import FileSourceConfig, KafkaSourceConfig, PipelineConfi
 from streamproc.config.resolve import PipelineContracts
 from streamproc.errors import ConfigError
 from streamproc.sinks.delta import DeltaTableWriter
-from streamproc.sinks.txn import RouteTables, landed_versions, move_position as move_txn_position, resume_at
+from streamproc.sinks.txn import RouteTables, landed_versions, move_position as move_txn_position, partition_resume_at
 from streamproc.records import TopicPartition
 from streamproc.sources.file import count_file_events, file_partition
 from streamproc.sources.kafka import admin
@@ -162,7 +162,7 @@ async def read_positions(config: PipelineConfig, contracts: PipelineContracts) -
     positions = []
     for tp in view.partitions:
         versions = landed_versions(routes, tp)
-        resume = resume_at(versions.values())
+        resume = partition_resume_at(routes, tp)
         committed, end = view.committed[tp], view.ends[tp]
         from_offset = resume if resume is not None else (committed or view.starts[tp])
         positions.append(

@@ -9,7 +9,8 @@ positions live in the tables       every commit carries one ``txn`` action per p
 resume at the lowest + 1           a partition resumes at the lowest ``txn`` version over *every* table of the
                                    pipeline (each route's table and quarantine table, ``_loads``) + 1
                                    (:func:`resume_positions`), so a load interrupted between its commits, or a
-                                   route behind the others, is completed
+                                   route behind the others, is completed; a data table without a version for a
+                                   partition its route's other data table knows counts as -1 (:func:`resume_at`)
 fence before each commit           re-read the log, record only versions beyond the stored ones, and leave out the
                                    rows at or below them (:func:`fence`): a re-delivery or a zombie writer lands
                                    nothing twice
@@ -76,6 +77,7 @@ __all__ = [
     "record_interrupted_loads",
     "replay_app_id",
     "replay_position",
+    "partition_resume_at",
     "resume_at",
     "resume_positions",
     "transaction_app_id",
@@ -126,26 +128,53 @@ def _distinct(tables: Iterable[TransactionalTable]) -> list[TransactionalTable]:
     return list({t.uri: t for t in tables}.values())
 
 
-def resume_at(versions: Iterable[int | None]) -> int | None:
-    """The next offset to land: the lowest known version + 1 (``None``: no table knows the partition)."""
-    known = [v for v in versions if v is not None]
-    return min(known) + 1 if known else None
+def resume_at(data: Iterable[int | None], derived: Iterable[int | None] = ()) -> int | None:
+    """The next offset of a partition to land for one route: the lowest ``txn`` version + 1.
+
+    Args:
+        data: the versions of the route's data tables (quarantine table, table). Every complete load commits to
+            both, so while one of them knows the partition, the other holding no version has landed nothing of
+            it (the partition's first load, interrupted between its quarantine and table commits): it counts as
+            -1, and the partition is read again from its start (rows a table holds are left out by :func:`fence`).
+        derived: versions of tables rebuilt from the data tables' commits (``_loads``): they count only when known.
+
+    Returns:
+        ``None`` when no data table of the route knows the partition (a new route, or nothing landed yet).
+    """
+    data = list(data)
+    if all(v is None for v in data):
+        return None
+    return min(-1 if v is None else v for v in [*data, *(d for d in derived if d is not None)]) + 1
+
+
+def partition_resume_at(routes: Sequence[RouteTables], tp: TopicPartition) -> int | None:
+    """Where ``tp`` resumes, as of the tables' last refresh: the lowest :func:`resume_at` over the routes that know
+    it (``None``: none does)."""
+    known = [
+        at
+        for route in routes
+        if (
+            at := resume_at(
+                (route.quarantine.transaction_version(route.app_id(tp)), route.table.transaction_version(route.app_id(tp))),
+                (route.loads.transaction_version(route.app_id(tp)),),
+            )
+        )
+        is not None
+    ]
+    return min(known) if known else None
 
 
 def resume_positions(
     routes: Sequence[RouteTables], partitions: Iterable[TopicPartition]
 ) -> dict[TopicPartition, int | None]:
-    """Per partition, where to resume: :func:`resume_at` over every table of every route (read fresh).
+    """Per partition, where to resume: :func:`partition_resume_at` over every table of every route (read fresh).
 
     Raises:
         StorageUnavailableError: a log cannot be read.
     """
     for table in _distinct(t for r in routes for t in r.in_commit_order):
         table.refresh()
-    return {
-        tp: resume_at(t.transaction_version(r.app_id(tp)) for r in routes for t in r.in_commit_order)
-        for tp in partitions
-    }
+    return {tp: partition_resume_at(routes, tp) for tp in partitions}
 
 
 def landed_versions(routes: Sequence[RouteTables], tp: TopicPartition) -> dict[str, int | None]:

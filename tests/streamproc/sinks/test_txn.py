@@ -113,6 +113,26 @@ def test_a_load_a_crash_interrupted_between_commits_is_recorded_by_the_next_owne
     assert len(loads) == 3
 
 
+def test_a_partitions_first_load_interrupted_after_its_quarantine_commit_is_read_again_from_its_start(
+    tmp_path: Path,
+) -> None:
+    # Found by the scale-out test (a member SIGKILLed in its first load of a partition): the quarantine table was the
+    # only table that knew the partition, and the next owner resumed past its version: the load's valid rows were lost.
+    first = _lander(tmp_path, run_id="crashed")
+    first.land(_batch(1, 0, 99))
+    with unavailable(tmp_path / "orders"):
+        with pytest.raises(StorageUnavailableError):
+            first.land(_batch(0, 0, 199))
+
+    restarted = _lander(tmp_path, run_id="restarted")
+    tp = TopicPartition(TOPIC, 0)
+    assert restarted.positions([tp]) == {tp: 0}
+    restarted.land(_batch(0, 0, 299))
+
+    valid, invalid = _expected({0: 299, 1: 99})
+    assert_exactly_once(tmp_path / "orders", valid=valid, invalid=invalid)
+
+
 def test_a_deleted_loads_table_is_rebuilt_from_the_commit_metadata(tmp_path: Path) -> None:
     lander = _lander(tmp_path, run_id="before")
     for first in range(0, 500, 100):
