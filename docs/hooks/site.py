@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,11 +33,15 @@ _WHOLE_INCLUDE = re.compile(r'^\s*--8<--\s+"(?P<file>[^"]+)"\s*$')
 DOCS = "docs"
 
 
+@dataclass
 class _Pages:
     """Which repository file each included page shows, and the page being rendered (MkDocs renders one at a time)."""
 
-    included: dict[str, str] = {}  # repository path of the included file -> src_uri of the page showing it
+    included: dict[str, str] = field(default_factory=dict)  # repository path of an included file -> its page's src_uri
     current: str = ""  # src_uri of the page being rendered
+
+
+_PAGES = _Pages()
 
 
 def on_config(config: Any, **_: Any) -> Any:
@@ -47,35 +52,36 @@ def on_config(config: Any, **_: Any) -> Any:
     OPENAPI.parent.mkdir(parents=True, exist_ok=True)
     OPENAPI.write_text(json.dumps(app.openapi(), indent=1), encoding="utf-8")
     docs = Path(config.docs_dir)
-    _Pages.included = {}
+    _PAGES.included.clear()
     for page in docs.rglob("*.md"):
         whole = _WHOLE_INCLUDE.match(page.read_text(encoding="utf-8"))
         if whole:
-            _Pages.included[whole["file"]] = page.relative_to(docs).as_posix()
+            _PAGES.included[whole["file"]] = page.relative_to(docs).as_posix()
     config.markdown_extensions.append(_FenceOptions())
     return config
 
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
-    _Pages.current = page.file.src_uri
+    _PAGES.current = page.file.src_uri
     return markdown
 
 
 def site_link(url: str, page: str) -> str:
     """``url`` as written in ``page``'s text (or in the file it includes whole), mapped to a link between site pages.
 
-    Example: in ``index.md`` (which includes ``README.md``), ``docs/reading.md#with-duckdb`` -> ``reading.md#with-duckdb``
-    and ``contracts/README.md`` -> ``contracts.md``; in ``lineage.md``, ``../README.md#after-the-demo`` ->
-    ``index.md#after-the-demo``. Anything else (external links, anchors, links between pages) is returned as it is.
+    Example: in ``index.md`` (which includes ``README.md``), ``docs/reading.md#with-duckdb`` ->
+    ``reading.md#with-duckdb`` and ``contracts/README.md`` -> ``contracts.md``; in ``lineage.md``,
+    ``../README.md#after-the-demo`` -> ``index.md#after-the-demo``. Anything else (external links, anchors, links
+    between pages, links MkDocs will then report) is returned as it is.
     """
     scheme, netloc, path, query, anchor = urlsplit(url)
     if scheme or netloc or not path or path.startswith("/"):
         return url
-    source = next((file for file, shown in _Pages.included.items() if shown == page), None)
+    source = next((file for file, shown in _PAGES.included.items() if shown == page), None)
     folder = posixpath.dirname(source) if source else posixpath.join(DOCS, posixpath.dirname(page))
     target = posixpath.normpath(posixpath.join(folder, path))  # the repository path GitHub resolves
-    if target in _Pages.included:
-        target = _Pages.included[target]
+    if target in _PAGES.included:
+        target = _PAGES.included[target]
     elif source and target.startswith(f"{DOCS}/"):
         target = target.removeprefix(f"{DOCS}/")
     else:
@@ -88,7 +94,7 @@ class _SiteLinks(Treeprocessor):
         for element in root.iter():
             key = {"a": "href", "img": "src"}.get(element.tag)
             if key and element.get(key):
-                element.set(key, site_link(element.get(key, ""), _Pages.current))
+                element.set(key, site_link(element.get(key, ""), _PAGES.current))
 
 
 class _StripTestOptions(Preprocessor):
