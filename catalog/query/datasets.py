@@ -25,7 +25,7 @@ __all__ = ["QUARANTINE_SUFFIX", "DatasetKind", "dataset_kind", "dataset_page", "
 
 DatasetKind = Literal["TOPIC", "TABLE", "QUARANTINE", "FILE", "DATASET"]
 QUARANTINE_SUFFIX = "__quarantine"
-"""streamproc's quarantine table is ``<table>__quarantine`` beside the table (README "Nothing lost")."""
+"""streamproc's quarantine table is ``<table>__quarantine`` beside the table (streamproc's docs/quarantine.md)."""
 
 
 def dataset_ref(session: Session, dataset: t.Dataset) -> dict[str, Any]:

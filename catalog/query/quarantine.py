@@ -1,7 +1,7 @@
 """The quarantine of a table: what its rejected events were refused for, over time, and samples of them.
 
 Counts per load come from the catalog (the ``streamproc_load`` facets' ``rowsQuarantined``); the reasons and samples
-come from the quarantine Delta table itself (``<table>__quarantine``, streamproc's README "Nothing lost"), read at
+come from the quarantine Delta table itself (``<table>__quarantine``, streamproc's docs/quarantine.md), read at
 the location its lineage events name, through delta-rs's own query engine (``QueryBuilder``, DataFusion SQL): the
 events are never sent to the catalog. Payloads are shown as the quarantine holds them: the runtime redacted them by
 the contract's PII policy before they landed (masked, hashed, dropped fields), so the page shows no more than the

@@ -1,4 +1,4 @@
-"""The contract of the Faust example: an order event from the web shop (see README.md, "Contracts")."""
+"""The contract of the Faust example: an order event from the web shop (see docs/contracts-guide.md)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ rebalance) or cooperative-sticky (KIP-429: only the partitions that move are rev
 
 
 class KafkaSourceConfig(Frozen):
-    """Where to consume from: a Kafka consumer group, through aiokafka or confluent-kafka (README "Kafka clients")."""
+    """Where to consume from: a Kafka consumer group, through aiokafka or confluent-kafka (docs/kafka-clients.md)."""
 
     type: Literal["kafka"] = "kafka"
     bootstrap_servers: str = Field(description="comma-separated host:port list")

@@ -1,7 +1,7 @@
 """A pipeline's positions: where each partition resumes according to the Delta log, beside Kafka's view of the group;
 and moving a position (re-land from an offset, skip ahead, or carry positions over to a renamed group).
 
-The Delta log is the source of truth (README, "Exactly once"): every table of the pipeline (each route's table and
+The Delta log is the source of truth (docs/exactly-once.md): every table of the pipeline (each route's table and
 quarantine table, and ``_loads``) records per partition the last offset it landed, and a partition resumes at the
 lowest of them + 1. Kafka's committed offsets only follow, for lag tools. Reading and moving positions is
 :mod:`streamproc.sinks.txn`'s (the one home of exactly-once); this module adds the source's view: the broker's

@@ -17,7 +17,7 @@ Concurrency contract (everything runs in the pipeline's event loop; blocking tab
   partition, so everything in flight is dropped, as before. **Cooperative rebalancing** (confluent-kafka's
   ``cooperative-sticky``) revokes and assigns only the partitions that move: chunks of the others are batched, and
   loads holding any partition that did not move are committed whole (rows of a moved partition in them are left out
-  by the ``txn`` versions if its new owner landed them first, as a zombie's are: README "Exactly once"); a load
+  by the ``txn`` versions if its new owner landed them first, as a zombie's are: docs/exactly-once.md); a load
   holding only moved partitions is dropped.
 """
 

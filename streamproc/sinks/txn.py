@@ -38,8 +38,8 @@ name that names their app ids). Everything here talks to tables through the sink
 
 Who records an interrupted load: the member that owns its lowest partition (its first topic-partition in sort
 order). In a consumer group exactly one member owns it, and eager rebalancing revokes it from the old owner only
-after that owner's in-flight load finished, so two members never record the same load. Limits (README, "Exactly
-once"): only the newest :data:`RECOVERY_COMMITS` commits of each table are searched, and only when a table's ``txn``
+after that owner's in-flight load finished, so two members never record the same load. Limits (docs/exactly-once.md,
+"Limits"): only the newest :data:`RECOVERY_COMMITS` commits of each table are searched, and only when a table's ``txn``
 version of an assigned partition is ahead of ``_loads``'; a zombie that finishes its load after the new owner
 recorded it leaves that one load's counts short.
 """

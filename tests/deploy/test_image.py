@@ -1,5 +1,5 @@
 """The image of deploy/Dockerfile, built with podman (deploy/image/build.sh, `make image`) and run for real on the
-session's Kafka broker, the way README "Container image" says: the flights example's config and contract mounted at
+session's Kafka broker, the way docs/operate.md "Container image" says: the flights example's config and contract mounted at
 /etc/streamproc, the lake on a named volume at the image's home, ``--network=host`` to reach the broker on loopback.
 
 - ``--until-caught-up`` lands rows, quarantine and ``_loads`` in the volume, as the image's non-root user, and
@@ -129,7 +129,7 @@ def _config_dir(tmp_path: Path, *, topic: str, port: int, **batch: float) -> Pat
 
 
 def _pipeline(image: str, config: Path, volume: Volume, bootstrap: str, **env: str) -> list[str]:
-    """``podman run`` options and image as README "Container image" has them: config and contract at
+    """``podman run`` options and image as docs/operate.md "Container image" has them: config and contract at
     /etc/streamproc, the lake on a named volume, the broker on the host's loopback."""
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "STREAMPROC_LAKE": LAKE, **env}
     return [

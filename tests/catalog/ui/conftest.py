@@ -60,7 +60,8 @@ class Ui:
         page.wait_for_url(f"{self.url}/")
 
     def screenshot(self, page: Page, name: str) -> None:
-        """Save the page as ``<CATALOG_UI_SCREENSHOTS>/<name>.png`` (``docs/screenshots``: shown in the README)."""
+        """Save the page as ``<CATALOG_UI_SCREENSHOTS>/<name>.png`` (``docs/screenshots``: shown in the README and
+        docs/lineage.md)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 

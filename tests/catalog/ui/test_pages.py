@@ -2,8 +2,8 @@
 (``scenario``): the lineage graph, a click on a node, schema-history diffs, the PII map with actions, the quarantine's
 counts, the job's runs, search, login with a wrong token, and ``/docs`` with nothing fetched from outside.
 
-Every page is saved as a PNG (``var/ui-screenshots/``; ``make catalog-screenshots`` refreshes the README's
-``docs/screenshots/``). Conditions are awaited with Playwright's
+Every page is saved as a PNG (``var/ui-screenshots/``; ``make catalog-screenshots`` refreshes
+``docs/screenshots/``, shown in the README and docs/lineage.md). Conditions are awaited with Playwright's
 ``expect`` (auto-retrying), never with sleeps.
 """
 

@@ -1,4 +1,4 @@
-"""The contracts the README's routing example names (``shop_contracts:OrderPlaced`` ...): a user's own module."""
+"""The contracts docs/contracts-guide.md's routing example names (``shop_contracts:OrderPlaced`` ...): a user's own module."""
 
 from __future__ import annotations
 

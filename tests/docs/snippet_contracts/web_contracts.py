@@ -1,4 +1,4 @@
-"""The contracts the README's HTTP source example routes Segment calls to (``web_contracts:Identify`` ...): what a
+"""The contracts docs/http-source.md's example routes Segment calls to (``web_contracts:Identify`` ...): what a
 user's own module would hold, so that the example config loads with its contracts."""
 
 from __future__ import annotations

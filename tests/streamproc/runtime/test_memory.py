@@ -4,8 +4,8 @@ Stages are joined by bounded streams (``batch.queue_size`` fetched chunks of at 
 records) and a micro-batch holds at most ``batch.max_rows`` events, so the consumer's memory depends on those
 settings and the event size, never on the backlog. With the defaults (20,000-row batches, at most three of them
 alive: one filling, one being validated, one being committed; 2 fetched chunks of 10,000 records) and ~160-byte
-events, peak RSS measured ~300 MB for 0.3 M events and ~336 MB for 2 M on the 2-core dev machine (README, "Exactly
-once"; the CLI with its metrics endpoint); :data:`PEAK_RSS_BOUND_MB` is the documented bound.
+events, peak RSS measured ~300 MB for 0.3 M events and ~336 MB for 2 M on the 2-core dev machine (docs/exactly-once.md,
+"Bounded memory"; the CLI with its metrics endpoint); :data:`PEAK_RSS_BOUND_MB` is the documented bound.
 
 CI consumes a 300,000-event backlog; ``make chaos`` (``STREAMPROC_CHAOS=1``) 2,000,000.
 """
