@@ -21,7 +21,12 @@ from bench.contestants import Clock, clock, since
 
 __all__ = ["run", "FETCH_PROPERTIES"]
 
-FETCH_PROPERTIES: dict[str, Any] = {"fetch.wait.max.ms": 100, "queued.max.messages.kbytes": 16 * 1024}
+FETCH_PROPERTIES: dict[str, Any] = {
+    "fetch.wait.max.ms": 100,
+    "queued.max.messages.kbytes": 16 * 1024,
+    "fetch.queue.backoff.ms": 10,
+    "max.partition.fetch.bytes": 4 << 20,
+}
 """streamproc's (:data:`streamproc.sources.kafka.confluent.FETCH_PROPERTIES`; tests/bench checks they agree), not
 imported from it: streamproc's config would add pydantic to this contestant's resident memory."""
 

@@ -60,11 +60,16 @@ _T = TypeVar("_T")
 FETCH_PROPERTIES: dict[str, Any] = {
     "fetch.wait.max.ms": 100,
     "queued.max.messages.kbytes": 16 * 1024,
+    "fetch.queue.backoff.ms": 10,
+    "max.partition.fetch.bytes": 4 << 20,
 }
 """librdkafka's fetch properties streamproc changes (``client_config`` overrides them): a broker answers an idle
 fetch within 100 ms instead of 500, so a caught-up member notices new records sooner; at most 16 MiB of fetched
-records wait in the consumer's queue instead of 64 MiB (the same speed on the benchmark, ~10 MiB less resident;
-bench/analysis.md)."""
+records wait in a partition's queue instead of 64 MiB (~10 MiB less resident); a partition whose queue is full is
+fetched again 10 ms later instead of librdkafka's 1 s (``fetch.queue.backoff.ms``: with the 1 s default, a consumer
+that drains its queue in milliseconds sat idle most of each second, 2-4x fewer events/s on a quiet machine); fetch
+responses of up to 4 MiB per partition instead of 1 (fewer round trips for large events). bench/analysis.md has the
+measurements."""
 
 _REQUEST_TIMEOUT_SECONDS = 10.0
 """How long a metadata, watermark or committed-offset request waits for the broker."""
