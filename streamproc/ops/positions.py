@@ -35,8 +35,8 @@ class PartitionPosition:
         topic, partition: the partition.
         table, quarantine, loads: the last offset the pipeline's own table, its quarantine table and ``_loads``
             landed (their ``txn`` versions), ``None`` if none.
-        resume_at: the offset the pipeline resumes from (the lowest over every table + 1), ``None``: the Delta log
-            does not know the partition (the group's committed offset, else ``auto_offset_reset``, decides).
+        resume_at: the offset the pipeline resumes from (:func:`streamproc.sinks.txn.partition_resume_at`),
+            ``None``: the Delta log does not know the partition (the group's committed offset, else ``auto_offset_reset``, decides).
         committed: the group's committed Kafka offset (next offset), ``None`` if none (always, for a file).
         end: the partition's end offset (high watermark; a file's event count, ``None`` when the file is gone).
         lag: events in the source not yet in the lake (``end - resume_at``; from the log start when unknown).

@@ -150,18 +150,16 @@ def resume_at(data: Iterable[int | None], derived: Iterable[int | None] = ()) ->
 def partition_resume_at(routes: Sequence[RouteTables], tp: TopicPartition) -> int | None:
     """Where ``tp`` resumes, as of the tables' last refresh: the lowest :func:`resume_at` over the routes that know
     it (``None``: none does)."""
-    known = [
-        at
-        for route in routes
-        if (
-            at := resume_at(
-                (route.quarantine.transaction_version(route.app_id(tp)), route.table.transaction_version(route.app_id(tp))),
-                (route.loads.transaction_version(route.app_id(tp)),),
-            )
+    known = []
+    for route in routes:
+        app_id = route.app_id(tp)
+        at = resume_at(
+            (route.quarantine.transaction_version(app_id), route.table.transaction_version(app_id)),
+            (route.loads.transaction_version(app_id),),
         )
-        is not None
-    ]
-    return min(known) if known else None
+        if at is not None:
+            known.append(at)
+    return min(known, default=None)
 
 
 def resume_positions(
