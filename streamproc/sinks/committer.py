@@ -2,8 +2,12 @@
 
 ```
  PreparedLoad (validation/prepare.py: one share per route's table) ─► Committer.commit
-     per route, in order:  <table>__quarantine ─► <table> ─► _loads (one row per route's load)
+     per route:  <table>__quarantine ┐
+                 <table>             ┴─► _loads (one row per route's load)
 ```
+
+The quarantine table's commit runs beside the table's (in the committer's one side thread: delta-rs encodes and
+writes Parquet outside the GIL), ``_loads`` after both, since its row names their versions and counts.
 
 Each table is committed for every load, even with no rows (the commit still records the ``txn`` versions), so the
 tables' versions never fall behind each other by more than one load and a restart resumes from the lowest
@@ -23,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
@@ -44,6 +49,10 @@ from streamproc.sinks.txn import (
     uncovered,
 )
 from streamproc.records import SourceRecord, TopicPartition
+
+_Appended = tuple[tuple[int, pa.Array | None] | None, float]
+"""A data table's commit: (new version, rows kept or ``None`` for all) or ``None`` when it held every offset, and
+the seconds it took."""
 
 __all__ = ["Committer", "LoadOutcome", "PreparedLoad", "PreparedShare", "TableLoad"]
 
@@ -160,6 +169,8 @@ class Committer:
         self.routes = {r.table_name: r for r in routes}
         self._progress: dict[str, _Progress] = {}
         self._recovered: list[LoadRecord] = []
+        # One thread for the quarantine commit beside the table's (started on first use; it ends with the committer).
+        self._side = ThreadPoolExecutor(1, thread_name_prefix="quarantine-commit")
 
     @property
     def tables(self) -> tuple[TransactionalTable, ...]:
@@ -205,8 +216,8 @@ class Committer:
         return taken
 
     def commit(self, prepared: PreparedLoad) -> LoadOutcome:
-        """Commit every share, route after route: quarantine → table → ``_loads``, each leaving out what its ``txn``
-        versions say it holds.
+        """Commit every share, route after route: quarantine and table side by side, then ``_loads``, each leaving out
+        what its ``txn`` versions say it holds.
 
         Returns:
             A :class:`LoadOutcome`; commit its ``next_offsets`` to Kafka after this returns, never before.
@@ -228,30 +239,38 @@ class Committer:
             progress = self._progress[share.table_name] = _Progress(share.draft.load_id)
         metadata = commit_metadata(share.draft, ranges)
         timings: dict[str, float] = {}
-        for role, table, rows, coordinates in (
-            ("quarantine", route.quarantine, share.quarantined, share.quarantined_at),
-            ("table", route.table, share.landed, share.landed_at),
-        ):
+
+        def commit_to(table: TransactionalTable, rows: pa.Table, coordinates: Coordinates) -> _Appended:
             clock = time.perf_counter()
             appended = retry_commit_conflicts(
-                lambda table=table, rows=rows, coordinates=coordinates: _append(
-                    table, route, rows, coordinates, ranges, metadata
-                ),
-                uri=table.uri,
+                lambda: _append(table, route, rows, coordinates, ranges, metadata), uri=table.uri
             )
-            if appended is None:
-                continue  # the table held every offset
-            timings[role] = time.perf_counter() - clock
-            version, keep = appended
-            count = rows.num_rows if keep is None else int(pc.sum(keep).as_py() or 0)
-            if role == "table":
-                progress.table_rows += count
-                progress.table_version = version
-            else:
-                progress.quarantine_rows += count
-                progress.quarantine_version = version
-                kept = keep.to_pylist() if keep is not None else None
-                progress.rejections += [r for i, r in enumerate(share.rejections) if kept is None or kept[i]]
+            return appended, time.perf_counter() - clock
+
+        # The two data tables are independent (resuming takes the lower of their versions, whichever committed
+        # first), and delta-rs writes Parquet outside the GIL: the quarantine commit runs beside the table's.
+        quarantine = self._side.submit(commit_to, route.quarantine, share.quarantined, share.quarantined_at)
+        failure: BaseException | None = None
+        try:
+            table = commit_to(route.table, share.landed, share.landed_at)
+        except BaseException as exc:  # the quarantine commit may still succeed: record it before raising
+            failure, table = exc, None
+        try:
+            quarantined = quarantine.result()
+        except BaseException as exc:
+            failure, quarantined = failure or exc, None
+        if table is not None and table[0] is not None:  # None: the table held every offset
+            (version, keep), timings["table"] = table
+            progress.table_rows += share.landed.num_rows if keep is None else _kept(keep)
+            progress.table_version = version
+        if quarantined is not None and quarantined[0] is not None:
+            (version, keep), timings["quarantine"] = quarantined
+            progress.quarantine_rows += share.quarantined.num_rows if keep is None else _kept(keep)
+            progress.quarantine_version = version
+            kept = keep.to_pylist() if keep is not None else None
+            progress.rejections += [r for i, r in enumerate(share.rejections) if kept is None or kept[i]]
+        if failure is not None:
+            raise failure
         clock = time.perf_counter()
         load, recorded = retry_commit_conflicts(
             lambda: self._record(share, route, ranges, progress, metadata), uri=route.loads.uri
@@ -312,6 +331,10 @@ def _append(
     keep = fenced.keep(coordinates, ranges)
     new_rows = rows if keep is None else rows.filter(keep)
     return table.append(new_rows, transactions=fenced.transactions, metadata=metadata), keep
+
+
+def _kept(keep: pa.Array) -> int:
+    return int(pc.sum(keep).as_py() or 0)
 
 
 def _covers(covered: Ranges, record: SourceRecord) -> bool:
