@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MicroBatch", "Batcher", "CloseReason"]
 
-CloseReason = Literal["rows", "bytes", "linger", "caught_up", "shutdown", "revoked"]
+CloseReason = Literal["rows", "bytes", "linger", "caught_up", "shutdown"]
 
 
 class _Everything:
