@@ -32,6 +32,7 @@ from catalog.storage.reads import iso
 __all__ = [
     "RESOLUTION_COLUMNS",
     "RESOLUTIONS_SUFFIX",
+    "ROW_KEY",
     "STATES",
     "State",
     "resolutions_location",
@@ -45,11 +46,17 @@ RESOLUTIONS_SUFFIX = "_resolutions"
 State = Literal["open", "still_failing", "replayed", "value_discarded"]
 STATES: tuple[State, ...] = ("open", "still_failing", "replayed", "value_discarded")
 
-_KEY = (("_load_id", "quarantine_load_id"), ("_topic", "_topic"), ("_partition", "_partition"), ("_offset", "_offset"))
-"""A quarantine row's column → the resolutions column naming it."""
+ROW_KEY = (
+    ("_load_id", "quarantine_load_id"),
+    ("_topic", "_topic"),
+    ("_partition", "_partition"),
+    ("_offset", "_offset"),
+)
+"""How a resolution names its quarantine row: (the quarantine's column, the resolutions' column), in the runtime's
+``KEY_COLUMNS`` order."""
 
 RESOLUTION_COLUMNS = (
-    *(theirs for _, theirs in _KEY),
+    *(theirs for _, theirs in ROW_KEY),
     "status",
     "table_name",
     "replay_sequence",
@@ -84,7 +91,7 @@ def rows_with_state(*, resolved: bool) -> str:
     """
     if not resolved:
         return f"(SELECT q.*, {_DISCARDED} AS state FROM q)"
-    on = " AND ".join(f"q.{ours} = n.{theirs}" for ours, theirs in _KEY)
+    on = " AND ".join(f"q.{ours} = n.{theirs}" for ours, theirs in ROW_KEY)
     return (
         f"(SELECT q.*, CASE WHEN n.status IS NOT NULL THEN n.status ELSE {_DISCARDED} END AS state, "
         "n.status AS r_status, n.table_name AS r_table, n.replay_load_id AS r_load_id, n.replay_run_id AS r_run_id, "
