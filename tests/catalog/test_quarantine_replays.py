@@ -24,7 +24,7 @@ import yaml
 from catalog.query.resolutions import RESOLUTION_COLUMNS, ROW_KEY, resolutions_location
 from streamproc.config.contracts import SinkConfig
 from streamproc.sinks.resolutions import KEY_COLUMNS, RESOLUTIONS_SCHEMA
-from tests.fixtures.lineage import CatalogServer, http_transport_env, streamproc
+from tests.fixtures.lineage import TOKEN, CatalogServer, http_transport_env, streamproc
 from tests.fixtures.waiting import wait_until
 
 SHOP = "tests.catalog.replay_shop"
@@ -171,3 +171,24 @@ def test_replays_show_each_event_by_its_newest_resolution(shop: tuple[CatalogSer
         assert [(v["loc"], v["type"]) for v in refusal["violations"]] == [("amount", "greater_than_equal")]
         # as quarantined, under v1
         assert samples[order]["contractVersion"] == 1
+
+
+def test_unreadable_resolutions_are_an_error_not_a_guess(shop: tuple[CatalogServer, Path]) -> None:
+    """Resolutions that exist but cannot be read leave every state unknown (not all open), and say why; the
+    quarantine itself is still shown."""
+    catalog, lake = shop
+    log = Path(f"{lake / 'orders__quarantine'}_resolutions") / "_delta_log"
+    log.mkdir(parents=True)
+    (log / "00000000000000000000.json").write_text("not a Delta commit\n")
+    answer = catalog.get(API, dataset=f"dataset:file:{lake / 'orders'}")
+    assert answer["lakeError"] is None and answer["lake"]["rows"] == 6
+    assert answer["lake"]["states"] is None
+    assert answer["lake"]["resolutions"]["error"].startswith(f"cannot read {log.parent} from the catalog: ")
+    assert {s["state"] for s in answer["lake"]["samples"]} == {None}
+
+    with httpx.Client(base_url=catalog.url) as browser:  # the page says it too (no browser needed for text)
+        assert browser.post("/login", data={"token": TOKEN}).status_code == 303  # a session cookie
+        page = browser.get("/quarantine", params={"id": f"dataset:file:{lake / 'orders'}"})
+    assert page.status_code == 200
+    assert 'id="resolutions-error"' in page.text and 'id="no-replay"' not in page.text
+    assert 'id="states"' not in page.text and "data-state=" not in page.text
