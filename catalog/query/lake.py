@@ -2,8 +2,9 @@
 delta-rs's query engine (``QueryBuilder``, DataFusion), never ``to_pyarrow_table()`` (its dataset scan can abort the
 process at exit, delta-io/delta-rs#2184).
 
-Used for what lineage events do not carry: a quarantine's rejected events (``catalog.query.quarantine``) and the
-contract registry's ``_contracts`` (declared or inferred versions).
+Used for what lineage events do not carry: a quarantine's rejected events (``catalog.query.quarantine``), what
+replays made of them (``catalog.query.resolutions``), and the contract registry's ``_contracts`` (declared or
+inferred versions).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder
-from deltalake.exceptions import DeltaError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 __all__ = ["LAKE_ERRORS", "contract_origins", "dataset_location", "open_query"]
 
@@ -37,8 +38,24 @@ class open_query:  # noqa: N801 - reads as a function: rows = open_query(locatio
     """
 
     def __init__(self, location: str, storage_options: Mapping[str, str] | None = None) -> None:
-        table = DeltaTable(location, storage_options=dict(storage_options or {}) or None)
-        self._builder = QueryBuilder().register("q", table)
+        self._options = dict(storage_options or {}) or None
+        self._builder = QueryBuilder().register("q", DeltaTable(location, storage_options=self._options))
+
+    def also(self, name: str, location: str) -> bool:
+        """Register the Delta table at ``location`` as ``name`` too (same storage options), to join it with ``q``.
+
+        Returns:
+            ``False`` (nothing registered) when there is no Delta table at ``location``.
+
+        Raises:
+            OSError, DeltaError, ValueError: there is one, but it cannot be opened (see ``LAKE_ERRORS``).
+        """
+        try:
+            table = DeltaTable(location, storage_options=self._options)
+        except TableNotFoundError:
+            return False
+        self._builder.register(name, table)
+        return True
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         """The result of ``sql`` as Python rows."""

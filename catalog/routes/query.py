@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from catalog import query
 from catalog.auth import require_token
+from catalog.query.quarantine import quarantine as quarantine_of
 from catalog.routes.deps import session
 
 __all__ = ["router"]
@@ -64,6 +65,18 @@ def loads(
     if dataset is not None:
         return query.loads(s, dataset)
     raise HTTPException(400, "give `dataset`, or all of `topic`, `partition` and `offset`")
+
+
+@router.get("/quarantine", summary="A table's quarantine: rejected events by violation and by replay state, samples")
+def quarantine(
+    request: Request,
+    dataset: str = Query(description="the table, or its quarantine table (as for `lineage`)"),
+    samples: int = Query(20, ge=0, le=1000, description="newest rejected events returned"),
+    s: Session = Depends(session),
+) -> dict[str, Any]:
+    """Reads the quarantine Delta table and the resolutions of its replays beside it (``CATALOG_LAKE_STORAGE_OPTIONS``
+    for object stores); the shape is ``catalog.query.quarantine.quarantine``'s, as the UI's quarantine page shows it."""
+    return quarantine_of(s, dataset, storage_options=request.app.state.settings.lake_storage_options, samples=samples)
 
 
 @router.get("/search", summary="Datasets and jobs by name")

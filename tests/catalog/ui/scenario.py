@@ -12,6 +12,11 @@ What lands (``feed``):
    topic's schema loses a field: a breaking change in its schema history.
 3. ``ui-clicks`` (``columns: evolve``): the later clicks carry ``referrer``, which becomes a new column.
 4. ``ui-frozen`` (``freeze``): the third click is bad, the run stops and reports ``FAIL`` with its error.
+5. ``ui-payments`` from an NDJSON file (``Payment`` v1): 4 payments land, 2 in GBP (``currency``), 3 negative
+   amounts (``amount``) and 1 payload that is not JSON are quarantined. Then ``streamproc quarantine replay`` with
+   ``PaymentV2`` (GBP taken) of the ``literal_error`` and ``greater_than_equal`` rows: the GBP payments are replayed
+   into ``lake/payments``, the negative amounts still fail, the payload that is not JSON is never taken (open). The
+   replay is a run of its own job, ``ui-payments.quarantine_replay``. The orders' quarantine is never replayed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ BAD_AMOUNTS = 3
 BAD_CURRENCIES = 2
 MALFORMED = 1
 QUARANTINED = BAD_AMOUNTS + BAD_CURRENCIES + MALFORMED
+PAYMENTS = 4
+REPLAYED = 2  # payments in GBP: PaymentV2 takes them
+STILL_FAILING = 3  # negative amounts: refused by PaymentV2 too
+OPEN = 1  # not JSON: not taken by the replay
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,10 @@ class Fed:
         return f"dataset:file:{self.lake / 'refunds'}"
 
     @property
+    def payments_table(self) -> str:
+        return f"dataset:file:{self.lake / 'payments'}"
+
+    @property
     def orders_topic(self) -> str:
         return f"dataset:kafka://{self.bootstrap}:{self.topic}"
 
@@ -70,6 +83,7 @@ class Fed:
     orders_job = "job:streamproc:ui-orders"
     clicks_job = "job:streamproc:ui-clicks"
     frozen_job = "job:streamproc:ui-frozen"
+    payments_replay_job = "job:streamproc:ui-payments.quarantine_replay"
 
 
 def _order(i: int, **changes: Any) -> dict[str, Any]:
@@ -105,6 +119,13 @@ def _clicks() -> list[bytes]:
     return [json.dumps(c).encode() for c in clicks]
 
 
+def _payments() -> bytes:
+    payments = [{"payment_id": i, "amount": 5.0 + i, "currency": "EUR"} for i in range(PAYMENTS)]
+    payments += [{"payment_id": 10 + i, "amount": 7.5, "currency": "GBP"} for i in range(REPLAYED)]
+    payments += [{"payment_id": 20 + i, "amount": -1.0, "currency": "USD"} for i in range(STILL_FAILING)]
+    return b"".join(json.dumps(p).encode() + b"\n" for p in payments) + b"{this is not json either\n" * OPEN
+
+
 def _config(fed: Fed, name: str, contract: str, source: dict[str, Any], table: str, **sections: Any) -> Path:
     config = {
         "name": name,
@@ -122,8 +143,8 @@ def _config(fed: Fed, name: str, contract: str, source: dict[str, Any], table: s
 
 
 def feed(workdir: Path, catalog: CatalogServer, bootstrap: str, *, timeout: float = DEADLINE_SECONDS) -> Fed:
-    """Run the four pipelines against ``catalog`` (Kafka at ``bootstrap``) and wait until it has every run's last
-    event.
+    """Run the five pipelines and the replay against ``catalog`` (Kafka at ``bootstrap``) and wait until it has
+    every run's last event.
 
     Raises:
         AssertionError: a run ended otherwise than planned, or the catalog did not get its events in time.
@@ -137,6 +158,8 @@ def feed(workdir: Path, catalog: CatalogServer, bootstrap: str, *, timeout: floa
     )
     run_async(produce, bootstrap, fed.topic, _orders(), partitions=2)
     fed.clicks_file.write_bytes(b"\n".join(_clicks()) + b"\n")
+    payments = workdir / "payments.ndjson"
+    payments.write_bytes(_payments())
     frozen = workdir / "frozen.ndjson"
     frozen.write_bytes(b'{"page": "/a", "user_id": 1}\n{"page": "/b", "user_id": 2}\n{"page": "/c", "user_id": "x"}\n')
     routing = {"field": "type", "routes": {"refund": {"contract": f"{SHOP}:Refund", "table_uri": str(fed.lake / "refunds")}}}
@@ -147,11 +170,17 @@ def feed(workdir: Path, catalog: CatalogServer, bootstrap: str, *, timeout: floa
         (_config(fed, "ui-orders", f"{SHOP}:OrderV2", kafka, "orders", routing=routing), 0),
         (_config(fed, "ui-clicks", f"{SHOP}:Click", {"type": "file", "path": str(fed.clicks_file)}, "clicks"), 0),
         (_config(fed, "ui-frozen", f"{SHOP}:FrozenClick", {"type": "file", "path": str(frozen)}, "frozen"), 3),
+        (_config(fed, "ui-payments", f"{SHOP}:Payment", {"type": "file", "path": str(payments)}, "payments"), 0),
     ]
     for config, expected in runs:
         result = streamproc("run", str(config), "--until-caught-up", env=env)
         assert result.returncode == expected, f"{config.name}: exit {result.returncode}\n{result.stderr[-3000:]}"
-    _wait_for_runs(catalog, ends={"COMPLETE": 3, "FAIL": 1}, timeout=timeout)
+    fixed = _config(fed, "ui-payments", f"{SHOP}:PaymentV2", {"type": "file", "path": str(payments)}, "payments")
+    taken = ("--type", "literal_error", "--type", "greater_than_equal")
+    replayed = streamproc("quarantine", "replay", str(fixed), *taken, env=env)
+    assert replayed.returncode == 0, f"replay: exit {replayed.returncode}\n{replayed.stderr[-3000:]}"
+    assert f"landed {REPLAYED} row(s); {STILL_FAILING} still fail" in replayed.stdout, replayed.stdout
+    _wait_for_runs(catalog, ends={"COMPLETE": 5, "FAIL": 1}, timeout=timeout)
     return fed
 
 

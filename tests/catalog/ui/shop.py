@@ -5,7 +5,8 @@
   route land through it; ``columns``/``data_type: discard_row``, so bad orders are quarantined);
 - ``Refund``: the routed contract (events with ``type: refund`` go to their own table);
 - ``Click``: ``columns: evolve``, so a new key becomes a new column (an inferred contract version);
-- ``FrozenClick``: ``freeze``, so a bad click stops the run (a ``FAIL`` with its error).
+- ``FrozenClick``: ``freeze``, so a bad click stops the run (a ``FAIL`` with its error);
+- ``Payment`` (v1, EUR and USD), then ``PaymentV2`` (GBP too): the contract fix a quarantine replay runs with.
 """
 
 from __future__ import annotations
@@ -67,3 +68,19 @@ class FrozenClick(Contract, name="ui_frozen_clicks", version=1, mode="freeze"):
 
     page: str
     user_id: int
+
+
+class Payment(Contract, name="ui_payments", version=1):
+    """A payment of an order."""
+
+    payment_id: int
+    amount: float = Field(ge=0)
+    currency: Literal["EUR", "USD"]
+
+
+class PaymentV2(Contract, name="ui_payments", version=2):
+    """A payment of an order (v2: GBP is taken)."""
+
+    payment_id: int
+    amount: float = Field(ge=0)
+    currency: Literal["EUR", "USD", "GBP"]

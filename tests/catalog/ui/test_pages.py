@@ -1,6 +1,7 @@
 """The catalog UI in a real browser (Debian's Chromium, Playwright), against a catalog fed by real pipeline runs
 (``scenario``): the lineage graph, a click on a node, schema-history diffs, the PII map with actions, the quarantine's
-counts, the job's runs, search, login with a wrong token, and ``/docs`` with nothing fetched from outside.
+counts and what a replay made of each event, the job's runs, search, login with a wrong token, and ``/docs`` with
+nothing fetched from outside.
 
 Every page is saved as a PNG (``var/ui-screenshots/``; ``make catalog-screenshots`` refreshes
 ``docs/screenshots/``, shown in the README and docs/lineage.md). Conditions are awaited with Playwright's
@@ -176,6 +177,77 @@ def test_quarantine_view_counts_and_redacted_samples(ui: Ui, page: Page) -> None
     assert "b***@example.com" in samples
     assert "buyer100@example.com" not in page.content() and "10.0.0.100" not in page.content()
     ui.screenshot(page, "quarantine")
+
+
+def test_quarantine_view_shows_what_the_replay_made_of_each_event(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, f"/quarantine?id={quote(fed.payments_table)}")
+    states = page.locator("#states")
+    expect(states.locator("[data-state=open] .count")).to_have_text(str(scenario.OPEN))
+    expect(states.locator("[data-state=replayed] .count")).to_have_text(str(scenario.REPLAYED))
+    expect(states.locator("[data-state=still_failing] .count")).to_have_text(str(scenario.STILL_FAILING))
+    expect(page.locator("#no-replay")).to_have_count(0)
+    replay = page.locator("#replays tbody tr")
+    expect(replay).to_have_count(1)
+    expect(replay.locator("td").nth(2)).to_have_text("v2")
+    expect(replay.locator(".replayed")).to_have_text(str(scenario.REPLAYED))
+    expect(replay.locator(".still-failing")).to_have_text(str(scenario.STILL_FAILING))
+    table_url = f"/dataset?id={quote(fed.payments_table, safe='')}"
+    job_url = f"/job?id={quote(fed.payments_replay_job, safe='')}"
+    expect(replay.get_by_role("link", name="payments")).to_have_attribute("href", table_url)
+    expect(replay.locator("a").first).to_have_attribute("href", job_url)
+    still = page.locator("#still-failing-by-type tr[data-type=greater_than_equal] .count")
+    expect(still).to_have_text(str(scenario.STILL_FAILING))
+
+    samples = page.locator("#samples tbody tr")
+    expect(samples.and_(page.locator("[data-state=replayed]"))).to_have_count(scenario.REPLAYED)
+    expect(samples.and_(page.locator("[data-state=open]"))).to_have_count(scenario.OPEN)
+    failing = samples.and_(page.locator("[data-state=still_failing]"))
+    expect(failing).to_have_count(scenario.STILL_FAILING)
+    for row in failing.all():
+        expect(row.locator(".resolution")).to_contain_text("still failing")
+        expect(row.locator(".resolution")).to_contain_text("under v2")
+        expect(row.locator(".resolution")).to_contain_text("greater_than_equal")
+    replayed = samples.and_(page.locator("[data-state=replayed]"))
+    for row in replayed.all():
+        expect(row.locator(".resolution")).to_contain_text("into payments")
+    ui.screenshot(page, "quarantine-replayed")
+
+    # the JSON API says the same, event by event
+    answer = page.request.get(
+        f"{ui.url}/api/v1/catalog/quarantine",
+        params={"dataset": fed.payments_table},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert answer.status == 200
+    lake = answer.json()["lake"]
+    assert lake["states"] == {
+        "open": scenario.OPEN,
+        "still_failing": scenario.STILL_FAILING,
+        "replayed": scenario.REPLAYED,
+        "value_discarded": 0,
+    }
+    (load,) = lake["resolutions"]["replays"]
+    assert (load["contractVersion"], load["replayed"]) == (2, scenario.REPLAYED)
+    assert load["stillFailing"] == scenario.STILL_FAILING
+    assert (load["tableId"], load["jobId"]) == (fed.payments_table, fed.payments_replay_job)
+    by_type: dict[str, set[str]] = {}
+    for sample in lake["samples"]:
+        kind = "malformed" if sample["disposition"] == "malformed" else sample["violations"][0]["type"]
+        by_type.setdefault(kind, set()).add(sample["state"])
+        assert (sample["resolution"] or {}).get("status") == (None if sample["state"] == "open" else sample["state"])
+    assert by_type == {"literal_error": {"replayed"}, "greater_than_equal": {"still_failing"}, "malformed": {"open"}}
+
+
+def test_quarantine_view_of_a_table_never_replayed_says_so(ui: Ui, page: Page) -> None:
+    fed = ui.fed
+    _open(ui, page, f"/quarantine?id={quote(fed.orders_table)}")
+    expect(page.locator("#no-replay")).to_contain_text("No replay has run on this quarantine yet")
+    expect(page.locator("#no-replay code.location")).to_have_text(str(fed.lake / "orders__quarantine_resolutions"))
+    expect(page.locator("#states [data-state=open] .count")).to_have_text(str(scenario.QUARANTINED))
+    expect(page.locator("#samples tbody tr[data-state=open]")).to_have_count(scenario.QUARANTINED)
+    expect(page.locator("#replays")).to_have_count(0)
+    expect(page.locator(".error")).to_have_count(0)
 
 
 def test_job_page_runs_events_and_failures(ui: Ui, page: Page) -> None:
