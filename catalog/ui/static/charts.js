@@ -4,8 +4,22 @@
   const palette = ["#dc2626", "#f59e0b", "#7c3aed", "#0891b2", "#16a34a", "#db2777", "#64748b"];
 
   function width(el) { return Math.max(320, el.clientWidth || el.parentElement.clientWidth - 8); }
-  // one point (or several at one instant) still gets a readable time axis: a minute around it
-  const x = { time: true, range: (u, min, max) => (max - min < 1 ? [min - 30, max + 30] : [min, max]) };
+  // Data shorter than a minute (one instant, or points a second apart) gets a readable time axis: the minute around
+  // it. Judged from the data, not from min/max: for a lone instant uPlot pads the x scale to 86400 / ms before it
+  // calls range (ms = 1e-3 for epoch seconds: 1000 days), so min/max never show a zero-width span. A longer span, or
+  // a zoom into part of the data, stays as it is.
+  const MINUTE = 60;
+  const x = {
+    time: true,
+    range: (u, min, max) => {
+      const t = u.data[0];
+      if (!t || !t.length) return [min, max];
+      const first = t[0], last = t[t.length - 1];
+      if (last - first >= MINUTE || min > first || max < last) return [min, max];
+      const middle = (first + last) / 2;
+      return [middle - MINUTE / 2, middle + MINUTE / 2];
+    },
+  };
 
   const throughput = document.getElementById("throughput-chart");
   if (throughput) {
@@ -14,7 +28,7 @@
     const rows = points.map((p) => (p.rowsPerSecond === null ? p.rowsLanded : p.rowsPerSecond));
     const rate = points.map((p) => 100 * p.quarantineRate);
     const perSecond = points.some((p) => p.rowsPerSecond !== null);
-    new uPlot({
+    throughput.uplot = new uPlot({  // a handle on the chart, for the browser tests
       width: width(throughput), height: 260,
       series: [
         {},
@@ -33,7 +47,7 @@
     const types = [...new Set(over.points.flatMap((p) => Object.keys(p.byType)))].sort();
     const t = over.points.map((p) => p.t);
     const data = [t].concat(types.map((k) => over.points.map((p) => p.byType[k] || 0)));
-    new uPlot({
+    violations.uplot = new uPlot({  // a handle on the chart, for the browser tests
       width: width(violations), height: 240,
       series: [{}].concat(types.map((k, i) => ({ label: k, stroke: palette[i % palette.length], width: 2,
                                                  paths: uPlot.paths.bars({ size: [0.6, 40] }), fill: palette[i % palette.length] + "33" }))),

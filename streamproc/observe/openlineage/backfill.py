@@ -32,11 +32,16 @@ from streamproc.errors import StorageUnavailableError
 from streamproc.lineage.loads import LoadRecord, OffsetRange
 from streamproc.observe.openlineage import events
 from streamproc.observe.openlineage.describe import RunDescription, describe_run, with_table_schema
-from streamproc.observe.openlineage.replay_events import describe_replay, replay_event
+from streamproc.observe.openlineage.replay_events import (
+    ReplayRun,
+    describe_replay,
+    replay_event,
+    with_replay_table_schema,
+)
 from streamproc.sinks.reader import read_table
 from streamproc.sources import open_source
 
-__all__ = ["describe_load_run", "read_loads", "rebuild_events"]
+__all__ = ["describe_load_run", "read_loads", "rebuild_events", "table_schema_at"]
 
 
 def read_loads(
@@ -145,7 +150,9 @@ def describe_load_run(
     # it declares.
     if route is default:
         run = replace(run, contract_name=load.contract_name, contract_version=load.contract_version)
-    schema = _schema_at(route.sink.table_uri, load.delta_version, config.sink.storage_options)
+    schema = table_schema_at(
+        route.sink.table_uri, version=load.delta_version, storage_options=config.sink.storage_options
+    )
     return with_table_schema(run, schema, table_name=route.table_name)
 
 
@@ -154,7 +161,9 @@ def _replay_events(
 ) -> Iterator[RunEvent]:
     """A quarantine replay's run (``close_reason: replay``, :mod:`streamproc.observe.openlineage.replay_events`): a
     ``START`` at its first load's start and a ``RUNNING`` per load. Its inputs are the quarantine tables of its
-    loads' tables (``_loads`` does not say which quarantine an event a replay routed elsewhere came from)."""
+    loads' tables (``_loads`` does not say which quarantine an event a replay routed elsewhere came from). Each table
+    has its Delta schema at the version of its first load, and again at each load under another contract version
+    (as the live replay describes it)."""
     routes = {r.table_name: r for r in contracts.routes}
     quarantines: dict[str, tuple[int | None, list[str]]] = {}
     for load in loads:
@@ -167,12 +176,35 @@ def _replay_events(
         run_id=loads[0].run_id,
         quarantines=[(q, version, list(dict.fromkeys(tables))) for q, (version, tables) in quarantines.items()],
     )
-    yield replay_event(run, RunState.START, at=loads[0].started_at)
+    schemas: dict[tuple[str, str], pa.Schema] = {}  # (table, contract hash) → the schema at its first load
+
+    def described(run: ReplayRun, load: LoadRecord) -> ReplayRun:
+        key = (load.table_name, load.contract_hash)
+        if key not in schemas:
+            schemas[key] = table_schema_at(
+                routes[load.table_name].sink.table_uri,
+                version=load.delta_version,
+                storage_options=config.sink.storage_options,
+            )
+        return with_replay_table_schema(run, load.table_name, schemas[key])
+
+    first: dict[str, LoadRecord] = {}
     for load in loads:
-        yield replay_event(run, RunState.RUNNING, load=load, at=load.committed_at)
+        first.setdefault(load.table_name, load)
+    start = run
+    for load in first.values():
+        start = described(start, load)
+    yield replay_event(start, RunState.START, at=loads[0].started_at)
+    for load in loads:
+        yield replay_event(described(run, load), RunState.RUNNING, load=load, at=load.committed_at)
 
 
-def _schema_at(table_uri: str, version: int | None, storage_options: Mapping[str, str]) -> pa.Schema:
+def table_schema_at(table_uri: str, *, version: int | None, storage_options: Mapping[str, str]) -> pa.Schema:
+    """The Arrow schema a Delta table's log has at ``version`` (``None``: the newest): the columns that landed.
+
+    Raises:
+        StorageUnavailableError: the log cannot be read at that version (or the table does not exist).
+    """
     try:
         table = DeltaTable(table_uri, version=version, storage_options=dict(storage_options) or None)
         return pa.schema(table.schema().to_arrow())

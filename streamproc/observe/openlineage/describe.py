@@ -25,6 +25,7 @@ __all__ = [
     "describe_run",
     "quarantine_description",
     "table_description",
+    "table_with_schema",
     "with_table_schema",
 ]
 
@@ -199,14 +200,19 @@ def with_table_schema(run: RunDescription, schema: pa.Schema, *, table_name: str
     names (see ``contracts.evolve``)."""
     if table_name is not None and table_name != run.table.logical_name:
         routes = tuple(
-            replace(r, table=_with_schema(r.table, schema)) if r.table.logical_name == table_name else r
+            replace(r, table=table_with_schema(r.table, schema)) if r.table.logical_name == table_name else r
             for r in run.routes
         )
         return replace(run, routes=routes)
-    return replace(run, table=_with_schema(run.table, schema))
+    return replace(run, table=table_with_schema(run.table, schema))
 
 
-def _with_schema(table: TableDescription, schema: pa.Schema) -> TableDescription:
+def table_with_schema(table: TableDescription, schema: pa.Schema) -> TableDescription:
+    """``table`` (described from its contract) with the schema its Delta log has: the columns that landed, so
+    without those the PII policy drops (``drop``) and with those ``evolve`` added (each read from the JSON key it is
+    named after, or, for a variant column, from the field its ``streamproc.variant_of`` metadata names). Tags, PII
+    actions, documentation and owner stay the contract's. Every event describing a table that exists describes it
+    this way: the pipeline's (:func:`with_table_schema`) and a quarantine replay's."""
     lineage = {f.name for f in LINEAGE_FIELDS}
     sources = {c: s for c, s in table.column_sources.items() if c in schema.names}
     variants = []

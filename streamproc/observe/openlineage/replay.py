@@ -5,6 +5,10 @@ the pipeline's own: what is not delivered when the replay ends waits there for t
 outbox --flush``, and a replay killed before its terminal event is ended with a ``FAIL`` by whoever adopts its log. A
 problem of the emission is logged, never raised into the replay (the lake keeps every load; ``streamproc lineage
 backfill`` rebuilds its events).
+
+Each table is described with the schema its Delta log has (read at start, and at a table's first load under each
+contract version, when the replay may have added columns), as the pipeline's observer describes it; a table that
+cannot be read (not created yet) is described from its contract until its first load.
 """
 
 from __future__ import annotations
@@ -19,11 +23,18 @@ from openlineage.client.serde import Serde
 
 from streamproc.config import PipelineConfig
 from streamproc.config.resolve import PipelineContracts
+from streamproc.errors import StorageUnavailableError
 from streamproc.lineage.loads import LoadRecord
+from streamproc.observe.openlineage.backfill import table_schema_at
 from streamproc.observe.openlineage.delivery import Deliverer
 from streamproc.observe.openlineage.observer import adopt_orphans, outbox_of
 from streamproc.observe.openlineage.outbox import RunLog
-from streamproc.observe.openlineage.replay_events import ReplayRun, describe_replay, replay_event
+from streamproc.observe.openlineage.replay_events import (
+    ReplayRun,
+    describe_replay,
+    replay_event,
+    with_replay_table_schema,
+)
 
 __all__ = ["ReplayLineage"]
 
@@ -55,6 +66,7 @@ class ReplayLineage:
         self._run: ReplayRun | None = None
         self._log: RunLog | None = None
         self._deliverer: Deliverer | None = None
+        self._contract_hashes: dict[str, str] = {}
         self.left = 0
 
     def on_start(self, run_id: str, quarantines: list[tuple[Any, list[str]]]) -> None:
@@ -64,6 +76,8 @@ class ReplayLineage:
             run_id=run_id,
             quarantines=[(snapshot.uri, snapshot.version, tables) for snapshot, tables in quarantines],
         )
+        for table_name in self._run.tables:
+            self._guarded("schema", lambda name=table_name: self._follow_table_schema(name, None))
         self._guarded("start", self._open)
         self._emit(lambda run: replay_event(run, RunState.START))
 
@@ -74,6 +88,10 @@ class ReplayLineage:
         pass
 
     def on_load(self, load: LoadRecord, quarantine: Any) -> None:
+        if self._contract_hashes.get(load.table_name) != load.contract_hash:
+            # the table's first load under this contract version: it may have added the version's columns
+            self._contract_hashes[load.table_name] = load.contract_hash
+            self._guarded("schema", lambda: self._follow_table_schema(load.table_name, load.delta_version))
         self._emit(lambda run: replay_event(run, RunState.RUNNING, load=load, at=load.committed_at))
 
     def on_stop(self, summary: Any, error: BaseException | None) -> None:
@@ -85,6 +103,19 @@ class ReplayLineage:
             self._guarded("seal", self._log.seal)
         if self._deliverer is not None:
             self.left = self._deliverer.close(self.config.lineage.flush_timeout_seconds)
+
+    def _follow_table_schema(self, table_name: str, version: int | None) -> None:
+        """Describe a table with the schema its Delta log has at ``version`` (``None``: the newest)."""
+        run = self._run
+        if run is None or table_name not in run.tables:
+            return
+        location = run.tables[table_name].location
+        try:
+            schema = table_schema_at(location, version=version, storage_options=self.config.sink.storage_options)
+        except StorageUnavailableError as exc:
+            logger.info("cannot read the schema of %s (%s): describing it from the contract", location, exc)
+            return
+        self._run = with_replay_table_schema(run, table_name, schema)
 
     def _open(self) -> None:
         if self._run is None:

@@ -14,6 +14,10 @@ COMPLETE    the replay ended; ``FAIL`` with ``errorMessage`` after an error
 So the catalog (and its UI's job and dataset pages) shows each replay as a run reading the quarantine dataset and
 writing the table, with its loads. Built live by :mod:`streamproc.observe.openlineage.replay`, and from ``_loads``
 by ``streamproc lineage backfill`` (:mod:`streamproc.observe.openlineage.backfill`).
+
+A table is described as the pipeline's own load events describe it: with the schema its Delta log has
+(:func:`with_replay_table_schema`), not its contract's, so a column the PII policy drops is not a column of the
+replay's output either; the contract's schema only stands in for a table that does not exist yet.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pyarrow as pa
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     dataset_version_dataset,
@@ -37,10 +42,15 @@ from streamproc.config import PipelineConfig
 from streamproc.config.resolve import PipelineContracts
 from streamproc.lineage.loads import LoadRecord
 from streamproc.observe.openlineage import facets as f
-from streamproc.observe.openlineage.describe import TableDescription, quarantine_description, table_description
+from streamproc.observe.openlineage.describe import (
+    TableDescription,
+    quarantine_description,
+    table_description,
+    table_with_schema,
+)
 from streamproc.observe.openlineage.events import engine_facet, table_facets
 
-__all__ = ["ReplayRun", "describe_replay", "replay_event", "replay_job_name"]
+__all__ = ["ReplayRun", "describe_replay", "replay_event", "replay_job_name", "with_replay_table_schema"]
 
 
 def replay_job_name(pipeline: str) -> str:
@@ -71,7 +81,8 @@ def describe_replay(
     quarantines: Sequence[tuple[str, int | None, Sequence[str]]],
 ) -> ReplayRun:
     """A replay run: each quarantine table read (its location, the Delta version read, and the locations of the
-    tables it may replay into), described from the pipeline's contracts.
+    tables it may replay into), described from the pipeline's contracts. Give each table that exists its Delta
+    schema with :func:`with_replay_table_schema`.
 
     Raises:
         KeyError: a location is not one of the pipeline's routes' tables.
@@ -94,6 +105,16 @@ def describe_replay(
             route = by_table[target]
             tables[route.table_name] = table_description(route.contract, target, config.pii.actions)
     return ReplayRun(run_id, namespace, config.name, tuple(inputs), tables)
+
+
+def with_replay_table_schema(run: ReplayRun, table_name: str, schema: pa.Schema) -> ReplayRun:
+    """``run`` with the schema table ``table_name``'s Delta log has (read by the caller, at the version the event
+    reports), applied as for the pipeline's load events (:func:`~.describe.table_with_schema`).
+
+    Raises:
+        KeyError: ``run`` does not write ``table_name``.
+    """
+    return replace(run, tables={**run.tables, table_name: table_with_schema(run.tables[table_name], schema)})
 
 
 def replay_event(

@@ -35,6 +35,25 @@ def _graph_ready(page: Page) -> None:
     expect(page.locator("#graph")).to_have_attribute("data-ready", "true")
 
 
+def _assert_time_axis_is_readable(page: Page, chart: str, points: str) -> None:
+    """The uPlot chart ``#<chart>`` (its instance is the element's ``uplot``, charts.js) draws its time axis over at
+    least a minute and under an hour around the points of the JSON in ``#<points>`` (epoch seconds ``t``): this
+    scenario's events land within seconds, and a lone instant must not stretch the axis over years (uPlot pads one to
+    1000 days)."""
+    expect(page.locator(f"#{chart}")).to_have_attribute("data-ready", "true")
+    low, high, ts = page.evaluate(
+        """([chart, points]) => {
+             const x = document.getElementById(chart).uplot.scales.x;
+             const data = JSON.parse(document.getElementById(points).textContent);
+             return [x.min, x.max, (Array.isArray(data) ? data : data.points).map((p) => p.t)];
+           }""",
+        [chart, points],
+    )
+    assert ts, f"#{points} has no points"
+    assert 60 <= high - low < 3600, f"#{chart}'s time axis spans {high - low} s: {low}..{high} for points at {ts}"
+    assert low <= min(ts) and max(ts) <= high, f"#{chart}'s time axis {low}..{high} leaves out points at {ts}"
+
+
 def _edges(page: Page) -> set[tuple[str, str, str, str]]:
     """(origin kind, origin id, destination kind, destination id) of every edge the graph draws."""
     edges = page.evaluate(
@@ -140,7 +159,7 @@ def test_dataset_page_schema_tags_actions_and_loads(ui: Ui, page: Page) -> None:
     expect(schema.locator("tr.dropped")).to_contain_text("ip")
     expect(schema.locator("tr.dropped .action-drop")).to_have_text("drop")
     expect(page.locator("#loads-table")).to_contain_text(re.compile(r"\[1\]: \d+\.\.\d+"))  # partition 1's offsets
-    expect(page.locator("#throughput-chart")).to_have_attribute("data-ready", "true")
+    _assert_time_axis_is_readable(page, "throughput-chart", "series")
     ui.screenshot(page, "dataset")
 
 
@@ -171,7 +190,7 @@ def test_quarantine_view_counts_and_redacted_samples(ui: Ui, page: Page) -> None
     expect(page.locator("#by-field tr[data-field=amount] .count")).to_have_text(str(scenario.BAD_AMOUNTS))
     expect(page.locator("#by-field tr[data-field=currency] .count")).to_have_text(str(scenario.BAD_CURRENCIES))
     expect(page.locator("#samples tbody tr")).to_have_count(scenario.QUARANTINED)
-    expect(page.locator("#violations-chart")).to_have_attribute("data-ready", "true")
+    _assert_time_axis_is_readable(page, "violations-chart", "violations")  # the points are a second or so apart
     # the contract masks email and drops ip: the samples show what the quarantine keeps, never the raw values
     samples = page.locator("#samples").inner_text()
     assert "b***@example.com" in samples
@@ -211,6 +230,7 @@ def test_quarantine_view_shows_what_the_replay_made_of_each_event(ui: Ui, page: 
     replayed = samples.and_(page.locator("[data-state=replayed]"))
     for row in replayed.all():
         expect(row.locator(".resolution")).to_contain_text("into payments")
+    _assert_time_axis_is_readable(page, "violations-chart", "violations")  # every violation at one instant
     ui.screenshot(page, "quarantine-replayed")
 
     # the JSON API says the same, event by event
