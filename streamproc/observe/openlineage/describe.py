@@ -11,7 +11,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from contracts import PII_CATEGORIES, Contract, contract_arrow_schema
-from contracts.pii import field_actions
+from contracts.pii import PiiPolicy, field_actions
 from streamproc.lineage.columns import LINEAGE_FIELDS, with_lineage_schema
 from streamproc.observe.openlineage.naming import DatasetId, dataset_of_location, dataset_of_source
 from streamproc.sinks.quarantine import QUARANTINE_SCHEMA
@@ -178,18 +178,21 @@ def describe_run(
 def table_description(
     contract: type[Contract], location: str, pii_actions: Mapping[str, str] | None
 ) -> TableDescription:
-    """A table as its contract describes it: the contract's Arrow schema plus the lineage columns, tags and PII
-    actions, the JSON key each column is read from, documentation and owner."""
+    """A table as its contract describes it: the contract's Arrow schema as the PII policy leaves it (dropped fields
+    absent, hashed ones strings: what the pipeline lands, ``validation/stage.py``) plus the lineage columns, tags
+    and PII actions, the JSON key each column is read from, documentation and owner."""
     info = contract.__contract__
+    actions = field_actions(contract, pii_actions)
+    landed = PiiPolicy({p: a for p, a in actions.items() if a != "keep"}).redact_schema(contract_arrow_schema(contract))
     return TableDescription(
         location=location,
         logical_name=_last_segment(location),
-        schema=with_lineage_schema(contract_arrow_schema(contract)),
+        schema=with_lineage_schema(landed),
         tags=dict(info.tags),
         column_sources={name: (fi.alias or name) for name, fi in contract.model_fields.items()},
         description=info.description,
         owner=info.owner,
-        pii_actions=field_actions(contract, pii_actions),
+        pii_actions=actions,
     )
 
 

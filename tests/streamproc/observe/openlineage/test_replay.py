@@ -133,6 +133,23 @@ def test_a_replay_describes_the_table_the_pii_policy_left_as_the_pipeline_does(
     replay_outputs = [o for e in rebuilt if e["job"]["name"] == "pii-visits.quarantine_replay" for o in e["outputs"]]
     assert replay_outputs and all(o["facets"]["schema"] == loaded["schema"] for o in replay_outputs)
 
+    # the pipeline's own events too, wherever they describe the table from its contract: its START (sent before the
+    # table exists) and the events rebuilt with the contract the run used
+    def named(output: dict[str, Any]) -> list[str]:
+        return [f["name"] for f in output["facets"]["schema"]["fields"]]
+
+    assert [named(o) for o in outputs("pii-visits", "START")] == [columns]
+    own = streamproc("lineage", "backfill", str(config("Visit")), "--dry-run", env={})
+    assert own.returncode == 0, own.stderr
+    own_outputs = [
+        o
+        for e in map(json.loads, own.stdout.splitlines())
+        if e["job"]["name"] == "pii-visits"
+        for o in e["outputs"]
+        if o["name"] == str(lake / "visits") and "schema" in o["facets"]
+    ]
+    assert own_outputs and all(named(o) == columns for o in own_outputs)
+
     history = catalog.get("/api/v1/catalog/schema-history", dataset=table)["versions"]
     assert all("ip" not in [f["name"] for f in v["fields"]] for v in history), history
     assert not any(v["diff"] and v["diff"]["breaking"] for v in history), history
