@@ -51,7 +51,8 @@
       width: width(violations), height: 240,
       series: [{}].concat(types.map((k, i) => ({ label: k, stroke: palette[i % palette.length], width: 2,
                                                  paths: uPlot.paths.bars({ size: [0.6, 40] }), fill: palette[i % palette.length] + "33" }))),
-      scales: { x: x },
+      // bars stand on zero: uPlot's auto range would start the count axis near the smallest bar and hide it
+      scales: { x: x, y: { range: (u, min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] } },
       axes: [{}, { label: "violations" }],
     }, data, violations);
     violations.dataset.ready = "true";

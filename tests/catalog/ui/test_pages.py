@@ -54,6 +54,13 @@ def _assert_time_axis_is_readable(page: Page, chart: str, points: str) -> None:
     assert low <= min(ts) and max(ts) <= high, f"#{chart}'s time axis {low}..{high} leaves out points at {ts}"
 
 
+def _assert_bars_stand_on_zero(page: Page, chart: str) -> None:
+    """The count axis of the bar chart ``#<chart>`` starts at 0 (uPlot's auto range starts near the smallest bar)."""
+    low, high = page.evaluate("(chart) => [document.getElementById(chart).uplot.scales.y.min, "
+                              "document.getElementById(chart).uplot.scales.y.max]", chart)
+    assert low == 0 and high >= 1, f"#{chart}'s count axis is {low}..{high}"
+
+
 def _edges(page: Page) -> set[tuple[str, str, str, str]]:
     """(origin kind, origin id, destination kind, destination id) of every edge the graph draws."""
     edges = page.evaluate(
@@ -191,6 +198,7 @@ def test_quarantine_view_counts_and_redacted_samples(ui: Ui, page: Page) -> None
     expect(page.locator("#by-field tr[data-field=currency] .count")).to_have_text(str(scenario.BAD_CURRENCIES))
     expect(page.locator("#samples tbody tr")).to_have_count(scenario.QUARANTINED)
     _assert_time_axis_is_readable(page, "violations-chart", "violations")  # the points are a second or so apart
+    _assert_bars_stand_on_zero(page, "violations-chart")
     # the contract masks email and drops ip: the samples show what the quarantine keeps, never the raw values
     samples = page.locator("#samples").inner_text()
     assert "b***@example.com" in samples
@@ -231,6 +239,7 @@ def test_quarantine_view_shows_what_the_replay_made_of_each_event(ui: Ui, page: 
     for row in replayed.all():
         expect(row.locator(".resolution")).to_contain_text("into payments")
     _assert_time_axis_is_readable(page, "violations-chart", "violations")  # every violation at one instant
+    _assert_bars_stand_on_zero(page, "violations-chart")
     ui.screenshot(page, "quarantine-replayed")
 
     # the JSON API says the same, event by event
