@@ -46,8 +46,13 @@ system-packages:
 chromium:
 	deploy/chromium/install.sh
 
+# Two pytest-xdist workers: one runs the tests on the session's Kafka broker one after another, the other every other
+# module (tests/fixtures/workers.py). With PYTEST_ARGS one process, so that a single test does not wait for two
+# workers to start and collect; PYTEST_WORKERS=2 (or -n 2 in PYTEST_ARGS) spreads a bigger selection.
+PYTEST_WORKERS ?= $(if $(strip $(PYTEST_ARGS)),0,2)
+
 test: install kafka system-packages chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: install kafka
 	$(PY) examples/flights/demo.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.quarantine"]
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.quarantine", "tests.fixtures.workers"]
 
 
 @pytest.fixture(scope="session")

@@ -55,9 +55,11 @@ start() {
   dir=$(mktemp -d "${TMPDIR:-/tmp}/catalog-pg.XXXXXX")
   chmod 755 "$dir"
   [[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
-  port=$(free_port)
   as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
+  # Chosen just before the server binds it: initdb takes seconds, in which another process could take a port chosen
+  # earlier (the test workers start servers on free ports all the time).
+  port=$(free_port)
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
     start >&2 || { cat "$dir/server.log" >&2; exit 1; }

@@ -9,7 +9,7 @@ session's Kafka broker, the way docs/operate.md "Container image" says: the flig
   HEALTHCHECK, runs as the declared user, and on ``podman stop`` (SIGTERM) flushes its open batch, commits and exits 0
   within the grace period.
 
-The image is built once per session, in the background from the end of collection (tests/deploy/conftest.py);
+The image is built once per session, in the background from the end of collection (tests/deploy/image_build.py);
 podman's layer cache makes a rebuild of unchanged code take seconds.
 """
 
@@ -30,7 +30,7 @@ import httpx
 import pytest
 import yaml
 from deltalake import DeltaTable
-from tests.deploy.conftest import ImageBuild
+from tests.deploy.image_build import ImageBuild
 from tests.fixtures.lineage import TOKEN, http_transport_env
 from tests.fixtures.ops import get, sample_values, scrape, wait_until
 from tests.fixtures.pipelines import committed_and_end_offsets, produce, run_async, run_cli
@@ -60,13 +60,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def image(image_build: ImageBuild | None) -> str:
-    """The ID of the image built from this checkout (the build started after collection: tests/deploy/conftest.py)."""
+    """The ID of the image built from this checkout (the build started after collection: tests/deploy/image_build.py)."""
     if sys.platform != "linux":
         pytest.skip("podman runs Linux containers on Linux only")
     if shutil.which("podman") is None and os.geteuid() != 0:
         pytest.skip("podman is not installed and this is not root: apt-get install podman runc mmdebstrap")
     if image_build is None:
-        pytest.fail("no image build was started for this session (tests/deploy/conftest.py)")
+        pytest.fail("no image build was started for this session (tests/deploy/image_build.py)")
     image_id = image_build.result()
     print(image_build.steps())
     return image_id

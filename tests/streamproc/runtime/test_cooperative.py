@@ -13,6 +13,7 @@ import datetime as dt
 import re
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.kafka
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?partitions (assigned|revoked|lost): (.*?)(?: \(from|$)", re.M)
 _JOINING = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?joining consumer group", re.M)
 _LOAD = re.compile(r"\bload ([0-9a-f]{12}) \(")
+_LOAD_ROWS = re.compile(r"\bload [0-9a-f]{12} \(\w+\): (\d+) landed, (\d+) quarantined")
 _LOAD_AT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?\bload [0-9a-f]{12} \(", re.M)
 
 
@@ -54,16 +56,24 @@ def _owned(member: LoggedProcess) -> set[int]:
 
 class _SteadyProducer(threading.Thread):
     """Produces the stream in small parts, one after the other, until it is all produced or :meth:`finish` is
-    called (a bounded stream: the thread ends by itself)."""
+    called (a bounded stream: the thread ends by itself).
 
-    def __init__(self, bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+    It keeps at most ``ahead`` events more than ``landed()`` says were landed: every member has events to land at
+    any moment, and what is left when the test calls :meth:`finish` lands in a few seconds (unpaced, it ran ~20,000
+    events ahead of the members, half a minute of landing)."""
+
+    def __init__(self, bootstrap: str, topic: str, payloads: list[bytes], *, landed: Callable[[], int],
+                 ahead: int = 2_000) -> None:
         super().__init__(daemon=True)
         self.bootstrap, self.topic, self.payloads = bootstrap, topic, payloads
+        self.landed, self.ahead = landed, ahead
         self.coordinates: list[tuple[int, int]] = []
         self._finish = threading.Event()
 
     def run(self) -> None:
         for start in range(0, len(self.payloads), 60):
+            while len(self.coordinates) - self.landed() > self.ahead and not self._finish.wait(0.1):
+                pass
             if self._finish.is_set():
                 return
             part = self.payloads[start : start + 60]
@@ -81,7 +91,8 @@ def test_an_added_member_pauses_landing_only_on_the_partitions_that_move(kafka_b
     files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.2},
                            client="confluent-kafka", maintenance={"enabled": False})
     members = [start_cli("run", str(files.config), log=tmp_path / f"member-{i}.log") for i in range(3)]
-    producer = _SteadyProducer(kafka_bootstrap, topic, stream.payloads)
+    producer = _SteadyProducer(kafka_bootstrap, topic, stream.payloads,
+                               landed=lambda: sum(_logged_rows(m) for m in list(members)))
     try:
         wait_until(lambda: [len(_owned(m)) for m in members] == [2, 2, 2], "a 3-way split", watch=members)
         producer.start()
@@ -137,6 +148,11 @@ def _member_loads(
     ids = set(_LOAD.findall(member.output()))
     loads = read_table(str(files.loads)).to_pylist() if loads is None else loads
     return [load for load in loads if load["load_id"][:12] in ids]
+
+
+def _logged_rows(member: LoggedProcess) -> int:
+    """The events ``member`` logged as landed or quarantined by its loads."""
+    return sum(int(landed) + int(quarantined) for landed, quarantined in _LOAD_ROWS.findall(member.output()))
 
 
 def _logged_load_after(member: LoggedProcess, when: dt.datetime) -> bool:
