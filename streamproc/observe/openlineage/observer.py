@@ -32,19 +32,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import pyarrow as pa
-from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import RunEvent
 from openlineage.client.serde import Serde
 
 from streamproc.config import LineageConfig, PipelineConfig, SinkConfig
-from streamproc.errors import ContractStopError
+from streamproc.errors import ContractStopError, StorageUnavailableError
 from streamproc.config.resolve import resolve_contracts
 from streamproc.observe.openlineage import events
 from streamproc.observe.openlineage.describe import RunDescription, describe_run, with_table_schema
-from streamproc.observe.openlineage.backfill import describe_load_run
+from streamproc.observe.openlineage.backfill import describe_load_run, table_schema_at
 from streamproc.observe.openlineage.delivery import Deliverer
 from streamproc.observe.openlineage.facets import PRODUCER
 from streamproc.lineage.loads import LoadRecord
@@ -197,17 +194,15 @@ class OpenLineageObserver(PipelineObserver):
         found = [r.table for r in self._run.outputs if r.table.logical_name == table_name]
         if not found:
             return
-        location = found[0].location
+        location, options = found[0].location, self.config.sink.storage_options
         try:
-            schema = await anyio.to_thread.run_sync(self._read_schema, location)
-        except (OSError, DeltaError) as exc:
+            schema = await anyio.to_thread.run_sync(
+                functools.partial(table_schema_at, location, version=None, storage_options=options)
+            )
+        except StorageUnavailableError as exc:
             logger.warning("cannot read the schema of %s (%s): describing it from the contract", location, exc)
             return
         self._run = with_table_schema(self._run, schema, table_name=table_name)
-
-    def _read_schema(self, location: str) -> pa.Schema:
-        options = self.config.sink.storage_options or None
-        return pa.schema(DeltaTable(location, storage_options=options).schema().to_arrow())
 
     async def _flush_window(self) -> None:
         if not self._window or self._run is None:
