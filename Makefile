@@ -124,4 +124,4 @@ clean:
 # backlog under a memory bound. CI (`make test`) runs the same tests with short counts. ~9 min on 2 cores.
 .PHONY: chaos
 chaos: install kafka
-	STREAMPROC_CHAOS=1 $(PY) -m pytest tests/streamproc/runtime/test_failures.py tests/streamproc/runtime/test_memory.py tests/streamproc/sinks/test_txn.py tests/streamproc/sinks/test_maintenance.py --timeout 1800 $(PYTEST_ARGS)
+	STREAMPROC_CHAOS=1 $(PY) -m pytest tests/streamproc/runtime/test_failures.py tests/streamproc/runtime/test_outages.py tests/streamproc/runtime/test_memory.py tests/streamproc/sinks/test_txn.py tests/streamproc/sinks/test_maintenance.py --timeout 1800 $(PYTEST_ARGS)

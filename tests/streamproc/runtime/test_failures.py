@@ -1,4 +1,5 @@
-"""Failure survival of ``streamproc run``: the real CLI in subprocesses, the real broker, real Delta tables.
+"""Failure survival of ``streamproc run``: the real CLI in subprocesses, the real broker, real Delta tables. Crashes
+and rebalances here; outages (the broker, the lake) in test_outages.py.
 
 Every test ends with :func:`assert_exactly_once`: each valid event once in the table, each invalid one once in the
 quarantine table, ``_loads`` totals equal to the tables, every ``_load_id`` in ``_loads``.
@@ -8,18 +9,11 @@ CI runs the short versions; ``make chaos`` (``STREAMPROC_CHAOS=1``) scales the c
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import shutil
 import re
 import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +22,9 @@ import yaml
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from tests.fixtures.exactly_once import Stream, assert_exactly_once, known_stream, split
-from tests.fixtures.kafka import running_broker
+from tests.fixtures.exactly_once import assert_exactly_once, known_stream
+from tests.fixtures.failures import Producer, configure, kill, rows_landed, scaled
 from tests.fixtures.pipelines import (
-    REPO,
     PipelineFiles,
     committed_and_end_offsets,
     new_topic,
@@ -40,58 +33,12 @@ from tests.fixtures.pipelines import (
     run_cli,
     start_cli,
     stop,
-    wait_for_output,
     write_pipeline,
 )
-from tests.fixtures.ops import metrics_port
 from tests.fixtures.waiting import LoggedProcess, output_tail, wait_until
 from streamproc.sinks.reader import read_table
 
 pytestmark = pytest.mark.kafka
-
-CHAOS = os.environ.get("STREAMPROC_CHAOS") == "1"
-
-
-def scaled(ci: int, chaos: int) -> int:
-    """``ci`` in CI, ``chaos`` under ``make chaos``."""
-    return chaos if CHAOS else ci
-
-
-def _configure(files: PipelineFiles, *, source: dict[str, Any] | None = None, **top: Any) -> PipelineFiles:
-    """Change the pipeline config written by ``write_pipeline``: source fields and top-level sections."""
-    config = yaml.safe_load(files.config.read_text())
-    config["source"].update(source or {})
-    for key, value in top.items():
-        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
-    files.config.write_text(yaml.safe_dump(config))
-    return files
-
-
-class _Producer:
-    """Produces a known stream in parts, remembering each event's (partition, offset)."""
-
-    def __init__(self, bootstrap: str, topic: str, stream: Stream, *, partitions: int, parts: int) -> None:
-        self.bootstrap, self.topic, self.stream, self.partitions = bootstrap, topic, stream, partitions
-        self.part_size = -(-len(stream.payloads) // parts)
-        self.coordinates: list[tuple[int, int]] = []
-
-    @property
-    def done(self) -> bool:
-        return len(self.coordinates) == len(self.stream.payloads)
-
-    def next_part(self) -> None:
-        """Produce the next part (nothing once all is produced)."""
-        part = self.stream.payloads[len(self.coordinates) : len(self.coordinates) + self.part_size]
-        if part:
-            self.coordinates += run_async(produce, self.bootstrap, self.topic, part, partitions=self.partitions)
-
-    def rest(self) -> None:
-        while not self.done:
-            self.next_part()
-
-    def expected(self) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
-        """Coordinates of the valid and of the invalid events produced."""
-        return split(self.stream, self.coordinates)
 
 
 def _variant(files: PipelineFiles, name: str, **top: Any) -> Path:
@@ -102,23 +49,6 @@ def _variant(files: PipelineFiles, name: str, **top: Any) -> Path:
     path = files.config.with_name(name)
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=30)
-
-
-def _landed(files: PipelineFiles) -> int:
-    """Rows in the table and the quarantine table now (0 before they exist)."""
-    total = 0
-    for path in (files.table, files.quarantine):
-        try:
-            total += DeltaTable(str(path)).count()
-        except TableNotFoundError:
-            pass
-    return total
 
 
 def _compacted(files: PipelineFiles) -> bool:
@@ -191,7 +121,7 @@ def test_sigkill_at_random_moments_lands_every_event_exactly_once(
     # Static membership: a restarted member takes its partitions back at once instead of waiting for the killed
     # one's session to expire (what a StatefulSet pod does). Maintenance every 2 s: kills also fall in compactions
     # and vacuums (one writer only, so a zero retention is safe here).
-    _configure(
+    configure(
         files,
         source={"session_timeout_seconds": 6, "group_instance_id": "crash-loop-0"},
         maintenance={"interval_seconds": 2, "compact_min_files": 20, "vacuum_interval_seconds": 5,
@@ -199,7 +129,7 @@ def test_sigkill_at_random_moments_lands_every_event_exactly_once(
         observability={"port": 0},
     )
     # A part of the stream arrives before each round: every round has events to land, however fast the last one was.
-    producer = _Producer(kafka_bootstrap, topic, stream, partitions=3, parts=kills + 1)
+    producer = Producer(kafka_bootstrap, topic, stream, partitions=3, parts=kills + 1)
     rng = random.Random(20)
 
     for round_ in range(kills):
@@ -216,11 +146,11 @@ def test_sigkill_at_random_moments_lands_every_event_exactly_once(
                 wait_until(lambda: _load_ids(process), f"round {round_}'s first load", watch=[process])
                 time.sleep(rng.uniform(0.0, 1.5))  # a kill while landing (unless it caught up already)
         finally:
-            _kill(process)
+            kill(process)
     producer.rest()
 
     # The rest with bigger batches: positions do not depend on how a restart batches.
-    _configure(files, batch={"max_rows": 2_000})
+    configure(files, batch={"max_rows": 2_000})
     final = run_cli("run", str(files.config), "--until-caught-up", timeout=scaled(300, 900))
     assert final.returncode == 0, final.stderr[-3000:]
     valid, invalid = producer.expected()
@@ -238,13 +168,13 @@ def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
     files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
                            client=kafka_client)
     # The member owning partition 0 compacts while the others append (compaction does not conflict with appends).
-    _configure(
+    configure(
         files,
         source={"session_timeout_seconds": 6},
         maintenance={"interval_seconds": 2, "compact_min_files": 40},
         observability={"port": 0},
     )
-    producer = _Producer(kafka_bootstrap, topic, stream, partitions=6, parts=parts)
+    producer = Producer(kafka_bootstrap, topic, stream, partitions=6, parts=parts)
     members = [start_cli("run", str(files.config), log=tmp_path / f"member-{i}.log") for i in range(3)]
     live = list(members)
     try:
@@ -264,14 +194,14 @@ def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
                 live.append(members[3])
                 # The rest is produced only now: member 3 owns two partitions of it, so it must land loads.
                 _wait_for_split(live, 6, "a 3-way split with the added member")
-        wait_until(lambda: _landed(files) >= len(stream.payloads), "every event", timeout=scaled(300, 900), watch=live)
+        wait_until(lambda: rows_landed(files) >= len(stream.payloads), "every event", timeout=scaled(300, 900), watch=live)
         # More than 40 small files per table (a load is one file in _loads): the maintainer compacts in time.
         wait_until(lambda: _compacted(files), "a compaction by the member owning partition 0", watch=live)
         for member in live:
             assert stop(member, signal.SIGTERM) == 0, output_tail(member)
     finally:
         for member in members:
-            _kill(member)
+            kill(member)
 
     valid, invalid = producer.expected()
     assert_exactly_once(files.table, valid=valid, invalid=invalid)
@@ -287,181 +217,20 @@ def test_three_consumers_one_killed_one_added_land_every_event_exactly_once(
     assert committed == ends
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Any]:
-    """A broker of this test's own, to stop and start without disturbing the session's."""
-    with running_broker(tmp_path / "kafka") as broker:
-        yield broker
-
-
-def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, kafka_client: str, tmp_path: Path) -> None:
-    bootstrap = own_broker.bootstrap_servers
-    stream = known_stream(scaled(6_000, 60_000))
-    topic = new_topic("broker-restart")
-    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 200, "max_linger_seconds": 0.5},
-                           client=kafka_client)
-    _configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
-    producer = _Producer(bootstrap, topic, stream, partitions=3, parts=2)
-    producer.next_part()
-    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
-    try:
-        # Mid-run: a third of the first half landed, the rest is being fetched and landed.
-        wait_until(lambda: _landed(files) >= len(producer.coordinates) // 3, "a first load", watch=[process])
-        own_broker.stop()
-        # The outage: no condition to wait for, its length is the scenario. The consumer must outlive it.
-        time.sleep(scaled(5, 20))
-        assert process.poll() is None, output_tail(process)
-        own_broker.start()
-        producer.rest()
-        wait_until(lambda: _landed(files) >= len(stream.payloads), "the second half", watch=[process])
-        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
-    finally:
-        _kill(process)
-
-    valid, invalid = producer.expected()
-    assert_exactly_once(files.table, valid=valid, invalid=invalid)
-    committed, ends = run_async(committed_and_end_offsets, bootstrap, files.group, topic, 3)
-    assert committed == ends
-
-
-_OUTAGE_NOTICED = {"aiokafka": "Unable connect", "confluent-kafka": "Kafka consumer (retrying): _TRANSPORT"}
-"""What each client logs once it retries the connection to a broker that is gone."""
-
-
-def test_sigterm_during_a_broker_outage_stops_cleanly_and_loses_nothing(
-    own_broker: Any, kafka_client: str, tmp_path: Path
-) -> None:
-    """SIGTERM while the broker is gone: what was fetched is landed, the offset commit and the group leave that cannot
-    reach the broker are logged, and the run exits 0 (no traceback from aiokafka's fetch back-off); Kafka still holds
-    everything not landed, so a run after the outage lands the rest exactly once."""
-    bootstrap = own_broker.bootstrap_servers
-    stream = known_stream(600)
-    topic = new_topic("outage-sigterm")
-    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
-                           client=kafka_client)
-    _configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
-    producer = _Producer(bootstrap, topic, stream, partitions=2, parts=2)
-    producer.next_part()
-    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
-    try:
-        wait_until(lambda: _landed(files) >= len(producer.coordinates), "the first half", watch=[process])
-        # Kafka's offsets follow each Delta commit: the outage starts once the last one is done. An offset commit the
-        # broker never answers keeps librdkafka's close() asking for the group coordinator for ever
-        # (confluentinc/librdkafka#3740), so a SIGTERM would never end a confluent-kafka run: a defect of its own,
-        # hit here only when the machine is slow enough for the commit to be in flight as the broker stops.
-        wait_until(lambda: _committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
-                   watch=[process])
-        own_broker.stop()
-        # The consumer has noticed the outage once it retries the connection.
-        wait_for_output(process, _OUTAGE_NOTICED[kafka_client])
-        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
-    finally:
-        _kill(process)
-
-    output = process.output()
-    assert "Traceback" not in output and "CancelledError" not in output, output[-3000:]
-    assert "received SIGTERM: stopping gracefully" in output and "stopped by signal" in output, output[-3000:]
-    own_broker.start()
-    producer.rest()
-    result = run_cli("run", str(files.config), "--until-caught-up")
-    assert result.returncode == 0, result.stderr[-3000:]
-    valid, invalid = producer.expected()
-    assert_exactly_once(files.table, valid=valid, invalid=invalid)
-
-
-# Root ignores permission bits (CAP_DAC_OVERRIDE), so chmod alone would not make the lake unwritable for a consumer
-# running as root. The consumer runs without that capability instead, as a container's non-root user would, and the
-# test removes write permission from the lake's directories: delta-rs then really gets EACCES.
-WITHOUT_DAC_OVERRIDE = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
-
-
-def _start_unprivileged(config: Path, log: Path) -> LoggedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return LoggedProcess(
-        [*WITHOUT_DAC_OVERRIDE, sys.executable, "-m", "streamproc.cli", "run", str(config)], log=log, cwd=REPO, env=env
-    )
-
-
-def _set_writable(lake: Path, writable: bool) -> None:
-    for directory in [lake, *(p for p in lake.rglob("*") if p.is_dir())]:
-        directory.chmod(0o755 if writable else 0o555)
-
-
-def _readyz(port: int) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=60) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
-
-
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
-def test_unwritable_storage_is_retried_with_backoff_without_committing_offsets(
-    kafka_bootstrap: str, kafka_client: str, tmp_path: Path
-) -> None:
-    stream = known_stream(scaled(3_000, 30_000))
-    topic = new_topic("storage")
-    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 200, "max_linger_seconds": 0.5},
-                           client=kafka_client)
-    _configure(files, observability={"host": "127.0.0.1", "port": 0}, maintenance={"enabled": False})
-    producer = _Producer(kafka_bootstrap, topic, stream, partitions=2, parts=2)
-    producer.next_part()
-    process = _start_unprivileged(files.config, tmp_path / "run.log")
-    try:
-        port = metrics_port(process)
-        wait_until(lambda: _landed(files) >= len(producer.coordinates), "the first half", watch=[process])
-        # Kafka's offsets follow each Delta commit: wait for the last one, so what is read now is the final word.
-        committed_before = wait_until(
-            lambda: _committed_if_at_end(kafka_bootstrap, files.group, topic, 2), "the first half's offsets committed",
-            watch=[process],
-        )
-        _set_writable(files.lake, False)
-        try:
-            producer.rest()
-            # The operator's view of the outage: the retry warnings (with the cause) and /readyz.
-            wait_for_output(process, "storage unavailable (attempt 3)")
-            status, body = _readyz(port)
-            assert status == 503 and body["checks"]["storage_writable"] is False, body
-            committed_during, _ = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 2)
-            assert committed_during == committed_before, "offsets were committed while nothing could land"
-            assert _landed(files) == len(stream.payloads) // 2
-            assert process.poll() is None, "the consumer gave up instead of retrying"
-        finally:
-            _set_writable(files.lake, True)
-        wait_until(lambda: _landed(files) >= len(stream.payloads), "landing after the outage", watch=[process])
-        wait_until(lambda: _readyz(port)[0] == 200, "ready again", watch=[process])
-        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
-    finally:
-        _kill(process)
-
-    output = process.output()
-    assert "Permission denied" in output  # the real error, in the retry warning
-    valid, invalid = producer.expected()
-    assert_exactly_once(files.table, valid=valid, invalid=invalid)
-    committed, ends = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 2)
-    assert committed == ends
-
-
-def _committed_if_at_end(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int | None] | None:
-    """The group's committed offsets if they are the end offsets of every partition, else ``None``."""
-    committed, ends = run_async(committed_and_end_offsets, bootstrap, group, topic, partitions)
-    return committed if committed == ends else None
-
-
 def test_sigterm_flushes_commits_and_hands_partitions_over_without_a_session_timeout(
     kafka_bootstrap: str, kafka_client: str, tmp_path: Path
 ) -> None:
     session = 60  # had the leaving member not said goodbye, the other would wait this long for its partitions
     stream = known_stream(2_000)
     topic = new_topic("graceful")
-    producer = _Producer(kafka_bootstrap, topic, stream, partitions=6, parts=2)
+    producer = Producer(kafka_bootstrap, topic, stream, partitions=6, parts=2)
     producer.next_part()  # in the topic before anyone fetches: a member's first fetch of a partition takes it all
     # Batches close by rows or at shutdown, never by linger. The staying member's 1,200 rows are more than the first
     # half: it lands nothing before the other joins. The leaving member closes loads of 200 and keeps the rest of
     # its ~500 events open: only its shutdown flush can land them.
     files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 1_200, "max_linger_seconds": 600},
                            client=kafka_client)
-    _configure(files, source={"session_timeout_seconds": session}, observability={"port": 0})
+    configure(files, source={"session_timeout_seconds": session}, observability={"port": 0})
     leaving_config = _variant(files, "leaving.yaml", batch={"max_rows": 200})
     staying = start_cli("run", str(files.config), log=tmp_path / "staying.log")
     leaving: LoggedProcess | None = None
@@ -486,9 +255,9 @@ def test_sigterm_flushes_commits_and_hands_partitions_over_without_a_session_tim
         wait_until(lambda: len(_loads_of(staying, files)) == 1, "the staying member's first load", watch=[staying])
         assert stop(staying, signal.SIGTERM) == 0, output_tail(staying)
     finally:
-        _kill(staying)
+        kill(staying)
         if leaving is not None:
-            _kill(leaving)
+            kill(leaving)
     final = run_cli("run", str(files.config), "--until-caught-up")
     assert final.returncode == 0, final.stderr[-3000:]
 

@@ -1,0 +1,194 @@
+"""Outages survived by ``streamproc run``: the broker restarting, SIGTERM while it is gone, the lake turning
+unwritable. The real CLI in subprocesses, a real broker (a test's own one where the test stops it), real Delta tables;
+every test ends with :func:`assert_exactly_once` (see test_failures.py for the crashes and rebalances).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.exactly_once import assert_exactly_once, known_stream
+from tests.fixtures.failures import Producer, committed_if_at_end, configure, kill, rows_landed, scaled
+from tests.fixtures.kafka import running_broker
+from tests.fixtures.ops import metrics_port
+from tests.fixtures.pipelines import (
+    REPO,
+    committed_and_end_offsets,
+    new_topic,
+    run_async,
+    run_cli,
+    start_cli,
+    stop,
+    wait_for_output,
+    write_pipeline,
+)
+from tests.fixtures.waiting import LoggedProcess, output_tail, wait_until
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Any]:
+    """A broker of this test's own, to stop and start without disturbing the session's."""
+    with running_broker(tmp_path / "kafka") as broker:
+        yield broker
+
+
+def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, kafka_client: str, tmp_path: Path) -> None:
+    bootstrap = own_broker.bootstrap_servers
+    stream = known_stream(scaled(6_000, 60_000))
+    topic = new_topic("broker-restart")
+    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 200, "max_linger_seconds": 0.5},
+                           client=kafka_client)
+    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
+    producer = Producer(bootstrap, topic, stream, partitions=3, parts=2)
+    producer.next_part()
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        # Mid-run: a third of the first half landed, the rest is being fetched and landed.
+        wait_until(lambda: rows_landed(files) >= len(producer.coordinates) // 3, "a first load", watch=[process])
+        own_broker.stop()
+        # The outage: no condition to wait for, its length is the scenario. The consumer must outlive it.
+        time.sleep(scaled(5, 20))
+        assert process.poll() is None, output_tail(process)
+        own_broker.start()
+        producer.rest()
+        wait_until(lambda: rows_landed(files) >= len(stream.payloads), "the second half", watch=[process])
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+    finally:
+        kill(process)
+
+    valid, invalid = producer.expected()
+    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+    committed, ends = run_async(committed_and_end_offsets, bootstrap, files.group, topic, 3)
+    assert committed == ends
+
+
+_OUTAGE_NOTICED = {"aiokafka": "Unable connect", "confluent-kafka": "Kafka consumer (retrying): _TRANSPORT"}
+"""What each client logs once it retries the connection to a broker that is gone."""
+
+
+def test_sigterm_during_a_broker_outage_stops_cleanly_and_loses_nothing(
+    own_broker: Any, kafka_client: str, tmp_path: Path
+) -> None:
+    """SIGTERM while the broker is gone: what was fetched is landed, the offset commit and the group leave that cannot
+    reach the broker are logged, and the run exits 0 (no traceback from aiokafka's fetch back-off); Kafka still holds
+    everything not landed, so a run after the outage lands the rest exactly once."""
+    bootstrap = own_broker.bootstrap_servers
+    stream = known_stream(600)
+    topic = new_topic("outage-sigterm")
+    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
+                           client=kafka_client)
+    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
+    producer = Producer(bootstrap, topic, stream, partitions=2, parts=2)
+    producer.next_part()
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
+        # Kafka's offsets follow each Delta commit: the outage starts once the last one is done. An offset commit the
+        # broker never answers keeps librdkafka's close() asking for the group coordinator for ever
+        # (confluentinc/librdkafka#3740), so a SIGTERM would never end a confluent-kafka run: a defect of its own,
+        # hit here only when the machine is slow enough for the commit to be in flight as the broker stops.
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
+                   watch=[process])
+        own_broker.stop()
+        # The consumer has noticed the outage once it retries the connection.
+        wait_for_output(process, _OUTAGE_NOTICED[kafka_client])
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+    finally:
+        kill(process)
+
+    output = process.output()
+    assert "Traceback" not in output and "CancelledError" not in output, output[-3000:]
+    assert "received SIGTERM: stopping gracefully" in output and "stopped by signal" in output, output[-3000:]
+    own_broker.start()
+    producer.rest()
+    result = run_cli("run", str(files.config), "--until-caught-up")
+    assert result.returncode == 0, result.stderr[-3000:]
+    valid, invalid = producer.expected()
+    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+
+
+# Root ignores permission bits (CAP_DAC_OVERRIDE), so chmod alone would not make the lake unwritable for a consumer
+# running as root. The consumer runs without that capability instead, as a container's non-root user would, and the
+# test removes write permission from the lake's directories: delta-rs then really gets EACCES.
+WITHOUT_DAC_OVERRIDE = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
+
+
+def _start_unprivileged(config: Path, log: Path) -> LoggedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return LoggedProcess(
+        [*WITHOUT_DAC_OVERRIDE, sys.executable, "-m", "streamproc.cli", "run", str(config)], log=log, cwd=REPO, env=env
+    )
+
+
+def _set_writable(lake: Path, writable: bool) -> None:
+    for directory in [lake, *(p for p in lake.rglob("*") if p.is_dir())]:
+        directory.chmod(0o755 if writable else 0o555)
+
+
+def _readyz(port: int) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=60) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+def test_unwritable_storage_is_retried_with_backoff_without_committing_offsets(
+    kafka_bootstrap: str, kafka_client: str, tmp_path: Path
+) -> None:
+    stream = known_stream(scaled(3_000, 30_000))
+    topic = new_topic("storage")
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, batch={"max_rows": 200, "max_linger_seconds": 0.5},
+                           client=kafka_client)
+    configure(files, observability={"host": "127.0.0.1", "port": 0}, maintenance={"enabled": False})
+    producer = Producer(kafka_bootstrap, topic, stream, partitions=2, parts=2)
+    producer.next_part()
+    process = _start_unprivileged(files.config, tmp_path / "run.log")
+    try:
+        port = metrics_port(process)
+        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
+        # Kafka's offsets follow each Delta commit: wait for the last one, so what is read now is the final word.
+        committed_before = wait_until(
+            lambda: committed_if_at_end(kafka_bootstrap, files.group, topic, 2), "the first half's offsets committed",
+            watch=[process],
+        )
+        _set_writable(files.lake, False)
+        try:
+            producer.rest()
+            # The operator's view of the outage: the retry warnings (with the cause) and /readyz.
+            wait_for_output(process, "storage unavailable (attempt 3)")
+            status, body = _readyz(port)
+            assert status == 503 and body["checks"]["storage_writable"] is False, body
+            committed_during, _ = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 2)
+            assert committed_during == committed_before, "offsets were committed while nothing could land"
+            assert rows_landed(files) == len(stream.payloads) // 2
+            assert process.poll() is None, "the consumer gave up instead of retrying"
+        finally:
+            _set_writable(files.lake, True)
+        wait_until(lambda: rows_landed(files) >= len(stream.payloads), "landing after the outage", watch=[process])
+        wait_until(lambda: _readyz(port)[0] == 200, "ready again", watch=[process])
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+    finally:
+        kill(process)
+
+    output = process.output()
+    assert "Permission denied" in output  # the real error, in the retry warning
+    valid, invalid = producer.expected()
+    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+    committed, ends = run_async(committed_and_end_offsets, kafka_bootstrap, files.group, topic, 2)
+    assert committed == ends
