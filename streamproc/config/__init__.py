@@ -134,7 +134,12 @@ class PipelineConfig(Frozen):
         description="dlt contract modes for the entities the contract's own mode= leaves unset (a mode, or "
         "entity → mode); precedence: field override > contract > this > defaults",
     )
-    shutdown_grace_seconds: float = Field(25.0, gt=0, description="SIGTERM → flushed, committed and left the group")
+    shutdown_grace_seconds: float = Field(
+        25.0,
+        gt=0,
+        description="SIGTERM → flushed, committed and left the group; a broker that stops answering does not stretch "
+        "it (the consumer is then abandoned, the Delta log keeping the positions)",
+    )
     observability: ObservabilityConfig = ObservabilityConfig()
     lineage: LineageConfig = LineageConfig()
     memory: MemoryConfig = MemoryConfig()

@@ -120,11 +120,14 @@ class Pipeline:
         self._source = source
         self._contracts = contracts
         self._stop = anyio.Event()
+        self._stop_requested_at: float | None = None
         self._batcher = Batcher(config.batch)
         self._used = False
 
     def request_stop(self) -> None:
         """Ask for a graceful stop (flush, commit, leave the group)."""
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
         self._stop.set()
 
     async def run(self) -> RunSummary:
@@ -220,7 +223,7 @@ class Pipeline:
             # Callers handle one error: the first real one a stage raised (the others are its consequences).
             raise first_error(group) from None
         finally:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self._leave_seconds()):
                 await source.stop()
 
     async def _stages(
@@ -245,11 +248,22 @@ class Pipeline:
         if stopped_by:
             raise stopped_by[0]
 
+    def _leave_seconds(self) -> float:
+        """How long stopping the source may take: after a stop request, what is left of the grace period (at least
+        the leave budget); otherwise (caught up, an error) 10 s. A broker that stopped answering never makes a
+        graceful stop outlast its grace period (the sources honour the deadline, see their ``stop``)."""
+        if self._stop_requested_at is None:
+            return 10.0
+        grace = self.config.shutdown_grace_seconds
+        left = self._stop_requested_at + grace - time.monotonic()
+        return max(left, _leave_budget(grace))
+
     async def _enforce_grace(self, tg: TaskGroup) -> None:
         await self._stop.wait()
         await anyio.sleep(self.config.shutdown_grace_seconds - _leave_budget(self.config.shutdown_grace_seconds))
         logger.error(
-            "shutdown took longer than %.0fs: abandoning the open batch (not acknowledged; it is re-read on restart)",
+            "shutdown is taking longer than its %.0fs grace period allows: abandoning what is not landed yet (never "
+            "acknowledged: a restart re-reads it from the Delta log's positions)",
             self.config.shutdown_grace_seconds,
         )
         tg.cancel_scope.cancel()

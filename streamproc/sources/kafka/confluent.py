@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
 import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
@@ -95,6 +97,7 @@ class ConfluentKafkaSource(GroupMember):
         self._many_topics = len(config.topics) > 1
         self._on_assigned: OnAssigned | None = None
         self._on_revoked: OnRevoked | None = None
+        self._token: anyio.lowlevel.EventLoopToken | None = None
         self._owned: set[TopicPartition] = set()
         self._assigned_at: dict[TopicPartition, int | None] = {}
         self._highwater: dict[TopicPartition, int] = {}
@@ -164,6 +167,7 @@ class ConfluentKafkaSource(GroupMember):
             await self.check()
         consumer = self.consumer
         self._on_assigned, self._on_revoked = on_assigned, on_revoked
+        self._token = anyio.lowlevel.current_token()  # the callbacks reach the event loop from any thread (stop())
         await self._call(
             functools.partial(
                 consumer.subscribe,
@@ -216,7 +220,10 @@ class ConfluentKafkaSource(GroupMember):
         if self._on_assigned is None:  # pragma: no cover - subscribe() is called by start(), after they are set
             raise SourceError("the Kafka source is not started")
         # An empty assignment too: a member with nothing to own has joined (observers report it ready).
-        positions = anyio.from_thread.run(self._on_assigned, partitions) if partitions or not self._owned else {}
+        positions = (
+            anyio.from_thread.run(self._on_assigned, partitions, token=self._token)
+            if partitions or not self._owned else {}
+        )
         at = [
             KafkaTopicPartition(tp.topic, tp.partition, OFFSET_STORED if positions.get(tp) is None else positions[tp])
             for tp in sorted(partitions)
@@ -237,7 +244,7 @@ class ConfluentKafkaSource(GroupMember):
         if partitions:
             self.log_revoked(partitions, lost=lost)
             if self._on_revoked is not None:
-                anyio.from_thread.run(self._on_revoked, partitions)
+                anyio.from_thread.run(self._on_revoked, partitions, token=self._token)
         self._owned -= partitions
         for tp in partitions:
             self._assigned_at.pop(tp, None)
@@ -319,17 +326,55 @@ class ConfluentKafkaSource(GroupMember):
 
     async def stop(self) -> None:
         """Revoke (after the in-flight load), leave the group (a static member stays, see ``group_instance_id``),
-        wait for the offset commits in flight, close the connections. Idempotent."""
+        wait for the offset commits in flight, close the connections. Idempotent.
+
+        A deadline around it (the pipeline's shutdown grace period) is honoured even when ``close()`` never returns:
+        librdkafka waits for an offset commit in flight for ever if the broker stopped answering
+        (confluentinc/librdkafka#3740). ``close()`` therefore runs in a daemon thread of its own; when the deadline
+        passes first, this logs that the consumer was abandoned and returns (the Delta log holds the positions, so
+        nothing is lost; the group expires the member after its session timeout), and the process can still exit.
+        """
         self._stopped = True
-        if self._consumer is not None:
-            consumer = self._consumer
+        if self._consumer is None:
+            return
+        consumer, self._consumer = self._consumer, None
+        closed = threading.Event()
+        failure: list[BaseException] = []
+        token = self._token or anyio.lowlevel.current_token()
+
+        def close() -> None:
+            try:
+                consumer.close()
+            except BaseException as exc:  # noqa: BLE001 - reported by the waiting task, or dropped once abandoned
+                failure.append(exc)
+            finally:
+                closed.set()
+                try:
+                    anyio.from_thread.run_sync(wake.set, token=token)
+                except RuntimeError:  # the event loop is gone: the close was abandoned
+                    pass
+
+        wake = anyio.Event()
+        async with self._limiter:  # the last consumer call: none runs beside it
+            threading.Thread(target=close, name="confluent-kafka close", daemon=True).start()
+            try:
+                await wake.wait()
+            except anyio.get_cancelled_exc_class():
+                if not closed.is_set():
+                    logger.warning(
+                        "the Kafka consumer did not close in time (an offset commit or the group leave unanswered by "
+                        "%s; confluentinc/librdkafka#3740): abandoned. What was fetched is landed and the Delta log "
+                        "has the positions; group %s expires this member after its session timeout (%gs)",
+                        self.config.bootstrap_servers, self.config.consumer_group,
+                        self.config.session_timeout_seconds,
+                    )
+                raise
+        if failure:
             try:
                 with map_kafka_errors("closing the Kafka consumer failed"):
-                    await self._call(consumer.close)
+                    raise failure[0]
             except SourceError as exc:
                 logger.warning("%s", exc)
-            finally:
-                self._consumer = None
 
 
 def _on_error(error: KafkaError) -> None:

@@ -177,26 +177,33 @@ class KafkaSource(GroupMember):
             logger.warning("committing offsets to Kafka failed (the Delta log has them): %s", exc)
 
     async def stop(self) -> None:
-        """Leave the group and close the connections. Idempotent; shielded from cancellation (a stop cut short
-        leaves the consumer's connections open)."""
+        """Leave the group and close the connections. Idempotent.
+
+        A deadline around it (the pipeline's shutdown grace period) is honoured: aiokafka's ``stop()`` waits for an
+        offset commit in flight until its request times out (40 s) when the broker stopped answering. Cut short, or
+        cut by aiokafka itself (below), the consumer's connections are closed here and a warning says the member did
+        not leave its group; the deadline's cancellation is then re-raised.
+        """
         self._stopped = True
-        if self._consumer is not None:
-            consumer, self._consumer = self._consumer, None
+        if self._consumer is None:
+            return
+        consumer, self._consumer = self._consumer, None
+        try:
+            await consumer.stop()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            ours = task is not None and task.cancelling() > 0  # a deadline around the stop
+            # Otherwise aiokafka's: its fetcher cancels its fetch tasks on close and awaits them; one sleeping its
+            # retry back-off (the broker is gone) re-raises that cancellation into stop() (aio-libs/aiokafka#647).
+            # Either way stop() skipped closing the client's connections.
             with anyio.CancelScope(shield=True):
-                try:
-                    await consumer.stop()
-                except asyncio.CancelledError:
-                    task = asyncio.current_task()
-                    if task is not None and task.cancelling():
-                        raise  # ours: a deadline around the stop
-                    # aiokafka's fetcher cancels its fetch tasks on close and awaits them; one sleeping its retry
-                    # back-off (the broker is gone) re-raises that cancellation into stop() (aio-libs/aiokafka#647),
-                    # which then skips closing the client's connections: close them here.
-                    logger.warning(
-                        "stopped while the Kafka broker at %s was unreachable: what was fetched is landed (the Delta "
-                        "log has the positions), but this member could not leave group %s, so a member started "
-                        "before the broker expires its session (%gs) waits for its partitions",
-                        self.config.bootstrap_servers, self.config.consumer_group, self.config.session_timeout_seconds,
-                    )
-                    await consumer._client.close()  # noqa: SLF001 - the step aiokafka's stop() skipped
+                logger.warning(
+                    "stopped while the Kafka broker at %s was unreachable or not answering: what was fetched is landed "
+                    "(the Delta log has the positions), but this member could not leave group %s, so a member started "
+                    "before the broker expires its session (%gs) waits for its partitions",
+                    self.config.bootstrap_servers, self.config.consumer_group, self.config.session_timeout_seconds,
+                )
+                await consumer._client.close()  # noqa: SLF001 - the step aiokafka's stop() skipped
+            if ours:
+                raise
 
