@@ -135,10 +135,7 @@ def _produce_file(
     with map_kafka_errors(f"producing to {topic} failed"):
         for chunk in iter_json_events(path, limit=limit):
             for payload in chunk:
-                key = None
-                if key_field is not None:
-                    value = json.loads(payload).get(key_field)
-                    key = None if value is None else str(value).encode()
+                key = None if key_field is None else _record_key(payload, key_field)
                 while True:
                     try:
                         producer.produce(topic, payload, key)
@@ -154,3 +151,17 @@ def _produce_file(
             check()
     check()
     return ReplayResult(events=produced, bytes=size, seconds=time.monotonic() - started)
+
+
+def _record_key(payload: bytes, key_field: str) -> bytes | None:
+    """``key_field``'s value in the event ``payload`` as a record key (its ``str()``, UTF-8); ``None`` when the field
+    is absent or null, and when the payload is not a JSON object: a replay passes such events through unchanged,
+    keyless, for the pipeline to quarantine as malformed (reproducing bad input is what a replay is often for)."""
+    try:
+        event = json.loads(payload)
+    except ValueError:  # malformed JSON, or bytes that are not UTF-8 (UnicodeDecodeError is a ValueError)
+        return None
+    if not isinstance(event, dict):
+        return None
+    value = event.get(key_field)
+    return None if value is None else str(value).encode()

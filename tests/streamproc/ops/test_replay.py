@@ -16,17 +16,22 @@ pytestmark = pytest.mark.kafka
 
 
 async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[bytes]:
+    return [value for _, value in await _consume_records(bootstrap, topic, expected)]
+
+
+async def _consume_records(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes | None, bytes]]:
+    """``expected`` records of ``topic`` as (key, value), in partition order."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
-    values: list[bytes] = []
+    records: list[tuple[bytes | None, bytes]] = []
     try:
         with anyio.fail_after(DEADLINE_SECONDS):
-            while len(values) < expected:
+            while len(records) < expected:
                 batches = await consumer.getmany(timeout_ms=1000)
-                values += [m.value for messages in batches.values() for m in messages]
+                records += [(m.key, m.value) for messages in batches.values() for m in messages]
     finally:
         await consumer.stop()
-    return values
+    return records
 
 
 def test_csv_rows_become_json_events_with_nulls_for_empty_cells(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -42,6 +47,28 @@ def test_csv_rows_become_json_events_with_nulls_for_empty_cells(kafka_bootstrap:
     assert events == [
         {"id": 1, "name": "Ada", "joined": "2020-01-02T03:04:05Z"},
         {"id": 2, "name": None, "joined": None},
+    ]
+
+
+def test_a_key_field_passes_events_that_are_not_json_objects_through_keyless(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # Replaying bad input is how a quarantine is tried out: the malformed line, the array and the null go to the
+    # topic unchanged and without a key (the pipeline quarantines them), instead of a JSONDecodeError traceback.
+    data = tmp_path / "orders.ndjson"
+    lines = [b'{"order_id": 1}', b'{"order_id": 2', b"[1, 2]", b"null", b'{"other": 3}', b'{"order_id": 4}']
+    data.write_bytes(b"\n".join(lines) + b"\n")
+    topic = new_topic("keys")
+
+    result = run_cli(
+        "replay", str(data), "--topic", topic, "--bootstrap-servers", kafka_bootstrap, "--partitions", "1",
+        "--key-field", "order_id",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "replayed 6 events" in result.stdout
+    assert anyio.run(_consume_records, kafka_bootstrap, topic, 6) == [
+        (b"1", lines[0]), (None, lines[1]), (None, lines[2]), (None, lines[3]), (None, lines[4]), (b"4", lines[5]),
     ]
 
 
