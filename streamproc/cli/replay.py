@@ -57,10 +57,11 @@ def replay(
 
     from streamproc.ops.replay import replay_file
     from streamproc.sources.kafka.admin import ensure_topic
-    from streamproc.sources.formats import count_events, resolve_dataset
+    from streamproc.sources.formats import check_format, count_events, resolve_dataset
 
     try:
         path = resolve_dataset(dataset)
+        check_format(path)  # before the topic is created: a file no format reads leaves the broker as it was
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG_ERROR)
     total = limit if limit is not None else count_events(path) if path.suffix != ".zip" else None

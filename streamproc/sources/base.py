@@ -42,6 +42,7 @@ class Source(Protocol):
 
         Raises:
             SourceUnavailableError, SourceError: the source cannot be reached or read.
+            ConfigError: the config names a source no reader takes (a file of no supported format).
         """
         ...
 

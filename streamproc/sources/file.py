@@ -16,7 +16,7 @@ from streamproc.config import FileSourceConfig
 from streamproc.errors import SourceError
 from streamproc.records import RecordChunk, TopicPartition
 from streamproc.sources.base import OnAssigned, OnRevoked
-from streamproc.sources.formats import count_events, iter_json_events
+from streamproc.sources.formats import check_format, count_events, iter_json_events
 
 __all__ = ["FileSource", "count_file_events", "file_partition"]
 
@@ -64,9 +64,11 @@ class FileSource:
     async def check(self) -> None:
         """Raises:
             SourceError: the file does not exist.
+            ConfigError: no format reads it (its name's ending): a config mistake, found before any table exists.
         """
         if not self.path.is_file():
             raise SourceError(f"no such file: {self.path}")
+        check_format(self.path)
 
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Open the file and skip what the Delta log says is landed.

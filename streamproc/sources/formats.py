@@ -30,7 +30,10 @@ import pyarrow.parquet as pq
 
 from streamproc.errors import ConfigError
 
-__all__ = ["resolve_dataset", "iter_json_events", "count_events"]
+__all__ = ["SUFFIXES", "check_format", "resolve_dataset", "iter_json_events", "count_events"]
+
+SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz", ".csv", ".csv.gz", ".csv.zip", ".parquet")
+"""The file names :func:`iter_json_events` reads (case-insensitive), by their ending."""
 
 _CHUNK_ROWS = 10_000
 _BLOCK_BYTES = 4 << 20
@@ -57,6 +60,21 @@ def resolve_dataset(name: str) -> Path:
     if not path.exists():
         raise ConfigError(f"no such file: {path}")
     return path
+
+
+def check_format(path: Path) -> None:
+    """Refuse a file no format reads, by its name alone: before a topic or a table is created for it, rather than at
+    its first read.
+
+    Raises:
+        ConfigError: ``path``'s name ends in none of :data:`SUFFIXES`.
+    """
+    if not path.name.lower().endswith(SUFFIXES):
+        raise _unsupported(path)
+
+
+def _unsupported(path: Path) -> ConfigError:
+    return ConfigError(f"{path}: unsupported file type (expected {', '.join(SUFFIXES)})")
 
 
 def iter_json_events(path: Path, *, limit: int | None = None) -> Iterator[list[bytes]]:
@@ -120,7 +138,7 @@ def _chunks(path: Path) -> Iterator[list[bytes]]:
                 for start in range(0, batch.num_rows, _CHUNK_ROWS):
                     yield _to_json(batch.slice(start, _CHUNK_ROWS))
             return
-    raise ConfigError(f"{path}: unsupported file type (expected .ndjson, .jsonl, .csv, .csv.gz, .csv.zip, .parquet)")
+    raise _unsupported(path)
 
 
 def _ndjson_chunks(handle: IO[bytes]) -> Iterator[list[bytes]]:

@@ -89,3 +89,26 @@ def test_a_missing_file_is_a_usage_error(kafka_bootstrap: str, tmp_path: Path) -
     result = run_cli("replay", str(tmp_path / "nope.csv"), "--topic", "x", "--bootstrap-servers", kafka_bootstrap)
     assert result.returncode == 2
     assert "no such file" in result.stderr
+
+
+def test_a_file_of_no_supported_format_is_a_usage_error_and_creates_no_topic(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "orders.txt"
+    data.write_text('{"order_id": 1}\n')
+    topic = new_topic("txt")
+
+    result = run_cli("replay", str(data), "--topic", topic, "--bootstrap-servers", kafka_bootstrap)
+
+    assert result.returncode == 2, result.stderr
+    assert "orders.txt: unsupported file type" in result.stderr
+    assert topic not in anyio.run(_topics, kafka_bootstrap)
+
+
+async def _topics(bootstrap: str) -> set[str]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return await consumer.topics()
+    finally:
+        await consumer.stop()

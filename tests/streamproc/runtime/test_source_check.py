@@ -33,3 +33,15 @@ def test_a_missing_file_fails_before_any_table_is_created(tmp_path: Path) -> Non
     assert result.returncode == 1, result.stderr
     assert f"no such file: {tmp_path / 'orders.ndjson'}" in result.stderr
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_file_of_no_supported_format_fails_before_any_table_is_created(tmp_path: Path) -> None:
+    # Refused by its name in the source's check, not at its first read: by then the tables and _contracts existed.
+    config = write_file_pipeline(tmp_path, events=1, name="text", source={"type": "file", "path": "orders.txt"})
+    (tmp_path / "orders.ndjson").rename(tmp_path / "orders.txt")
+
+    result = run_cli("run", str(config))
+
+    assert result.returncode == 2, result.stderr
+    assert f"{tmp_path / 'orders.txt'}: unsupported file type (expected .ndjson, .jsonl" in result.stderr
+    assert not (tmp_path / "lake").exists(), sorted(p.name for p in (tmp_path / "lake").iterdir())
