@@ -84,7 +84,17 @@ def set_(config_file: Path, topic: str | None, partition: int, next_offset: int,
                 f"group {config.source.consumer_group!r} has {members} running member(s): stop the pipeline first "
                 "(or --force)"
             )
+        if topic not in topics:
+            raise ConfigError(f"the pipeline reads no topic {topic!r} (it reads {', '.join(topics)})")
         before = {(p.topic, p.partition): p.resume_at for p in anyio.run(read_positions, config, contracts)}
+        partitions = sorted(p for t, p in before if t == topic)
+        if isinstance(config.source, KafkaSourceConfig) and partition not in partitions:
+            # A position for a partition the topic lacks would be an empty commit to every table under an app id no
+            # run ever reads: a typo that looked like success.
+            raise ConfigError(
+                f"topic {topic!r} has no partition {partition} (its partitions: "
+                f"{', '.join(map(str, partitions)) or 'none: does the topic exist?'})"
+            )
         move_position(config, contracts, TopicPartition(topic, partition), next_offset, group=group)
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG_ERROR)

@@ -97,6 +97,25 @@ def test_set_refuses_while_the_pipeline_runs(kafka_bootstrap: str, tmp_path: Pat
     assert _positions(files.config)[0]["resume_at"] == 50
 
 
+def test_set_refuses_a_topic_or_partition_the_pipeline_does_not_read(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = new_topic("positions-typo")
+    run_async(produce, kafka_bootstrap, topic, known_stream(20).payloads, partitions=2)
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, observability={"port": 0})
+    assert run_cli("run", str(files.config), "--until-caught-up").returncode == 0
+    versions = {path: DeltaTable(str(path)).version() for path in (files.table, files.quarantine)}
+
+    no_partition = run_cli("positions", "set", str(files.config), "--partition", "7", "--next-offset", "0")
+    no_topic = run_cli(
+        "positions", "set", str(files.config), "--topic", "typo", "--partition", "0", "--next-offset", "0"
+    )
+
+    assert no_partition.returncode == 2, no_partition.stdout
+    assert f"topic '{topic}' has no partition 7 (its partitions: 0, 1)" in no_partition.stderr
+    assert no_topic.returncode == 2, no_topic.stdout
+    assert f"the pipeline reads no topic 'typo' (it reads {topic})" in no_topic.stderr
+    assert {path: DeltaTable(str(path)).version() for path in versions} == versions  # no commit to any table
+
+
 SHOP = "tests.fixtures.shop_events"
 
 
