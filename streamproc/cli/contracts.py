@@ -172,8 +172,17 @@ def check(sources: _Sources) -> None:
 
 
 def _registry(sources: _Sources) -> ContractRegistry:
+    """The contracts ``sources`` name, with the lake's history. Exits 2 when they name none: ``check`` would pass
+    in CI with nothing checked, and ``list`` print an empty table without saying why."""
     from streamproc.sinks.contracts_table import DeltaContractStore
 
+    if sources == _Sources(None, (), False, None):
+        click.echo(
+            "error: no contracts to read: name where they are with --config FILE, --package P, --entry-points or "
+            "--registry URI, before the command (streamproc contracts --config pipeline.yaml list)",
+            err=True,
+        )
+        raise SystemExit(EXIT_USAGE)
     packages = list(sources.packages)
     modules: list[str] = []
     registry_uri = sources.registry_uri

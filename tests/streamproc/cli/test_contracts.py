@@ -66,6 +66,16 @@ def test_check_passes_then_fails_with_each_incompatible_field(tmp_path: Path) ->
     assert "field 'plan': enum changed" in failed.stdout and "breaks FORWARD" in failed.stdout
 
 
+def test_every_command_without_a_place_to_read_contracts_from_is_a_usage_error() -> None:
+    # `contracts check` in CI without --config checked nothing and passed; `list` printed an empty table.
+    for command in (["check"], ["list"], ["show", "signups"], ["diff", "signups", "1", "2"]):
+        result = run_cli("contracts", *command)
+
+        assert result.returncode == 2, (command, result.stdout)
+        assert "no contracts to read: name where they are with --config FILE" in result.stderr
+        assert result.stdout == ""
+
+
 def test_list_show_and_diff_read_code_and_the_lakes_history(tmp_path: Path) -> None:
     config = _project(tmp_path, V1, V2_BREAKING.replace('compatibility="FULL"', 'compatibility="NONE"'))
     # register v1 and v2 in the lake's _contracts, as a run would
