@@ -135,14 +135,18 @@ class Runner:
         sock = None
         if self.config.observability.enabled:
             settings = self.config.observability
-            sock = listen(
-                settings.host,
-                settings.port,
-                what="/metrics, /healthz and /readyz",
-                hint="another process (another pipeline on this host?) serves there: give each pipeline its own "
-                "observability.port (0 picks a free one), or set observability.enabled: false",
-                backlog=64,
-            )
+            try:
+                sock = listen(
+                    settings.host,
+                    settings.port,
+                    what="/metrics, /healthz and /readyz",
+                    hint="another process (another pipeline on this host?) serves there: give each pipeline its own "
+                    "observability.port (0 picks a free one), or set observability.enabled: false",
+                    backlog=64,
+                )
+            except BaseException:
+                work.summary.stopped_by = "error"  # the work never ran to set it: not the summary's default "signal"
+                raise
             self.port = sock.getsockname()[1]
             logger.info("serving /metrics, /healthz and /readyz on http://%s:%d", settings.host, self.port)
         try:

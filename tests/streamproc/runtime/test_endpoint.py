@@ -41,4 +41,5 @@ def test_a_taken_port_is_a_clear_error_before_anything_lands(tmp_path: Path) -> 
     assert result.returncode == 1, result.stderr
     assert f"cannot listen for /metrics, /healthz and /readyz on 127.0.0.1:{port}" in result.stderr
     assert "observability.port" in result.stderr  # what to do about it
+    assert "stopped by error" in result.stderr and "stopped by signal" not in result.stderr  # nobody sent one
     assert not (tmp_path / "lake" / "orders").exists()
