@@ -2,7 +2,8 @@
 
 0 success; 1 runtime error (broker, storage, schema, a dead validation worker, a backfill not caught up); 2 usage,
 config or contract error; 3 a ``freeze`` contract stopped the pipeline (nothing past the offending event was
-committed). ``contracts check`` exits 1 for an incompatible contract.
+committed); 130 a second SIGINT (Ctrl-C) stopped ``run`` at once. ``contracts check`` exits 1 for an incompatible
+contract.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from streamproc.config import PipelineConfig, load_config
 from streamproc.config.resolve import PipelineContracts, resolve_contracts
 from streamproc.errors import ConfigError
 
-__all__ = ["EXIT_CONFIG_ERROR", "EXIT_CONTRACT_STOP", "EXIT_RUNTIME_ERROR", "fail", "read_config", "read_pipeline"]
+__all__ = [
+    "EXIT_CONFIG_ERROR", "EXIT_CONTRACT_STOP", "EXIT_INTERRUPTED", "EXIT_RUNTIME_ERROR", "fail", "read_config",
+    "read_pipeline",
+]
 
 EXIT_RUNTIME_ERROR = 1
 EXIT_CONFIG_ERROR = 2
 EXIT_CONTRACT_STOP = 3
+EXIT_INTERRUPTED = 130  # the shells' 128 + SIGINT
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -9,7 +9,7 @@ import anyio
 import click
 
 from contracts import ContractError
-from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_CONTRACT_STOP, EXIT_RUNTIME_ERROR, fail
+from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_CONTRACT_STOP, EXIT_INTERRUPTED, EXIT_RUNTIME_ERROR, fail
 from streamproc.config import load_config
 from streamproc.errors import ConfigError, ContractStopError, StreamprocError
 
@@ -34,7 +34,7 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     table (rejected events into <table>__quarantine, one row per load into _loads) and commits offsets to Kafka
     after each Delta commit. Serves /metrics, /healthz and /readyz on observability.host:port (default
     0.0.0.0:9108) once the config and contracts are loaded. SIGINT/SIGTERM flush the open batch, commit and leave
-    the group.
+    the group; a second Ctrl-C stops at once (exit 130: what was not landed is re-read on restart).
     """
     # Imported here, and each optional part only when the config enables it (the endpoint's server, OpenLineage,
     # the Kafka or HTTP source): what a run never uses costs it no resident memory.
@@ -57,4 +57,14 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     except StreamprocError as exc:
         click.echo(runner.summary.render(), err=True)
         fail(str(exc), EXIT_RUNTIME_ERROR)
+    except KeyboardInterrupt:  # Ctrl-C before the run watches signals (while loading and opening its parts)
+        runner.summary.stopped_by = "interrupt"
+        click.echo(runner.summary.render(), err=True)
+        fail(_INTERRUPTED, EXIT_INTERRUPTED)
+    if runner.interrupted:  # a second Ctrl-C cut the graceful stop short
+        click.echo(summary.render(), err=True)
+        fail(_INTERRUPTED, EXIT_INTERRUPTED)
     click.echo(json.dumps(summary.as_dict()) if as_json else summary.render())
+
+
+_INTERRUPTED = "interrupted: stopped at once; what was landed stays (exactly once), what was not is re-read on restart"

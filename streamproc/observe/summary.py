@@ -18,7 +18,7 @@ class RunSummary:
         events: events covered by this run's loads; bytes: their payload bytes.
         loads: loads recorded in ``_loads`` by this run.
         seconds: wall-clock seconds from start to stop.
-        stopped_by: ``caught_up``, ``signal``, ``error`` or ``freeze``.
+        stopped_by: ``caught_up``, ``signal``, ``error``, ``freeze`` or ``interrupt`` (a second Ctrl-C).
         tables: role (``table``, ``quarantine``, ``loads``) → location.
     """
 

@@ -88,6 +88,7 @@ class HttpIngestion:
         self._readiness: list[Readiness] = []
         self.readiness = AllReady(self._readiness, extra={"accepting": lambda: self._front is not None and self._front.accepting})
         self._stop = anyio.Event()
+        self._aborted = False
         self._errors: list[BaseException] = []
         self._done: dict[str, anyio.Event] = {}
         self._retry_after = max(1, min(math.ceil(config.batch.max_linger_seconds), 30))
@@ -113,6 +114,14 @@ class HttpIngestion:
     def request_stop(self) -> None:
         """Stop accepting requests, land what was fetched, and end the run."""
         self._stop.set()
+
+    def abort(self) -> None:
+        """Stop at once (a second SIGINT): no more draining of the write-ahead log, every pipeline aborted; what is
+        not landed stays in the log (or in Kafka) for the next run."""
+        self._aborted = True
+        self._stop.set()
+        for pipeline in self.pipelines.values():
+            pipeline.abort()
 
     async def run(self) -> RunSummary:
         """Serve and land until stopped (or caught up). Returns the totals; raises the first pipeline error."""
@@ -199,7 +208,7 @@ class HttpIngestion:
         """Let the pipelines fetch everything the log holds before they stop, for up to half the shutdown grace
         period (the rest is kept for landing the last batch). What is left is landed by the next run."""
         with anyio.move_on_after(self.config.shutdown_grace_seconds / 2):
-            while any(s.unread for s in sources):
+            while not self._aborted and any(s.unread for s in sources):
                 await anyio.sleep(0.05)
         left = sum(s.unread for s in sources)
         if left:

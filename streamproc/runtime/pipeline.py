@@ -14,6 +14,7 @@ Shutdown (:meth:`Pipeline.request_stop`, which the runner calls on SIGINT/SIGTER
 flushed and landed, offsets are committed, and the consumer leaves the group, within ``shutdown_grace_seconds``;
 past that the open batch is abandoned (it was never acknowledged, so a restart re-reads it from the Delta log's
 position). The last :func:`_leave_budget` seconds of the grace period are kept for leaving the group.
+:meth:`Pipeline.abort` (a second SIGINT) cuts all of that short at once, leaving the source a second to leave.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ class Pipeline:
         self._contracts = contracts
         self._stop = anyio.Event()
         self._stop_requested_at: float | None = None
+        self._abort = anyio.Event()
+        self._leaving: anyio.CancelScope | None = None
         self._batcher = Batcher(config.batch)
         self._used = False
 
@@ -129,6 +132,14 @@ class Pipeline:
         if self._stop_requested_at is None:
             self._stop_requested_at = time.monotonic()
         self._stop.set()
+
+    def abort(self) -> None:
+        """Stop at once (a second SIGINT): cut a graceful stop short. The stages are cancelled and the source gets a
+        second to leave its group; what is not landed was never acknowledged, so the next run reads it again."""
+        self.request_stop()
+        self._abort.set()
+        if self._leaving is not None:
+            self._leaving.cancel()
 
     async def run(self) -> RunSummary:
         """Run until caught up (if asked), a stop request, or an error.
@@ -223,8 +234,10 @@ class Pipeline:
             # Callers handle one error: the first real one a stage raised (the others are its consequences).
             raise first_error(group) from None
         finally:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(self._leave_seconds()):
+            with anyio.CancelScope(shield=True) as self._leaving, anyio.move_on_after(self._leave_seconds()):
                 await source.stop()
+            if self._abort.is_set():
+                self.summary.stopped_by = "interrupt"
 
     async def _stages(
         self,
@@ -254,18 +267,27 @@ class Pipeline:
         graceful stop outlast its grace period (the sources honour the deadline, see their ``stop``)."""
         if self._stop_requested_at is None:
             return 10.0
+        if self._abort.is_set():
+            return 1.0
         grace = self.config.shutdown_grace_seconds
         left = self._stop_requested_at + grace - time.monotonic()
         return max(left, _leave_budget(grace))
 
     async def _enforce_grace(self, tg: TaskGroup) -> None:
         await self._stop.wait()
-        await anyio.sleep(self.config.shutdown_grace_seconds - _leave_budget(self.config.shutdown_grace_seconds))
-        logger.error(
-            "shutdown is taking longer than its %.0fs grace period allows: abandoning what is not landed yet (never "
-            "acknowledged: a restart re-reads it from the Delta log's positions)",
-            self.config.shutdown_grace_seconds,
-        )
+        with anyio.move_on_after(self.config.shutdown_grace_seconds - _leave_budget(self.config.shutdown_grace_seconds)):
+            await self._abort.wait()
+        if self._abort.is_set():
+            logger.warning(
+                "stopping at once: abandoning what is not landed yet (never acknowledged: a restart re-reads it from "
+                "the Delta log's positions)"
+            )
+        else:
+            logger.error(
+                "shutdown is taking longer than its %.0fs grace period allows: abandoning what is not landed yet "
+                "(never acknowledged: a restart re-reads it from the Delta log's positions)",
+                self.config.shutdown_grace_seconds,
+            )
         tg.cancel_scope.cancel()
 
     async def _maintain(self, parts: RunParts, ownership: PartitionOwnership) -> None:

@@ -56,6 +56,8 @@ class Work(Protocol):
 
     def request_stop(self) -> None: ...
 
+    def abort(self) -> None: ...
+
 
 class _OnePipeline:
     """A Kafka or file source: one :class:`Pipeline` with its observers."""
@@ -74,6 +76,9 @@ class _OnePipeline:
 
     def request_stop(self) -> None:
         self.pipeline.request_stop()
+
+    def abort(self) -> None:
+        self.pipeline.abort()
 
 
 class Runner:
@@ -107,6 +112,9 @@ class Runner:
         self.observers = tuple(observers)
         self.port: int | None = None
         self.work: Work | None = None
+        self.interrupted = False
+        """A second signal cut the graceful stop short (``streamproc run`` exits 130)."""
+        self._stop_requested = False
         self._summary = RunSummary(pipeline=config.name)
 
     @property
@@ -118,6 +126,12 @@ class Runner:
         """Stop gracefully (what SIGINT/SIGTERM do)."""
         if self.work is not None:
             self.work.request_stop()
+
+    def abort(self) -> None:
+        """Stop at once (what a second SIGINT/SIGTERM does): :attr:`interrupted` is then set."""
+        self.interrupted = True
+        if self.work is not None:
+            self.work.abort()
 
     async def run(self) -> RunSummary:
         """Run to the end: caught up (if asked), stopped, or an error.
@@ -188,9 +202,19 @@ class Runner:
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
-                logger.info("received %s: stopping gracefully (landing what was fetched)", signal.Signals(signum).name)
+                name = signal.Signals(signum).name
+                if self.interrupted:
+                    continue  # already stopping at once
+                if self._stop_requested:
+                    logger.warning("received %s again: stopping at once", name)
+                    self.abort()
+                    continue
+                self._stop_requested = True
+                logger.info(
+                    "received %s: stopping gracefully (landing what was fetched; Ctrl-C again stops at once, leaving "
+                    "what is not landed to be re-read on restart)", name,
+                )
                 self.request_stop()
-                return
 
     async def _sample_lag(self, metrics: Sequence[PrometheusObserver]) -> None:
         while True:

@@ -5,6 +5,7 @@ every test ends with :func:`assert_exactly_once` (see test_failures.py for the c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from tests.fixtures.kafka import running_broker
 from tests.fixtures.ops import metrics_port, sample_values, scrape
 from tests.fixtures.pipelines import (
     REPO,
+    PipelineFiles,
     committed_and_end_offsets,
     new_topic,
     run_async,
@@ -121,20 +123,19 @@ def test_sigterm_during_a_broker_outage_stops_cleanly_and_loses_nothing(
 
 
 
-def test_sigterm_while_an_offset_commit_waits_on_a_paused_broker_exits_within_the_grace_period(
-    own_broker: Any, kafka_client: str, tmp_path: Path
-) -> None:
-    """The broker stops answering (paused: its connections stay open) after a batch was fetched: the batch lands, its
-    offset commit is never answered, and SIGTERM still ends the run within ``shutdown_grace_seconds``, exit 0, saying
-    that the consumer was not closed. librdkafka's ``close()`` would wait for that commit for ever
-    (confluentinc/librdkafka#3740); the Delta log holds the positions, so a run after the pause lands nothing twice."""
-    bootstrap = own_broker.bootstrap_servers
+@contextlib.contextmanager
+def _commit_unanswered(
+    broker: Any, kafka_client: str, tmp_path: Path, *, grace_seconds: float
+) -> Iterator[tuple[LoggedProcess, PipelineFiles, Producer]]:
+    """A run whose batch landed after the broker stopped answering (paused: its connections stay open), so that its
+    offset commit is never answered; the broker resumes at the end."""
     stream = known_stream(300)
     topic = new_topic("paused-broker")
-    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 10_000, "max_linger_seconds": 3},
-                           client=kafka_client)
-    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0}, shutdown_grace_seconds=8)
-    producer = Producer(bootstrap, topic, stream, partitions=2, parts=1)
+    files = write_pipeline(tmp_path, broker.bootstrap_servers, topic=topic,
+                           batch={"max_rows": 10_000, "max_linger_seconds": 3}, client=kafka_client)
+    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0},
+              shutdown_grace_seconds=grace_seconds)
+    producer = Producer(broker.bootstrap_servers, topic, stream, partitions=2, parts=1)
     producer.next_part()
     process = start_cli("run", str(files.config), log=tmp_path / "run.log")
     try:
@@ -142,28 +143,59 @@ def test_sigterm_while_an_offset_commit_waits_on_a_paused_broker_exits_within_th
         # Every event fetched into the batch that lingers open: it closes, lands and commits while the broker sleeps.
         wait_until(lambda: sample_values(scrape(port), "streamproc_batch_open_events", pipeline="orders-test")
                    == len(stream.payloads), "every event in the open batch", watch=[process])
-        os.kill(own_broker.pid, signal.SIGSTOP)
+        os.kill(broker.pid, signal.SIGSTOP)
         try:
             wait_until(lambda: rows_landed(files) == len(stream.payloads), "the batch landed", watch=[process])
             wait_for_output(process, "load ")  # the load is logged just before its offsets are committed
-            started = time.monotonic()
-            assert stop(process, signal.SIGTERM) == 0, output_tail(process)
-            # the grace period (8 s), and the interpreter's exit
-            assert time.monotonic() - started < 20, output_tail(process)
+            yield process, files, producer
         finally:
-            os.kill(own_broker.pid, signal.SIGCONT)
+            os.kill(broker.pid, signal.SIGCONT)
     finally:
         kill(process)
 
+
+def _lands_the_rest_exactly_once(files: PipelineFiles, producer: Producer) -> None:
+    result = run_cli("run", str(files.config), "--until-caught-up")
+    assert result.returncode == 0, result.stderr[-3000:]
+    valid, invalid = producer.expected()
+    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+
+
+def test_sigterm_while_an_offset_commit_waits_on_a_paused_broker_exits_within_the_grace_period(
+    own_broker: Any, kafka_client: str, tmp_path: Path
+) -> None:
+    """The broker stops answering after a batch was fetched: the batch lands, its offset commit is never answered,
+    and SIGTERM still ends the run within ``shutdown_grace_seconds``, exit 0, saying that the consumer was not closed.
+    librdkafka's ``close()`` would wait for that commit for ever (confluentinc/librdkafka#3740); the Delta log holds
+    the positions, so a run after the pause lands nothing twice."""
+    with _commit_unanswered(own_broker, kafka_client, tmp_path, grace_seconds=8) as (process, files, producer):
+        started = time.monotonic()
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+        assert time.monotonic() - started < 20, output_tail(process)  # the grace period (8 s), and the exit
     output = process.output()
     assert "did not close in time" in output or "could not leave group" in output, output[-3000:]
     # No traceback of ours. aiokafka's offset commit runs in a task it shields: cut by the grace period, its failure
     # (the connections closed) is logged by asyncio as "Task exception was never retrieved", with aiokafka's frames.
     assert not re.search(r'File "[^"]*/streamproc/(?!\.venv)[\w/]+\.py"', output), output[-3000:]
-    result = run_cli("run", str(files.config), "--until-caught-up")
-    assert result.returncode == 0, result.stderr[-3000:]
-    valid, invalid = producer.expected()
-    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+    _lands_the_rest_exactly_once(files, producer)
+
+
+def test_a_second_ctrl_c_stops_at_once_with_exit_130_and_a_summary(
+    own_broker: Any, kafka_client: str, tmp_path: Path
+) -> None:
+    """Ctrl-C starts a graceful stop and says that a second one stops at once; the second cuts the stop short (here
+    it would wait out a 60 s grace period for the paused broker): exit 130, the run's summary, what was landed
+    stays and a run afterwards lands the rest exactly once."""
+    with _commit_unanswered(own_broker, kafka_client, tmp_path, grace_seconds=60) as (process, files, producer):
+        process.send_signal(signal.SIGINT)
+        wait_for_output(process, "Ctrl-C again stops at once")
+        started = time.monotonic()
+        assert stop(process, signal.SIGINT, timeout=30) == 130, output_tail(process)
+        assert time.monotonic() - started < 20, output_tail(process)
+    output = process.output()
+    assert "stopped by interrupt" in output and "interrupted: stopped at once" in output, output[-3000:]
+    assert "Aborted!" not in output, output[-3000:]
+    _lands_the_rest_exactly_once(files, producer)
 
 
 # Root ignores permission bits (CAP_DAC_OVERRIDE), so chmod alone would not make the lake unwritable for a consumer
