@@ -16,7 +16,13 @@ import click
 from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_RUNTIME_ERROR, fail, read_pipeline
 from streamproc.config import KafkaSourceConfig
 from streamproc.errors import ConfigError, StreamprocError
-from streamproc.ops.positions import active_members, move_position, read_positions, source_topics
+from streamproc.ops.positions import (
+    PartitionPosition,
+    active_members,
+    move_position,
+    read_positions,
+    source_topics,
+)
 from streamproc.records import TopicPartition
 
 __all__ = ["positions_group"]
@@ -32,7 +38,8 @@ def positions_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per partition, as a JSON list.")
 def show(config_file: Path, as_json: bool) -> None:
     """Per partition: the last offset each table landed (every route's table and quarantine table, and _loads),
-    where the pipeline resumes (the lowest + 1), the group's committed Kafka offset, the end offset, and the lag.
+    where the pipeline resumes (the lowest + 1), the group's committed Kafka offset, the end offset, and the lag
+    (--json: also the log start, the lowest offset `positions set` takes).
 
     A file source has one partition: topic = the file's name, partition 0, offsets = event numbers, the end = the
     file's events (no Kafka offset)."""
@@ -65,13 +72,19 @@ def show(config_file: Path, as_json: bool) -> None:
 @click.option("--next-offset", type=click.IntRange(min=0), required=True, help="The offset to resume from.")
 @click.option("--group", help="Write the position under this consumer group instead (carrying positions over to a "
               "renamed group).")
-@click.option("--force", is_flag=True, help="Even if members of the group are running (they may land across it).")
+@click.option("--force", is_flag=True, help="Even if members of the group are running (they may land across it). "
+              "It does not allow a NEXT_OFFSET outside the partition.")
 def set_(config_file: Path, topic: str | None, partition: int, next_offset: int, group: str | None, force: bool) -> None:
     """Make PARTITION resume at NEXT_OFFSET: an empty commit with that position to every table of the pipeline
     (every route's table and quarantine table, and _loads). Rewinding re-lands what follows (delete those rows
     first, or they land twice); moving ahead skips events for good. Stop the pipeline first: with a Kafka source a
     running member of the group refuses the move (unless --force); a file source has no group to ask, so nothing
-    can check that for it. A file source's one partition is 0 (re-land the file from event N: --next-offset N)."""
+    can check that for it. A file source's one partition is 0 (re-land the file from event N: --next-offset N).
+
+    NEXT_OFFSET must lie within the partition, from its log start (Kafka's first offset retention kept; a file's 0)
+    to its end (skip everything so far: --next-offset <end>). Past the end it would skip events not yet written,
+    silently, as they arrive; below the log start it would leave the start to auto_offset_reset. No flag allows
+    either, as kafka-consumer-groups --reset-offsets never stores an offset outside that range (it clamps it)."""
     config, contracts = read_pipeline(config_file)
     try:
         topics = source_topics(config)
@@ -86,7 +99,7 @@ def set_(config_file: Path, topic: str | None, partition: int, next_offset: int,
             )
         if topic not in topics:
             raise ConfigError(f"the pipeline reads no topic {topic!r} (it reads {', '.join(topics)})")
-        before = {(p.topic, p.partition): p.resume_at for p in anyio.run(read_positions, config, contracts)}
+        before = {(p.topic, p.partition): p for p in anyio.run(read_positions, config, contracts)}
         partitions = sorted(p for t, p in before if t == topic)
         if isinstance(config.source, KafkaSourceConfig) and partition not in partitions:
             # A position for a partition the topic lacks would be an empty commit to every table under an app id no
@@ -95,6 +108,9 @@ def set_(config_file: Path, topic: str | None, partition: int, next_offset: int,
                 f"topic {topic!r} has no partition {partition} (its partitions: "
                 f"{', '.join(map(str, partitions)) or 'none: does the topic exist?'})"
             )
+        position = before.get((topic, partition))
+        if position is not None:  # None: a file source's partition other than 0, which move_position refuses
+            _check_in_partition(position, next_offset)
         move_position(config, contracts, TopicPartition(topic, partition), next_offset, group=group)
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG_ERROR)
@@ -103,4 +119,35 @@ def set_(config_file: Path, topic: str | None, partition: int, next_offset: int,
     if group:
         click.echo(f"{topic}[{partition}] resumes at {next_offset} for group {group}")
     else:
-        click.echo(f"{topic}[{partition}] resumes at {next_offset} (was: {before.get((topic, partition))})")
+        click.echo(f"{topic}[{partition}] resumes at {next_offset} (was: {before[(topic, partition)].resume_at})")
+
+
+def _check_in_partition(position: PartitionPosition, next_offset: int) -> None:
+    """Refuse a position outside ``position``'s partition: past its end (events not yet written would be skipped
+    when they arrive, with nothing to say so) or below its log start (deleted by retention: the consumer would find
+    the offset out of range and start where ``auto_offset_reset`` says, ``latest`` skipping all the partition
+    holds). An unknown end (a file that is gone) checks only the start.
+
+    Raises:
+        ConfigError: ``next_offset`` is outside ``[start, end]``; the message names the offset to use instead.
+    """
+    where = f"{position.topic}[{position.partition}]"
+    end = position.end
+    if end is not None and next_offset > end:
+        skipped = next_offset - end
+        raise ConfigError(
+            f"{where} ends at offset {end}: resuming at {next_offset} would skip {_offsets(end, next_offset)} "
+            f"({skipped:,} event{'' if skipped == 1 else 's'} not written yet) for good when they arrive, and "
+            f"nothing would say so. To start from the end: --next-offset {end}"
+        )
+    if next_offset < position.start:
+        raise ConfigError(
+            f"{where} starts at offset {position.start} (retention deleted what came before): resuming at "
+            f"{next_offset}, the consumer would find its offset out of range and start where auto_offset_reset "
+            f"says ('latest': at the end, skipping all the partition holds). To re-land all it holds: "
+            f"--next-offset {position.start}"
+        )
+
+
+def _offsets(first: int, stop: int) -> str:
+    return f"offset {first}" if stop == first + 1 else f"offsets {first} to {stop - 1}"

@@ -38,6 +38,8 @@ class PartitionPosition:
         resume_at: the offset the pipeline resumes from (:func:`streamproc.sinks.txn.partition_resume_at`),
             ``None``: the Delta log does not know the partition (the group's committed offset, else ``auto_offset_reset``, decides).
         committed: the group's committed Kafka offset (next offset), ``None`` if none (always, for a file).
+        start: the partition's first offset still in the log (Kafka's log start: retention deletes what came
+            before; a file's is 0).
         end: the partition's end offset (high watermark; a file's event count, ``None`` when the file is gone).
         lag: events in the source not yet in the lake (``end - resume_at``; from the log start when unknown).
         tables: every table of the pipeline (each route's table and quarantine table, then ``_loads``) by name →
@@ -51,6 +53,7 @@ class PartitionPosition:
     loads: int | None
     resume_at: int | None
     committed: int | None
+    start: int
     end: int | None
     lag: int | None
     tables: dict[str, int | None] = field(default_factory=dict)
@@ -174,6 +177,7 @@ async def read_positions(config: PipelineConfig, contracts: PipelineContracts) -
                 versions[default.loads.name],
                 resume,
                 committed,
+                view.starts[tp],
                 end,
                 max(0, end - from_offset) if end is not None else None,
                 versions,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from deltalake import DeltaTable
 
 from tests.fixtures.exactly_once import known_stream, split
@@ -114,6 +116,64 @@ def test_set_refuses_a_topic_or_partition_the_pipeline_does_not_read(kafka_boots
     assert no_topic.returncode == 2, no_topic.stdout
     assert f"the pipeline reads no topic 'typo' (it reads {topic})" in no_topic.stderr
     assert {path: DeltaTable(str(path)).version() for path in versions} == versions  # no commit to any table
+
+
+async def _delete_records(bootstrap: str, topic: str, *, partition: int, before: int) -> None:
+    """Move the partition's log start to ``before``, as retention would (Kafka's DeleteRecords)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, partition): RecordsToDelete(before_offset=before)})
+    finally:
+        await admin.close()
+
+
+def test_set_refuses_an_offset_past_the_end_or_below_the_log_start(kafka_bootstrap: str, tmp_path: Path) -> None:
+    # Past the end, the position would skip the events up to it as they arrive, with nothing to say so; below the
+    # log start, the consumer would meet an out-of-range offset and start where auto_offset_reset says. Neither is
+    # a position of the partition: refused, even with --force (which is about running members).
+    topic = new_topic("positions-range")
+    run_async(produce, kafka_bootstrap, topic, known_stream(24).payloads, partitions=2)  # 12 per partition
+    run_async(_delete_records, kafka_bootstrap, topic, partition=0, before=5)
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic)
+    assert run_cli("run", str(files.config), "--until-caught-up").returncode == 0
+    versions = {path: DeltaTable(str(path)).version() for path in (files.table, files.quarantine, files.loads)}
+
+    past_end = run_cli("positions", "set", str(files.config), "--partition", "1", "--next-offset", "999")
+    forced = run_cli("positions", "set", str(files.config), "--partition", "1", "--next-offset", "999", "--force")
+    below_start = run_cli("positions", "set", str(files.config), "--partition", "0", "--next-offset", "2")
+
+    assert past_end.returncode == 2, past_end.stdout
+    assert (f"{topic}[1] ends at offset 12: resuming at 999 would skip offsets 12 to 998 (987 events not written "
+            "yet)") in past_end.stderr
+    assert "To start from the end: --next-offset 12" in past_end.stderr
+    assert (forced.returncode, forced.stderr) == (2, past_end.stderr)
+    assert below_start.returncode == 2, below_start.stdout
+    assert f"{topic}[0] starts at offset 5" in below_start.stderr
+    assert "--next-offset 5" in below_start.stderr
+    assert {path: DeltaTable(str(path)).version() for path in versions} == versions  # no commit to any table
+    shown = [(p["start"], p["resume_at"], p["end"], p["lag"]) for p in _positions(files.config).values()]
+    assert shown == [(5, 12, 12, 0), (0, 12, 12, 0)]
+
+    # The bounds themselves are positions: the end skips nothing to come, the log start re-lands all there is.
+    to_end = run_cli("positions", "set", str(files.config), "--partition", "1", "--next-offset", "12")
+    to_start = run_cli("positions", "set", str(files.config), "--partition", "0", "--next-offset", "5")
+    assert to_end.returncode == 0, to_end.stderr
+    assert to_start.returncode == 0, to_start.stderr
+    assert _positions(files.config)[0]["resume_at"] == 5
+
+
+def test_set_refuses_an_offset_past_a_files_end(tmp_path: Path) -> None:
+    config = write_file_pipeline(tmp_path, events=4, name="file-positions-range")
+    assert run_cli("run", str(config)).returncode == 0
+
+    refused = run_cli("positions", "set", str(config), "--partition", "0", "--next-offset", "99")
+
+    assert refused.returncode == 2, refused.stdout
+    assert "orders.ndjson[0] ends at offset 4: resuming at 99 would skip offsets 4 to 98 (95 events" in refused.stderr
+    assert "To start from the end: --next-offset 4" in refused.stderr
+    [shown] = json.loads(run_cli("positions", "show", str(config), "--json").stdout)
+    assert (shown["resume_at"], shown["end"], shown["lag"]) == (4, 4, 0)
 
 
 SHOP = "tests.fixtures.shop_events"
