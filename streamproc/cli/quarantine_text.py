@@ -24,8 +24,11 @@ def print_views(views: list[QuarantineView]) -> None:
         if view.version is None:
             click.echo(f"{view.quarantine}: no quarantine table yet ({view.location})")
             continue
-        states = ", ".join(f"{state.replace('_', ' ')} {n:,}" for state, n in view.states.most_common()) or "none"
         click.echo(f"{view.quarantine} (version {view.version}, {view.location})")
+        if not view.rows and view.table_rows:
+            _none_match(view)
+            continue
+        states = ", ".join(f"{state.replace('_', ' ')} {n:,}" for state, n in view.states.most_common()) or "none"
         click.echo(f"  rows: {view.rows:,} ({states})")
         if not view.by_type:
             click.echo(f"  no {view.status.replace('_', ' ')} rows")
@@ -51,6 +54,14 @@ def print_views(views: list[QuarantineView]) -> None:
                 click.echo(f"      {violation['loc'] or '<event>'}: {violation['type']}: {violation['message']}")
             payload = sample["payload"]
             click.echo(f"      {payload if payload is not None else '(payload withheld: PII, not a JSON object)'}")
+
+
+def _none_match(view: QuarantineView) -> None:
+    """A table with rows, none of which the filters select: "rows: 0 (none)" would read as an empty quarantine."""
+    click.echo(f"  rows: 0 match the filters (the table holds {view.table_rows:,})")
+    if view.types_present:
+        types = ", ".join(f"{kind} {n:,}" for kind, n in view.types_present.most_common())
+        click.echo(f"  violation types present (--type takes these): {types}")
 
 
 def _counts(counts: Counter[str]) -> None:

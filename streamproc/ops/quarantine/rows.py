@@ -86,11 +86,11 @@ class QuarantineFilter:
         the same violation)."""
         if not self.fields and not self.types:
             return True
-        return any(
-            (not self.types or v.get("type") in self.types)
-            and (not self.fields or any(_within(v.get("loc") or "", f) for f in self.fields))
-            for v in violations
-        )
+        return any((not self.types or v.get("type") in self.types) and self.at_fields(v) for v in violations)
+
+    def at_fields(self, violation: Mapping[str, Any]) -> bool:
+        """Whether a violation's ``loc`` is one of :attr:`fields` or inside one (any violation, without fields)."""
+        return not self.fields or any(_within(violation.get("loc") or "", f) for f in self.fields)
 
 
 def _within(loc: str, path: str) -> bool:

@@ -54,7 +54,10 @@ class QuarantineView:
     Attributes:
         table, quarantine, location: the route's table, its quarantine table's name and location.
         version: the quarantine's Delta version read (``None``: no quarantine table yet).
+        table_rows: every row the quarantine table holds at that version, whatever the filter.
         rows: rows matching the filter, any state; states: those rows by state.
+        types_present: with a ``types`` filter, the current violation types (violations counted) of the rows the
+            other filters select, at the filter's fields: what ``types`` could have named (empty without one).
         status: which states the rest covers (``unresolved``, ``replayed``, ``value_discarded``, ``all``).
         by_type, by_field: current violations by ``type`` and by ``loc``.
         bucket: ``minute``, ``hour`` or ``day``; over_time: per bucket start and contract version, the rows.
@@ -65,8 +68,10 @@ class QuarantineView:
     quarantine: str
     location: str
     version: int | None = None
+    table_rows: int = 0
     rows: int = 0
     states: Counter[str] = field(default_factory=Counter)
+    types_present: Counter[str] = field(default_factory=Counter)
     status: str = "unresolved"
     by_type: Counter[str] = field(default_factory=Counter)
     by_field: Counter[str] = field(default_factory=Counter)
@@ -80,8 +85,10 @@ class QuarantineView:
             "quarantine": self.quarantine,
             "location": self.location,
             "version": self.version,
+            "table_rows": self.table_rows,
             "rows": self.rows,
             "states": dict(self.states),
+            "types_present": dict(self.types_present.most_common()),
             "status": self.status,
             "by_type": dict(self.by_type.most_common()),
             "by_field": dict(self.by_field.most_common()),
@@ -140,7 +147,7 @@ def _view(
     )
     if snapshot is None:
         return view
-    view.version = snapshot.version
+    view.version, view.table_rows = snapshot.version, snapshot.rows
     states = read_states(sink.resolved_resolutions_uri, storage_options=sink.storage_options)
     times: list[tuple[dt.datetime, int]] = []
     newest: list[tuple[dt.datetime, int, int, dict[str, Any]]] = []
@@ -150,6 +157,8 @@ def _view(
         for row in piece.to_pylist():
             state, resolved = state_of(row, states)
             violations = resolved.violations if resolved is not None else row["violations"]
+            if filter.types:  # a --type that matches nothing is most often a typo: say what it could have been
+                view.types_present.update(v["type"] for v in violations if filter.at_fields(v))
             if not filter.matches(violations):
                 continue
             view.rows += 1

@@ -67,6 +67,29 @@ def test_show_filters_by_type_field_time_and_sql(quarantined: Lake, tmp_path: Pa
         rows(where="no_such_column = 1")
 
 
+def test_a_filter_that_matches_nothing_says_the_table_has_rows_and_which_types_occur(
+    quarantined: Lake, tmp_path: Path
+) -> None:
+    # "rows: 0 (none)" for a typo in --type read as an empty quarantine: the table holds 22 rows.
+    config = quarantined.copy(tmp_path, contract=V1)
+
+    typo = run_cli("quarantine", "show", str(config), "--type", "literal-error")
+    at_currency = _show(config, "--type", "literal-error", "--field", "currency")
+    too_late = run_cli("quarantine", "show", str(config), "--type", "literal_error", "--since", "2999-01-01")
+
+    assert typo.returncode == 0, typo.stderr
+    assert "rows: 0 match the filters (the table holds 22)" in typo.stdout
+    assert ("violation types present (--type takes these): less_than_equal 12, literal_error 8, json_invalid 2"
+            in typo.stdout)
+    assert "(none)" not in typo.stdout
+    assert (at_currency["rows"], at_currency["table_rows"]) == (0, 22)
+    assert at_currency["types_present"] == {"literal_error": 8}  # the types at the --field given
+    assert too_late.returncode == 0, too_late.stderr
+    assert "rows: 0 match the filters (the table holds 22)" in too_late.stdout
+    assert "violation types present" not in too_late.stdout  # --since leaves no row to have a type
+    assert _show(config)["types_present"] == {}  # without --type, by_type says it
+
+
 def test_the_help_shows_the_loop_and_every_filter() -> None:
     runner = CliRunner()
     group = runner.invoke(cli, ["quarantine", "--help"])
