@@ -97,8 +97,9 @@ def show(config_file: Path, since: dt.datetime | None, until: dt.datetime | None
          types: tuple[str, ...], where: str | None, tables: tuple[str, ...], status: str, samples: int,
          as_json: bool) -> None:
     """What is in the quarantine of each table of CONFIG's pipeline: rows by state, current violations by type and
-    by field, rows per contract version over time, and the newest rows with their source coordinates (payloads
-    redacted as the contract's PII policy says).
+    by field, rows over time per contract version of their latest verdict (the version that quarantined a row, or
+    the one a replay last re-checked it with), and the newest rows with their source coordinates (payloads redacted
+    as the contract's PII policy says).
 
     \b
     Examples:

@@ -37,7 +37,9 @@ def print_views(views: list[QuarantineView]) -> None:
         _counts(view.by_type)
         click.echo("  by field:")
         _counts(view.by_field)
-        click.echo(f"  by contract version, per {view.bucket} quarantined:")
+        # Not the version that quarantined a row once a replay re-checked it: say which version this is.
+        click.echo(f"  by contract version of the latest verdict (a replay's, once re-checked), per {view.bucket} "
+                   "quarantined:")
         by_bucket: dict[str, list[str]] = {}
         for point in view.over_time:
             by_bucket.setdefault(point["at"], []).append(f"v{point['contract_version']}: {point['rows']:,}")

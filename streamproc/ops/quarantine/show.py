@@ -2,9 +2,11 @@
 
 Per route's quarantine table: its rows matching the filter by state (:mod:`streamproc.ops.quarantine.rows`), and for
 the rows of the chosen states, their *current* violations (a re-checked row's are the latest replay's) counted by
-``type`` and by field (``loc``), the rows per contract version that refused them over time (by ``_ingested_at``,
-in minute, hour or day buckets), and the newest few as samples: source coordinates, violations and the payload as
-the contract's PII policy lets it be shown (:mod:`contracts.pii`: masked, hashed, dropped fields).
+``type`` and by field (``loc``), the rows per contract version of their latest verdict over time (the version that
+quarantined a row, or once a replay re-checked it, the version that replay refused or accepted it with; by when it
+was quarantined, ``_ingested_at``, in minute, hour or day buckets), and the newest few as samples: source
+coordinates, violations and the payload as the contract's PII policy lets it be shown (:mod:`contracts.pii`: masked,
+hashed, dropped fields).
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ class QuarantineView:
             other filters select, at the filter's fields: what ``types`` could have named (empty without one).
         status: which states the rest covers (``unresolved``, ``replayed``, ``value_discarded``, ``all``).
         by_type, by_field: current violations by ``type`` and by ``loc``.
-        bucket: ``minute``, ``hour`` or ``day``; over_time: per bucket start and contract version, the rows.
-        samples: the newest rows: coordinates, state, contract version, violations, payload (PII redacted).
+        bucket: ``minute``, ``hour`` or ``day``; over_time: per bucket start (of ``_ingested_at``) and contract version
+            of the row's latest verdict (the quarantining one, or the latest replay's that re-checked it), the rows.
+        samples: the newest rows: coordinates, state, that contract version, violations, payload (PII redacted).
     """
 
     table: str
@@ -165,6 +168,8 @@ def _view(
             view.states[state] += 1
             if state not in wanted:
                 continue
+            # The version of the latest verdict: a still failing or replayed row counts under the replay's version,
+            # not the one that quarantined it (the row's contract_version, a --where can select by).
             version = resolved.contract_version if resolved is not None else row["contract_version"]
             view.by_type.update(v["type"] for v in violations)
             view.by_field.update(v["loc"] or "<event>" for v in violations)

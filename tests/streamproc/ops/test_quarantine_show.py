@@ -17,7 +17,7 @@ from streamproc.errors import ConfigError
 from streamproc.ops.quarantine.rows import QuarantineFilter
 from streamproc.ops.quarantine.show import show_quarantine
 from tests.fixtures.pipelines import run_cli
-from tests.fixtures.quarantine import V1, Lake
+from tests.fixtures.quarantine import V1, V2, Lake
 
 pytestmark = pytest.mark.kafka
 
@@ -88,6 +88,26 @@ def test_a_filter_that_matches_nothing_says_the_table_has_rows_and_which_types_o
     assert "rows: 0 match the filters (the table holds 22)" in too_late.stdout
     assert "violation types present" not in too_late.stdout  # --since leaves no row to have a type
     assert _show(config)["types_present"] == {}  # without --type, by_type says it
+
+
+def test_the_versions_over_time_are_the_latest_verdicts_not_the_quarantining_ones(
+    quarantined: Lake, tmp_path: Path
+) -> None:
+    # v1 quarantined all 22 rows; a replay under v2 re-checks each (16 land, 6 still fail): each row now counts under
+    # v2, and the heading says so, while --where on the contract_version column still selects by the quarantining v1.
+    config = quarantined.copy(tmp_path, contract=V2)
+    replayed = run_cli("quarantine", "replay", str(config))
+    assert replayed.returncode == 0, replayed.stderr
+
+    text = run_cli("quarantine", "show", str(config), "--status", "all")
+    view = _show(config, "--status", "all", "--where", "contract_version = 1")
+
+    assert text.returncode == 0, text.stderr
+    assert "by contract version of the latest verdict (a replay's, once re-checked), per " in text.stdout
+    assert "v1:" not in text.stdout and "v2: " in text.stdout
+    assert view["states"] == {"replayed": 16, "still_failing": 6}
+    assert {p["contract_version"] for p in view["by_contract_version"]} == {2}
+    assert sum(p["rows"] for p in view["by_contract_version"]) == 22
 
 
 def test_the_help_shows_the_loop_and_every_filter() -> None:
