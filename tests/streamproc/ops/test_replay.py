@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import anyio
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from streamproc.sources.kafka.admin import ensure_topic, topic_partitions
 from tests.fixtures.pipelines import new_topic, run_cli
 from tests.fixtures.waiting import DEADLINE_SECONDS
 
@@ -112,3 +114,25 @@ async def _topics(bootstrap: str) -> set[str]:
         return await consumer.topics()
     finally:
         await consumer.stop()
+
+
+def test_an_explicit_partitions_an_existing_topic_lacks_gets_a_notice(kafka_bootstrap: str, tmp_path: Path) -> None:
+    # --partitions only applies to a topic replay creates: typed for an existing topic of another count, the user
+    # is told the topic keeps its own, instead of finding out from the pipeline's partitions later.
+    data = tmp_path / "orders.ndjson"
+    data.write_text('{"order_id": 1}\n{"order_id": 2}\n')
+    topic = new_topic("partitions")
+    anyio.run(lambda: ensure_topic(kafka_bootstrap, topic, partitions=2))
+
+    def replay(*args: str) -> subprocess.CompletedProcess[str]:
+        result = run_cli("replay", str(data), "--topic", topic, "--bootstrap-servers", kafka_bootstrap, *args)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    differs, same, default = replay("--partitions", "5"), replay("--partitions", "2"), replay()
+
+    notice = f"notice: topic {topic} exists with 2 partitions: --partitions 5 applies only to a topic replay creates"
+    assert notice in differs.stderr
+    assert "notice:" not in same.stderr + default.stderr  # the default 3 was not asked for
+    assert len(anyio.run(lambda: topic_partitions(kafka_bootstrap, [topic]))) == 2
+    assert len(anyio.run(_consume_all, kafka_bootstrap, topic, 6)) == 6
