@@ -2,7 +2,8 @@
 
 Events go where openlineage-python's own configuration says (``openlineage.yml``, ``OPENLINEAGE_URL``,
 ``OPENLINEAGE__TRANSPORT__*``), through the pipeline's outbox, in order, with retries. Exit status: 0 everything
-delivered (or printed); 1 events are still waiting in the outbox, or the lake could not be read; 2 a config error.
+delivered (or printed); 1 events are still waiting in the outbox, or the lake could not be read; 2 a config error
+(or the outbox of a pipeline that does not enable lineage, and so never kept an event).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import click
 
 from contracts import ContractError
-from streamproc.cli.exits import read_config, read_pipeline
+from streamproc.cli.exits import EXIT_CONFIG_ERROR, fail, read_config, read_pipeline
 from streamproc.errors import StreamprocError
 
 __all__ = ["lineage"]
@@ -98,14 +99,21 @@ def backfill(
 def outbox(config_file: Path, flush: bool, timeout: float) -> None:
     """Show the pipeline's lineage outbox (undelivered events per run); --flush delivers them.
 
-    A log held by a running pipeline is shown as live and left to it.
+    A log held by a running pipeline is shown as live and left to it. A pipeline whose config does not enable
+    lineage (lineage: {enabled: true}) keeps no events: exit 2, unless a backfill left some there.
     """
     from openlineage.client import OpenLineageClient
 
     from streamproc.observe.openlineage.delivery import Deliverer
-    from streamproc.observe.openlineage.observer import adopt_orphans, outbox_of
+    from streamproc.observe.openlineage.observer import adopt_orphans, outbox_dir, outbox_of
 
     config = read_config(config_file)
+    disabled = not config.lineage.enabled
+    if disabled and not _holds_events(outbox_dir(config)):
+        # An empty outbox would read as "everything was delivered", though this pipeline never emitted an event.
+        # One that holds events (a backfill's undelivered ones, or a run's from before lineage was turned off) is
+        # still shown and flushed below.
+        fail(_not_enabled(config_file), EXIT_CONFIG_ERROR)
     box = outbox_of(config)
     if flush:
         orphans = adopt_orphans(box, by="`streamproc lineage outbox --flush`")
@@ -120,8 +128,11 @@ def outbox(config_file: Path, flush: bool, timeout: float) -> None:
         return
     rows = box.status()
     click.echo(f"lineage outbox {box.directory}")
+    if disabled:
+        click.echo("  lineage is not enabled for this pipeline: what follows was left by `lineage backfill`, or by a "
+                   "run before lineage was turned off")
     if not rows:
-        click.echo("  empty: every event was delivered")
+        click.echo("  empty: no event waits to be delivered")
     for row in rows:
         if row["live"]:
             click.echo(f"  {row['file']}  held by a running pipeline")
@@ -134,3 +145,16 @@ def outbox(config_file: Path, flush: bool, timeout: float) -> None:
     if rejected.exists():
         count = sum(1 for _ in rejected.open("rb"))
         click.echo(f"  rejected.jsonl: {count} event(s) the receiver refused as invalid")
+
+
+def _holds_events(directory: Path) -> bool:
+    """Whether an outbox folder holds any log or ``rejected.jsonl`` (read only: a missing folder is not created)."""
+    return directory.is_dir() and any(directory.glob("*.jsonl"))
+
+
+def _not_enabled(config_file: Path) -> str:
+    return (
+        f"lineage is not enabled for this pipeline, so it never kept an OpenLineage event in an outbox: enable it "
+        f"with `lineage: {{enabled: true}}` in {config_file} (see docs/lineage.md); `streamproc lineage backfill "
+        f"{config_file}` sends the events of the loads already in the lake"
+    )

@@ -53,20 +53,26 @@ if TYPE_CHECKING:
     from streamproc.sinks.committer import LoadOutcome
     from streamproc.observe.summary import RunSummary
 
-__all__ = ["OpenLineageObserver", "adopt_orphans", "outbox_of"]
+__all__ = ["OpenLineageObserver", "adopt_orphans", "outbox_dir", "outbox_of"]
 
 logger = logging.getLogger(__name__)
 
 
 def outbox_of(config: PipelineConfig) -> Outbox:
-    """The job's outbox: ``lineage.outbox_dir``, by default ``_lineage_outbox`` beside a local table (else in the
-    temporary folder: set ``outbox_dir`` to a persistent volume), then ``<namespace>/<pipeline>``.
+    """The job's outbox, in :func:`outbox_dir` (created if missing).
 
     Raises:
         OutboxError: the folder cannot be created.
     """
+    return Outbox(outbox_dir(config))
+
+
+def outbox_dir(config: PipelineConfig) -> Path:
+    """The job's outbox folder, whether or not it exists: ``lineage.outbox_dir``, by default ``_lineage_outbox``
+    beside a local table (else in the temporary folder: set ``outbox_dir`` to a persistent volume), then
+    ``<namespace>/<pipeline>``."""
     base = Path(config.lineage.outbox_dir) if config.lineage.outbox_dir else _default_outbox_dir(config.sink)
-    return Outbox(base / config.lineage.namespace / config.name)
+    return base / config.lineage.namespace / config.name
 
 
 def _default_outbox_dir(sink: SinkConfig) -> Path:
