@@ -1,9 +1,11 @@
 """``streamproc lineage ...``: the lineage outbox and rebuilding OpenLineage events from the lake.
 
 Events go where openlineage-python's own configuration says (``openlineage.yml``, ``OPENLINEAGE_URL``,
-``OPENLINEAGE__TRANSPORT__*``), through the pipeline's outbox, in order, with retries. Exit status: 0 everything
-delivered (or printed); 1 events are still waiting in the outbox, or the lake could not be read; 2 a config error
-(or the outbox of a pipeline that does not enable lineage, and so never kept an event).
+``OPENLINEAGE__TRANSPORT__*``), through the pipeline's outbox, in order, with retries; a command that sends refuses
+to when that configuration names no transport (:mod:`streamproc.observe.openlineage.transport`). Exit status: 0
+everything delivered (or printed, by a console transport asked for); 1 events are still waiting in the outbox, or the
+lake could not be read; 2 a config error: no transport to send through, or the outbox of a pipeline that does not
+enable lineage (and so never kept an event).
 """
 
 from __future__ import annotations
@@ -12,26 +14,37 @@ import datetime as dt
 import json
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from contracts import ContractError
 from streamproc.cli.exits import EXIT_CONFIG_ERROR, fail, read_config, read_pipeline
-from streamproc.errors import StreamprocError
+from streamproc.errors import ConfigError, StreamprocError
+
+if TYPE_CHECKING:
+    from openlineage.client import OpenLineageClient
 
 __all__ = ["lineage"]
 
 
 @click.group()
 def lineage() -> None:
-    """OpenLineage events of a pipeline: the outbox of undelivered events, and rebuilding events from the lake."""
+    """OpenLineage events of a pipeline: the outbox of undelivered events, and rebuilding events from the lake.
+
+    Events are sent through openlineage-python's own transport configuration: OPENLINEAGE_URL (+ OPENLINEAGE_API_KEY),
+    OPENLINEAGE__TRANSPORT__* variables, or an openlineage.yml (at OPENLINEAGE_CONFIG, in the working directory or in
+    ~/.openlineage/). A command that sends exits 2 when none names a transport.
+    """
 
 
 @lineage.command()
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--run-id", "run_ids", multiple=True, help="Only this run (repeatable).")
 @click.option("--since", type=click.DateTime(), help="Only loads committed at or after this time (UTC).")
-@click.option("--dry-run", is_flag=True, help="Print the events as JSON lines instead of sending them.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the events as JSON lines instead of sending them (needs no transport)."
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
@@ -46,22 +59,26 @@ def backfill(
 
     Each run with loads becomes a START and one RUNNING per load, with the datasets, versions, offsets and contract
     of each load: what the live pipeline sends, for a catalog that was down or lost its database. Sending twice
-    is harmless.
+    is harmless. Works whether or not the config enables lineage. Without a configured transport it exits 2 before
+    sending (see `streamproc lineage --help`); through a console transport asked for, the summary says "printed".
     """
-    from openlineage.client import OpenLineageClient
     from openlineage.client.serde import Serde
 
     from streamproc.observe.openlineage.backfill import rebuild_events
     from streamproc.observe.openlineage.delivery import Deliverer
     from streamproc.observe.openlineage.observer import outbox_of
+    from streamproc.observe.openlineage.transport import sent_as
 
     config, contracts = read_pipeline(config_file)
+    # Before reading the lake: without a transport nothing would reach a catalog, and the events would leave the
+    # outbox as if they had.
+    client = None if dry_run else _client()
     when = since.replace(tzinfo=dt.UTC) if since is not None and since.tzinfo is None else since
     try:
         rebuilt = [Serde.to_dict(event) for event in rebuild_events(config, contracts, run_ids=run_ids or None, since=when)]
     except (StreamprocError, ContractError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if dry_run:
+    if client is None:  # --dry-run
         for event in rebuilt:
             click.echo(json.dumps(event, sort_keys=True))
         return
@@ -74,12 +91,12 @@ def backfill(
     for event in rebuilt:
         log.append(event)
     log.seal()
-    deliverer = Deliverer(OpenLineageClient(), outbox, retry_max_seconds=config.lineage.retry_max_seconds)
+    deliverer = Deliverer(client, outbox, retry_max_seconds=config.lineage.retry_max_seconds)
     deliverer.add(log)
     deliverer.start()
     left = deliverer.close(timeout)
     click.echo(
-        f"rebuilt {len(rebuilt)} events of {runs} run(s); delivered {len(rebuilt) - left}, "
+        f"rebuilt {len(rebuilt)} events of {runs} run(s); {sent_as(client)} {len(rebuilt) - left}, "
         f"waiting in {outbox.directory}: {left}"
     )
     if left:
@@ -100,12 +117,12 @@ def outbox(config_file: Path, flush: bool, timeout: float) -> None:
     """Show the pipeline's lineage outbox (undelivered events per run); --flush delivers them.
 
     A log held by a running pipeline is shown as live and left to it. A pipeline whose config does not enable
-    lineage (lineage: {enabled: true}) keeps no events: exit 2, unless a backfill left some there.
+    lineage (lineage: {enabled: true}) keeps no events: exit 2, unless a backfill left some there. --flush without
+    a configured transport exits 2 and leaves the events waiting.
     """
-    from openlineage.client import OpenLineageClient
-
     from streamproc.observe.openlineage.delivery import Deliverer
     from streamproc.observe.openlineage.observer import adopt_orphans, outbox_dir, outbox_of
+    from streamproc.observe.openlineage.transport import sent_as
 
     config = read_config(config_file)
     disabled = not config.lineage.enabled
@@ -114,15 +131,17 @@ def outbox(config_file: Path, flush: bool, timeout: float) -> None:
         # One that holds events (a backfill's undelivered ones, or a run's from before lineage was turned off) is
         # still shown and flushed below.
         fail(_not_enabled(config_file), EXIT_CONFIG_ERROR)
+    # Before touching a log: without a transport its events would leave the outbox as if delivered.
+    client = _client() if flush else None
     box = outbox_of(config)
-    if flush:
+    if client is not None:
         orphans = adopt_orphans(box, by="`streamproc lineage outbox --flush`")
-        deliverer = Deliverer(OpenLineageClient(), box, retry_max_seconds=config.lineage.retry_max_seconds)
+        deliverer = Deliverer(client, box, retry_max_seconds=config.lineage.retry_max_seconds)
         for log in orphans:
             deliverer.add(log)
         deliverer.start()
         left = deliverer.close(timeout)
-        click.echo(f"delivered what {len(orphans)} log(s) held; still waiting: {left}")
+        click.echo(f"{sent_as(client)} what {len(orphans)} log(s) held; still waiting: {left}")
         if left:
             raise SystemExit(1)
         return
@@ -158,3 +177,14 @@ def _not_enabled(config_file: Path) -> str:
         f"with `lineage: {{enabled: true}}` in {config_file} (see docs/lineage.md); `streamproc lineage backfill "
         f"{config_file}` sends the events of the loads already in the lake"
     )
+
+
+def _client() -> OpenLineageClient:
+    """openlineage-python's client (:func:`streamproc.observe.openlineage.transport.open_client`); exits 2 when its
+    configuration names no transport, or cannot be used."""
+    from streamproc.observe.openlineage.transport import open_client
+
+    try:
+        return open_client()
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG_ERROR)

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.fixtures.lineage import file_transport_env, read_events, streamproc
 from tests.fixtures.pipelines import write_file_pipeline
+from tests.fixtures.waiting import PortReservation
 
 
 def _landed(tmp_path: Path, env: dict[str, str] | None = None, **lineage: Any) -> Path:
@@ -73,3 +75,82 @@ def test_the_empty_outbox_of_a_pipeline_with_lineage_is_still_shown(tmp_path: Pa
 
     assert status.returncode == 0, status.stderr
     assert "not enabled" not in status.stdout + status.stderr
+
+
+def _no_transport(tmp_path: Path) -> dict[str, str]:
+    """No OPENLINEAGE* variable (the helper drops them), and a home without ``~/.openlineage/openlineage.yml``."""
+    return {"HOME": str(tmp_path / "home")}
+
+
+def test_backfill_without_a_transport_refuses_before_sending_and_names_the_options(tmp_path: Path) -> None:
+    config = _landed(tmp_path)
+
+    backfill = streamproc("lineage", "backfill", str(config), env=_no_transport(tmp_path))
+
+    assert backfill.returncode == 2, (backfill.stdout, backfill.stderr)
+    assert "delivered" not in backfill.stdout
+    assert "no OpenLineage transport is configured" in backfill.stderr
+    for option in ("OPENLINEAGE_URL", "OPENLINEAGE__TRANSPORT__TYPE", "OPENLINEAGE_CONFIG", "openlineage.yml"):
+        assert option in backfill.stderr, option
+    # neither openlineage-python's console fallback (its warning, the events) nor a log left in the outbox
+    assert "will print events to console" not in backfill.stderr and '"eventType"' not in backfill.stderr
+    assert not list((tmp_path / "lake").rglob("*.jsonl"))
+    # --dry-run sends nothing, so it needs no transport
+    dry = streamproc("lineage", "backfill", str(config), "--dry-run", env=_no_transport(tmp_path))
+    assert dry.returncode == 0, dry.stderr
+    assert len(dry.stdout.splitlines()) == 4
+
+
+def test_flush_without_a_transport_refuses_and_leaves_the_events_waiting(tmp_path: Path) -> None:
+    config = _landed(tmp_path)
+    unwritable = file_transport_env(tmp_path / "no such folder" / "events.jsonl")
+    assert streamproc("lineage", "backfill", str(config), "--timeout", "0", env=unwritable).returncode == 1
+
+    flushed = streamproc("lineage", "outbox", str(config), "--flush", env=_no_transport(tmp_path))
+
+    assert flushed.returncode == 2, (flushed.stdout, flushed.stderr)
+    assert "no OpenLineage transport is configured" in flushed.stderr
+    status = streamproc("lineage", "outbox", str(config), env={})
+    assert "pending 4, delivered 0" in status.stdout, status.stdout
+
+
+def test_backfill_through_a_console_transport_asked_for_says_printed(tmp_path: Path) -> None:
+    config = _landed(tmp_path)
+
+    backfill = streamproc(
+        "lineage", "backfill", str(config), env={**_no_transport(tmp_path), "OPENLINEAGE__TRANSPORT__TYPE": "console"}
+    )
+
+    assert backfill.returncode == 0, backfill.stderr
+    assert "printed 4, waiting in" in backfill.stdout and "delivered" not in backfill.stdout, backfill.stdout
+    assert backfill.stderr.count('"eventType"') == 4  # the console transport: one log line per event
+
+
+@pytest.mark.parametrize("where", ["OPENLINEAGE_CONFIG", "~/.openlineage"])
+def test_backfill_delivers_through_the_transport_of_an_openlineage_yml(tmp_path: Path, where: str) -> None:
+    config = _landed(tmp_path)
+    env = _no_transport(tmp_path)
+    file = tmp_path / "ol.yml" if where == "OPENLINEAGE_CONFIG" else tmp_path / "home" / ".openlineage" / "openlineage.yml"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    transport = {"type": "file", "log_file_path": str(tmp_path / "ol.jsonl"), "append": True}
+    file.write_text(yaml.safe_dump({"transport": transport}))
+    if where == "OPENLINEAGE_CONFIG":
+        env["OPENLINEAGE_CONFIG"] = str(file)
+
+    backfill = streamproc("lineage", "backfill", str(config), env=env)
+
+    assert backfill.returncode == 0, backfill.stderr
+    assert "delivered 4, waiting in" in backfill.stdout, backfill.stdout
+    assert [e["eventType"] for e in read_events(tmp_path / "ol.jsonl")] == ["START", *["RUNNING"] * 3]
+
+
+def test_backfill_to_an_openlineage_url_that_is_down_is_configured_and_keeps_the_events(tmp_path: Path) -> None:
+    """``OPENLINEAGE_URL`` names openlineage-python's http transport: a catalog that is down is not a missing
+    transport; the events wait in the outbox."""
+    config = _landed(tmp_path)
+    with PortReservation() as down:  # bound, never listening: connection refused
+        env = {**_no_transport(tmp_path), "OPENLINEAGE_URL": f"http://127.0.0.1:{down.port}"}
+        backfill = streamproc("lineage", "backfill", str(config), "--timeout", "0", env=env)
+
+    assert backfill.returncode == 1, (backfill.stdout, backfill.stderr)
+    assert "delivered 0, waiting in" in backfill.stdout and backfill.stdout.rstrip().endswith(": 4"), backfill.stdout
