@@ -160,12 +160,14 @@ def replay(config_file: Path, since: dt.datetime | None, until: dt.datetime | No
     listeners: list[Any] = [bar]
     lineage = None
     try:
-        registry = open_registry(config, contracts, register=not dry_run)
         if config.lineage.enabled and not dry_run:
             from streamproc.observe.openlineage.replay import ReplayLineage
 
+            # before the registry records a contract version: a replay that cannot send (no transport) is refused
+            # having written nothing
             lineage = ReplayLineage(config, contracts)
             listeners.append(lineage)
+        registry = open_registry(config, contracts, register=not dry_run)
         with bar:
             summary = QuarantineReplay(
                 config,

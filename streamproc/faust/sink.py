@@ -77,7 +77,8 @@ class DeltaSink:
             ``config.lineage`` asks for.
 
     Raises:
-        ConfigError: the config's source is not Kafka.
+        ConfigError: the config's source is not Kafka, or it enables ``lineage:`` while no OpenLineage transport is
+            configured (:mod:`streamproc.observe.openlineage.transport`).
         ContractError: the contract cannot be imported.
     """
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import anyio
 
@@ -70,6 +70,7 @@ class HttpIngestion:
         *,
         until_caught_up: bool,
         observers: Sequence[PipelineObserver] = (),
+        lineage: Mapping[str, Sequence[PipelineObserver]] | None = None,
     ) -> None:
         if not isinstance(config.source, HttpSourceConfig):
             raise ConfigError(f"pipeline {config.name}: HttpIngestion needs an HTTP source")
@@ -78,6 +79,8 @@ class HttpIngestion:
         self.router = router
         self.until_caught_up = until_caught_up
         self.observers = tuple(observers)
+        # target name → its OpenLineage observers, made by open(); a target without is given them at start
+        self._lineage = dict(lineage) if lineage is not None else None
         self.port: int = sock.getsockname()[1]
         self.pipelines: dict[str, Pipeline] = {}
         self.summary = RunSummary(pipeline=config.name)
@@ -100,16 +103,22 @@ class HttpIngestion:
         """Resolve the targets (importing their contracts) and bind the endpoint's port.
 
         Raises:
-            ConfigError: the source is not HTTP, or two routes give one table two contracts.
+            ConfigError: the source is not HTTP, two routes give one table two contracts, or ``lineage:`` is
+                enabled while no OpenLineage transport is configured.
             ContractError: a contract cannot be imported.
             EndpointError: the port cannot be bound.
         """
         if not isinstance(config.source, HttpSourceConfig):
             raise ConfigError(f"pipeline {config.name}: not an HTTP source")
         router = await anyio.to_thread.run_sync(resolve_targets, config)
+        # Each target's OpenLineage observers before the port is bound: one that cannot send (no transport
+        # configured) refuses the run here, not after the write-ahead log was opened. Gateway mode lands nothing.
+        lineage = None
+        if config.source.gateway is None:
+            lineage = {name: lineage_observers(target.config) for name, target in router.targets.items()}
         sock = listen(config.source.host, config.source.port, what="the HTTP source",
                       hint="give this pipeline another source.port (0 picks a free one)")
-        return cls(config, router, sock, until_caught_up=until_caught_up, observers=observers)
+        return cls(config, router, sock, until_caught_up=until_caught_up, observers=observers, lineage=lineage)
 
     def request_stop(self) -> None:
         """Stop accepting requests, land what was fetched, and end the run."""
@@ -137,6 +146,11 @@ class HttpIngestion:
         if self._errors:
             raise self._errors[0]
         return self.summary
+
+    def _lineage_of(self, name: str, config: PipelineConfig) -> Sequence[PipelineObserver]:
+        if self._lineage is not None and name in self._lineage:
+            return self._lineage[name]
+        return lineage_observers(config)
 
     def _public_url(self) -> str:
         if self.source.public_url:
@@ -174,7 +188,7 @@ class HttpIngestion:
                 self.pipelines[name] = Pipeline(
                     target.config,
                     until_caught_up=self.until_caught_up,
-                    observers=[metrics, ready, *lineage_observers(target.config), *self.observers],
+                    observers=[metrics, ready, *self._lineage_of(name, target.config), *self.observers],
                     source=sources[name],
                     contracts=target.contracts,
                 )

@@ -20,7 +20,13 @@ __all__ = ["lineage_observers"]
 
 def lineage_observers(config: PipelineConfig) -> list[PipelineObserver]:
     """The observers ``lineage:`` asks for: one :class:`~streamproc.observe.openlineage.observer.OpenLineageObserver`
-    when ``lineage.enabled``, else none (and then the OpenLineage client is not imported)."""
+    when ``lineage.enabled``, else none (and then the OpenLineage client is not imported).
+
+    Raises:
+        ConfigError: ``lineage.enabled`` while openlineage-python's configuration names no transport (a
+            :class:`~streamproc.observe.openlineage.transport.NoTransportError`: the events would only be printed
+            and counted as delivered), or cannot be used. Call it before anything is created.
+    """
     if not config.lineage.enabled:
         return []
     from streamproc.observe.openlineage.observer import OpenLineageObserver  # lazily: see the module docstring

@@ -16,7 +16,8 @@ Every event is appended (fsynced) to the outbox before the hook returns, and a b
 now rather than after this run's last event. At start the observer also adopts the logs of earlier runs that died before
 delivering everything, and ends a run that died without a terminal event with a ``FAIL`` ("ended without reporting
 how"). A problem of the observer itself is logged, never raised into the pipeline (:mod:`streamproc.observe.observer`): the lake keeps
-every load, and ``streamproc lineage backfill`` rebuilds their events.
+every load, and ``streamproc lineage backfill`` rebuilds their events. Only a configuration that names no OpenLineage
+transport (:mod:`streamproc.observe.openlineage.transport`) is refused, when the observer is made, before the run.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from streamproc.observe.openlineage.delivery import Deliverer
 from streamproc.observe.openlineage.facets import PRODUCER
 from streamproc.lineage.loads import LoadRecord
 from streamproc.observe.openlineage.outbox import TERMINAL_EVENT_TYPES, Outbox, RunLog
+from streamproc.observe.openlineage.transport import open_client
 from streamproc.observe.observer import PipelineObserver, RunInfo
 
 if TYPE_CHECKING:
@@ -86,21 +88,26 @@ class OpenLineageObserver(PipelineObserver):
 
     Args:
         config: the pipeline config (its ``lineage`` section says what to emit).
-        client_factory: makes the OpenLineage client; default ``OpenLineageClient()`` (openlineage-python's own
-            configuration: ``openlineage.yml``, ``OPENLINEAGE_*`` variables).
+        client_factory: makes the OpenLineage client, here rather than at start, so that a pipeline that cannot
+            send is refused before it runs; default :func:`~streamproc.observe.openlineage.transport.open_client`
+            (openlineage-python's own configuration: ``openlineage.yml``, ``OPENLINEAGE_*`` variables).
         on_delivered: called with each delivered event (JSON form), from the delivery thread.
+
+    Raises:
+        NoTransportError: that configuration names no transport (events would only be printed).
+        ConfigError: it cannot be used.
     """
 
     def __init__(
         self,
         config: PipelineConfig,
         *,
-        client_factory: Callable[[], OpenLineageClient] = OpenLineageClient,
+        client_factory: Callable[[], OpenLineageClient] = open_client,
         on_delivered: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.config = config
         self.lineage: LineageConfig = config.lineage
-        self._client_factory = client_factory
+        self._client = client_factory()
         self._on_delivered = on_delivered
         self._run: RunDescription | None = None
         self._log: RunLog | None = None
@@ -135,9 +142,8 @@ class OpenLineageObserver(PipelineObserver):
 
     def _open(self, run_id: str) -> None:
         outbox = outbox_of(self.config)
-        client = self._client_factory()
         deliverer = Deliverer(
-            client, outbox, retry_max_seconds=self.lineage.retry_max_seconds, on_delivered=self._on_delivered
+            self._client, outbox, retry_max_seconds=self.lineage.retry_max_seconds, on_delivered=self._on_delivered
         )
         for orphan in adopt_orphans(outbox, by=f"run {run_id}"):
             deliverer.add(orphan)

@@ -4,7 +4,8 @@ Events go through the pipeline's lineage outbox (:func:`~streamproc.observe.open
 the pipeline's own: what is not delivered when the replay ends waits there for the next run or ``streamproc lineage
 outbox --flush``, and a replay killed before its terminal event is ended with a ``FAIL`` by whoever adopts its log. A
 problem of the emission is logged, never raised into the replay (the lake keeps every load; ``streamproc lineage
-backfill`` rebuilds its events).
+backfill`` rebuilds its events); only a configuration that names no OpenLineage transport is refused, before the
+replay begins (:mod:`streamproc.observe.openlineage.transport`).
 
 Each table is described with the schema its Delta log has (read at start, and at a table's first load under each
 contract version, when the replay may have added columns), as the pipeline's observer describes it; a table that
@@ -29,6 +30,7 @@ from streamproc.observe.openlineage.backfill import table_schema_at
 from streamproc.observe.openlineage.delivery import Deliverer
 from streamproc.observe.openlineage.observer import adopt_orphans, outbox_of
 from streamproc.observe.openlineage.outbox import RunLog
+from streamproc.observe.openlineage.transport import open_client
 from streamproc.observe.openlineage.replay_events import (
     ReplayRun,
     describe_replay,
@@ -46,7 +48,13 @@ class ReplayLineage:
 
     Args:
         config, contracts: the pipeline (namespace, outbox, the tables' contracts).
-        client_factory: makes the OpenLineage client (openlineage-python's own configuration by default).
+        client_factory: makes the OpenLineage client, here rather than at start, so that a replay that cannot send
+            is refused before it begins; default :func:`~streamproc.observe.openlineage.transport.open_client`
+            (openlineage-python's own configuration).
+
+    Raises:
+        NoTransportError: that configuration names no transport (events would only be printed).
+        ConfigError: it cannot be used.
 
     Attributes:
         left: events still in the outbox after :meth:`on_stop` (not delivered within
@@ -58,11 +66,11 @@ class ReplayLineage:
         config: PipelineConfig,
         contracts: PipelineContracts,
         *,
-        client_factory: Callable[[], OpenLineageClient] = OpenLineageClient,
+        client_factory: Callable[[], OpenLineageClient] = open_client,
     ) -> None:
         self.config = config
         self.contracts = contracts
-        self._client_factory = client_factory
+        self._client = client_factory()
         self._run: ReplayRun | None = None
         self._log: RunLog | None = None
         self._deliverer: Deliverer | None = None
@@ -121,7 +129,7 @@ class ReplayLineage:
         if self._run is None:
             return
         outbox = outbox_of(self.config)
-        deliverer = Deliverer(self._client_factory(), outbox, retry_max_seconds=self.config.lineage.retry_max_seconds)
+        deliverer = Deliverer(self._client, outbox, retry_max_seconds=self.config.lineage.retry_max_seconds)
         for orphan in adopt_orphans(outbox, by=f"quarantine replay {self._run.run_id}"):
             deliverer.add(orphan)
         self._log = outbox.create(self._run.run_id)

@@ -1,6 +1,7 @@
-"""``streamproc lineage outbox`` and ``backfill`` as a newcomer meets them, on a file-source pipeline (no broker)
-that lands real Delta tables: lineage not enabled in the config, no OpenLineage transport configured. Each command
-says what is the case rather than reporting a delivery that never happened."""
+"""``streamproc lineage outbox`` and ``backfill``, and the commands that emit lineage (``run``, ``quarantine
+replay``), as a newcomer meets them, on file- and HTTP-source pipelines (no broker) that land real Delta tables:
+lineage not enabled in the config, no OpenLineage transport configured. Each command says what is the case rather
+than reporting a delivery that never happened (openlineage-python's console fallback)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fixtures.http_source import write_http_pipeline
 from tests.fixtures.lineage import file_transport_env, read_events, streamproc
 from tests.fixtures.pipelines import write_file_pipeline
 from tests.fixtures.waiting import PortReservation
@@ -154,3 +156,53 @@ def test_backfill_to_an_openlineage_url_that_is_down_is_configured_and_keeps_the
 
     assert backfill.returncode == 1, (backfill.stdout, backfill.stderr)
     assert "delivered 0, waiting in" in backfill.stdout and backfill.stdout.rstrip().endswith(": 4"), backfill.stdout
+
+
+def _refused(result: Any) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "no OpenLineage transport is configured" in result.stderr
+    assert "will print events to console" not in result.stderr and '"eventType"' not in result.stderr
+
+
+def test_a_run_with_lineage_but_no_transport_is_refused_before_anything_lands(tmp_path: Path) -> None:
+    config = write_file_pipeline(
+        tmp_path, events=30, name="orders-file", observability={"enabled": False}, lineage={"enabled": True}
+    )
+
+    _refused(streamproc("run", str(config), env=_no_transport(tmp_path)))
+    assert not (tmp_path / "lake").exists(), "no table, no outbox"
+
+
+def test_an_http_run_with_lineage_but_no_transport_is_refused_before_it_listens(tmp_path: Path) -> None:
+    pipeline = write_http_pipeline(tmp_path, routes={})
+    pipeline.config.write_text(yaml.safe_dump({**pipeline.document, "lineage": {"enabled": True}}, sort_keys=False))
+
+    _refused(streamproc("run", str(pipeline.config), "--until-caught-up", env=_no_transport(tmp_path)))
+    assert not pipeline.wal.exists() and not pipeline.lake.exists()
+    # with a transport, the run (of an empty write-ahead log) is one OpenLineage run, through the same observers
+    ran = streamproc(
+        "run", str(pipeline.config), "--until-caught-up", env={**_no_transport(tmp_path), **file_transport_env(
+            tmp_path / "ol.jsonl")}
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert [e["eventType"] for e in read_events(tmp_path / "ol.jsonl")] == ["START", "COMPLETE"]
+
+
+def test_a_quarantine_replay_with_lineage_but_no_transport_is_refused_having_written_nothing(tmp_path: Path) -> None:
+    config = write_file_pipeline(
+        tmp_path, events=30, name="orders-file", observability={"enabled": False}, lineage={"enabled": True}
+    )
+    with (tmp_path / "orders.ndjson").open("ab") as data:
+        data.write(b"not json\n")
+    ran = streamproc("run", str(config), env=file_transport_env(tmp_path / "run.jsonl"))
+    assert ran.returncode == 0, ran.stderr
+    lake = sorted(p.name for p in (tmp_path / "lake").iterdir())
+
+    _refused(streamproc("quarantine", "replay", str(config), env=_no_transport(tmp_path)))
+    assert sorted(p.name for p in (tmp_path / "lake").iterdir()) == lake, "no resolutions table"
+    # with a transport, the replay is an OpenLineage run of its own job
+    replayed = streamproc("quarantine", "replay", str(config), env=file_transport_env(tmp_path / "replay.jsonl"))
+    assert replayed.returncode == 0, replayed.stderr
+    events = read_events(tmp_path / "replay.jsonl")
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert {e["job"]["name"] for e in events} == {"orders-file.quarantine_replay"}
