@@ -90,8 +90,9 @@ class LineageConfig(Frozen):
     """OpenLineage events for the run (see :mod:`streamproc.observe.openlineage.observer`).
 
     Where events go is openlineage-python's own configuration (``openlineage.yml``, ``OPENLINEAGE_URL``,
-    ``OPENLINEAGE__TRANSPORT__*``): http (the catalog, Marquez), file, console, kafka. Events wait in a durable
-    outbox until the transport takes them.
+    ``OPENLINEAGE__TRANSPORT__*``): http (the catalog, Marquez), file, console, kafka. With none of them naming a
+    transport, a run that enables lineage is refused (:mod:`streamproc.observe.openlineage.transport`). Events wait
+    in a durable outbox until the transport takes them.
     """
 
     enabled: bool = Field(False, description="emit OpenLineage events (START, RUNNING per load, COMPLETE/FAIL)")
