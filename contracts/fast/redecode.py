@@ -140,6 +140,9 @@ class _DumpCompiler(Compiler):
 
     def shape(self, annotation: Any, rules: Rules, arrow: pa.DataType, parent: Out, path: str,
               config: Any) -> dict[str, Any]:
+        # the dump holds pydantic's final strings: the model's str_* config (strip, case, lengths) was applied where
+        # it applies, and not where it does not (enums, a field's own to_lower=False, a validator's result)
+        config = {key: value for key, value in config.items() if not key.startswith("str_")}
         if annotation is Any:
             out = self.new("raw", arrow, parent)
             out.raw = _DumpedAny()
