@@ -148,6 +148,16 @@ class ComputedFromTime(Contract, name="idiom_computed_field_datetime"):
         return self.at.hour
 
 
+class ComputedFromFieldsSet(Contract, name="idiom_computed_field_fields_set"):
+    id: int
+    note: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_note(self) -> bool:  # whether the event sent the key: the fast path's instance has every field set
+        return "note" in self.model_fields_set
+
+
 class ModelValidated(Contract, name="idiom_model_validator"):
     id: int
     start: int
@@ -234,6 +244,8 @@ IDIOMS: tuple[Idiom, ...] = (
           (f'{{{_ID}, "price_cents": 250}}',), (f'{{{_ID}, "price_cents": 2.5}}',)),
     Idiom("a computed_field reading a datetime (not evaluable)", ComputedFromTime, "local_hour", "row",
           (f'{{{_ID}, "at": "2026-01-01T10:00:00+02:00"}}',), (f'{{{_ID}, "at": "noon"}}',)),
+    Idiom("a computed_field reading model_fields_set (not evaluable)", ComputedFromFieldsSet, "has_note", "row",
+          (f'{{{_ID}}}', f'{{{_ID}, "note": null}}'), (f'{{{_ID}, "note": 1}}',)),
     Idiom("a model_validator", ModelValidated, "start", "row",
           (f'{{{_ID}, "start": 1, "end": 2}}',), (f'{{{_ID}, "start": 2, "end": 1}}',)),
 )

@@ -18,6 +18,7 @@ scheduled minute several times).
 from __future__ import annotations
 
 import datetime as dt
+import dis
 import enum
 import types
 import uuid
@@ -125,22 +126,96 @@ def _distinct(columns: list[pa.Array], count: int) -> tuple[np.ndarray, np.ndarr
     return first, inverse.reshape(-1)
 
 
+_INSTANCE_STATE = frozenset({
+    "model_fields_set", "__pydantic_fields_set__", "__fields_set__", "model_extra", "__pydantic_extra__",
+    "__pydantic_private__", "__dict__",
+})
+"""What a pydantic instance holds besides its fields' values: which fields were sent, extras, private attributes.
+The instance built for a clean event has every field set and nothing else, so a property reading these would see
+another instance than pydantic's (``"note" in self.model_fields_set`` would always be true)."""
+
+_RECEIVER = frozenset({"LOAD_ATTR", "LOAD_METHOD", "LOAD_SUPER_ATTR"})
+
+
 def _fields_read(contract: type[BaseModel], getter: Any, name: str) -> set[str]:
     """The fields a property's code reads; every field when it loads an attribute of the model that is not a field
-    (a method, another property: they may read anything)."""
-    names: set[str] = set()
+    (a method, another property: they may read anything) or hands ``self`` to other code (``getattr(self, "x",
+    None)``, ``helper(self)``, ``vars(self)``).
+
+    Raises:
+        NotCompiled: the property (or a method or property of the contract it loads) reads the instance's state
+            beyond its fields' values (``model_fields_set``...), which the fast path's instance does not rebuild.
+    """
     code = getattr(getter, "__code__", None)
     if code is None:
         raise NotCompiled(f"computed field {name} has no Python code to read")
+    names = _names(code)
+    fields = set(contract.model_fields)
+    state = _state_read(contract, names, set())
+    if state:
+        raise NotCompiled(f"computed field {name} reads {state}, which a clean event's instance does not rebuild")
+    if _self_escapes(code) or any(n not in fields and hasattr(contract, n) for n in names):
+        return fields
+    return names & fields
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """The names a code object (and the code nested in it: lambdas, comprehensions) loads."""
+    names: set[str] = set()
     stack = [code]
     while stack:
         current = stack.pop()
         names.update(current.co_names)
         stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
-    fields = set(contract.model_fields)
-    if any(n not in fields and hasattr(contract, n) for n in names):
-        return fields
-    return names & fields
+    return names
+
+
+def _state_read(contract: type[BaseModel], names: set[str], seen: set[str]) -> str | None:
+    """The first name of the instance's state (:data:`_INSTANCE_STATE`) that the code reads, directly or through
+    the contract's own methods and properties (pydantic's are not followed: they read the fields)."""
+    found = names & _INSTANCE_STATE
+    if found:
+        return min(found)
+    for attribute in sorted(names - seen):
+        seen.add(attribute)
+        owner = next((c for c in contract.__mro__ if attribute in vars(c)), None)
+        if owner is None or owner in (BaseModel, object) or owner.__module__.startswith("pydantic"):
+            continue
+        value = vars(owner)[attribute]
+        value = getattr(value, "wrapped_property", value)  # a computed field's decorator info
+        value = getattr(value, "fget", value)
+        value = getattr(value, "__func__", value)
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            found_inside = _state_read(contract, _names(code), seen)
+            if found_inside:
+                return found_inside
+    return None
+
+
+def _self_escapes(code: types.CodeType) -> bool:
+    """Whether the property uses ``self`` otherwise than to load an attribute of it (``self.x``)."""
+    if code.co_argcount < 1:
+        return True
+    me = code.co_varnames[0]
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+        instructions = list(dis.get_instructions(current))
+        for position, instruction in enumerate(instructions):
+            argval = instruction.argval
+            loads_me = argval == me or (isinstance(argval, tuple) and me in argval)
+            if not loads_me or not instruction.opname.startswith(("LOAD_", "STORE_", "DELETE_")):
+                continue
+            if instruction.opname == "LOAD_CLOSURE":
+                continue  # a nested function or comprehension receives it: its own code is checked too
+            following = instructions[position + 1] if position + 1 < len(instructions) else None
+            last = argval[-1] if isinstance(argval, tuple) else argval
+            if not (instruction.opname.startswith("LOAD_") and last == me and following is not None
+                    and following.opname in _RECEIVER):
+                return True
+    return False
 
 
 def _rebuilder(annotation: Any) -> Callable[[Any], Any] | None:

@@ -7,9 +7,10 @@ import enum
 from typing import Annotated
 
 import pytest
-from pydantic import ConfigDict, StringConstraints, field_validator
+from pydantic import ConfigDict, StringConstraints, computed_field, field_validator
 
 from contracts import Contract, validate_batch
+from contracts.fast import coverage, fast_plan
 from tests.fixtures.agreement import assert_paths_agree
 
 
@@ -59,3 +60,71 @@ def test_the_per_row_path_lands_pydantic_strings_as_dumped_without_the_str_confi
     assert_paths_agree(contract, [event] * 8)
     for fast in (False, True):
         assert list(_landed(contract, event, fast=fast)[0].values())[1] == value
+
+
+# -- computed fields that read more of the instance than the fields' values ------------------------------------------
+
+
+class SentNote(Contract, name="fuzz_computed_fields_set"):
+    id: int
+    note: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_note(self) -> bool:
+        return "note" in self.model_fields_set
+
+
+class SentNoteViaMethod(Contract, name="fuzz_computed_fields_set_method"):
+    id: int
+    note: str | None = None
+
+    def _sent(self) -> bool:
+        return "note" in self.model_fields_set
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_note(self) -> bool:
+        return self._sent()
+
+
+class GetattrDefault(Contract, name="fuzz_computed_getattr"):
+    id: int
+    x: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def y(self) -> int:
+        return getattr(self, "x", -1) + 1
+
+
+def _doubled(model: Contract) -> int:
+    return getattr(model, "x", -1) * 2
+
+
+class HelperOfSelf(Contract, name="fuzz_computed_helper"):
+    id: int
+    x: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def y(self) -> int:
+        return _doubled(self)
+
+
+@pytest.mark.parametrize("contract", [SentNote, SentNoteViaMethod])
+def test_a_computed_field_reading_model_fields_set_sends_the_contract_per_row(contract: type[Contract]) -> None:
+    assert fast_plan(contract) is None
+    assert "model_fields_set" in str(coverage(contract).per_row)
+    events = [b'{"id": 1}', b'{"id": 2, "note": null}']
+    assert_paths_agree(contract, events * 4)
+    assert validate_batch(contract, events * 4, fast=True).accepted.column("has_note").to_pylist()[:2] == [False, True]
+
+
+@pytest.mark.parametrize("contract", [GetattrDefault, HelperOfSelf])
+def test_a_computed_field_handing_self_to_other_code_gets_every_field(contract: type[Contract]) -> None:
+    assert fast_plan(contract) is not None
+    event = b'{"id": 1, "x": 5}'
+    assert_paths_agree(contract, [event] * 8)
+    assert _landed(contract, event, fast=True)[0]["y"] == contract.model_validate_json(event).y
+    assert fast_plan(contract).split([event]).clean_index == [0]  # type: ignore[union-attr]
