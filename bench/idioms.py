@@ -148,6 +148,12 @@ class ComputedFromTime(Contract, name="idiom_computed_field_datetime"):
         return self.at.hour
 
 
+class ConfiguredKeys(Contract, name="idiom_dict_keys_str_config"):
+    model_config = ConfigDict(str_strip_whitespace=True, str_to_lower=True, str_min_length=1)
+    id: int
+    counts: dict[str, int]  # the keys are stripped, lowered and checked too
+
+
 class ComputedFromFieldsSet(Contract, name="idiom_computed_field_fields_set"):
     id: int
     note: str | None = None
@@ -224,6 +230,9 @@ IDIOMS: tuple[Idiom, ...] = (
     Idiom("dict[str, Any] (free-form properties)", _c("dict_any", traits=(dict[str, Any], Field(default_factory=dict))),
           "traits", "columns", (f'{{{_ID}, "traits": {{"plan": "pro", "seats": 3, "tags": ["x"]}}}}',),
           (f'{{{_ID}, "traits": []}}',)),
+    Idiom("dict[str, T] under the model's str_* config", ConfiguredKeys, "counts", "columns",
+          (f'{{{_ID}, "counts": {{" A ": 1, "b": 2}}}}',),
+          (f'{{{_ID}, "counts": {{" ": 1}}}}', f'{{{_ID}, "counts": {{"A": 1, "a": 2}}}}')),
     Idiom("alias_generator=to_camel + populate_by_name", CamelCase, "user_id", "columns",
           (f'{{{_ID}, "userId": "u1", "sentAt": "2026-01-01T00:00:00Z"}}',
            f'{{{_ID}, "user_id": "u1", "sentAt": "2026-01-01T00:00:00Z"}}'),

@@ -234,8 +234,10 @@ class Compiler(TaggedUnions):
             entries = self.new("struct", pa.struct([arrow.key_field, arrow.item_field]), out)
             keys = self.new("binary", pa.string(), entries)
             item = self.item(value, arrow.item_type, entries, f"{path}.{{}}", config)
+            # a key is a str to pydantic: the model's str_* config strips, bounds and cases it too
+            key_rule = self.rules([], f"{path}.[key]").text(config)
             return {"kind": "map", "builder": out.builder, "entries": entries.builder, "keys": keys.builder,
-                    "value": item, **rules.length()}
+                    "key": key_rule, "value": item, **rules.length()}
         if origin in (set, frozenset) or annotation in (set, frozenset):
             raise NotCompiled("a set: its dumped order is not the event's")
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -128,3 +128,33 @@ def test_a_computed_field_handing_self_to_other_code_gets_every_field(contract: 
     assert_paths_agree(contract, [event] * 8)
     assert _landed(contract, event, fast=True)[0]["y"] == contract.model_validate_json(event).y
     assert fast_plan(contract).split([event]).clean_index == [0]  # type: ignore[union-attr]
+
+
+# -- the model's str_* config applies to dict keys too ---------------------------------------------------------------
+
+
+class ConfiguredKeys(Contract, name="fuzz_configured_dict_keys"):
+    model_config = ConfigDict(str_strip_whitespace=True, str_to_lower=True, str_min_length=1, str_max_length=3)
+    id: int
+    counts: dict[str, int]
+
+
+@pytest.mark.parametrize("event", [
+    b'{"id": 1, "counts": {"A": 1}}',  # lowered
+    b'{"id": 1, "counts": {" a ": 1}}',  # stripped
+    b'{"id": 1, "counts": {"": 1}}',  # too short
+    b'{"id": 1, "counts": {"abcd": 1}}',  # too long
+    b'{"id": 1, "counts": {" abc ": 1}}',  # long enough once stripped
+    b'{"id": 1, "counts": {"A": 1, "a": 2}}',  # one key once lowered: pydantic keeps the last
+])
+def test_dict_keys_go_through_the_models_str_config_on_both_paths(event: bytes) -> None:
+    assert coverage(ConfiguredKeys).route("counts") == "columns"
+    assert_paths_agree(ConfiguredKeys, [event] * 8)
+
+
+def test_configured_dict_keys_land_as_pydantic_makes_them() -> None:
+    event = b'{"id": 1, "counts": {" AbC ": 1, "b": 2}}'
+    split = fast_plan(ConfiguredKeys).split([event])  # type: ignore[union-attr]
+    assert split.clean_index == [0]
+    assert split.clean.column("counts").to_pylist() == [[("abc", 1), ("b", 2)]]
+    assert dict(ConfiguredKeys.model_validate_json(event).counts) == {"abc": 1, "b": 2}

@@ -8,7 +8,7 @@ use jiter::{Jiter, JiterError, Peek};
 
 use crate::builders::{Builder, Values, MAX_OFFSET};
 use crate::scalars;
-use crate::spec::{DefaultValue, Kind, Node, StructRule, Tag, UnionRule, Zone};
+use crate::spec::{DefaultValue, Kind, Node, StrRule, StructRule, Tag, UnionRule, Zone};
 
 /// The event is not clean: pydantic must judge it.
 pub struct NotClean;
@@ -84,28 +84,9 @@ impl Decoder<'_> {
                 self.push_f64(b, v);
             }
             Kind::Str(rule) => {
-                // pydantic-core's order: strip, then length and pattern, then the case transform of the result.
                 check(peek == Peek::String)?;
-                let mut text = jiter.known_str()?;
-                if rule.strip {
-                    text = text.trim();
-                }
-                if rule.len.min.is_some() || rule.len.max.is_some() {
-                    check(rule.len.holds(text.chars().count()))?;
-                }
-                if let Some(literals) = &rule.literals {
-                    check(literals.iter().any(|l| **l == *text))?;
-                }
-                if let Some(pattern) = &rule.pattern {
-                    check(pattern.is_match(text))?;
-                }
-                if rule.lower {
-                    self.push_bytes(b, text.to_lowercase().as_bytes())?;
-                } else if rule.upper {
-                    self.push_bytes(b, text.to_uppercase().as_bytes())?;
-                } else {
-                    self.push_bytes(b, text.as_bytes())?;
-                }
+                let text = jiter.known_str()?;
+                self.push_text(b, rule, text)?;
             }
             Kind::Bytes(len) => {
                 check(peek == Peek::String)?;
@@ -186,7 +167,7 @@ impl Decoder<'_> {
                 let end = self.builders[item.builder].len();
                 self.push_offset(b, end)?;
             }
-            Kind::Map { entries, keys, value, len } => {
+            Kind::Map { entries, keys, key, value, len } => {
                 check(peek == Peek::Object)?;
                 let first = match &self.builders[*keys].values {
                     Values::Binary { offsets, .. } => offsets.len() - 1,
@@ -194,7 +175,7 @@ impl Decoder<'_> {
                 };
                 let mut count = 0usize;
                 let mut more = match jiter.next_object_bytes()? {
-                    Some(k) => self.push_key(*keys, k)?,
+                    Some(k) => self.push_key(*keys, key, k)?,
                     None => false,
                 };
                 let mut large: Option<HashSet<Box<[u8]>>> = None; // past a few keys, a set: no quadratic scan
@@ -206,7 +187,7 @@ impl Decoder<'_> {
                     self.builders[*entries].valid.push(true);
                     count += 1;
                     more = match jiter.next_key_bytes()? {
-                        Some(k) => self.push_key(*keys, k)?,
+                        Some(k) => self.push_key(*keys, key, k)?,
                         None => false,
                     };
                 }
@@ -302,11 +283,36 @@ impl Decoder<'_> {
         Ok(())
     }
 
-    /// A map's key, as sent: no escape (left to pydantic), valid UTF-8 (an Arrow string).
-    fn push_key(&mut self, keys: usize, key: &[u8]) -> Result<bool> {
-        check(!key.contains(&b'\\') && std::str::from_utf8(key).is_ok())?;
-        self.push_bytes(keys, key)?;
+    /// A map's key: no escape (left to pydantic), valid UTF-8 (an Arrow string), through pydantic's ``str`` rules
+    /// (the model's ``str_*`` config) as a ``str`` value is. A key that repeats once transformed (``"A"`` and ``"a"``
+    /// lowered) is found by ``last_key_repeats``: pydantic keeps the last, so it is left to pydantic.
+    fn push_key(&mut self, keys: usize, rule: &StrRule, key: &[u8]) -> Result<bool> {
+        check(!key.contains(&b'\\'))?;
+        let text = std::str::from_utf8(key).map_err(|_| NotClean)?;
+        self.push_text(keys, rule, text)?;
         Ok(true)
+    }
+
+    /// A string through its rules, in pydantic-core's order: strip, then length and pattern, then the case
+    /// transform of the result.
+    fn push_text(&mut self, b: usize, rule: &StrRule, text: &str) -> Result {
+        let text = if rule.strip { text.trim() } else { text };
+        if rule.len.min.is_some() || rule.len.max.is_some() {
+            check(rule.len.holds(text.chars().count()))?;
+        }
+        if let Some(literals) = &rule.literals {
+            check(literals.iter().any(|l| **l == *text))?;
+        }
+        if let Some(pattern) = &rule.pattern {
+            check(pattern.is_match(text))?;
+        }
+        if rule.lower {
+            self.push_bytes(b, text.to_lowercase().as_bytes())
+        } else if rule.upper {
+            self.push_bytes(b, text.to_uppercase().as_bytes())
+        } else {
+            self.push_bytes(b, text.as_bytes())
+        }
     }
 
     /// Whether the key just appended (the map's ``count``-th, its first at ``first``) equals an earlier one: a scan

@@ -25,7 +25,8 @@ pub enum Kind {
     Time,
     Raw,
     List { item: Box<Node>, len: LenRule },
-    Map { entries: usize, keys: usize, value: Box<Node>, len: LenRule },
+    /// ``key``: what pydantic's ``str`` schema does to a key (the model's ``str_*`` config: strip, length, case).
+    Map { entries: usize, keys: usize, key: StrRule, value: Box<Node>, len: LenRule },
     Struct(StructRule),
     Union(UnionRule),
 }
@@ -180,21 +181,7 @@ pub fn node(spec: &Bound<'_, PyDict>) -> PyResult<Node> {
             literals: opt(spec, "literals")?,
         }),
         "float" => Kind::Float(FloatRule { ge: opt(spec, "ge")?, gt: opt(spec, "gt")?, le: opt(spec, "le")?, lt: opt(spec, "lt")? }),
-        "str" => {
-            let pattern: Option<String> = opt(spec, "pattern")?;
-            let pattern = pattern
-                .map(|p| Regex::new(&p).map_err(|e| PyValueError::new_err(format!("pattern {p:?}: {e}"))))
-                .transpose()?;
-            let literals: Option<Vec<String>> = opt(spec, "literals")?;
-            Kind::Str(StrRule {
-                len: len_rule(spec)?,
-                pattern,
-                literals: literals.map(|v| v.into_iter().map(String::into_boxed_str).collect()),
-                strip: flag(spec, "strip")?,
-                lower: flag(spec, "lower")?,
-                upper: flag(spec, "upper")?,
-            })
-        }
+        "str" => Kind::Str(str_rule(spec)?),
         "bytes" => Kind::Bytes(len_rule(spec)?),
         "uuid" => Kind::Uuid { version: opt(spec, "version")? },
         "decimal" => Kind::Decimal(DecimalRule {
@@ -222,6 +209,10 @@ pub fn node(spec: &Bound<'_, PyDict>) -> PyResult<Node> {
         "map" => Kind::Map {
             entries: opt(spec, "entries")?.ok_or_else(|| PyValueError::new_err("map without entries"))?,
             keys: opt(spec, "keys")?.ok_or_else(|| PyValueError::new_err("map without keys"))?,
+            key: match get(spec, "key")? {
+                Some(key) => str_rule(&dict(&key)?)?,
+                None => StrRule { len: LenRule::default(), pattern: None, literals: None, strip: false, lower: false, upper: false },
+            },
             value: Box::new(node(&dict(&spec.as_any().get_item("value")?)?)?),
             len: len_rule(spec)?,
         },
@@ -240,6 +231,22 @@ pub fn node(spec: &Bound<'_, PyDict>) -> PyResult<Node> {
         other => return Err(PyValueError::new_err(format!("unknown node kind {other:?}"))),
     };
     Ok(Node { nullable: flag(spec, "nullable")?, builder, kind })
+}
+
+fn str_rule(spec: &Bound<'_, PyDict>) -> PyResult<StrRule> {
+    let pattern: Option<String> = opt(spec, "pattern")?;
+    let pattern = pattern
+        .map(|p| Regex::new(&p).map_err(|e| PyValueError::new_err(format!("pattern {p:?}: {e}"))))
+        .transpose()?;
+    let literals: Option<Vec<String>> = opt(spec, "literals")?;
+    Ok(StrRule {
+        len: len_rule(spec)?,
+        pattern,
+        literals: literals.map(|v| v.into_iter().map(String::into_boxed_str).collect()),
+        strip: flag(spec, "strip")?,
+        lower: flag(spec, "lower")?,
+        upper: flag(spec, "upper")?,
+    })
 }
 
 fn struct_rule(spec: &Bound<'_, PyDict>) -> PyResult<StructRule> {
