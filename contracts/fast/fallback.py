@@ -62,9 +62,12 @@ class FieldCheck(RawValue):
     def __init__(self, model: type[BaseModel], name: str) -> None:
         schema, definitions, config = field_schema(model, name)
         info = model.model_fields[name]
+        # the model's config goes into the typed-dict itself: pydantic-core builds a typed-dict's fields with the
+        # schema's own config, not the validator's (strict, str_*, validate_default... would be lost)
         typed: dict[str, Any] = {
             "type": "typed-dict",
             "fields": {"v": {"type": "typed-dict-field", "schema": schema, "required": info.is_required()}},
+            **({"config": config} if config else {}),
         }
         if definitions:
             typed = {"type": "definitions", "schema": typed, "definitions": definitions}

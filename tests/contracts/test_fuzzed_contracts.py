@@ -7,7 +7,7 @@ import enum
 from typing import Annotated
 
 import pytest
-from pydantic import ConfigDict, StringConstraints, computed_field, field_validator
+from pydantic import ConfigDict, EmailStr, StringConstraints, computed_field, field_validator
 
 from contracts import Contract, validate_batch
 from contracts.fast import coverage, fast_plan
@@ -158,3 +158,40 @@ def test_configured_dict_keys_land_as_pydantic_makes_them() -> None:
     assert split.clean_index == [0]
     assert split.clean.column("counts").to_pylist() == [[("abc", 1), ("b", 2)]]
     assert dict(ConfiguredKeys.model_validate_json(event).counts) == {"abc": 1, "b": 2}
+
+
+# -- a per-field fallback and a compiled default are validated under the model's config ----------------------------
+
+
+class StrictValidated(Contract, name="fuzz_strict_config_fallback"):
+    model_config = ConfigDict(strict=True, str_to_lower=True)
+    id: int
+    n: int  # a field_validator: validated per value, strictly as the model is
+    email: EmailStr = "ada@example.com"  # per value too, lowered as the model's str config says
+
+    @field_validator("n")
+    @classmethod
+    def _same(cls, value: int) -> int:
+        return value
+
+
+class LoweredDefault(Contract, name="fuzz_validated_default_config"):
+    model_config = ConfigDict(str_to_lower=True, validate_default=True)
+    id: int
+    label: str = "DeFault"  # validated with the config: lands as "default"
+
+
+@pytest.mark.parametrize(("contract", "event"), [
+    (StrictValidated, b'{"id": 1, "n": "5"}'),  # strict: pydantic refuses the string
+    (StrictValidated, b'{"id": 1, "n": 5, "email": "Ada@Example.com"}'),  # lowered
+    (LoweredDefault, b'{"id": 1}'),
+])
+def test_per_field_fallbacks_and_defaults_follow_the_models_config(contract: type[Contract], event: bytes) -> None:
+    assert fast_plan(contract) is not None
+    assert_paths_agree(contract, [event] * 8)
+
+
+def test_a_strict_models_fallback_field_refuses_what_pydantic_refuses() -> None:
+    result = validate_batch(StrictValidated, [b'{"id": 1, "n": "5"}'] * 8, fast=True)
+    assert result.accepted.num_rows == 0 and {v.type for r in result.rejected for v in r.violations} == {"int_type"}
+    assert _landed(LoweredDefault, b'{"id": 1}', fast=True)[0]["label"] == "default"
