@@ -275,6 +275,8 @@ class Compiler(TaggedUnions):
         if annotation is bool:
             return {"kind": "bool", "builder": self.new("bool", arrow, parent).builder}
         if annotation is int:
+            if literals is not None and any(not -(2**63) <= v < 2**63 for v in literals):
+                raise NotCompiled("a Literal or IntEnum value beyond int64")
             return {"kind": "int", "builder": self.new("i64", arrow, parent).builder, "literals": literals,
                     **rules.bounds(int)}
         if annotation is float:

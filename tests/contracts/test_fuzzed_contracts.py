@@ -4,7 +4,7 @@ each as its one-event repro: both paths must give pydantic's verdict and land wh
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import ConfigDict, EmailStr, StringConstraints, computed_field, field_validator
@@ -195,3 +195,28 @@ def test_a_strict_models_fallback_field_refuses_what_pydantic_refuses() -> None:
     result = validate_batch(StrictValidated, [b'{"id": 1, "n": "5"}'] * 8, fast=True)
     assert result.accepted.num_rows == 0 and {v.type for r in result.rejected for v in r.violations} == {"int_type"}
     assert _landed(LoweredDefault, b'{"id": 1}', fast=True)[0]["label"] == "default"
+
+
+# -- an int Literal or IntEnum value beyond int64 ---------------------------------------------------------------------
+
+
+class Huge(enum.IntEnum):
+    SMALL = 1
+    HUGE = 2**64
+
+
+class HugeLiterals(Contract, name="fuzz_huge_int_literals"):
+    id: int
+    level: Literal[1, 2**70] = 1
+    size: Huge = Huge.SMALL
+
+
+def test_an_int_literal_beyond_int64_falls_back_per_field_instead_of_failing_the_batch() -> None:
+    found = coverage(HugeLiterals)  # building the decoder raised OverflowError: every batch of 8 events failed
+    assert found.route("level") == "field" and found.route("size") == "field"
+    events = [b'{"id": 1}', b'{"id": 2, "level": 1, "size": 1}', b'{"id": 3, "level": 1180591620717411303424}',
+              b'{"id": 4, "size": 18446744073709551616}']
+    assert_paths_agree(HugeLiterals, events * 2)
+    result = validate_batch(HugeLiterals, events * 2)
+    assert result.accepted_index == [0, 1, 4, 5]
+    assert len(result.rejected) == 4  # pydantic's verdict on the huge values, the same on both paths
