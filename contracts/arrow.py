@@ -36,12 +36,12 @@ column values (UUIDs and URLs as text, ``Any`` as JSON) is :mod:`contracts.dumps
 
 from __future__ import annotations
 
+import collections.abc
 import datetime as dt
 import decimal
 import enum
 import ipaddress
 import types
-import typing
 import uuid
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -140,7 +140,7 @@ def arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
         if len(kinds) != 1:
             raise UnsupportedTypeError(f"a Literal of mixed types ({annotation})")
         return arrow_type(kinds.pop())
-    if origin in (list, set, frozenset, typing.Sequence, tuple):
+    if origin in (list, set, frozenset, collections.abc.Sequence, tuple):
         args = [a for a in get_args(annotation) if a is not Ellipsis]
         if origin is tuple and len(set(args)) > 1:
             raise UnsupportedTypeError(f"a heterogeneous tuple ({annotation})")

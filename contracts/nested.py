@@ -11,8 +11,8 @@ A nested model that sets ``extra`` explicitly keeps it (dlt reads an explicit ``
 
 from __future__ import annotations
 
+import collections.abc
 import types
-import typing
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
@@ -51,7 +51,7 @@ def _close(annotation: Any, cache: dict[type[BaseModel], type[BaseModel]]) -> An
         return annotation
     if origin in (Union, types.UnionType):
         return Union[closed_args]  # type: ignore[return-value]
-    if origin in (list, set, frozenset, tuple, dict, typing.Sequence):
+    if origin in (list, set, frozenset, tuple, dict, collections.abc.Sequence):
         return origin[closed_args if len(closed_args) > 1 else closed_args[0]]
     return annotation
 

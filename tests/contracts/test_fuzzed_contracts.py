@@ -3,11 +3,13 @@ each as its one-event repro: both paths must give pydantic's verdict and land wh
 
 from __future__ import annotations
 
+import collections.abc
 import enum
+import typing
 from typing import Annotated, Literal
 
 import pytest
-from pydantic import ConfigDict, EmailStr, StringConstraints, computed_field, field_validator
+from pydantic import ConfigDict, EmailStr, Field, StringConstraints, computed_field, field_validator
 
 from contracts import Contract, validate_batch
 from contracts.fast import coverage, fast_plan
@@ -220,3 +222,21 @@ def test_an_int_literal_beyond_int64_falls_back_per_field_instead_of_failing_the
     result = validate_batch(HugeLiterals, events * 2)
     assert result.accepted_index == [0, 1, 4, 5]
     assert len(result.rejected) == 4  # pydantic's verdict on the huge values, the same on both paths
+
+
+# -- Sequence[T] had no Arrow type: typing.Sequence was compared with get_origin's collections.abc.Sequence ----------
+
+
+class Sequences(Contract, name="fuzz_sequences", mode="discard_row"):
+    values: typing.Sequence[float]
+    tags: collections.abc.Sequence[str] = Field(default_factory=list, max_length=3)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [b'{"values": [1, 2.5]}', b'{"values": "12"}', b'{"values": [1], "tags": "xy"}',
+     b'{"values": [1], "tags": ["a", "b", "c", "d"]}', b'{"values": [], "tags": ["q"]}', b'{"values": null}'],
+)
+def test_sequence_fields_are_list_columns_on_the_fast_path_and_agree(event: bytes) -> None:
+    assert coverage(Sequences).route("values") == "columns" and coverage(Sequences).route("tags") == "columns"
+    assert_paths_agree(Sequences, [event] * 8)
