@@ -112,7 +112,7 @@ def _produce_file(
         "delivery.report.only.error": True,
         "on_delivery": on_delivery,
         "error_cb": lambda error: failures.append(error) if error.fatal() else None,
-        "logger": logging.getLogger("streamproc.ops.replay.librdkafka"),
+        "logger": _librdkafka_logger(),
     })
     with map_kafka_errors(f"cannot reach the Kafka broker at {bootstrap_servers}"):
         producer.list_topics(topic, timeout=_REQUEST_TIMEOUT_SECONDS)
@@ -165,3 +165,13 @@ def _record_key(payload: bytes, key_field: str) -> bytes | None:
         return None
     value = event.get(key_field)
     return None if value is None else str(value).encode()
+
+
+def _librdkafka_logger() -> logging.Logger:
+    """The producer's librdkafka log lines; a starting broker's retried coordinator warnings at INFO."""
+    from streamproc.sources.kafka.messages import StartingBrokerAsInfo
+
+    producer_logger = logging.getLogger("streamproc.ops.replay.librdkafka")
+    if not any(isinstance(f, StartingBrokerAsInfo) for f in producer_logger.filters):
+        producer_logger.addFilter(StartingBrokerAsInfo())
+    return producer_logger

@@ -1,6 +1,7 @@
 """confluent-kafka's messages as the pipeline's records: fetching what is queued without waiting for a full batch,
 turning ``Message`` objects into :class:`~streamproc.records.RecordChunk` columns, and librdkafka's error events and log
-lines (each distinct line once per 30 s: a broker that is down is retried every 0.1-10 s)."""
+lines (each distinct line once per 30 s: a broker that is down is retried every 0.1-10 s; what a broker says while it
+is still starting is information, not a warning)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from streamproc.errors import SourceError
 from streamproc.records import RecordChunk
 from streamproc.sources.kafka.errors import describe_kafka_error
 
-__all__ = ["chunks_of", "consume_available", "librdkafka_logger", "without_errors"]
+__all__ = ["StartingBrokerAsInfo", "chunks_of", "consume_available", "librdkafka_logger", "without_errors"]
 
 logger = logging.getLogger(__name__)
 librdkafka_logger = logging.getLogger("streamproc.sources.kafka.librdkafka")
@@ -42,7 +43,22 @@ class _OncePer(logging.Filter):
         return True
 
 
+class StartingBrokerAsInfo(logging.Filter):
+    """Logs at INFO the warnings librdkafka gives while a broker is still starting and that it retries by itself
+    (Kafka's ``COORDINATOR_LOAD_IN_PROGRESS`` and ``COORDINATOR_NOT_AVAILABLE``: the group or transaction coordinator
+    is loading its log, seconds after the broker started): a new user's first ``make demo`` printed "WARNING ...
+    Failed to acquire idempotence PID ... Coordinator load in progress: retrying" for a step that then succeeded."""
+
+    TRANSIENT = ("Coordinator load in progress", "Coordinator not available")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and any(t in record.getMessage() for t in self.TRANSIENT):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
 librdkafka_logger.addFilter(_OncePer(_REPEAT_SECONDS))
+librdkafka_logger.addFilter(StartingBrokerAsInfo())
 
 
 def consume_available(consumer: Consumer, most: int, timeout_seconds: float) -> list[Message]:
