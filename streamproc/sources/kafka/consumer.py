@@ -170,11 +170,20 @@ class KafkaSource(GroupMember):
         to_commit = {KafkaTopicPartition(tp.topic, tp.partition): o for tp, o in owned.items()}
         if not to_commit:
             return
+        before = asyncio.all_tasks()
         try:
             with map_kafka_errors("committing offsets to Kafka failed"):
                 await self.consumer.commit(to_commit)
         except SourceError as exc:
             logger.warning("committing offsets to Kafka failed (the Delta log has them): %s", exc)
+        except asyncio.CancelledError:
+            # aiokafka sends the request from a task of its own that it shields (GroupCoordinator.commit_offsets):
+            # cut short here (the shutdown's grace period, a broker not answering), that task goes on alone, and
+            # its failure would end in asyncio's "Task exception was never retrieved" and a traceback. Logged here.
+            for task in asyncio.all_tasks() - before:
+                if task.get_coro().__qualname__.endswith("_do_commit_offsets"):  # type: ignore[union-attr]
+                    task.add_done_callback(_log_abandoned_commit)
+            raise
 
     async def stop(self) -> None:
         """Leave the group and close the connections. Idempotent.
@@ -207,3 +216,9 @@ class KafkaSource(GroupMember):
             if ours:
                 raise
 
+
+def _log_abandoned_commit(task: asyncio.Task[object]) -> None:
+    """The outcome of an offset commit request whose caller was cut short (see :meth:`KafkaSource.commit`)."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("an offset commit cut short failed afterwards (the Delta log has the positions): %s",
+                       task.exception())

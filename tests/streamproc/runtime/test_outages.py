@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import sys
@@ -174,9 +173,9 @@ def test_sigterm_while_an_offset_commit_waits_on_a_paused_broker_exits_within_th
         assert time.monotonic() - started < 20, output_tail(process)  # the grace period (8 s), and the exit
     output = process.output()
     assert "did not close in time" in output or "could not leave group" in output, output[-3000:]
-    # No traceback of ours. aiokafka's offset commit runs in a task it shields: cut by the grace period, its failure
-    # (the connections closed) is logged by asyncio as "Task exception was never retrieved", with aiokafka's frames.
-    assert not re.search(r'File "[^"]*/streamproc/(?!\.venv)[\w/]+\.py"', output), output[-3000:]
+    # aiokafka's offset commit goes on in a task it shields once the grace period cut its caller: its failure is
+    # logged in one line, not as asyncio's "Task exception was never retrieved" with a traceback.
+    assert "Traceback" not in output and "never retrieved" not in output, output[-3000:]
     _lands_the_rest_exactly_once(files, producer)
 
 
