@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from streamproc.errors import SourceError
 from streamproc.sources.formats import iter_json_events
-from streamproc.sources.kafka.errors import describe_kafka_error, map_kafka_errors
+from streamproc.sources.kafka.errors import StartingBrokerAsInfo, describe_kafka_error, map_kafka_errors
 
 __all__ = ["Compression", "PRODUCER_PROPERTIES", "ReplayResult", "replay_file"]
 
@@ -44,6 +44,10 @@ record batches of up to ~1 MB compressed with LZ4 by default (JSON shrinks ~3x),
 aiokafka's producer did (librdkafka's sticky partitioning would put a whole small file into one partition)."""
 
 _REQUEST_TIMEOUT_SECONDS = 10.0
+
+_PRODUCER_LOG = logging.getLogger("streamproc.ops.replay.librdkafka")
+"""The producer's librdkafka log lines (a starting broker's retried coordinator warnings at INFO)."""
+_PRODUCER_LOG.addFilter(StartingBrokerAsInfo())
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +116,7 @@ def _produce_file(
         "delivery.report.only.error": True,
         "on_delivery": on_delivery,
         "error_cb": lambda error: failures.append(error) if error.fatal() else None,
-        "logger": _librdkafka_logger(),
+        "logger": _PRODUCER_LOG,
     })
     with map_kafka_errors(f"cannot reach the Kafka broker at {bootstrap_servers}"):
         producer.list_topics(topic, timeout=_REQUEST_TIMEOUT_SECONDS)
@@ -165,13 +169,3 @@ def _record_key(payload: bytes, key_field: str) -> bytes | None:
         return None
     value = event.get(key_field)
     return None if value is None else str(value).encode()
-
-
-def _librdkafka_logger() -> logging.Logger:
-    """The producer's librdkafka log lines; a starting broker's retried coordinator warnings at INFO."""
-    from streamproc.sources.kafka.messages import StartingBrokerAsInfo
-
-    producer_logger = logging.getLogger("streamproc.ops.replay.librdkafka")
-    if not any(isinstance(f, StartingBrokerAsInfo) for f in producer_logger.filters):
-        producer_logger.addFilter(StartingBrokerAsInfo())
-    return producer_logger

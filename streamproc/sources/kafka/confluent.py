@@ -338,7 +338,7 @@ class ConfluentKafkaSource(GroupMember):
         if self._consumer is None:
             return
         consumer, self._consumer = self._consumer, None
-        closed = threading.Event()
+        closed, wake = threading.Event(), anyio.Event()
         failure: list[BaseException] = []
         token = self._token or anyio.lowlevel.current_token()
 
@@ -354,7 +354,6 @@ class ConfluentKafkaSource(GroupMember):
                 except RuntimeError:  # the event loop is gone: the close was abandoned
                     pass
 
-        wake = anyio.Event()
         async with self._limiter:  # the last consumer call: none runs beside it
             threading.Thread(target=close, name="confluent-kafka close", daemon=True).start()
             try:

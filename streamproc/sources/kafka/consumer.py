@@ -170,7 +170,6 @@ class KafkaSource(GroupMember):
         to_commit = {KafkaTopicPartition(tp.topic, tp.partition): o for tp, o in owned.items()}
         if not to_commit:
             return
-        before = asyncio.all_tasks()
         try:
             with map_kafka_errors("committing offsets to Kafka failed"):
                 await self.consumer.commit(to_commit)
@@ -180,7 +179,8 @@ class KafkaSource(GroupMember):
             # aiokafka sends the request from a task of its own that it shields (GroupCoordinator.commit_offsets):
             # cut short here (the shutdown's grace period, a broker not answering), that task goes on alone, and
             # its failure would end in asyncio's "Task exception was never retrieved" and a traceback. Logged here.
-            for task in asyncio.all_tasks() - before:
+            # Looked for only now: a commit that is not cut short pays nothing for it.
+            for task in asyncio.all_tasks():
                 if task.get_coro().__qualname__.endswith("_do_commit_offsets"):  # type: ignore[union-attr]
                     task.add_done_callback(_log_abandoned_commit)
             raise

@@ -13,11 +13,13 @@ any other ``KafkaError`` / ``KafkaException``               ``SourceError``     
 ==========================================================  ============================  ==============================
 
 Each client's errors are recognised only once that client is imported (``sys.modules``): a run imports just the one
-its config names.
+its config names. librdkafka's log lines about a coordinator that is still loading (retried by librdkafka itself) are
+logged at INFO, not WARNING (:class:`StartingBrokerAsInfo`).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +27,10 @@ from typing import Any
 
 from streamproc.errors import SourceError, SourceUnavailableError
 
-__all__ = ["AIOKAFKA_ERRORS", "LIBRDKAFKA_UNAVAILABLE", "describe_kafka_error", "map_kafka_errors", "translate_kafka_error"]
+__all__ = [
+    "AIOKAFKA_ERRORS", "LIBRDKAFKA_UNAVAILABLE", "StartingBrokerAsInfo", "describe_kafka_error", "map_kafka_errors",
+    "translate_kafka_error",
+]
 
 AIOKAFKA_ERRORS: tuple[tuple[str, type[SourceError]], ...] = (
     ("KafkaConnectionError", SourceUnavailableError),
@@ -91,3 +96,17 @@ def describe_kafka_error(error: BaseException | Any) -> str:
         if isinstance(error, confluent.KafkaError):
             return f"{error.name()}: {error.str()}"
     return str(error) or type(error).__name__
+
+
+class StartingBrokerAsInfo(logging.Filter):
+    """Logs at INFO the warnings librdkafka gives while a broker is still starting and that it retries by itself
+    (Kafka's ``COORDINATOR_LOAD_IN_PROGRESS`` and ``COORDINATOR_NOT_AVAILABLE``: the group or transaction coordinator
+    is loading its log, seconds after the broker started): a new user's first ``make demo`` printed "WARNING ...
+    Failed to acquire idempotence PID ... Coordinator load in progress: retrying" for a step that then succeeded."""
+
+    TRANSIENT = ("Coordinator load in progress", "Coordinator not available")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and any(t in record.getMessage() for t in self.TRANSIENT):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True

@@ -13,9 +13,9 @@ from confluent_kafka import Consumer, KafkaError, Message
 
 from streamproc.errors import SourceError
 from streamproc.records import RecordChunk
-from streamproc.sources.kafka.errors import describe_kafka_error
+from streamproc.sources.kafka.errors import StartingBrokerAsInfo, describe_kafka_error
 
-__all__ = ["StartingBrokerAsInfo", "chunks_of", "consume_available", "librdkafka_logger", "without_errors"]
+__all__ = ["chunks_of", "consume_available", "librdkafka_logger", "without_errors"]
 
 logger = logging.getLogger(__name__)
 librdkafka_logger = logging.getLogger("streamproc.sources.kafka.librdkafka")
@@ -40,20 +40,6 @@ class _OncePer(logging.Filter):
         if len(self._last) > 1000:
             self._last.clear()
         self._last[message] = now
-        return True
-
-
-class StartingBrokerAsInfo(logging.Filter):
-    """Logs at INFO the warnings librdkafka gives while a broker is still starting and that it retries by itself
-    (Kafka's ``COORDINATOR_LOAD_IN_PROGRESS`` and ``COORDINATOR_NOT_AVAILABLE``: the group or transaction coordinator
-    is loading its log, seconds after the broker started): a new user's first ``make demo`` printed "WARNING ...
-    Failed to acquire idempotence PID ... Coordinator load in progress: retrying" for a step that then succeeded."""
-
-    TRANSIENT = ("Coordinator load in progress", "Coordinator not available")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.WARNING and any(t in record.getMessage() for t in self.TRANSIENT):
-            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
         return True
 
 
