@@ -22,7 +22,7 @@ import dis
 import enum
 import types
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import numpy as np
@@ -159,15 +159,18 @@ def _fields_read(contract: type[BaseModel], getter: Any, name: str) -> set[str]:
     return names & fields
 
 
-def _names(code: types.CodeType) -> set[str]:
-    """The names a code object (and the code nested in it: lambdas, comprehensions) loads."""
-    names: set[str] = set()
+def _nested(code: types.CodeType) -> Iterator[types.CodeType]:
+    """A code object and the code nested in it (lambdas, comprehensions, inner functions)."""
     stack = [code]
     while stack:
         current = stack.pop()
-        names.update(current.co_names)
         stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
-    return names
+        yield current
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """The names a code object (and the code nested in it) loads."""
+    return {name for current in _nested(code) for name in current.co_names}
 
 
 def _state_read(contract: type[BaseModel], names: set[str], seen: set[str]) -> str | None:
@@ -198,10 +201,7 @@ def _self_escapes(code: types.CodeType) -> bool:
     if code.co_argcount < 1:
         return True
     me = code.co_varnames[0]
-    stack = [code]
-    while stack:
-        current = stack.pop()
-        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    for current in _nested(code):
         instructions = list(dis.get_instructions(current))
         for position, instruction in enumerate(instructions):
             argval = instruction.argval
