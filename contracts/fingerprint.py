@@ -11,8 +11,10 @@ same hash, and the registry never makes a new version for it, nor refuses a docu
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import weakref
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,16 +27,32 @@ _NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs", "definit
 _DATA = frozenset({"default", "const", "enum", "discriminator", "dependentRequired"})
 
 
+# Per class: (canonical schema, its hash). Generating a JSON Schema costs ~5 ms for an 8-field model, and a run asks
+# for it from the registry, the preparer, the stage and the pipeline, all before its first event is read. A class's
+# schema never changes once pydantic has built it; weak keys let classes defined in tests go.
+_SCHEMAS: weakref.WeakKeyDictionary[type[BaseModel], tuple[dict[str, Any], str]] = weakref.WeakKeyDictionary()
+
+
 def canonical_json_schema(contract: type[BaseModel]) -> dict[str, Any]:
-    """The contract's JSON Schema (draft 2020-12, as pydantic emits it) without the top-level title."""
-    schema = contract.model_json_schema(mode="validation")
-    schema.pop("title", None)
-    return schema
+    """The contract's JSON Schema (draft 2020-12, as pydantic emits it) without the top-level title (a copy the
+    caller may change)."""
+    return copy.deepcopy(_schema_and_hash(contract)[0])
 
 
 def schema_hash(contract: type[BaseModel]) -> str:
     """``sha256:<64 hex digits>`` of the canonical JSON Schema (see :func:`hash_json_schema`)."""
-    return hash_json_schema(canonical_json_schema(contract))
+    return _schema_and_hash(contract)[1]
+
+
+def _schema_and_hash(contract: type[BaseModel]) -> tuple[dict[str, Any], str]:
+    known = _SCHEMAS.get(contract)
+    if known is None or not contract.__pydantic_complete__:
+        schema = contract.model_json_schema(mode="validation")
+        schema.pop("title", None)
+        known = (schema, hash_json_schema(schema))
+        if contract.__pydantic_complete__:
+            _SCHEMAS[contract] = known
+    return known
 
 
 def hash_json_schema(schema: dict[str, Any]) -> str:
