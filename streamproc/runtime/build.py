@@ -11,6 +11,7 @@ import functools
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -85,7 +86,13 @@ class Landing:
             SchemaMismatchError: an existing table does not match its contract.
             StorageUnavailableError: a location cannot be read or written.
         """
-        self.committer.open()
+        # The contracts' validation plans compile while delta-rs opens the tables (outside the GIL): the first
+        # micro-batch then does not pay for them.
+        with ThreadPoolExecutor(1, thread_name_prefix="tables-open") as opening:
+            opened = opening.submit(self.committer.open)
+            for table in self.preparer.tables:
+                table.stage.compile()
+        opened.result()
         for table in self.preparer.tables:
             table.stage.open(self.committer.routes[table.route.table_name].table.schema)
 

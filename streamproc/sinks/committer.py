@@ -178,14 +178,19 @@ class Committer:
         return tuple({t.uri: t for r in self.routes.values() for t in r.in_commit_order}.values())
 
     def open(self) -> None:
-        """Create or check every table.
+        """Create or check every table, side by side (delta-rs reads and writes the logs outside the GIL: a
+        pipeline's tables open in the time of its slowest one).
 
         Raises:
-            SchemaMismatchError: an existing table's schema differs from the contract's.
+            SchemaMismatchError: an existing table's schema differs from the contract's (the first table in commit
+                order that fails, once every table has been tried).
             StorageUnavailableError: a location cannot be read or written.
         """
-        for table in self.tables:
-            table.open()
+        tables = self.tables
+        with ThreadPoolExecutor(len(tables), thread_name_prefix="table-open") as opening:
+            opened = [opening.submit(table.open) for table in tables]
+        for each in opened:
+            each.result()
 
     def positions(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
         """Per partition, the next offset to consume according to the Delta log (``None``: no table knows it): the

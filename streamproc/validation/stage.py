@@ -26,7 +26,14 @@ from contracts.pii import PiiPolicy
 from contracts.registry import ContractRegistry, ContractVersion
 from contracts.threshold import QuarantineThreshold, check_threshold
 from contracts.upcast import Upcaster, UpcastError, event_version
-from contracts.validate import Rejection, ValidationResult, Violation, accepted_schema, validate_batch
+from contracts.validate import (
+    Rejection,
+    ValidationResult,
+    Violation,
+    accepted_schema,
+    compile_contract,
+    validate_batch,
+)
 from streamproc.lineage.columns import with_lineage_schema
 
 if TYPE_CHECKING:
@@ -144,6 +151,12 @@ class ContractStage:
     def redact_payload(self, payload: bytes | None) -> bytes | None:
         """A raw event as the quarantine may keep it under the PII policy (``None``: withheld)."""
         return self.pii.redact_payload(payload)
+
+    def compile(self) -> None:
+        """Compile what validating in this process needs (the contract's fast plan and redecoder, cached per class)
+        before the first batch; nothing with validation workers, which compile their own."""
+        if self.pool is None:
+            compile_contract(self.contract)
 
     def open(self, table_schema: pa.Schema) -> None:
         """Learn the evolved columns an existing table already has, and the version that describes them."""
