@@ -79,6 +79,19 @@ class MicroBatch:
         chunk, at = self._locate(index)
         return chunk.record(at)
 
+    def records_at(self, indices: Sequence[int]) -> list[SourceRecord]:
+        """The records at positions ``indices``, in that order (a bisection over the chunks per index)."""
+        if not indices:
+            return []
+        starts = list(itertools.accumulate((len(c) for c in self.chunks[:-1]), initial=0))
+        out = []
+        for index in indices:
+            if not 0 <= index < self.rows:
+                raise IndexError(f"record {index} of a batch of {self.rows}")
+            at = bisect.bisect_right(starts, index) - 1
+            out.append(self.chunks[at].record(index - starts[at]))
+        return out
+
     def values(self) -> list[bytes | None]:
         """The payloads, in batch order."""
         if len(self.chunks) == 1:

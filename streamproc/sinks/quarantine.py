@@ -11,8 +11,10 @@ import json
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from contracts import Rejection
+from streamproc.batching.coordinates import Coordinates
 from streamproc.records import SourceRecord
 
 __all__ = ["QUARANTINE_SCHEMA", "VIOLATION_TYPE", "quarantine_rows"]
@@ -55,7 +57,8 @@ QUARANTINE_SCHEMA = pa.schema(
 
 def quarantine_rows(
     rejections: Sequence[Rejection],
-    record_at: Callable[[int], SourceRecord],
+    records: Sequence[SourceRecord],
+    at: Coordinates,
     *,
     load_id: str,
     ingested_at: dt.datetime,
@@ -63,45 +66,46 @@ def quarantine_rows(
     contract_hash: str,
     redact: Callable[[bytes | None], bytes | None] | None = None,
 ) -> pa.Table:
-    """One quarantine row per rejection; ``record_at(rejection.index)`` is its event (e.g. ``MicroBatch.record``).
+    """One quarantine row per rejection, built column by column.
 
     Args:
+        rejections: the rejections, each with every violation.
+        records: each rejection's event (e.g. :meth:`MicroBatch.records_at` of their indices), aligned.
+        at: the same events' coordinates (:meth:`Coordinates.take`), aligned.
         redact: applied to each raw payload first (the contract's PII policy, :mod:`contracts.pii`): the quarantine
             must not keep what the table may not. ``None`` from it withholds the payload (not redactable).
 
     Returns:
         ``len(rejections)`` rows with :data:`QUARANTINE_SCHEMA`.
     """
-    rows = []
-    for rejection in rejections:
-        record = record_at(rejection.index)
-        payload = redact(record.value) if redact is not None else record.value
-        rows.append(
-            {
-                "_load_id": load_id,
-                "_ingested_at": ingested_at,
-                "_source": source_uris[record.topic],
-                "_topic": record.topic,
-                "_partition": record.partition,
-                "_offset": record.offset,
-                "_source_timestamp": (
-                    None if record.timestamp_ms is None else dt.datetime.fromtimestamp(record.timestamp_ms / 1000, dt.UTC)
-                ),
-                "contract_name": rejection.contract_name,
-                "contract_version": rejection.contract_version,
-                "contract_hash": contract_hash,
-                "disposition": rejection.disposition,
-                "violations": [
-                    {"loc": v.loc, "type": v.type, "message": v.message, "entity": v.entity, "mode": v.mode}
-                    for v in rejection.violations
-                ],
-                "removed_values": json.dumps(rejection.removed) if rejection.removed else None,
-                "raw_key": record.key,
-                "raw_payload": payload,
-                "raw_text": _text(payload),
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+    n = len(rejections)
+    if len(records) != n or len(at) != n:
+        raise ValueError(f"{n} rejections, {len(records)} records and {len(at)} coordinates: they must align")
+    payloads = [redact(r.value) if redact is not None else r.value for r in records]
+    columns = {
+        "_load_id": pa.array([load_id] * n, pa.string()),
+        "_ingested_at": pa.array([ingested_at] * n, QUARANTINE_SCHEMA.field("_ingested_at").type),
+        "_source": at.sources(source_uris),
+        "_topic": at.topics.cast(pa.string()),
+        "_partition": at.partitions,
+        "_offset": at.offsets,
+        "_source_timestamp": pc.cast(
+            pa.array([r.timestamp_ms for r in records], pa.int64()), pa.timestamp("ms", tz="UTC")
+        ).cast(QUARANTINE_SCHEMA.field("_source_timestamp").type),
+        "contract_name": pa.array([r.contract_name for r in rejections], pa.string()),
+        "contract_version": pa.array([r.contract_version for r in rejections], pa.int32()),
+        "contract_hash": pa.array([contract_hash] * n, pa.string()),
+        "disposition": pa.array([r.disposition for r in rejections], pa.string()),
+        "violations": pa.array(
+            [[(v.loc, v.type, v.message, v.entity, v.mode) for v in r.violations] for r in rejections],
+            QUARANTINE_SCHEMA.field("violations").type,
+        ),
+        "removed_values": pa.array([json.dumps(r.removed) if r.removed else None for r in rejections], pa.string()),
+        "raw_key": pa.array([r.key for r in records], pa.binary()),
+        "raw_payload": pa.array(payloads, pa.binary()),
+        "raw_text": pa.array([_text(p) for p in payloads], pa.string()),
+    }
+    return pa.Table.from_arrays([columns[f.name] for f in QUARANTINE_SCHEMA], schema=QUARANTINE_SCHEMA)
 
 
 def _text(payload: bytes | None) -> str | None:

@@ -97,7 +97,8 @@ class TablePreparer:
         )
         quarantined = quarantine_rows(
             result.rejected,
-            batch.record,
+            batch.records_at([r.index for r in result.rejected]),
+            rejected_at,
             load_id=load_id,
             ingested_at=ingested_at,
             source_uris=self.source_uris,
