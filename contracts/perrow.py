@@ -2,22 +2,20 @@
 as sent landed through their JSON dump and the decoder (:mod:`contracts.fast.redecode`), the others as
 ``model_dump`` rows; rejections collected in batch order.
 
-The cyclic garbage collector is paused while a batch is judged: the dumped rows and models hold no cycles and
-reference counting frees them, yet the collector would traverse every live one again and again as the batch grows
-(a fifth of the per-row path on nested events). It is re-enabled only if it was on, so a caller's own
-``gc.disable()`` holds; another thread's collections merely wait until the batch is judged.
+The cyclic garbage collector is paused while a batch is judged (:mod:`contracts.collector`): the dumped rows and
+models hold no cycles and reference counting frees them, yet the collector would traverse every live one again and
+again as the batch grows (a fifth of the per-row path on nested events).
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
+from contracts.collector import collector_paused
 from contracts.declare import Contract
 from contracts.errors import ContractFrozenError
 from contracts.fast.redecode import Redecoder
@@ -54,7 +52,7 @@ def judge_rows(
     Raises:
         ContractFrozenError: the first event (in batch order) that violates an entity in ``freeze`` mode.
     """
-    with _collector_paused():
+    with collector_paused():
         out = PerRow()
         dumps: list[bytes] = []
         dump_index: list[int] = []
@@ -109,13 +107,3 @@ def _take(contract: type[Contract], out: PerRow, index: int, verdict: RowVerdict
         out.rows.append(verdict.row)
         out.row_index.append(index)
 
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()

@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from contracts import ContractFrozenError, schema_hash
+from contracts.collector import collector_paused
 from contracts.threshold import QuarantineThresholdExceeded
 from streamproc.batching.batcher import MicroBatch
 from streamproc.config.resolve import Route
@@ -172,10 +173,13 @@ class LoadPreparer:
         """
         started_at = dt.datetime.now(dt.UTC)
         ranges = batch.offset_ranges()
-        parts = [batch] if self.router is None else self.router.split(batch)
-        shares = tuple(
-            table.prepare(part, load_id=f"{load_id}-{index}" if index else load_id, ranges=ranges,
-                          started_at=started_at)
-            for index, (table, part) in enumerate(zip(self.tables, parts, strict=True))
-        )
+        # The batch-long lists of a prepare (payloads, positions) hold no cycles; left to the cyclic collector, each
+        # of its young-generation passes would visit all of them again (~20 ms of a 200,000-event run).
+        with collector_paused():
+            parts = [batch] if self.router is None else self.router.split(batch)
+            shares = tuple(
+                table.prepare(part, load_id=f"{load_id}-{index}" if index else load_id, ranges=ranges,
+                              started_at=started_at)
+                for index, (table, part) in enumerate(zip(self.tables, parts, strict=True))
+            )
         return PreparedLoad(batch=batch, ranges=ranges, shares=shares)
