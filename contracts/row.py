@@ -16,7 +16,9 @@ The harshest mode of an event's violations decides (freeze > discard_row > disca
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Optional
 
@@ -108,11 +110,11 @@ class RowJudge:
             overflow = self._overflows(row)
             if not overflow:
                 return RowVerdict(self._landed(row))
-            return self._resolve(_document(payload), overflow)
+            return self._resolve(functools.partial(_document, payload), overflow)
         malformed = classify_malformed(payload, errors)
         if malformed is not None:
             return RowVerdict(None, [malformed], "malformed")
-        return self._resolve(_document(payload), errors)
+        return self._resolve(functools.partial(_document, payload), errors)
 
     def judge_document(self, document: dict[str, Any]) -> RowVerdict:
         """The verdict on an already parsed event (a JSON object), e.g. after upcasting."""
@@ -124,7 +126,9 @@ class RowJudge:
         overflow = self._overflows(row)
         return self._resolve(document, overflow) if overflow else RowVerdict(self._landed(row))
 
-    def _resolve(self, document: dict[str, Any], errors: list[Any]) -> RowVerdict:
+    def _resolve(self, document: dict[str, Any] | Callable[[], dict[str, Any]], errors: list[Any]) -> RowVerdict:
+        """The verdict on an event's violations; ``document`` is the event, or how to parse it: only ``evolve`` and
+        ``discard_value`` read its values, a discarded row is never parsed."""
         violations = []
         moves: dict[str, tuple[str, Any] | None] = {}  # top-level key → (evolved column, value), None: to null
         extras: dict[str, Any] = {}  # evolved column → value
@@ -134,6 +138,8 @@ class RowJudge:
             entity: Entity = "columns" if error["type"] == "extra_forbidden" else "data_type"
             mode = self.modes.for_loc(loc, entity) if self.modes.fields else self.modes.contract.of(entity)
             if mode == "evolve":
+                if callable(document):
+                    document = document()
                 if not self._evolve(document, error, entity, moves, extras, consumed):
                     mode = "discard_row"
             value_type = "missing" if error["type"] == "missing" else _json_type(error.get("input"))
@@ -143,6 +149,8 @@ class RowJudge:
         harshest = max(verdict_modes, key=SEVERITY.__getitem__) if verdict_modes else "evolve"
         if frozen or harshest == "discard_row":
             return RowVerdict(None, violations, "row_discarded", frozen=frozen)
+        if callable(document):
+            document = document()
         removed = {}
         if harshest == "discard_value":
             for loc, _type, _message, _entity, mode, *_ in violations:
