@@ -138,7 +138,7 @@ class PipelineConfig(Frozen):
         description="SIGTERM → flushed, committed and left the group; a broker that stops answering does not stretch "
         "it (the consumer is then abandoned, the Delta log keeping the positions)",
     )
-    observability: ObservabilityConfig = ObservabilityConfig()
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     lineage: LineageConfig = LineageConfig()
     memory: MemoryConfig = MemoryConfig()
     validation: ValidationConfig = ValidationConfig()
