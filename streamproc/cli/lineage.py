@@ -118,7 +118,8 @@ def outbox(config_file: Path, flush: bool, timeout: float) -> None:
 
     A log held by a running pipeline is shown as live and left to it. A pipeline whose config does not enable
     lineage (lineage: {enabled: true}) keeps no events: exit 2, unless a backfill left some there. --flush without
-    a configured transport exits 2 and leaves the events waiting.
+    a configured transport exits 2 and leaves the events waiting. Read only before any run: a missing outbox is
+    shown empty, not created.
     """
     from streamproc.observe.openlineage.delivery import Deliverer
     from streamproc.observe.openlineage.observer import adopt_orphans, outbox_dir, outbox_of
@@ -133,6 +134,9 @@ def outbox(config_file: Path, flush: bool, timeout: float) -> None:
         fail(_not_enabled(config_file), EXIT_CONFIG_ERROR)
     # Before touching a log: without a transport its events would leave the outbox as if delivered.
     client = _client() if flush else None
+    if not outbox_dir(config).is_dir():  # no run kept an event yet: say so without creating the folder
+        click.echo(f"lineage outbox {outbox_dir(config)}\n  empty: no event waits to be delivered")
+        return
     box = outbox_of(config)
     if client is not None:
         orphans = adopt_orphans(box, by="`streamproc lineage outbox --flush`")

@@ -143,7 +143,8 @@ def replay(config_file: Path, since: dt.datetime | None, until: dt.datetime | No
     each load gets a _loads row with close_reason "replay". Quarantine rows are never deleted: each one's resolution
     (replayed into load X, or still failing with the new version's violations) goes to <quarantine>_resolutions.
     A replay killed at any moment and run again lands nothing twice; running it again after it finished lands
-    nothing. Safe beside the running pipeline; run one replay at a time. Exit status: 0 done (rows may still fail:
+    nothing; before any run wrote a quarantine table, it says there is nothing to replay and writes nothing. Safe
+    beside the running pipeline; run one replay at a time. Exit status: 0 done (rows may still fail:
     see the summary), 1 storage or another replay committing meanwhile, 2 config or contract error.
 
     \b
@@ -152,32 +153,35 @@ def replay(config_file: Path, since: dt.datetime | None, until: dt.datetime | No
       streamproc quarantine replay pipeline.yaml --type literal_error --since 7d
     """
     from streamproc.cli.quarantine_text import ProgressBar, print_summary
-    from streamproc.ops.quarantine.replay import QuarantineReplay
+    from streamproc.ops.quarantine.report import ReplaySummary
+    from streamproc.ops.quarantine.replay import QuarantineReplay, open_quarantines
     from streamproc.runtime.build import open_registry
 
     config, contracts = read_pipeline(config_file)
+    rows = _filter(since, until, fields, types, where, tables)
     bar = ProgressBar(sys.stderr.isatty() if progress is None else progress)
     listeners: list[Any] = [bar]
     lineage = None
     try:
-        if config.lineage.enabled and not dry_run:
-            from streamproc.observe.openlineage.replay import ReplayLineage
+        found, missing = open_quarantines(contracts, rows)
+        if not found:
+            # Before any run: nothing to replay, so nothing to write either (no contract versions registered in
+            # _contracts, no OpenLineage run of a replay that did nothing).
+            summary = ReplaySummary(None, dry_run, missing=missing)
+        else:
+            if config.lineage.enabled and not dry_run:
+                from streamproc.observe.openlineage.replay import ReplayLineage
 
-            # before the registry records a contract version: a replay that cannot send (no transport) is refused
-            # having written nothing
-            lineage = ReplayLineage(config, contracts)
-            listeners.append(lineage)
-        registry = open_registry(config, contracts, register=not dry_run)
-        with bar:
-            summary = QuarantineReplay(
-                config,
-                contracts,
-                registry,
-                filter=_filter(since, until, fields, types, where, tables),
-                dry_run=dry_run,
-                batch_size=batch_size,
-                listeners=listeners,
-            ).run()
+                # before the registry records a contract version: a replay that cannot send (no transport) is
+                # refused having written nothing
+                lineage = ReplayLineage(config, contracts)
+                listeners.append(lineage)
+            registry = open_registry(config, contracts, register=not dry_run)
+            with bar:
+                summary = QuarantineReplay(
+                    config, contracts, registry, filter=rows, dry_run=dry_run, batch_size=batch_size,
+                    listeners=listeners,
+                ).run()
     except (ConfigError, ContractError) as exc:
         fail(str(exc), EXIT_CONFIG_ERROR)
     except StreamprocError as exc:

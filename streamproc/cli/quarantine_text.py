@@ -76,6 +76,12 @@ def _counts(counts: Counter[str]) -> None:
 
 def print_summary(summary: ReplaySummary) -> None:
     """A replay's summary: per quarantine table and table, then the totals."""
+    if summary.run_id is None:  # no quarantine table to read: the replay did not start
+        click.echo(
+            f"nothing to replay: no quarantine table yet for {', '.join(summary.missing)} (no run of this pipeline "
+            "has written one); nothing written"
+        )
+        return
     would = "would " if summary.dry_run else ""
     click.echo(f"quarantine replay {summary.run_id}{' (dry run: nothing written)' if summary.dry_run else ''}")
     for report in summary.reports:

@@ -33,7 +33,8 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     Joins the consumer group, validates every event against the contract, lands micro-batches into the Delta
     table (rejected events into <table>__quarantine, one row per load into _loads) and commits offsets to Kafka
     after each Delta commit. Serves /metrics, /healthz and /readyz on observability.host:port (default
-    0.0.0.0:9108) once the config and contracts are loaded. SIGINT/SIGTERM flush the open batch, commit and leave
+    127.0.0.1:9108, loopback only; $STREAMPROC_OBSERVABILITY_HOST sets the default host, 0.0.0.0 in the container
+    image) once the config and contracts are loaded. SIGINT/SIGTERM flush the open batch, commit and leave
     the group; a second Ctrl-C stops at once (exit 130: what was not landed is re-read on restart).
     """
     # Imported here, and each optional part only when the config enables it (the endpoint's server, OpenLineage,

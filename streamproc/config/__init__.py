@@ -21,19 +21,16 @@ Example ``pipeline.yaml``::
       max_bytes: 67108864
       max_linger_seconds: 5
 
-``${VAR}`` and ``${VAR:-default}`` in string values are replaced from the environment; a ``${VAR}`` with neither a
-value nor a default is an error.
+``${VAR}`` and ``${VAR:-default}`` in string values are replaced from the environment (in YAML, flow style included:
+:mod:`~streamproc.config.variables`); a ``${VAR}`` with neither a value nor a default is an error.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BeforeValidator, Field, PlainSerializer, ValidationError, field_validator
 
 from contracts import ContractError
@@ -65,6 +62,7 @@ from streamproc.config.sources import (
     KafkaSourceConfig,
     SourceConfig,
 )
+from streamproc.config.variables import expand, parse_yaml
 from streamproc.errors import ConfigError
 
 
@@ -140,7 +138,7 @@ class PipelineConfig(Frozen):
         description="SIGTERM → flushed, committed and left the group; a broker that stops answering does not stretch "
         "it (the consumer is then abandoned, the Delta log keeping the positions)",
     )
-    observability: ObservabilityConfig = ObservabilityConfig()
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     lineage: LineageConfig = LineageConfig()
     memory: MemoryConfig = MemoryConfig()
     validation: ValidationConfig = ValidationConfig()
@@ -157,9 +155,6 @@ class PipelineConfig(Frozen):
 
 
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
 def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) -> PipelineConfig:
     """Read, expand and validate a pipeline config file (``.yaml``/``.yml`` or ``.toml``).
 
@@ -174,13 +169,16 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from exc
-    try:
-        raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
+    if path.suffix == ".toml":
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    else:
+        raw = parse_yaml(text, path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    raw = _expand(raw, path)
+    raw = expand(raw, path)
     for dotted, value in (overrides or {}).items():
         _set(raw, dotted, value)
     base_dir = path.resolve().parent
@@ -190,26 +188,6 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{path}: {details}") from exc
-
-
-def _expand(value: Any, path: Path) -> Any:
-    if isinstance(value, dict):
-        return {k: _expand(v, path) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, path) for v in value]
-    if isinstance(value, str):
-
-        def replace(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            found = os.environ.get(name)
-            if found is not None:
-                return found
-            if default is not None:
-                return default
-            raise ConfigError(f"{path}: environment variable {name} is not set and has no default")
-
-        return _VARIABLE.sub(replace, value)
-    return value
 
 
 def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field
@@ -76,12 +77,20 @@ class MemoryConfig(Frozen):
     )
 
 
+def _observability_host_from_environment() -> str:
+    return os.environ.get("STREAMPROC_OBSERVABILITY_HOST") or "127.0.0.1"
+
+
 class ObservabilityConfig(Frozen):
     """The process's HTTP endpoint for Prometheus and probes: ``/metrics``, ``/healthz`` (alive), ``/readyz``
     (joined the consumer group, storage writable). See :mod:`streamproc.observe.endpoint`."""
 
     enabled: bool = Field(True, description="serve /metrics, /healthz and /readyz")
-    host: str = Field("0.0.0.0", description="interface to listen on")  # noqa: S104 - a container's pod IP
+    host: str = Field(
+        default_factory=_observability_host_from_environment,
+        description="interface to listen on; default: $STREAMPROC_OBSERVABILITY_HOST, else 127.0.0.1 (loopback "
+        "only: the image sets 0.0.0.0 for Prometheus to scrape the pod's address)",
+    )
     port: int = Field(9108, ge=0, le=65535, description="TCP port (0: any free port, logged at start)")
     lag_interval_seconds: float = Field(5.0, gt=0, description="how often consumer lag per partition is sampled")
 

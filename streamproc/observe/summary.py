@@ -19,7 +19,9 @@ class RunSummary:
         loads: loads recorded in ``_loads`` by this run.
         seconds: wall-clock seconds from start to stop.
         stopped_by: ``caught_up``, ``signal``, ``error``, ``freeze`` or ``interrupt`` (a second Ctrl-C).
-        tables: role (``table``, ``quarantine``, ``loads``) → location.
+        tables: role (``table``, ``quarantine``, ``loads``) → location; for a run of several pipelines (an HTTP
+            source's targets), each one's name → its table's location.
+        targets: for a run of several pipelines, each one's name → its own totals and tables (:meth:`add_target`).
     """
 
     pipeline: str
@@ -31,6 +33,7 @@ class RunSummary:
     seconds: float = 0.0
     stopped_by: str = "signal"
     tables: dict[str, str] = field(default_factory=dict)
+    targets: dict[str, RunSummary] = field(default_factory=dict)
 
     def add(self, load: LoadRecord, *, events: int) -> None:
         self.rows_landed += load.rows_landed
@@ -38,6 +41,17 @@ class RunSummary:
         self.events += events
         self.bytes += load.bytes
         self.loads += 1
+
+    def add_target(self, name: str, part: RunSummary) -> None:
+        """Count ``part``, the summary of one of this run's pipelines (an HTTP source's target), in the totals, and
+        keep it for the per-table lines (what it landed, quarantined and loaded, and where)."""
+        self.rows_landed += part.rows_landed
+        self.rows_quarantined += part.rows_quarantined
+        self.events += part.events
+        self.bytes += part.bytes
+        self.loads += part.loads
+        self.seconds = max(self.seconds, part.seconds)
+        self.targets[name] = part
 
     @property
     def events_per_second(self) -> float:
@@ -54,8 +68,18 @@ class RunSummary:
             f"  seconds           {self.seconds:>12,.1f}",
             f"  events/s          {self.events_per_second:>12,.0f}",
         ]
-        lines += [f"  {role:<17} {uri}" for role, uri in self.tables.items()]
+        if not self.targets:
+            return "\n".join([*lines, *self._table_lines()])
+        for name, part in self.targets.items():
+            lines.append(
+                f"  {name}: {part.rows_landed:,} landed, {part.rows_quarantined:,} quarantined, {part.loads:,} "
+                f"load(s), {part.events:,} events"
+            )
+            lines += part._table_lines("    ")
         return "\n".join(lines)
+
+    def _table_lines(self, indent: str = "  ") -> list[str]:
+        return [f"{indent}{role:<{19 - len(indent)}} {uri}" for role, uri in self.tables.items()]
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -69,4 +93,5 @@ class RunSummary:
             "events_per_second": round(self.events_per_second, 1),
             "stopped_by": self.stopped_by,
             "tables": self.tables,
+            "targets": {name: part.as_dict() for name, part in self.targets.items()},
         }

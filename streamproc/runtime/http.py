@@ -56,7 +56,8 @@ class HttpIngestion:
     Attributes:
         port: the endpoint's bound port (useful with ``port: 0``).
         pipelines: target name → its pipeline (empty in gateway mode).
-        summary: the run's totals over every pipeline (``tables``: each target's table).
+        summary: the run's totals over every pipeline (``tables``: each target's table; ``targets``: each one's own
+            totals and tables).
         readiness: ``/readyz`` over every pipeline and the endpoint.
         metrics: each pipeline's metrics observer (the runner samples their lag).
         serving: set once the endpoint serves.
@@ -287,13 +288,7 @@ class HttpIngestion:
     def _summarize(self) -> None:
         total = self.summary
         for name, pipeline in self.pipelines.items():
-            part = pipeline.summary
-            total.rows_landed += part.rows_landed
-            total.rows_quarantined += part.rows_quarantined
-            total.events += part.events
-            total.bytes += part.bytes
-            total.loads += part.loads
-            total.seconds = max(total.seconds, part.seconds)
+            total.add_target(name, pipeline.summary)
             total.tables[name] = self.router.targets[name].config.sink.table_uri
         default = self.pipelines.get(self.router.default.name)
         total.stopped_by = "error" if self._errors else (default.summary.stopped_by if default else "signal")

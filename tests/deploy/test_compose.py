@@ -73,6 +73,7 @@ def test_consumers_scale_and_stop_gracefully(tmp_path: Path, monkeypatch: pytest
     config_file = mounts["/etc/streamproc/pipeline.yaml"]
     (tmp_path / "pipeline.yaml").write_text(config_file.read_text())
     (tmp_path / "flights_contract.py").write_text(mounts["/etc/streamproc/flights_contract.py"].read_text())
+    monkeypatch.delenv("STREAMPROC_OBSERVABILITY_HOST", raising=False)  # the config itself says where to listen
     for name, value in service["environment"].items():
         monkeypatch.setenv(name, str(value))
     config = load_config(tmp_path / "pipeline.yaml")
@@ -89,6 +90,7 @@ def test_consumers_scale_and_stop_gracefully(tmp_path: Path, monkeypatch: pytest
     jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
     discovery = jobs["streamproc"]["dns_sd_configs"][0]
     assert discovery["names"] == ["streamproc"] and discovery["port"] == config.observability.port
+    assert config.observability.host == "0.0.0.0", "Prometheus scrapes it from another container"  # noqa: S104
     assert jobs["catalog"]["static_configs"][0]["targets"] == [
         f"catalog:{_compose()['services']['catalog']['environment']['CATALOG_PORT']}"
     ]

@@ -82,6 +82,8 @@ def test_multi_stage_slim_non_root_with_entrypoint_and_healthcheck() -> None:
     assert any(op == "HEALTHCHECK" and "/healthz" not in args and "STREAMPROC_HEALTH_URL" in args
                for op, args in final)
     assert any(op == "ENV" and "STREAMPROC_HEALTH_URL=http://127.0.0.1:9108/healthz" in args for op, args in final)
+    # /metrics on every interface of the container, for whatever config is mounted (outside one: loopback)
+    assert any(op == "ENV" and "STREAMPROC_OBSERVABILITY_HOST=0.0.0.0" in args for op, args in final)
     # No compilers or package installs in the runtime image: it copies the finished virtualenv.
     final_runs = " ".join(args for op, args in final if op == "RUN")
     for tool in ("apt-get install", "gcc", "build-essential", "pip install"):

@@ -108,6 +108,7 @@ def test_deployment_fits_the_pipeline_it_runs(tmp_path: Path, monkeypatch: pytes
     container = pod["containers"][0]
     configmap = _one("ConfigMap", "streamproc-pipeline")
     (tmp_path / "pipeline.yaml").write_text(configmap["data"]["pipeline.yaml"])
+    monkeypatch.delenv("STREAMPROC_OBSERVABILITY_HOST", raising=False)  # the config itself says where to listen
     for variable in container["env"]:
         monkeypatch.setenv(variable["name"], variable.get("value", "from-a-secret"))
     config = load_config(tmp_path / "pipeline.yaml")
@@ -118,6 +119,7 @@ def test_deployment_fits_the_pipeline_it_runs(tmp_path: Path, monkeypatch: pytes
     assert shutdown + 5 <= grace <= shutdown + 15, "SIGKILL must come after a graceful stop, not much later"
     port = config.observability.port
     assert container["ports"][0]["containerPort"] == port
+    assert config.observability.host == "0.0.0.0", "the kubelet and Prometheus reach it at the pod's IP"  # noqa: S104
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["args"] == ["/etc/streamproc/pipeline.yaml"]

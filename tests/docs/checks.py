@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 import pytest
-import yaml
 
+from streamproc.config.variables import parse_yaml
 from tests.docs.fences import REPO, Fence
 
 __all__ = ["check_config", "check_json", "run_shell", "check_synopsis"]
@@ -45,7 +45,8 @@ def check_config(fence: Fence, folder: Path, monkeypatch: pytest.MonkeyPatch) ->
     """Load a YAML/TOML fence: an OpenLineage client config (``title="openlineage.yml"``) with openlineage-python,
     anything else as (part of) a pipeline config with :func:`streamproc.config.load_config`, then import every
     contract it names."""
-    raw = tomllib.loads(fence.source) if fence.language == "toml" else yaml.safe_load(fence.source)
+    # YAML as load_config parses it: a ${VAR} may stand unquoted in flow style
+    raw = tomllib.loads(fence.source) if fence.language == "toml" else parse_yaml(fence.source, fence.path)
     assert isinstance(raw, dict), "a config example must be a mapping"
     for name in _VARIABLE.findall(fence.source):  # deployment values (secrets, endpoints) the example leaves to $VARs
         monkeypatch.setenv(name, os.environ.get(name, f"docs-{name.lower()}"))

@@ -58,7 +58,7 @@ from streamproc.sinks.replay_commit import replay_metadata
 from streamproc.sinks.resolutions import RESOLUTIONS_SCHEMA, Status, resolution_rows
 from streamproc.validation.stage import StageOptions
 
-__all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay"]
+__all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay", "open_quarantines"]
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class QuarantineReplay:
         self._ran = True
         started = time.monotonic()
         summary = ReplaySummary(self.run_id, self.dry_run)
-        sources = self._sources(summary)
+        sources, summary.missing = open_quarantines(self.contracts, self.filter)
         for listener in self.listeners:
             listener.on_start(
                 self.run_id, [(s, [r.sink.table_uri for r in self._targets_of(route)]) for route, s in sources]
@@ -141,27 +141,6 @@ class QuarantineReplay:
         for listener in self.listeners:
             listener.on_stop(summary, None)
         return summary
-
-    def _sources(self, summary: ReplaySummary) -> list[tuple[Route, QuarantineSnapshot]]:
-        names = {r.table_name for r in self.contracts.routes}
-        unknown = set(self.filter.tables) - names
-        if unknown:
-            raise ConfigError(
-                f"no route lands into {', '.join(sorted(unknown))}; the tables are {', '.join(sorted(names))}"
-            )
-        found = []
-        for route in self.contracts.routes:
-            if self.filter.tables and route.table_name not in self.filter.tables:
-                continue
-            sink = route.sink
-            snapshot = QuarantineSnapshot.open(
-                sink.resolved_quarantine_uri, sink.quarantine_name, storage_options=sink.storage_options
-            )
-            if snapshot is None:
-                summary.missing.append(route.table_name)
-            else:
-                found.append((route, snapshot))
-        return found
 
     def _targets_of(self, route: Route) -> list[Route]:
         """The routes an event of ``route``'s quarantine may replay into (itself; with routing, the default
@@ -336,6 +315,40 @@ class QuarantineReplay:
             load = complete_interrupted(target, snapshot, run_id=self.run_id)
             self._committed(target, load, snapshot, completed=True)
         return target
+
+
+def open_quarantines(
+    contracts: PipelineContracts, filter: QuarantineFilter
+) -> tuple[list[tuple[Route, QuarantineSnapshot]], list[str]]:
+    """The quarantine tables a replay with ``filter`` reads, as of now (read only: a missing one is not created).
+
+    Returns:
+        Each selected route with its quarantine's snapshot, in config order; the selected route tables that have no
+        quarantine table yet (no run has written one: nothing to replay there).
+
+    Raises:
+        ConfigError: ``filter.tables`` names no route.
+        StorageUnavailableError: a quarantine table cannot be read.
+    """
+    names = {r.table_name for r in contracts.routes}
+    unknown = set(filter.tables) - names
+    if unknown:
+        raise ConfigError(
+            f"no route lands into {', '.join(sorted(unknown))}; the tables are {', '.join(sorted(names))}"
+        )
+    found, missing = [], []
+    for route in contracts.routes:
+        if filter.tables and route.table_name not in filter.tables:
+            continue
+        sink = route.sink
+        snapshot = QuarantineSnapshot.open(
+            sink.resolved_quarantine_uri, sink.quarantine_name, storage_options=sink.storage_options
+        )
+        if snapshot is None:
+            missing.append(route.table_name)
+        else:
+            found.append((route, snapshot))
+    return found, missing
 
 
 def _sample(

@@ -72,14 +72,15 @@ class ReplaySummary:
     """Every table's report of one replay run.
 
     Attributes:
-        run_id: the replay's run (its loads name it; its OpenLineage run).
+        run_id: the replay's run (its loads name it; its OpenLineage run); ``None`` when no selected table had a
+            quarantine table, so no replay ran (``missing`` names them).
         dry_run: nothing was written.
         reports: per quarantine table and table (a routed default quarantine may feed several tables).
         missing: route tables that have no quarantine table yet (nothing to replay).
         seconds: wall-clock duration.
     """
 
-    run_id: str
+    run_id: str | None
     dry_run: bool
     reports: list[TableReport] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)

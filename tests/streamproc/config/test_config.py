@@ -39,6 +39,40 @@ def test_yaml_with_variables_defaults_and_relative_paths(tmp_path: Path, monkeyp
     assert load_config(tmp_path / "p.yaml").source.bootstrap_servers == "10.0.0.1:9093"
 
 
+def test_variables_unquoted_in_flow_style(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Braces are YAML flow syntax: an unquoted ${DATA} in {...} or [...] used to end the mapping ("expected ',' or
+    # '}', but got '{'"). A value is never read as YAML, in flow style as in block style: commas, colons and braces
+    # in it stay text.
+    monkeypatch.setenv("DATA", "in/events.ndjson")
+    monkeypatch.setenv("TOPIC", "orders,v2")
+    monkeypatch.delenv("LAKE", raising=False)
+    (tmp_path / "p.yaml").write_text(
+        "name: orders\ncontract: m:C\n"
+        "source: {type: file, path: ${DATA}, consumer_group: g-${TOPIC}}   # ${UNSET_IN_A_COMMENT}\n"
+        "sink: {table_uri: ${LAKE:-lake}/orders, storage_options: {a: ${TOPIC}, b: '${DATA}'}}\n"
+        "routing: {field: type, routes: {${TOPIC}: m:D}}\n"
+    )
+    config = load_config(tmp_path / "p.yaml")
+    assert isinstance(config.source, FileSourceConfig)
+    assert config.source.path == str(tmp_path / "in" / "events.ndjson")
+    assert config.source.consumer_group == "g-orders,v2"
+    assert config.sink.table_uri == str(tmp_path / "lake" / "orders")
+    assert config.sink.storage_options == {"a": "orders,v2", "b": "in/events.ndjson"}
+    assert config.routing is not None and list(config.routing.routes) == ["${TOPIC}"]  # keys are not expanded
+    (tmp_path / "l.yaml").write_text(YAML.replace("topics: orders", "topics: [${TOPIC}, audit]"))
+    assert load_config(tmp_path / "l.yaml").source.topics == ("orders,v2", "audit")  # type: ignore[union-attr]
+
+
+def test_a_yaml_error_names_the_file_line_and_text_as_written(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(YAML.replace("topics: orders", "topics: [${TOPIC}, audit"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "p.yaml")
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'p.yaml'} is not valid YAML: while parsing a flow sequence")
+    # the line as written, the column counted in it (the `[` opening the sequence)
+    assert 'in "p.yaml", line 7, column 11:\n      topics: [${TOPIC}, audit\n' + " " * 14 + "^" in message
+
+
 def test_toml_and_the_file_source(tmp_path: Path) -> None:
     (tmp_path / "p.toml").write_text(
         'name = "backfill"\ncontract = "m:C"\n[source]\ntype = "file"\npath = "events.ndjson"\n'
