@@ -3,6 +3,8 @@
 ```
 StreamprocError                    root: anything the runtime raises
 ├── ConfigError                    the pipeline config is invalid or unreadable (stop: fix the config)
+│   └── FilterError                the query engine refuses a --where condition, shown with a caret (stop: fix
+│                                  the condition; in sinks/reader.py)
 ├── ContractStopError              a contract in freeze mode rejected an event (stop: fix the data or the contract;
 │   │                              nothing past the event was committed, restart continues with no loss)
 │   └── QuarantineThresholdError   a batch would quarantine more than the contract's threshold (stop, as freeze)

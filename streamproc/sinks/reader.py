@@ -3,16 +3,23 @@
 Not ``DeltaTable.to_pyarrow_table()``: its pyarrow dataset scan leaves threads that can abort the process at
 interpreter exit ("terminate called without an active exception", delta-io/delta-rs#2184, apache/arrow#34314),
 which turns a successful CLI run or test session into exit code 134. ``QueryBuilder`` does not.
+
+A user's filter is checked alone (:func:`check_filter`) before a query combines it with other conditions, so that
+an error points into the condition as the user wrote it, not into the generated statement.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder
+from deltalake.exceptions import DeltaError
 
-__all__ = ["read_table", "scan_table"]
+from streamproc.errors import ConfigError
+
+__all__ = ["FilterError", "check_filter", "read_table", "scan_table"]
 
 
 def read_table(
@@ -76,3 +83,97 @@ def scan_table(
                 yield piece.cast(pa.schema([schema.field(name) for name in piece.column_names]))
 
     return pieces()
+
+
+class FilterError(ConfigError):
+    """A filter (a SQL condition over a table's columns) the query engine refuses. Its message shows the condition
+    with a caret under the fault, where one is known::
+
+        cannot filter orders__quarantine: Expected: an expression, found: *
+          _partition = 0 AND * 2
+                             ^
+
+    Attributes:
+        table: the table's name.
+        where: the condition as given.
+        reason: the engine's message, without its position in the statement it planned.
+        line, column: where in ``where`` the fault is, 1-based (``None``: the engine named no place).
+    """
+
+    def __init__(self, table: str, where: str, reason: str, *, line: int | None = None,
+                 column: int | None = None) -> None:
+        self.table, self.where, self.reason, self.line, self.column = table, where, reason, line, column
+        shown = []
+        for number, text in enumerate(where.splitlines() or [""], start=1):
+            shown.append("  " + text)
+            if number == line and column is not None:  # tabs kept, so that the caret lines up under them
+                shown.append("  " + "".join(c if c == "\t" else " " for c in text[: column - 1]) + "^")
+        super().__init__(f"cannot filter {table}: {reason}\n" + "\n".join(shown))
+
+
+_WRAPPED = re.compile(r'^SQL error: \w+\("(?P<inner>.*)"\)$', re.S)
+_AT = re.compile(r" at Line: (?P<line>\d+), Column: (?P<column>\d+)")
+_NAMED = re.compile(
+    r"No field named (?P<field>\S+?)\.?$|Invalid function '(?P<function>[^']+)'|Cannot cast string '(?P<value>[^']*)'",
+    re.M,
+)
+
+
+def check_filter(table: DeltaTable, where: str, *, name: str) -> None:
+    """Plan ``where`` alone over ``table``'s columns, and check that it is one condition: a query that then puts it
+    in parentheses beside other conditions cannot fail to parse, nor be changed by it (an unbalanced ``)``, a
+    ``LIMIT``).
+
+    Args:
+        where: a SQL boolean expression (DataFusion's dialect).
+        name: the table's name, for the message.
+
+    Raises:
+        FilterError: the engine refuses ``where``: a syntax error, a column or function it does not know, a value
+            that cannot be cast; the error's line and column are in ``where``'s own text.
+        OSError: the table cannot be read.
+    """
+    # The condition on a line of its own: the engine's "Line: L, Column: C" is line L - 1 of the condition.
+    for query, shape in ((f"SELECT * FROM t WHERE\n{where}", ""), (f"SELECT * FROM t WHERE (\n{where}\n)",
+                                                                    "not a single condition: ")):
+        try:
+            QueryBuilder().register("t", table).execute(query)  # planned, not read
+        except DeltaError as exc:
+            raise _filter_error(name, where, str(exc), shape) from exc
+
+
+def _filter_error(name: str, where: str, message: str, shape: str) -> FilterError:
+    message = message.strip()
+    wrapped = _WRAPPED.match(message)
+    reason = wrapped.group("inner") if wrapped else message
+    lines = where.splitlines() or [""]
+    end = (len(lines), len(lines[-1]) + 1)
+    position: tuple[int, int] | None = None
+    at = _AT.search(reason)
+    if at:
+        reason = reason[: at.start()] + reason[at.end():]
+        at_line, at_column = int(at.group("line")) - 1, int(at.group("column"))
+        inside = 1 <= at_line <= len(lines) and at_column <= len(lines[at_line - 1]) + 1
+        position = (at_line, at_column) if inside else end
+    elif reason.endswith("found: EOF"):
+        position = end
+    elif named := _NAMED.search(reason):
+        position = _find(lines, named)
+    line, column = position or (None, None)
+    return FilterError(name, where, shape + " ".join(reason.split("\n")), line=line, column=column)
+
+
+def _find(lines: list[str], named: re.Match[str]) -> tuple[int, int] | None:
+    """Where the column or function the engine names first stands as a word in ``lines`` (quoted or not; or its
+    last part, after a table qualifier), or the string literal it could not cast."""
+    if named.group("value") is not None:
+        patterns = [re.escape("'" + named.group("value") + "'")]
+    else:
+        name = (named.group("field") or named.group("function")).strip('"')
+        names = dict.fromkeys((name, name.rpartition(".")[2]))
+        patterns = [r'(?<![\w."])"?' + re.escape(n) + r'"?(?!\w)' for n in names]
+    for pattern in patterns:
+        for number, text in enumerate(lines, start=1):
+            if found := re.search(pattern, text, re.I):
+                return number, found.start() + 1
+    return None

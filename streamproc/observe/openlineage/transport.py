@@ -10,6 +10,10 @@ the outbox, and reaches no catalog. The pipeline's ``lineage:`` section says whe
 :func:`open_client` refuses that fallback and leaves every other decision to openlineage-python, so that each way it
 can be configured (including ones a later version adds) keeps working; :func:`sent_as` words what the chosen
 transport does with an event, for a summary.
+
+A console transport asked for is a destination, not a diagnostic: it logs each event at ``INFO``, so that under
+``--log-level WARNING`` a summary said ``printed`` while nothing was. :func:`open_client` lets its logger through at
+``INFO`` whatever the root level (unless the application set that logger's level itself).
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ def open_client() -> OpenLineageClient:
 
     Returns:
         The client; its ``transport.kind`` says where events go: ``http``, ``file``, ``kafka``, ``console`` (only
-        when configured so), ``noop`` (``OPENLINEAGE_DISABLED=true``), ...
+        when configured so; its log lines then show at any log level), ``noop`` (``OPENLINEAGE_DISABLED=true``),
+        ...
 
     Raises:
         NoTransportError: the configuration names no transport (:data:`NO_TRANSPORT`).
@@ -64,6 +69,8 @@ def open_client() -> OpenLineageClient:
         # Its records say it "will print events to console": it will not, since this refuses it instead.
         raise NoTransportError(NO_TRANSPORT)
     _release(logger, records)
+    if getattr(client.transport, "kind", None) == ConsoleTransport.kind:
+        _print_events()
     return client
 
 
@@ -76,6 +83,14 @@ def sent_as(client: OpenLineageClient) -> str:
     if kind == NoopTransport.kind:
         return "discarded"
     return "delivered"
+
+
+def _print_events() -> None:
+    """Let the console transport's events (log records at ``INFO``) through to the handlers whatever the root
+    logger's level, unless its logger's level was set explicitly."""
+    console = logging.getLogger(ConsoleTransport.__module__)
+    if console.level == logging.NOTSET and not console.isEnabledFor(logging.INFO):
+        console.setLevel(logging.INFO)
 
 
 def _fell_back(client: OpenLineageClient) -> bool:

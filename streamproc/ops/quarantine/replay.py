@@ -157,7 +157,7 @@ class QuarantineReplay:
             listener.on_scan(snapshot)
         pending: list[tuple[Candidate, RowState | None]] = []
         report = targets[route.table_name].report
-        for piece in snapshot.scan(self.filter.sql()):
+        for piece in snapshot.scan(self.filter):
             for row in piece.to_pylist():
                 state, resolved = state_of(row, states)
                 if not self.filter.matches(resolved.violations if resolved is not None else row["violations"]):

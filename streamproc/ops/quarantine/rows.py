@@ -23,7 +23,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from streamproc.errors import ConfigError, StorageUnavailableError
-from streamproc.sinks.reader import scan_table
+from streamproc.sinks.reader import FilterError, check_filter, scan_table
 
 __all__ = [
     "PAYLOAD_COLUMNS",
@@ -77,8 +77,8 @@ class QuarantineFilter:
                 utc = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
                 utc = min(max(utc, _EARLIEST), _LATEST)  # the query engine's timestamps are nanoseconds
                 parts.append(f"_ingested_at {op} TIMESTAMP '{utc.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z'")
-        if self.where:
-            parts.append(f"({self.where})")
+        if self.where:  # on lines of its own: a trailing "-- comment" in it ends at its line
+            parts.append(f"(\n{self.where}\n)")
         return " AND ".join(parts) or None
 
     def matches(self, violations: Sequence[Mapping[str, Any]]) -> bool:
@@ -200,20 +200,30 @@ class QuarantineSnapshot:
         rows = sum(v or 0 for v in actions.column("num_records").to_pylist()) if actions.num_rows else 0
         return cls(uri, name, table, table.version(), rows)
 
-    def scan(self, where: str | None = None, *, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
-        """The rows (matching ``where``), a record batch at a time.
+    def scan(self, filter: QuarantineFilter | None = None, *, columns: Sequence[str] | None = None
+             ) -> Iterator[pa.Table]:
+        """The rows matching ``filter``'s times and ``where`` (not its fields and types: :meth:`QuarantineFilter.
+        matches` decides those per row), a record batch at a time.
 
         Raises:
-            ConfigError: ``where`` is not a valid expression over the table's columns, or cannot be evaluated.
+            FilterError: ``filter.where`` is not a valid expression over the table's columns, or cannot be
+                evaluated (a :class:`ConfigError`; its message points into ``filter.where``).
             StorageUnavailableError: the table cannot be read.
         """
+        where = filter.where if filter else None
+        if where:
+            try:
+                check_filter(self.table, where, name=self.name)
+            except OSError as exc:
+                raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
+        return self._scan(filter.sql() if filter else None, columns=columns, where=where)
+
+    def _scan(self, sql: str | None, *, columns: Sequence[str] | None = None, where: str | None = None
+              ) -> Iterator[pa.Table]:
+        """The rows matching ``sql``, whose part from the user is ``where`` (checked)."""
         try:
-            pieces = scan_table(self.table, columns=columns, where=where)
-        except DeltaError as exc:
-            if where:  # planning failed: the expression, not the storage
-                raise ConfigError(f"cannot filter {self.name} with {where!r}: {_first_line(exc)}") from exc
-            raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
-        except OSError as exc:
+            pieces = scan_table(self.table, columns=columns, where=sql)
+        except (OSError, DeltaError) as exc:
             raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
         try:
             yield from pieces
@@ -221,7 +231,7 @@ class QuarantineSnapshot:
             raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - the engine raises bare errors when evaluating a filter fails
             if where and not isinstance(exc, DeltaError | StorageUnavailableError | ConfigError):
-                raise ConfigError(f"cannot filter {self.name} with {where!r}: {_first_line(exc)}") from exc
+                raise FilterError(self.name, where, _first_line(exc)) from exc
             raise StorageUnavailableError(f"cannot read {self.uri}: {exc}") from exc
 
     def named(self, keys: Iterable[Key]) -> list[dict[str, Any]]:
@@ -234,7 +244,7 @@ class QuarantineSnapshot:
         if not wanted:
             return []
         load_ids = ", ".join("'" + load_id.replace("'", "''") + "'" for load_id in sorted({k[0] for k in wanted}))
-        pieces = self.scan(f"_load_id IN ({load_ids})")
+        pieces = self._scan(f"_load_id IN ({load_ids})")
         found = [row for piece in pieces for row in piece.to_pylist() if key_of(row) in wanted]
         return sorted(found, key=key_of)
 

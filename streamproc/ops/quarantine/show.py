@@ -156,7 +156,7 @@ def _view(
     newest: list[tuple[dt.datetime, int, int, dict[str, Any]]] = []
     seen = 0
     columns = [name for name in pa.schema(snapshot.table.schema().to_arrow()).names if name not in PAYLOAD_COLUMNS]
-    for piece in snapshot.scan(filter.sql(), columns=columns):
+    for piece in snapshot.scan(filter, columns=columns):
         for row in piece.to_pylist():
             state, resolved = state_of(row, states)
             violations = resolved.violations if resolved is not None else row["violations"]

@@ -61,6 +61,40 @@ def _assert_bars_stand_on_zero(page: Page, chart: str) -> None:
     assert low == 0 and high >= 1, f"#{chart}'s count axis is {low}..{high}"
 
 
+def _assert_bars_stack(page: Page, chart: str, points: str) -> None:
+    """The bar chart ``#<chart>`` stacks its series (one per violation type) instead of drawing each from zero over
+    the others: at each point of ``#<points>``, the rectangles drawn (charts.js records them) are one per type with
+    a count there, disjoint, as tall together as the point's total, and each shows its own series' colour on the
+    canvas."""
+    expect(page.locator(f"#{chart}")).to_have_attribute("data-ready", "true")
+    drawn = page.evaluate(
+        """([chart, points]) => {
+             const el = document.getElementById(chart), u = el.uplot;
+             const counts = JSON.parse(document.getElementById(points).textContent).points.map((p) => p.byType);
+             const colour = (si) => { const f = u.series[si].fill; return typeof f === "function" ? f(u, si) : f; };
+             const zero = u.valToPos(0, "y", true);
+             return {
+               counts,
+               labels: u.series.map((s) => s.label),
+               totals: counts.map((c) => zero - u.valToPos(Object.values(c).reduce((a, b) => a + b, 0), "y", true)),
+               bars: el.bars.filter((b) => b.height > 0).map((b) => ({ ...b, colour: colour(b.series),
+                 pixel: Array.from(u.ctx.getImageData(b.left + b.width / 2, b.top + b.height / 2, 1, 1).data) })),
+             };
+           }""",
+        [chart, points],
+    )
+    assert any(len(c) > 1 for c in drawn["counts"]), f"#{points}: no point with two types to stack: {drawn['counts']}"
+    for point, counts in enumerate(drawn["counts"]):
+        bars = sorted((b for b in drawn["bars"] if b["point"] == point), key=lambda b: b["top"])
+        assert sorted(drawn["labels"][b["series"]] for b in bars) == sorted(t for t, n in counts.items() if n), bars
+        for upper, lower in zip(bars, bars[1:], strict=False):
+            assert upper["top"] + upper["height"] <= lower["top"], f"#{chart} point {point}: bars overlap: {bars}"
+        assert abs(sum(b["height"] for b in bars) - drawn["totals"][point]) <= len(bars), (bars, drawn["totals"])
+        for bar in bars:
+            rgb = [int(bar["colour"][i:i + 2], 16) for i in (1, 3, 5)]
+            assert bar["pixel"] == [*rgb, 255], f"#{chart} point {point}: {bar} is covered by another series"
+
+
 def _edges(page: Page) -> set[tuple[str, str, str, str]]:
     """(origin kind, origin id, destination kind, destination id) of every edge the graph draws."""
     edges = page.evaluate(
@@ -240,6 +274,7 @@ def test_quarantine_view_shows_what_the_replay_made_of_each_event(ui: Ui, page: 
         expect(row.locator(".resolution")).to_contain_text("into payments")
     _assert_time_axis_is_readable(page, "violations-chart", "violations")  # every violation at one instant
     _assert_bars_stand_on_zero(page, "violations-chart")
+    _assert_bars_stack(page, "violations-chart", "violations")  # three types at that instant
     ui.screenshot(page, "quarantine-replayed")
 
     # the JSON API says the same, event by event

@@ -67,6 +67,35 @@ def test_show_filters_by_type_field_time_and_sql(quarantined: Lake, tmp_path: Pa
         rows(where="no_such_column = 1")
 
 
+def test_a_where_the_engine_refuses_is_shown_with_a_caret_in_the_users_own_text(
+    quarantined: Lake, tmp_path: Path
+) -> None:
+    # The condition is planned alone before it joins --since's in one statement: the engine's column was one in
+    # that statement ("Column: 97"), past the end of what the user typed.
+    config = quarantined.copy(tmp_path, contract=V1)
+
+    syntax = run_cli("quarantine", "show", str(config), "--since", "7d", "--where", "_partition = 0 AND * 2")
+    column = run_cli("quarantine", "replay", str(config), "--dry-run", "--since", "7d",
+                     "--where", "_partition = 0 AND no_such_column = 1")
+    escape = run_cli("quarantine", "show", str(config), "--since", "2999-01-01",
+                     "--where", "_partition = 0) OR (_partition = 1")
+    commented = _show(config, "--since", "7d", "--where", "_partition = 0 -- the first partition")
+
+    for refused in (syntax, column, escape):
+        assert refused.returncode == 2, refused.stderr
+        assert "Column:" not in refused.stderr and "TIMESTAMP" not in refused.stderr  # nor --since's SQL
+    assert syntax.stderr.splitlines() == [
+        "error: cannot filter orders__quarantine: Expected: an expression, found: *",
+        "  _partition = 0 AND * 2",
+        "                     ^",
+    ]
+    assert "No field named no_such_column" in column.stderr
+    assert column.stderr.splitlines()[-2:] == ["  _partition = 0 AND no_such_column = 1", "                     ^"]
+    # a ")" that would have closed the parentheses around it, and bypassed --since: refused where it stands
+    assert escape.stderr.splitlines()[-2:] == ["  _partition = 0) OR (_partition = 1", "                ^"]
+    assert commented["rows"] == len({c for c in quarantined.of("gbp", "items7", "items50", "malformed") if c[0] == 0})
+
+
 def test_a_filter_that_matches_nothing_says_the_table_has_rows_and_which_types_occur(
     quarantined: Lake, tmp_path: Path
 ) -> None:

@@ -116,11 +116,15 @@ def test_flush_without_a_transport_refuses_and_leaves_the_events_waiting(tmp_pat
     assert "pending 4, delivered 0" in status.stdout, status.stdout
 
 
-def test_backfill_through_a_console_transport_asked_for_says_printed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_level", ["INFO", "WARNING"])
+def test_backfill_through_a_console_transport_asked_for_prints_and_says_printed(tmp_path: Path, log_level: str) -> None:
+    # The events are openlineage-python's INFO log lines: under --log-level WARNING they were dropped while the
+    # summary said "printed".
     config = _landed(tmp_path)
 
     backfill = streamproc(
-        "lineage", "backfill", str(config), env={**_no_transport(tmp_path), "OPENLINEAGE__TRANSPORT__TYPE": "console"}
+        "--log-level", log_level, "lineage", "backfill", str(config),
+        env={**_no_transport(tmp_path), "OPENLINEAGE__TRANSPORT__TYPE": "console"},
     )
 
     assert backfill.returncode == 0, backfill.stderr
