@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import resource
 import sys
 import traceback
@@ -49,6 +50,9 @@ def main(argv: list[str]) -> int:
     name, spec_path = argv
     spec: dict[str, Any] = json.loads(Path(spec_path).read_text())
     sys.meta_path.insert(0, _HidePandas())
+    # As `streamproc run` sets it (streamproc/cli/__init__.py), for every contestant alike (none calls BLAS): numpy's
+    # OpenBLAS threads would otherwise spin ~0.1 s of CPU after the import, into the timed work on two cores.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         module = importlib.import_module(f"bench.contestants.{name}")
         result = module.run(spec)

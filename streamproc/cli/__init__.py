@@ -21,14 +21,20 @@ committed). Every command that takes a CONFIG resolves its contracts the same wa
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
-import click
+# numpy (pyarrow imports it) starts OpenBLAS with a thread per core that spins for ~0.1 s of CPU after the import and
+# after every BLAS call; streamproc never calls BLAS, and on a small machine that spin takes the first batches' CPU.
+# Set before anything imports numpy; the user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from streamproc import __version__
-from streamproc.cli.mounts import LazyGroup, catalog
-from streamproc.cli.replay import replay
-from streamproc.cli.run import run
+import click  # noqa: E402 - after the environment OpenBLAS reads at import
+
+from streamproc import __version__  # noqa: E402
+from streamproc.cli.mounts import LazyGroup, catalog  # noqa: E402
+from streamproc.cli.replay import replay  # noqa: E402
+from streamproc.cli.run import run  # noqa: E402
 
 __all__ = ["main", "cli"]
 
