@@ -36,6 +36,7 @@ __all__ = [
     "StreamprocLoadRunFacet",
     "StreamprocLoadsRunFacet",
     "column_lineage_facet",
+    "replayed_column_lineage_facet",
     "datasource_facet",
     "documentation_facet",
     "load_facet",
@@ -194,18 +195,49 @@ def column_lineage_facet(
             )
         return column_lineage_dataset.Transformation(type="DIRECT", subtype="IDENTITY")
 
+    return _column_lineage({c: (s, transformation(c)) for c, s in sources.items()}, inputs)
+
+
+def replayed_column_lineage_facet(
+    sources: Mapping[str, str], quarantines: Sequence[DatasetId], *, payload_field: str = "raw_payload"
+) -> column_lineage_dataset.ColumnLineageDatasetFacet:
+    """Spec ``columnLineage`` facet (1-2-0) of a quarantine replay's table: each column ← the quarantine's raw
+    payload (``payload_field``), its JSON field read out of it (``DIRECT`` / ``TRANSFORMATION``).
+
+    Args:
+        sources: column → the JSON field of the event it is read from.
+        quarantines: the quarantine datasets replayed into the table.
+    """
+    return _column_lineage(
+        {
+            column: (
+                payload_field,
+                column_lineage_dataset.Transformation(
+                    type="DIRECT", subtype="TRANSFORMATION", description=f"the event's JSON field {source!r}"
+                ),
+            )
+            for column, source in sources.items()
+        },
+        quarantines,
+    )
+
+
+def _column_lineage(
+    sources: Mapping[str, tuple[str, column_lineage_dataset.Transformation]], inputs: Sequence[DatasetId]
+) -> column_lineage_dataset.ColumnLineageDatasetFacet:
+    """column → (input field, transformation), the same field of every input."""
     return column_lineage_dataset.ColumnLineageDatasetFacet(
         producer=PRODUCER,
         fields={
             column: column_lineage_dataset.Fields(
                 inputFields=[
                     column_lineage_dataset.InputField(
-                        namespace=ds.namespace, name=ds.name, field=source, transformations=[transformation(column)]
+                        namespace=ds.namespace, name=ds.name, field=source, transformations=[transformation]
                     )
                     for ds in inputs
                 ],
             )
-            for column, source in sources.items()
+            for column, (source, transformation) in sources.items()
         },
     )
 

@@ -7,7 +7,8 @@ START       job ``<pipeline>.quarantine_replay`` (``jobType``: ``BATCH``, integr
             quarantine tables it reads, each with the Delta ``version`` read; outputs: the tables it may land into
 RUNNING     per replay load: its table with the Delta ``version`` and ``outputStatistics`` of the load, and the
             ``streamproc_load`` run facet (``closeReason: replay``, the load id, the contract version that accepted
-            the rows, their original ``offsets``)
+            the rows, their original ``offsets``); each table's ``columnLineage``: its columns read out of the
+            quarantines' ``raw_payload``
 COMPLETE    the replay ended; ``FAIL`` with ``errorMessage`` after an error
 ==========  =========================================================================================================
 
@@ -49,6 +50,7 @@ from streamproc.observe.openlineage.describe import (
     table_with_schema,
 )
 from streamproc.observe.openlineage.events import engine_facet, table_facets
+from streamproc.observe.openlineage.naming import DatasetId
 
 __all__ = ["ReplayRun", "describe_replay", "replay_event", "replay_job_name", "with_replay_table_schema"]
 
@@ -64,6 +66,7 @@ class ReplayRun:
 
     Attributes:
         tables: table name → its description (the outputs).
+        replayed_from: table name → the quarantine datasets replayed into it (its columns' lineage).
     """
 
     run_id: str
@@ -71,6 +74,7 @@ class ReplayRun:
     pipeline: str
     inputs: tuple[InputDataset, ...]
     tables: dict[str, TableDescription] = field(default_factory=dict)
+    replayed_from: dict[str, tuple[DatasetId, ...]] = field(default_factory=dict)
 
 
 def describe_replay(
@@ -92,6 +96,7 @@ def describe_replay(
     namespace = config.lineage.namespace
     inputs = []
     tables: dict[str, TableDescription] = {}
+    replayed_from: dict[str, tuple[DatasetId, ...]] = {}
     for location, version, targets in quarantines:
         info = by_quarantine[location].contract.__contract__
         described = quarantine_description(location, tags=info.tags, contract_name=info.name, owner=info.owner)
@@ -104,7 +109,8 @@ def describe_replay(
         for target in targets:
             route = by_table[target]
             tables[route.table_name] = table_description(route.contract, target, config.pii.actions)
-    return ReplayRun(run_id, namespace, config.name, tuple(inputs), tables)
+            replayed_from[route.table_name] = (*replayed_from.get(route.table_name, ()), described.dataset)
+    return ReplayRun(run_id, namespace, config.name, tuple(inputs), tables, replayed_from)
 
 
 def with_replay_table_schema(run: ReplayRun, table_name: str, schema: pa.Schema) -> ReplayRun:
@@ -132,12 +138,12 @@ def replay_event(
         ValueError: a ``RUNNING`` event without a load, or a load of a table the run does not describe.
     """
     run_facets: dict[str, Any] = {"processing_engine": engine_facet()}
-    outputs = [_output(run, table) for table in run.tables.values()]
+    outputs = [_output(run, name, table) for name, table in run.tables.items()]
     if state == RunState.RUNNING:
         if load is None or load.table_name not in run.tables:
             raise ValueError("a replay's RUNNING event reports a load of one of its tables")
         table = run.tables[load.table_name]
-        outputs = [_output(run, table, load)]
+        outputs = [_output(run, load.table_name, table, load)]
         run_facets["streamproc_load"] = f.load_facet(load, table=table.dataset.name)
     if error is not None:
         run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
@@ -157,8 +163,12 @@ def replay_event(
     )
 
 
-def _output(run: ReplayRun, table: TableDescription, load: LoadRecord | None = None) -> OutputDataset:
+def _output(run: ReplayRun, name: str, table: TableDescription, load: LoadRecord | None = None) -> OutputDataset:
     facets = table_facets(table, (), namespace=run.namespace)
+    quarantines = run.replayed_from.get(name, ())
+    if table.column_sources and quarantines:
+        present = {c: s for c, s in table.column_sources.items() if c in table.schema.names}
+        facets["columnLineage"] = f.replayed_column_lineage_facet(present, quarantines)
     output_facets: dict[str, Any] = {}
     if load is not None:
         if load.delta_version is not None:

@@ -38,6 +38,13 @@ def test_a_replay_is_a_run_of_its_own_job_from_the_quarantine_to_the_table(
         assert event_errors(event) == [], event
         assert [(i["namespace"], i["name"]) for i in event["inputs"]] == [("file", str(lake / "orders__quarantine"))]
         assert [(o["namespace"], o["name"]) for o in event["outputs"]] == [("file", str(lake / "orders"))]
+    # the table's columns are read out of the quarantined events' raw payload
+    for event in events:
+        email = event["outputs"][0]["facets"]["columnLineage"]["fields"]["email"]["inputFields"]
+        assert [(i["namespace"], i["name"], i["field"]) for i in email] == [
+            ("file", str(lake / "orders__quarantine"), "raw_payload")
+        ], event["eventType"]
+        assert email[0]["transformations"][0]["subtype"] == "TRANSFORMATION"
     loads = [e["run"]["facets"]["streamproc_load"] for e in events[1:-1]]
     assert {l["closeReason"] for l in loads} == {"replay"} and {l["contract"]["version"] for l in loads} == {"2"}
     (table,) = summary["tables"]
@@ -60,6 +67,7 @@ def test_a_replay_is_a_run_of_its_own_job_from_the_quarantine_to_the_table(
     assert [e["run"]["facets"]["streamproc_load"]["loadId"] for e in replayed[1:]] == [l["loadId"] for l in loads]
     assert all(event_errors(e) == [] for e in replayed)
     assert {e["inputs"][0]["name"] for e in replayed} == {str(lake / "orders__quarantine")}
+    assert all("columnLineage" in e["outputs"][0]["facets"] for e in replayed)
 
 
 def test_a_replay_describes_the_table_the_pii_policy_left_as_the_pipeline_does(
