@@ -46,7 +46,8 @@ def read_table(
         uri: the table's location: a local path or a URL (``s3://bucket/lake/flights``), as in ``sink.table_uri``.
         columns: the columns to read, in this order; default every column.
         filter: a SQL boolean expression over the table's columns, in DataFusion's dialect (delta-rs' engine),
-            e.g. ``"_partition = 0 AND _offset >= 100"`` or ``"carrier IN ('AA', 'UA')"``; default every row.
+            e.g. ``"_partition = 0 AND _offset >= 100"`` or ``"carrier IN ('AA', 'UA')"``; default every row. It is
+            checked alone first, as ``quarantine show --where`` is: one condition, nothing after it (no ``LIMIT``).
         version: the table version (Delta transaction log version) to read; default the latest.
         storage_options: passed to delta-rs (object store credentials and options, as ``sink.storage_options``);
             ``AWS_*`` variables in the environment are read too.
@@ -58,7 +59,10 @@ def read_table(
 
     Raises:
         TableReadError: no Delta table at ``uri`` (or no such ``version``), the storage cannot be read, or a
-            column or the filter does not fit the table; the message names the table.
+            column or the filter does not fit the table; the message names the table. A filter the engine refuses
+            is shown under the message with a caret under the fault, at its line and column in ``filter`` as
+            written, not in the statement the engine planned (as ``quarantine show --where`` shows it; the
+            ``__cause__`` is a ``streamproc.sinks.reader.FilterError`` with ``line`` and ``column``).
 
     Example:
         ```python
@@ -71,17 +75,28 @@ def read_table(
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError, TableNotFoundError
 
+    from streamproc.sinks.reader import FilterError, check_filter
     from streamproc.sinks.reader import read_table as query
 
     location = str(uri)
     options = dict(storage_options or {})
     try:
         table = DeltaTable(location, version=version, storage_options=options)
+        if filter:  # alone, so that an error points into the filter as written, not into the generated query
+            check_filter(table, filter, name=location)
         return query(table, columns=columns, where=filter)
     except TableNotFoundError as exc:
         raise TableReadError(f"no Delta table at {location}: {exc}") from exc
+    except FilterError as exc:
+        raise TableReadError(str(exc)) from exc
     except (DeltaError, OSError, ValueError) as exc:
         # delta-rs raises its engine's errors (unknown column, bad SQL, storage) as DeltaError or OSError
+        raise TableReadError(f"cannot read the Delta table at {location}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - only the engine's bare errors, below
+        if type(exc) is not Exception:  # a TypeError or another bug: not a read error
+            raise
+        # delta-rs raises what fails while reading as a bare Exception: evaluating the filter on a row (a value that
+        # does not cast), or reading a file
         raise TableReadError(f"cannot read the Delta table at {location}: {exc}") from exc
 
 

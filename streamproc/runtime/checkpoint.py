@@ -91,9 +91,10 @@ class Checkpoint:
         await self.observers.on_load(outcome, batch)
         for index, table in enumerate(outcome.tables):
             if not table.already_landed:
-                # the batch's events count once, with the pipeline's own table; routes' loads add rows only
+                # the batch's events count once, with the pipeline's own table; routes' loads add rows only (and
+                # their own events to their route's line)
                 events = sum(r.last - r.first + 1 for r in table.load.offsets) if index == 0 else 0
-                self.summary.add(table.load, events=events)
+                self.summary.add(table.load, events=events, route_events=table.events)
         load = outcome.load
         logger.info(
             "load %s (%s): %d landed, %d quarantined, offsets %s, table v%s",

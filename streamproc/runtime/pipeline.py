@@ -34,7 +34,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from contracts import schema_hash
 from streamproc.batching.batcher import Batcher, MicroBatch
 from streamproc.config import KafkaSourceConfig, PipelineConfig
-from streamproc.config.resolve import PipelineContracts
+from streamproc.config.resolve import PipelineContracts, Route
 from streamproc.errors import ContractStopError, StreamprocError, first_error
 from streamproc.observe.observer import Observers, PipelineObserver, RunInfo
 from streamproc.observe.summary import RunSummary
@@ -180,11 +180,10 @@ class Pipeline:
     async def _run(self, parts: RunParts) -> None:
         config, source, landing = self.config, parts.source, parts.landing
         default = parts.contracts.default
-        self.summary.tables = {
-            "table": default.sink.table_uri,
-            "quarantine": default.sink.resolved_quarantine_uri,
-            "loads": default.sink.resolved_loads_uri,
-        }
+        self.summary.tables = _tables(default)
+        if parts.contracts.field is not None:  # routed: a line per route's table, as an HTTP source's per target
+            for route in parts.contracts.routes:
+                self.summary.add_route(route.table_name, tables=_tables(route))
         ownership = PartitionOwnership(landing.committer, self._batcher, self.observers)
         checkpoint = Checkpoint(
             landing.committer,
@@ -392,3 +391,12 @@ class Pipeline:
 def _leave_budget(grace_seconds: float) -> float:
     """Seconds of the grace period kept for leaving the group after an abandoned flush (5 s, at most a fifth)."""
     return min(5.0, grace_seconds / 5)
+
+
+def _tables(route: Route) -> dict[str, str]:
+    """Where ``route`` lands, by role, for the run's summary."""
+    return {
+        "table": route.sink.table_uri,
+        "quarantine": route.sink.resolved_quarantine_uri,
+        "loads": route.sink.resolved_loads_uri,
+    }

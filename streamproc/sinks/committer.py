@@ -107,6 +107,8 @@ class TableLoad:
     Attributes:
         load: the load's ``_loads`` row (appended unless ``already_landed``).
         already_landed: every offset was in the tables already (a re-delivery); nothing was written.
+        events: the share's records within ``load.offsets`` (a route's events of this load; with routing, a load's
+            offsets span every route's records).
         rejections: the rejections whose quarantine rows this load appended (every violation).
         commit_seconds: per table role (``quarantine``, ``table``, ``loads``) the seconds its commit took (reading
             the log, filtering, writing, committing); a role is absent when nothing was committed to it.
@@ -114,6 +116,7 @@ class TableLoad:
 
     load: LoadRecord
     already_landed: bool
+    events: int = 0
     rejections: tuple[Rejection, ...] = ()
     commit_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -277,47 +280,50 @@ class Committer:
         if failure is not None:
             raise failure
         clock = time.perf_counter()
-        load, recorded = retry_commit_conflicts(
+        load, recorded, events = retry_commit_conflicts(
             lambda: self._record(share, route, ranges, progress, metadata), uri=route.loads.uri
         )
         if recorded:
             timings["loads"] = time.perf_counter() - clock
-        return TableLoad(load, not recorded, tuple(progress.rejections), timings)
+        return TableLoad(load, not recorded, events, tuple(progress.rejections), timings)
 
     @staticmethod
     def _record(
         share: PreparedShare, route: RouteTables, ranges: Ranges, progress: _Progress, metadata: dict[str, str]
-    ) -> tuple[LoadRecord, bool]:
-        """Append the share's ``_loads`` row unless nothing new is in it; returns the row and whether it was
-        appended. Its ``offsets`` are the batch's ranges beyond what ``_loads`` recorded; its counts are what this
-        load's commits appended; its ``txn`` actions advance ``_loads``' versions to the batch's last offsets."""
+    ) -> tuple[LoadRecord, bool, int]:
+        """Append the share's ``_loads`` row unless nothing new is in it; returns the row, whether it was appended,
+        and how many of the share's records it covers. Its ``offsets`` are the batch's ranges beyond what ``_loads``
+        recorded; its counts are what this load's commits appended; its ``txn`` actions advance ``_loads``' versions
+        to the batch's last offsets."""
         route.loads.refresh()
         covered = uncovered(route.loads, route, ranges)
         draft = share.draft
+        # The whole batch is new (the usual case): its size and count are known without a pass over the records.
+        new = None if covered == dict(ranges) else [r for r in share.batch.records if _covers(covered, r)]
         load = replace(
             draft,
             rows_landed=progress.table_rows,
             rows_quarantined=progress.quarantine_rows,
-            # The whole batch is new (the usual case): its size is known without a pass over the records.
-            bytes=draft.bytes if covered == dict(ranges) else sum(r.size for r in share.batch.records if _covers(covered, r)),
+            bytes=draft.bytes if new is None else sum(r.size for r in new),
             offsets=tuple(OffsetRange(tp.topic, tp.partition, first, last) for tp, (first, last) in covered.items()),
             delta_version=progress.table_version,
             quarantine_delta_version=progress.quarantine_version,
             committed_at=dt.datetime.now(dt.UTC),
         )
+        events = len(share.batch) if new is None else len(new)
         if not covered and not progress.table_rows and not progress.quarantine_rows:
-            return load, False  # a re-delivery: every table held it already
+            return load, False, events  # a re-delivery: every table held it already
         # An earlier attempt may have committed the row and failed afterwards; a row landed without covering new
         # offsets has no txn to make a second append conflict: look for the id itself.
         if (progress.loads_attempted or not covered) and recorded_load_ids(route.loads, [draft.load_id]):
-            return load, True
+            return load, True, events
         progress.loads_attempted = True
         route.loads.append(
             load.to_arrow(),
             transactions={route.app_id(tp): last for tp, (_, last) in covered.items()},
             metadata=metadata,
         )
-        return load, True
+        return load, True, events
 
 
 def _append(

@@ -114,7 +114,7 @@ class FilterError(ConfigError):
 _WRAPPED = re.compile(r'^SQL error: \w+\("(?P<inner>.*)"\)$', re.S)
 _AT = re.compile(r" at Line: (?P<line>\d+), Column: (?P<column>\d+)")
 _NAMED = re.compile(
-    r"No field named (?P<field>\S+?)\.?$|Invalid function '(?P<function>[^']+)'|Cannot cast string '(?P<value>[^']*)'",
+    r"No field named (?P<field>\S+?)\.?(?: Did you mean |$)|Invalid function '(?P<function>[^']+)'|Cannot cast string '(?P<value>[^']*)'",
     re.M,
 )
 

@@ -64,3 +64,34 @@ def test_what_cannot_be_read_is_a_table_read_error_naming_the_table(
     with pytest.raises(TableReadError, match=says) as raised:
         streamproc.read_table(uri, **kwargs)  # type: ignore[arg-type]
     assert str(uri) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("filter_", "says", "line", "column"),
+    [
+        ("origin = 'JFK'\n  AND * 2", "Expected: an expression, found: *", 2, 7),
+        ("origin = 'JFK' AND dep_dleay > 60", "No field named dep_dleay", 1, 20),
+        ("origin = 'JFK' LIMIT 5", "not a single condition", 1, 16),  # ran as a LIMIT before: 5 rows, no error
+    ],
+    ids=["syntax", "unknown-column", "not-one-condition"],
+)
+def test_a_refused_filter_is_shown_with_a_caret_where_the_user_wrote_the_fault(
+    demo_lake_root: DemoLake, filter_: str, says: str, line: int, column: int
+) -> None:
+    with pytest.raises(TableReadError, match=says) as raised:
+        streamproc.read_table(demo_lake_root.table, filter=filter_)
+    message = str(raised.value)
+    assert message.startswith(f"cannot filter {demo_lake_root.table}: ")
+    assert "Line:" not in message and "Column:" not in message  # no position in the generated statement
+    shown = message.splitlines()[1:]
+    faulty = filter_.splitlines()[line - 1]
+    caret = shown.index("  " + faulty) + 1
+    assert shown[caret] == "  " + " " * (column - 1) + "^"
+    assert (raised.value.__cause__.line, raised.value.__cause__.column) == (line, column)  # type: ignore[union-attr]
+
+
+def test_a_filter_that_fails_on_a_rows_value_is_a_table_read_error(demo_lake_root: DemoLake) -> None:
+    # planned fine; evaluating it on the rows fails (the engine raised a bare Exception, not a TableReadError)
+    with pytest.raises(TableReadError, match="Cannot cast string") as raised:
+        streamproc.read_table(demo_lake_root.table, filter="CAST(carrier AS INT) = 1")
+    assert str(demo_lake_root.table) in str(raised.value)
