@@ -64,6 +64,11 @@ def _none_match(view: QuarantineView) -> None:
     if view.types_present:
         types = ", ".join(f"{kind} {n:,}" for kind, n in view.types_present.most_common())
         click.echo(f"  violation types present (--type takes these): {types}")
+    if view.fields_present:
+        fields = ", ".join(f"{loc} {n:,}" for loc, n in view.fields_present.most_common(_TOP))
+        more = f", ... {len(view.fields_present) - _TOP} more" if len(view.fields_present) > _TOP else ""
+        click.echo(f"  violation fields present (--field takes these or a part of one, named as in the events): "
+                   f"{fields}{more}")
 
 
 def _counts(counts: Counter[str]) -> None:
