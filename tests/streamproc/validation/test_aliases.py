@@ -64,3 +64,19 @@ def test_the_quarantine_holds_aliased_pii_fields_redacted_as_the_table_does(tmp_
     for text in quarantine["raw_text"].to_pylist():
         assert "alice@" not in text and "bob@" not in text and "+4930" not in text
 
+
+def test_a_field_mode_override_applies_to_a_violation_at_the_fields_alias(tmp_path: Path) -> None:
+    # Violations are located by alias (nickName): the field's Mode("discard_value") was not found there, and the
+    # contract's discard_row quarantined the whole event.
+    for size in (3, 20):  # below the fast path's minimum (per row), and the fast path
+        events = [{"signupId": i, "customerEmail": f"u{i}@example.com", "nickName": 5 if i == 1 else f"n{i}"}
+                  for i in range(size)]
+        table = _run(tmp_path, events, name=f"modes{size}")
+
+        landed = read_table(str(table)).sort_by("signup_id")
+        assert landed["signup_id"].to_pylist() == list(range(size))
+        assert landed["nick_name"].to_pylist()[1] is None
+        (row,) = read_table(f"{table}__quarantine").to_pylist()
+        assert row["disposition"] == "value_discarded"
+        assert [(v["loc"], v["mode"]) for v in row["violations"]] == [("nickName", "discard_value")]
+        assert json.loads(row["removed_values"]) == {"nickName": 5}
