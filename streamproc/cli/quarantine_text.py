@@ -130,7 +130,8 @@ def _load(load: LoadRecord) -> str:
 
 
 def _top(counts: Counter[str]) -> str:
-    return ", ".join(f"{k}: {n:,}" for k, n in counts.most_common(5))
+    more = f", {len(counts) - 5} more type(s) in --json" if len(counts) > 5 else ""
+    return ", ".join(f"{k}: {n:,}" for k, n in counts.most_common(5)) + more
 
 
 class ProgressBar:
