@@ -217,3 +217,24 @@ def test_show_finds_the_tags_and_modes_of_aliased_and_list_item_fields(tmp_path:
     assert fields["contacts[].phoneNumber"]["tags"] == ["phone"]
     assert fields["nickName"]["modes"] == {"columns": "discard_value", "data_type": "discard_value"}
     assert fields["userId"]["tags"] == [] and fields["userId"]["modes"] == {}
+
+
+def test_a_contract_module_that_fails_as_it_is_imported_is_a_one_line_contract_error(tmp_path: Path) -> None:
+    # Only ImportError was translated: a typo in the contract's module, or a field type pydantic cannot validate,
+    # gave a 60-line traceback and exit 1 (a runtime error) from every command that loads contracts.
+    failures = {
+        "SyntaxError: invalid syntax (signups_v1.py, line 10)": V1 + "x = = 1\n",
+        "PydanticSchemaGenerationError: Unable to generate pydantic-core schema for <class 'socket.socket'>": (
+            V1 + "import socket\n\nclass Sock(Contract, name='socks'):\n    s: socket.socket\n"
+        ),
+    }
+    for reason, source in failures.items():
+        config = _project(tmp_path, source)
+        for command in (["run", str(config)], ["contracts", "--config", str(config), "list"],
+                        ["quarantine", "show", str(config)]):
+            result = run_cli(*command)
+
+            assert result.returncode == 2, (command, result.stderr)
+            assert "Traceback" not in result.stderr, result.stderr
+            assert "cannot import module 'signups_v1' for contract 'signups_v1:Signup': " + reason in result.stderr
+        assert not (tmp_path / "lake").exists()
