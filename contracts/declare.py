@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict
 from pydantic.fields import FieldInfo
 
 from contracts.compatibility import COMPATIBILITY_LEVELS, CompatibilityLevel
@@ -62,6 +62,9 @@ class ContractInfo:
         tags: dotted field path (``email``, ``address.street``) → tag names, from ``Annotated[..., Tag(...)]``.
         declared_modes: only the entities the ``mode=`` keyword set (the pipeline config fills the others).
         field_modes: dotted field path → the entities its ``Annotated[..., Mode(...)]`` overrides.
+        input_paths: dotted field path → every dotted path an event may spell it with (its aliases, with
+            ``alias_generator=to_camel`` ``line_items.unit_price`` → ``lineItems.unitPrice``, and the field's own
+            names): where pydantic locates its violations and where its value is in a raw event.
         compatibility: the Confluent compatibility level a new version of this contract must keep.
         quarantine_threshold: fail a load when more of a batch than this would be quarantined (``None``: never).
         migration: ``(from version, function)`` declared with :func:`contracts.migration.migration`, if any.
@@ -77,6 +80,7 @@ class ContractInfo:
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
     declared_modes: dict[Entity, ModeName] = field(default_factory=dict)
     field_modes: dict[str, dict[Entity, ModeName]] = field(default_factory=dict)
+    input_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
     compatibility: CompatibilityLevel = "BACKWARD"
     quarantine_threshold: QuarantineThreshold | None = None
     migration: tuple[int, Migration] | None = None
@@ -173,7 +177,9 @@ class Contract(BaseModel):
                     overrides.update(marker.entities)
             if overrides:
                 field_modes[path] = overrides
-        cls.__contract__ = replace(cls.__contract__, tags=tags, field_modes=field_modes)
+        cls.__contract__ = replace(
+            cls.__contract__, tags=tags, field_modes=field_modes, input_paths=dict(_input_paths(cls))
+        )
 
 
 def _unknown_keywords(cls: type, name: str | None, unknown: dict[str, Any]) -> str:
@@ -200,6 +206,27 @@ def walk_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str,
         yield path, info
         for nested in _nested_models(info.annotation):
             yield from walk_fields(nested, prefix=f"{path}.")
+
+
+def _input_paths(
+    model: type[BaseModel], prefix: str = "", spellings: tuple[str, ...] = ("",)
+) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """``(dotted path, every dotted spelling of it in an event)`` for the fields :func:`walk_fields` yields."""
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        spelled = tuple(dict.fromkeys(f"{s}{key}" for s in spellings for key in _input_keys(name, info)))
+        yield path, spelled
+        for nested in _nested_models(info.annotation):
+            yield from _input_paths(nested, prefix=f"{path}.", spellings=tuple(f"{s}." for s in spelled))
+
+
+def _input_keys(name: str, info: FieldInfo) -> list[str]:
+    """The keys an event may give a field's value under: its validation alias(es) or alias, and its name (also
+    where the model does not validate by name: the value is still the field's when a policy looks for it)."""
+    alias = info.validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+    keys = [c.path[0] if isinstance(c, AliasPath) else c for c in choices if c is not None]
+    return [k for k in (*keys, info.alias, name) if isinstance(k, str)]
 
 
 def _nested_models(annotation: Any) -> Iterator[type[BaseModel]]:

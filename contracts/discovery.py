@@ -12,6 +12,7 @@ from types import ModuleType
 
 from contracts.declare import Contract
 from contracts.errors import ContractNotFoundError
+from contracts.loader import import_contracts_module
 
 __all__ = ["ENTRY_POINT_GROUP", "discover_contracts", "contracts_in_module"]
 
@@ -67,7 +68,4 @@ def contracts_in_module(module: ModuleType) -> list[type[Contract]]:
 
 
 def _import(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ContractNotFoundError(f"cannot import contracts module {name!r}: {exc}") from exc
+    return import_contracts_module(name, what=f"contracts module {name!r}")

@@ -129,7 +129,8 @@ class ResolvedModes:
 
     Attributes:
         contract: per entity, the contract-level mode (contract keyword over pipeline config over defaults).
-        fields: dotted field path (``address`` or ``address.zip``) → the entities that field overrides.
+        fields: dotted field path (``address`` or ``address.zip``), and each spelling of it an event may use (its
+            aliases: a violation's loc), → the entities that field overrides.
     """
 
     contract: ContractModes = field(default_factory=ContractModes)
@@ -158,6 +159,7 @@ class ResolvedModes:
 class _ModeDeclaration(Protocol):
     declared_modes: Mapping[Entity, ModeName]
     field_modes: Mapping[str, Any]
+    input_paths: Mapping[str, tuple[str, ...]]
 
 
 class DeclaredContract(Protocol):
@@ -177,7 +179,13 @@ def resolve_modes(contract: type[DeclaredContract], pipeline: ModeSpec | None = 
     info = contract.__contract__
     base = ContractModes.parse(pipeline) if not isinstance(pipeline, ContractModes) else pipeline
     modes = replace(base, **info.declared_modes)
-    return ResolvedModes(contract=modes, fields=dict(info.field_modes))
+    # A violation's loc spells the field as the event does (its alias): the override is found under every spelling.
+    fields = {
+        spelled: dict(overrides)
+        for path, overrides in info.field_modes.items()
+        for spelled in (path, *info.input_paths.get(path, ()))
+    }
+    return ResolvedModes(contract=modes, fields=fields)
 
 
 def _check_mode(mode: object) -> None:

@@ -69,7 +69,8 @@ def field_actions(contract: type[Contract], config_actions: Mapping[str, str] | 
 
 @dataclass(frozen=True, slots=True)
 class PiiPolicy:
-    """The actions in force for one contract: dotted field path → action (only fields that are not kept).
+    """The actions in force for one contract: dotted field path → action (only fields that are not kept); from
+    :meth:`for_contract`, also each spelling of the path an event may use (a field's aliases), for raw events.
 
     Build with :meth:`for_contract`. Applying it needs the secret only when some action is ``hash``.
     """
@@ -100,7 +101,9 @@ class PiiPolicy:
                 f"contract {info.name!r} hashes {', '.join(p for p, a in actions.items() if a == 'hash')}: a secret is "
                 "needed (pii.secret in the pipeline config, or STREAMPROC_PII_SECRET)"
             )
-        policy = cls(actions, secret, keep_unparseable)
+        # A raw event (a quarantine payload, removed values) spells fields as sent: by their aliases too.
+        spelled = {s: action for path, action in actions.items() for s in info.input_paths.get(path, ())}
+        policy = cls({**spelled, **actions}, secret, keep_unparseable)
         from contracts.arrow import contract_arrow_schema  # a cycle at import time otherwise
 
         policy.redact_schema(contract_arrow_schema(contract))  # mask on a non-text field fails here

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,9 @@ def _against(versions: list[int]) -> str:
 
 
 def _fields(version: ContractVersion) -> list[dict[str, Any]]:
-    overrides = version.contract.__contract__.field_modes if version.contract is not None else {}
+    info = version.contract.__contract__ if version.contract is not None else None
+    tags = _by_schema_path(version.tags, info.input_paths if info is not None else {})
+    overrides = _by_schema_path(info.field_modes, info.input_paths) if info is not None else {}
     return [
         {
             "path": path,
@@ -256,11 +259,17 @@ def _fields(version: ContractVersion) -> list[dict[str, Any]]:
             "required": shape.required,
             "enum": list(shape.enum) if shape.enum is not None else None,
             "constraints": dict(shape.constraints),
-            "tags": list(version.tags.get(path, ())),
-            "modes": dict(overrides.get(path, {})),
+            "tags": list(tags.get(path.replace("[]", ""), ())),
+            "modes": dict(overrides.get(path.replace("[]", ""), {})),
         }
         for path, shape in field_shapes(version.json_schema).items()
     ]
+
+
+def _by_schema_path(by_field: Mapping[str, Any], input_paths: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """``by_field`` (keyed by attribute path, ``line_items.sku``) under every spelling the JSON Schema may use for
+    the field (its alias, ``lineItems.sku``; list items' ``[]`` left out)."""
+    return {spelled: value for path, value in by_field.items() for spelled in (path, *input_paths.get(path, ()))}
 
 
 def _yes(flag: bool) -> str:

@@ -51,8 +51,8 @@ def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
                      "offset is given; or back from now: 30m, 6h, 7d)."),
         click.option("--until", type=When(), help="Rows quarantined before this time (same forms)."),
         click.option("--field", "fields", multiple=True, metavar="LOC",
-                     help="Rows with a current violation at this field, or inside it (dotted: address.zip). "
-                     "Repeatable."),
+                     help="Rows with a current violation at this field, or inside it (dotted: address.zip; "
+                     "named as in the events, so a field's alias). Repeatable."),
         click.option("--type", "types", multiple=True, metavar="TYPE",
                      help="Rows with a current violation of this type (missing, literal_error, json_invalid...). "
                      "Repeatable."),

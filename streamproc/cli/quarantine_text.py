@@ -64,6 +64,11 @@ def _none_match(view: QuarantineView) -> None:
     if view.types_present:
         types = ", ".join(f"{kind} {n:,}" for kind, n in view.types_present.most_common())
         click.echo(f"  violation types present (--type takes these): {types}")
+    if view.fields_present:
+        fields = ", ".join(f"{loc} {n:,}" for loc, n in view.fields_present.most_common(_TOP))
+        more = f", ... {len(view.fields_present) - _TOP} more" if len(view.fields_present) > _TOP else ""
+        click.echo(f"  violation fields present (--field takes these or a part of one, named as in the events): "
+                   f"{fields}{more}")
 
 
 def _counts(counts: Counter[str]) -> None:
@@ -125,7 +130,8 @@ def _load(load: LoadRecord) -> str:
 
 
 def _top(counts: Counter[str]) -> str:
-    return ", ".join(f"{k}: {n:,}" for k, n in counts.most_common(5))
+    more = f", {len(counts) - 5} more type(s) in --json" if len(counts) > 5 else ""
+    return ", ".join(f"{k}: {n:,}" for k, n in counts.most_common(5)) + more
 
 
 class ProgressBar:

@@ -77,12 +77,15 @@ def align_to(data: pa.Table, schema: pa.Schema) -> tuple[pa.Table, list[pa.Field
     """
     new_fields = [f for f in data.schema if f.name not in schema.names]
     target = pa.schema([*schema, *new_fields])
-    if data.schema.names == target.names:
-        return data.cast(target), new_fields
-    columns = [
-        data.column(f.name) if f.name in data.schema.names else pa.nulls(data.num_rows, f.type) for f in target
-    ]
-    return pa.Table.from_arrays(columns, names=target.names).cast(target), new_fields
+    columns = [_column(data, f) if f.name in data.schema.names else pa.nulls(data.num_rows, f.type) for f in target]
+    return pa.Table.from_arrays(columns, schema=target), new_fields
+
+
+def _column(data: pa.Table, target: pa.Field) -> pa.ChunkedArray:
+    # Cast only a column whose type differs: a nullable struct's non-nullable child may hold nulls under the
+    # struct's own nulls (valid Arrow, as the decoder builds it), which a cast, even to the same type, refuses.
+    column = data.column(target.name)
+    return column if column.type.equals(target.type) else column.cast(target.type)
 
 
 def _as_delta(arrow_type: pa.DataType) -> pa.DataType:

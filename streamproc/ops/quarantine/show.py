@@ -60,6 +60,9 @@ class QuarantineView:
         rows: rows matching the filter, any state; states: those rows by state.
         types_present: with a ``types`` filter, the current violation types (violations counted) of the rows the
             other filters select, at the filter's fields: what ``types`` could have named (empty without one).
+        fields_present: with a ``fields`` filter, the fields (``loc``) of the current violations of the rows the
+            other filters select, of the filter's types: what ``fields`` could have named, as the events spell them
+            (a contract's aliases, ``lineItems.0.unitPrice``), not the model's attribute names (empty without one).
         status: which states the rest covers (``unresolved``, ``replayed``, ``value_discarded``, ``all``).
         by_type, by_field: current violations by ``type`` and by ``loc``.
         bucket: ``minute``, ``hour`` or ``day``; over_time: per bucket start (of ``_ingested_at``) and contract version
@@ -75,6 +78,7 @@ class QuarantineView:
     rows: int = 0
     states: Counter[str] = field(default_factory=Counter)
     types_present: Counter[str] = field(default_factory=Counter)
+    fields_present: Counter[str] = field(default_factory=Counter)
     status: str = "unresolved"
     by_type: Counter[str] = field(default_factory=Counter)
     by_field: Counter[str] = field(default_factory=Counter)
@@ -92,6 +96,7 @@ class QuarantineView:
             "rows": self.rows,
             "states": dict(self.states),
             "types_present": dict(self.types_present.most_common()),
+            "fields_present": dict(self.fields_present.most_common()),
             "status": self.status,
             "by_type": dict(self.by_type.most_common()),
             "by_field": dict(self.by_field.most_common()),
@@ -162,6 +167,10 @@ def _view(
             violations = resolved.violations if resolved is not None else row["violations"]
             if filter.types:  # a --type that matches nothing is most often a typo: say what it could have been
                 view.types_present.update(v["type"] for v in violations if filter.at_fields(v))
+            if filter.fields:  # likewise a --field, or a model's attribute name where the events use its alias
+                view.fields_present.update(
+                    v["loc"] for v in violations if v["loc"] and (not filter.types or v["type"] in filter.types)
+                )
             if not filter.matches(violations):
                 continue
             view.rows += 1

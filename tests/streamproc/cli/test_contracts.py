@@ -183,3 +183,58 @@ def test_list_shows_a_registered_version_the_code_changed(tmp_path: Path) -> Non
     (row,) = json.loads(listed.stdout)
     assert (row["version"], row["verdict"], bool(row["registered_at"])) == (1, "changed", True)
     assert row["reasons"] == ["field 'user_id': type changed from integer to string"]
+
+
+CAMEL = """
+from typing import Annotated
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+from contracts import Contract, Mode, Tag
+
+class Contact(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel)
+    phone_number: Annotated[str, Tag("phone")]
+
+class Signup(Contract, name="signups", version=1):
+    model_config = ConfigDict(alias_generator=to_camel)
+    user_id: int
+    customer_email: Annotated[str, Tag("email")]
+    contacts: list[Contact] = []
+    nick_name: Annotated[str | None, Mode("discard_value")] = None
+"""
+
+
+def test_show_finds_the_tags_and_modes_of_aliased_and_list_item_fields(tmp_path: Path) -> None:
+    # The JSON Schema names fields as events spell them (customerEmail, contacts[].phoneNumber) while tags and mode
+    # overrides are declared on attributes (customer_email, contacts.phone_number): show left both columns empty.
+    config = _project(tmp_path, CAMEL)
+
+    shown = run_cli("contracts", "--config", str(config), "show", "signups", "--json")
+
+    assert shown.returncode == 0, shown.stderr
+    fields = {f["path"]: f for f in json.loads(shown.stdout)["fields"]}
+    assert fields["customerEmail"]["tags"] == ["email"]
+    assert fields["contacts[].phoneNumber"]["tags"] == ["phone"]
+    assert fields["nickName"]["modes"] == {"columns": "discard_value", "data_type": "discard_value"}
+    assert fields["userId"]["tags"] == [] and fields["userId"]["modes"] == {}
+
+
+def test_a_contract_module_that_fails_as_it_is_imported_is_a_one_line_contract_error(tmp_path: Path) -> None:
+    # Only ImportError was translated: a typo in the contract's module, or a field type pydantic cannot validate,
+    # gave a 60-line traceback and exit 1 (a runtime error) from every command that loads contracts.
+    failures = {
+        "SyntaxError: invalid syntax (signups_v1.py, line 10)": V1 + "x = = 1\n",
+        "PydanticSchemaGenerationError: Unable to generate pydantic-core schema for <class 'socket.socket'>": (
+            V1 + "import socket\n\nclass Sock(Contract, name='socks'):\n    s: socket.socket\n"
+        ),
+    }
+    for reason, source in failures.items():
+        config = _project(tmp_path, source)
+        for command in (["run", str(config)], ["contracts", "--config", str(config), "list"],
+                        ["quarantine", "show", str(config)]):
+            result = run_cli(*command)
+
+            assert result.returncode == 2, (command, result.stderr)
+            assert "Traceback" not in result.stderr, result.stderr
+            assert "cannot import module 'signups_v1' for contract 'signups_v1:Signup': " + reason in result.stderr
+        assert not (tmp_path / "lake").exists()

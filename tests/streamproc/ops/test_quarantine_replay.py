@@ -234,3 +234,33 @@ def test_a_replay_beside_the_running_pipeline_lands_each_event_once(kafka_bootst
     assert set(quarantine.values()) == {1}
     loads = assert_balanced(folder).to_pylist()
     assert sum(l["rows_landed"] for l in loads if l["close_reason"] == "replay") == 16
+
+
+def test_the_summary_says_when_it_leaves_violation_types_out(tmp_path: Path) -> None:
+    # "still fail 7 (json_invalid: 1, ..., utf8_invalid: 1)" named five of the nine types, and did not say so.
+    (tmp_path / "tiny.py").write_text(
+        "from typing import Literal\nfrom pydantic import Field\nfrom contracts import Contract\n\n"
+        "class Tiny(Contract, name='tiny', version=1):\n"
+        "    n: int = Field(ge=0)\n    s: str\n    c: Literal['a']\n"
+    )
+    (tmp_path / "tiny.ndjson").write_bytes(b"\n".join([
+        b'{"n": 1, "s": "x", "c": "a"}', b"{oops", b"[1]", b'{"n": "x", "s": "x", "c": "a"}',
+        b'{"n": -1, "s": "x", "c": "a"}', b'{"n": 1, "s": 2, "c": "a"}', b'{"n": 1, "s": "x", "c": "b"}',
+        b'{"n": 1, "s": "x", "c": "a", "extra": 1}',
+    ]) + b"\n")
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(json.dumps({
+        "name": "tiny", "contract": "tiny:Tiny", "source": {"type": "file", "path": "tiny.ndjson"},
+        "sink": {"table_uri": "lake/tiny"}, "observability": {"enabled": False},
+    }))
+    assert run_cli("run", str(config)).returncode == 0
+    (tmp_path / "tiny.py").write_text((tmp_path / "tiny.py").read_text().replace("version=1", "version=2")
+                                      .replace("Literal['a']", "Literal['a', 'b']"))
+
+    dry = run_cli("quarantine", "replay", str(config), "--dry-run")
+    as_json = run_cli("quarantine", "replay", str(config), "--dry-run", "--json")
+
+    assert dry.returncode == 0, dry.stderr
+    (report,) = json.loads(as_json.stdout)["tables"]
+    assert len(report["still_failing_by_type"]) == 6
+    assert "would still fail 6 (" in dry.stdout and ", 1 more type(s) in --json)" in dry.stdout

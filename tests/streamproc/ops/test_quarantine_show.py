@@ -150,3 +150,45 @@ def test_the_help_shows_the_loop_and_every_filter() -> None:
     for option in ("--since", "--until", "--field", "--type", "--where", "--table", "--json"):
         assert option in show.output and option in replay.output
     assert "--dry-run" in replay.output and "exactly once" in replay.output
+
+
+CAMEL_CONTRACT = '''
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from contracts import Contract
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel)
+    unit_price: float = Field(ge=0)
+
+class AppOrder(Contract, name="app_orders", version=1):
+    model_config = ConfigDict(alias_generator=to_camel)
+    order_id: int
+    line_items: list[LineItem]
+'''
+
+
+def test_a_field_filter_that_matches_nothing_says_which_fields_occur_as_the_events_name_them(tmp_path: Path) -> None:
+    # Violations are located as the events spell the fields (a contract's aliases): --field line_items, the model's
+    # attribute, matched nothing and said only that the table had rows.
+    (tmp_path / "app_orders.py").write_text(CAMEL_CONTRACT)
+    (tmp_path / "orders.ndjson").write_text(
+        '{"orderId": 1, "lineItems": [{"unitPrice": 1}, {"unitPrice": -1}]}\n{"orderId": "two", "lineItems": []}\n'
+    )
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(json.dumps({
+        "name": "app", "contract": "app_orders:AppOrder", "source": {"type": "file", "path": "orders.ndjson"},
+        "sink": {"table_uri": "lake/app_orders"}, "observability": {"enabled": False},
+    }))
+    assert run_cli("run", str(config)).returncode == 0
+
+    attribute = run_cli("quarantine", "show", str(config), "--field", "line_items")
+    of_type = _show(config, "--field", "line_items", "--type", "int_parsing")
+
+    assert attribute.returncode == 0, attribute.stderr
+    assert "rows: 0 match the filters (the table holds 2)" in attribute.stdout
+    assert ("violation fields present (--field takes these or a part of one, named as in the events): "
+            "lineItems.1.unitPrice 1, orderId 1") in attribute.stdout
+    assert of_type["fields_present"] == {"orderId": 1}  # the fields of the --type given
+    assert _show(config, "--field", "lineItems")["rows"] == 1
+    assert _show(config)["fields_present"] == {}  # without --field, by_field says it

@@ -79,3 +79,40 @@ def test_validating_in_a_worker_process_lands_what_validating_in_process_lands(t
         )
     assert outcome[0][0] == (898, 2, 3)
     assert outcome[1] == outcome[0]
+
+
+NESTED_CONTRACT = '''
+from pydantic import BaseModel
+from contracts import Contract
+
+class Address(BaseModel):
+    street: str
+    zip: str
+
+class Visit(Contract, name="visits", version=1):
+    visit_id: int
+    address: Address | None = None
+'''
+
+
+def test_an_optional_nested_model_that_is_null_in_some_events_lands(tmp_path: Path) -> None:
+    # A null struct over non-nullable children: the decoder fills the children with nulls under the struct's own,
+    # valid Arrow that a cast (even to the same type) refuses; the append used to crash with ArrowInvalid.
+    (tmp_path / "visits_contract.py").write_text(NESTED_CONTRACT)
+    addresses = [{"street": f"s{i}", "zip": "10115"} if i % 3 == 0 else None for i in range(30)]
+    events = [{"visit_id": i, "address": a} for i, a in enumerate(addresses)]
+    del events[1]["address"]  # absent, not null: the default
+    data = tmp_path / "visits.ndjson"
+    for size in (3, 30):  # below the fast path's minimum (per row), and the fast path
+        data.write_bytes(b"\n".join(encode(e) for e in events[:size]) + b"\n")
+        (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump({
+            "name": "visits", "contract": "visits_contract:Visit", "source": {"type": "file", "path": data.name},
+            "sink": {"table_uri": f"lake/{size}/visits"}, "observability": {"enabled": False},
+        }))
+
+        run = run_cli("run", str(tmp_path / "pipeline.yaml"), "--json")
+
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["rows_landed"] == size
+        table = read_table(str(tmp_path / "lake" / str(size) / "visits")).sort_by("visit_id")
+        assert table["address"].to_pylist() == addresses[:size]
