@@ -190,7 +190,8 @@ class Committer:
             StorageUnavailableError: a location cannot be read or written.
         """
         tables = self.tables
-        with ThreadPoolExecutor(len(tables), thread_name_prefix="table-open") as opening:
+        # At most eight at once: a pipeline with many routes has two tables per route.
+        with ThreadPoolExecutor(min(len(tables), 8), thread_name_prefix="table-open") as opening:
             opened = [opening.submit(table.open) for table in tables]
         for each in opened:
             each.result()
