@@ -15,7 +15,8 @@ Per route's quarantine table, in config order (``filter.tables`` chooses):
 2. Read each row's state (:mod:`streamproc.ops.quarantine.rows`) and scan a snapshot of the quarantine table for
    rows to take: matching the filter, not ``replayed`` already, not ``value_discarded`` (landed already), and not
    refused already by the very contract version that would judge them now (``unchanged``: by an earlier replay, or
-   by the pipeline itself, e.g. a pipeline running the fixed contract since).
+   by the pipeline itself, e.g. a pipeline running the fixed contract since; an ``upcast_failed`` or
+   ``route_unknown`` refusal is always judged again, since migrations and routes are not in the version's hash).
 3. Each chunk of ``batch_size`` rows is judged (:mod:`streamproc.ops.quarantine.judge`) and committed as one
    replay load per table: every row gets a resolution, the rows that pass land with their original ``_source`` /
    ``_partition`` / ``_offset`` and the load's ``_load_id``, and ``_loads`` gets a row with ``close_reason:
@@ -61,6 +62,9 @@ from streamproc.validation.stage import StageOptions
 __all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay", "open_quarantines"]
 
 logger = logging.getLogger(__name__)
+
+# Violation types whose verdict depends on more than the refusing version's schema hash: a replay re-judges them.
+_DECIDED_ELSEWHERE = frozenset({"route_unknown", "upcast_failed"})
 
 DEFAULT_BATCH_SIZE = 10_000
 """Quarantine rows per replay load (per table)."""
@@ -188,10 +192,12 @@ class QuarantineReplay:
             name, refusal = self._destination(route, candidate)
             target = targets[name]
             # Refused by this very contract version already (by the pipeline, or by an earlier replay): the same
-            # verdict again, for nothing. Not so for an event of no route: routing and modes come from the config.
+            # verdict again, for nothing. Not so for an event of no route (routing and modes come from the config)
+            # nor for one whose upcast failed: the migrations live on the other versions, outside this one's hash
+            # (a @migration added to v2 lets a v1 event reach v3, whose hash did not change).
             refused_here = resolved.table_name == name if resolved is not None else name == route.table_name
-            unrouted = any(v.get("type") == "route_unknown" for v in candidate.prior)
-            if refused_here and not unrouted and candidate.refused_hash == target.judge.contract[2]:
+            elsewhere = any(v.get("type") in _DECIDED_ELSEWHERE for v in candidate.prior)
+            if refused_here and not elsewhere and candidate.refused_hash == target.judge.contract[2]:
                 target.report.skipped["unchanged"] += 1
                 continue
             by_target.setdefault(name, []).append((candidate, refusal))
