@@ -20,7 +20,8 @@ field removed                              if the    yes if it was optional
                                            new
                                            reader
                                            is open
-type widened (integer → number)            yes       no
+type widened (integer → number, T → T|U)   yes       no
+type narrowed (number → integer, T|U → T)  no        yes
 other type change                          no        no
 became nullable / optional                 yes       no
 became non-null / required                 no        yes
@@ -199,8 +200,8 @@ def _under_changed_parent(path: str, before: dict[str, FieldShape], after: dict[
 
 def _compare(path: str, a: FieldShape, b: FieldShape) -> Iterator[FieldChange]:
     if a.type != b.type:
-        widened = a.type == "integer" and b.type == "number"
-        yield FieldChange(path, "type_changed", a.type, b.type, widened, False)
+        widened = _accepts(b.type, a.type)  # integer → number, or a type joined by others (evolve's variants)
+        yield FieldChange(path, "type_changed", a.type, b.type, widened, _accepts(a.type, b.type))
     if a.nullable != b.nullable:
         yield FieldChange(
             path, "nullability_changed", _nullable(a), _nullable(b), b.nullable, not b.nullable
@@ -217,6 +218,15 @@ def _compare(path: str, a: FieldShape, b: FieldShape) -> Iterator[FieldChange]:
         yield FieldChange(
             path, "constraint_changed", _constraints(a), _constraints(b), looser, tighter
         )
+
+
+def _accepts(reader: str, writer: str) -> bool:
+    """Whether a field typed ``reader`` accepts every value of a field typed ``writer`` (``integer|string``: either;
+    JSON Schema's ``number`` includes the integers)."""
+    accepted = set(reader.split("|"))
+    return "any" in accepted or all(
+        kind in accepted or (kind == "integer" and "number" in accepted) for kind in writer.split("|")
+    )
 
 
 def _constraint_direction(old: dict[str, Any], new: dict[str, Any]) -> tuple[bool, bool]:

@@ -238,3 +238,39 @@ def test_a_contract_module_that_fails_as_it_is_imported_is_a_one_line_contract_e
             assert "Traceback" not in result.stderr, result.stderr
             assert "cannot import module 'signups_v1' for contract 'signups_v1:Signup': " + reason in result.stderr
         assert not (tmp_path / "lake").exists()
+
+
+EVOLVING = """
+from contracts import Contract
+
+class Order(Contract, name="orders", version=1, mode="evolve"):
+    order_id: int
+    amount: float
+"""
+
+
+def test_a_version_evolve_inferred_from_variant_columns_is_backward_compatible(tmp_path: Path) -> None:
+    # evolve widens 'amount' to number|string (a variant column amount__v_text): every v1 event is still valid
+    (tmp_path / "orders_contract.py").write_text(EVOLVING)
+    (tmp_path / "events.ndjson").write_text('{"order_id": 1, "amount": 1.5}\n{"order_id": 2, "amount": "lots"}\n')
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "orders",
+        "contract": "orders_contract:Order",
+        "source": {"type": "file", "path": "events.ndjson"},
+        "sink": {"table_uri": "lake/orders"},
+        "observability": {"port": 0},
+    }))
+    run = run_cli("run", str(config))
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    listed = run_cli("contracts", "--config", str(config), "list", "--json")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    inferred = {v["version"]: v for v in json.loads(listed.stdout)}[2]
+    assert inferred["origin"] == "inferred"
+    assert (inferred["verdict"], inferred["reasons"]) == ("compatible", []), inferred
+
+    diff = run_cli("contracts", "--config", str(config), "diff", "orders", "1", "2", "--json")
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    amount = next(c for c in json.loads(diff.stdout) if (c["path"], c["kind"]) == ("amount", "type_changed"))
+    assert (amount["backward"], amount["forward"]) == (True, False), amount
