@@ -109,6 +109,8 @@ class IncompatibleContractError(ContractError):
         self.verdict = verdict
         super().__init__(
             f"contract {name!r} v{version} is not {verdict.level} compatible: " + "; ".join(verdict.reasons)
+            + f". Make v{version} compatible, declare the level it keeps (compatibility=...), or start a new"
+            " compatibility group with a @migration from the version before it"
         )
 
     def __reduce__(self) -> tuple[type[IncompatibleContractError], tuple[str, int, Verdict]]:

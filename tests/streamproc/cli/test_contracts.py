@@ -274,3 +274,20 @@ def test_a_version_evolve_inferred_from_variant_columns_is_backward_compatible(t
     assert diff.returncode == 0, diff.stdout + diff.stderr
     amount = next(c for c in json.loads(diff.stdout) if (c["path"], c["kind"]) == ("amount", "type_changed"))
     assert (amount["backward"], amount["forward"]) == (True, False), amount
+
+
+def test_run_refusing_an_incompatible_version_says_what_to_do_next(tmp_path: Path) -> None:
+    config = _project(tmp_path, V1, V2_BREAKING)
+    config.write_text(
+        config.read_text().replace("signups_v1:Signup", "signups_v2:SignupV2") + "observability: {port: 0}\n"
+    )
+    (tmp_path / "events.ndjson").write_text('{"user_id": "u1", "email": "a@b.c", "plan": "team"}\n')
+
+    run = run_cli("run", str(config))
+
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "contract 'signups' v2 is not FULL compatible: v2 vs v1: field " in run.stderr
+    assert "field 'user_id': type changed from integer to string" in run.stderr
+    assert "declare the level it keeps (compatibility=...)" in run.stderr
+    assert "a @migration from the version before it" in run.stderr
+    assert not (tmp_path / "lake" / "signups").exists()  # refused before any table was created
