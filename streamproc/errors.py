@@ -103,7 +103,8 @@ class ContractStopError(StreamprocError):
             record,
             f"contract {rejection.contract_name!r} v{rejection.contract_version} is frozen on {violation.entity!r}: "
             f"field {violation.loc or '<event>'!r}: {violation.message} (type={violation.type}{value_type})",
-            "nothing from this event on was committed",
+            "nothing from this event on was committed; fix the producer, or the contract (its mode, or a new"
+            " version), and run again: it resumes after the last commit, with nothing lost",
         )
 
 
