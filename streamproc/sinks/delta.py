@@ -22,7 +22,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, DeltaProtocolErr
 from deltalake.exceptions import SchemaMismatchError as DeltaSchemaMismatchError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from streamproc.sinks.evolution import align_to, missing_columns, superset_schema
+from streamproc.sinks.evolution import align_to, missing_columns, superset_schema, widened_structs
 from streamproc.errors import CommitConflictError, SchemaMismatchError, SinkError, StorageUnavailableError
 
 __all__ = ["DeltaTableWriter", "retry_commit_conflicts"]
@@ -68,6 +68,7 @@ class DeltaTableWriter:
         self._add_nullable = add_nullable_columns
         self._storage_options = dict(storage_options or {})
         self._table: DeltaTable | None = None
+        self._merge_pending = False  # a struct column gains nullable fields with the next append
 
     def open(self) -> None:
         """Load the table, creating it from the schema when absent.
@@ -92,6 +93,14 @@ class DeltaTableWriter:
         wanted = self.schema
         self.schema = superset_schema(existing, wanted, uri=self.uri, add_nullable=self._add_nullable)
         added = missing_columns(existing, wanted)
+        widened = widened_structs(existing, wanted) if self._add_nullable else []
+        self._merge_pending = bool(widened)
+        if widened:
+            logger.info(
+                "Delta table %s lacks nullable field(s) of the contract's struct column(s) %s: added by schema merge "
+                "with the next load (rows landed before read null)",
+                self.uri, ", ".join(f"{f.name} ({f.type})" for f in widened),
+            )
         if added:
             logger.info(
                 "Delta table %s lacks the contract's nullable column(s) %s: added by schema merge with the next load "
@@ -166,8 +175,9 @@ class DeltaTableWriter:
                 data,
                 mode="append",
                 commit_properties=properties,
-                schema_mode="merge" if new_fields else None,
+                schema_mode="merge" if new_fields or self._merge_pending else None,
             )
+            self._merge_pending = False
             if new_fields:
                 self.schema = data.schema
         except CommitFailedError as exc:

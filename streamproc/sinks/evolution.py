@@ -7,7 +7,8 @@ column present with its type, and every other column nullable.
 
 A new contract version may add fields: when the contract registry accepted the version (compatible at its level),
 its added *nullable* columns are missing from the table only until the next append, which merges them in as it
-merges evolved columns (rows landed earlier read null). A missing non-nullable column (a required field) cannot be
+merges evolved columns (rows landed earlier read null); so are the nullable fields it adds to a nested model's
+struct column (:func:`widened_structs`). A missing non-nullable column (a required field) cannot be
 added to a table that holds rows without a value for it: the table is refused.
 """
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 
 from streamproc.errors import SchemaMismatchError
 
-__all__ = ["align_to", "missing_columns", "superset_schema"]
+__all__ = ["align_to", "missing_columns", "superset_schema", "widened_structs"]
 
 
 def superset_schema(
@@ -50,6 +51,8 @@ def superset_schema(
                             "when the contract registry accepted the version)")
         elif found is None:
             continue
+        elif add_nullable and _adds_nullable_children(found.type, f.type):
+            continue  # a nested model's new optional field: merged into the struct by the next append
         elif found.type != _as_delta(f.type):
             problems.append(f"{f.name} is {found.type}, the contract says {f.type}")
     extra = [f for f in existing if f.name not in expected.names]
@@ -66,6 +69,37 @@ def superset_schema(
 def missing_columns(existing: pa.Schema, expected: pa.Schema) -> list[pa.Field]:
     """The columns of ``expected`` that the table (``existing``) lacks, in ``expected``'s order."""
     return [f for f in expected if f.name not in existing.names]
+
+
+def widened_structs(existing: pa.Schema, expected: pa.Schema) -> list[pa.Field]:
+    """The struct columns of ``expected`` that add nullable fields to the table's (``existing``) struct of that name
+    (a nested model's new optional field), in ``expected``'s order."""
+    return [
+        f for f in expected
+        if f.name in existing.names and _adds_nullable_children(existing.field(f.name).type, f.type)
+    ]
+
+
+def _adds_nullable_children(found: pa.DataType, wanted: pa.DataType) -> bool:
+    """Whether struct ``wanted`` is struct ``found`` plus nullable fields, at any depth (and not equal to it)."""
+    if not (pa.types.is_struct(found) and pa.types.is_struct(wanted)):
+        return False
+    have = {found.field(i).name: found.field(i) for i in range(found.num_fields)}
+    children = [wanted.field(i) for i in range(wanted.num_fields)]
+    if not set(have) <= {c.name for c in children}:
+        return False
+    widened = False
+    for child in children:
+        old = have.get(child.name)
+        if old is None:
+            if not child.nullable:
+                return False
+            widened = True
+        elif _adds_nullable_children(old.type, child.type):
+            widened = True
+        elif old.type != _as_delta(child.type) or old.nullable != child.nullable:
+            return False
+    return widened
 
 
 def align_to(data: pa.Table, schema: pa.Schema) -> tuple[pa.Table, list[pa.Field]]:

@@ -51,3 +51,57 @@ def test_a_compatible_version_adds_its_nullable_columns_and_a_required_one_is_re
     assert "gift" in stderr and "required" in stderr, stderr
     assert DeltaTable(str(table)).version() == version
     assert "gift" not in DeltaTable(str(table)).schema().to_arrow().names
+
+
+NESTED = """
+from pydantic import BaseModel
+from contracts import Contract
+
+class Address(BaseModel):
+    city: str
+
+class Order(Contract, name="nested_orders", version=1):
+    order_id: int
+    address: Address | None = None
+{v2}"""
+
+NESTED_V2 = """
+class Address2(BaseModel):
+    city: str
+    floor: int | None = None
+
+class OrderV2(Contract, name="nested_orders", version=2):
+    order_id: int
+    address: Address2 | None = None
+"""
+
+
+def test_a_compatible_version_adds_a_nested_models_optional_field_to_its_struct(tmp_path: Path) -> None:
+    # v2 adds an optional field inside a nested model: the registry accepts it (BACKWARD), so the table must take it
+    # as it takes a new top-level nullable column, not refuse the table ("address is struct<city>, the contract
+    # says struct<city, floor>", exit 1)
+    project = tmp_path / "project"
+    project.mkdir()
+    data, table = project / "events.ndjson", project / "lake" / "orders"
+    config = project / "pipeline.yaml"
+
+    def run(contract: str, lines: list[str], v2: str) -> tuple[int, str]:
+        (project / "nested_orders.py").write_text(NESTED.format(v2=v2))
+        data.write_text("".join(line + "\n" for line in lines))
+        config.write_text(yaml.safe_dump({
+            "name": "nested", "contract": f"nested_orders:{contract}", "source": {"type": "file", "path": str(data)},
+            "sink": {"table_uri": str(table)}, "observability": {"enabled": False},
+        }))
+        result = run_cli("run", str(config))
+        return result.returncode, result.stdout + result.stderr
+
+    v1_events = ['{"order_id": 1, "address": {"city": "A"}}', '{"order_id": 2}']
+    code, output = run("Order", v1_events, v2="")
+    assert code == 0, output
+
+    code, output = run("OrderV2", [*v1_events, '{"order_id": 3, "address": {"city": "B", "floor": 4}}'], v2=NESTED_V2)
+
+    assert code == 0, output
+    assert "floor" in output and "added by schema merge" in output
+    rows = {r["order_id"]: r["address"] for r in read_table(str(table), columns=["order_id", "address"]).to_pylist()}
+    assert rows == {1: {"city": "A", "floor": None}, 2: None, 3: {"city": "B", "floor": 4}}
