@@ -118,8 +118,9 @@ def describe_load_run(
     source_uris: Mapping[str, str] | None = None,
 ) -> RunDescription:
     """The description of ``load``'s run (its ``run_id``) for its events: every route's table from its contract;
-    ``load``'s table from the Delta table's schema at the load's version when the load's contract hash is not its
-    contract's (an inferred version after ``evolve``, or an earlier declared one).
+    ``load``'s table from the Delta table's schema at the load's version (as the live pipeline reads it: columns of
+    earlier versions and ``evolve``'s stay), under the load's contract version when its hash is not the contract's
+    (an inferred version after ``evolve``, or an earlier declared one).
 
     Args:
         source_uris: topic → ``_source`` URI; default: the config's source's.
@@ -144,12 +145,11 @@ def describe_load_run(
         pii_actions=config.pii.actions,
     )
     route = next((r for r in contracts.routes if r.table_name == load.table_name), default)
-    if load.contract_hash == schema_hash(route.contract):
-        return run
-    # Another version: the table as it was then; tags, documentation and owner are its contract's, for the columns
-    # it declares.
-    if route is default:
+    if route is default and load.contract_hash != schema_hash(route.contract):
         run = replace(run, contract_name=load.contract_name, contract_version=load.contract_version)
+    # The table as it was then, as the live pipeline describes it (its columns, not the contract's: a version that
+    # removed a field leaves its column in the table); tags, documentation and owner are the contract's, for the
+    # columns it declares.
     schema = table_schema_at(
         route.sink.table_uri, version=load.delta_version, storage_options=config.sink.storage_options
     )
