@@ -53,7 +53,7 @@ def diff_fields(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> di
 
 
 def schema_history(session: Session, ref: str) -> dict[str, Any]:
-    """Each schema the dataset has had, oldest first, with a diff to the previous one.
+    """Each schema the dataset has had, oldest first (by event time), with a diff to the previous one.
 
     Returns:
         ``{"dataset": {...}, "versions": [{"schemaVersion": uuid, "hash", "createdAt" (event time it was first
@@ -66,7 +66,8 @@ def schema_history(session: Session, ref: str) -> dict[str, Any]:
     versions = session.scalars(
         select(t.DatasetVersion)
         .where(t.DatasetVersion.dataset_id == dataset.id, t.DatasetVersion.schema_version_id.is_not(None))
-        .order_by(t.DatasetVersion.id)
+        # by event time, not arrival: a backfill (``streamproc lineage backfill``) sends older runs' events late
+        .order_by(t.DatasetVersion.created_at, t.DatasetVersion.id)
     ).all()
     history: list[dict[str, Any]] = []
     previous_schema: int | None = None

@@ -154,3 +154,19 @@ def test_cli_errors_are_clear(loaded: tuple[Server, str]) -> None:
     assert missing.exit_code == 1 and "no dataset named 'nope'" in missing.output
     usage = runner.invoke(catalog, ["--url", server.url, "loads", "--topic", "t"])
     assert usage.exit_code == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_schema_history_is_in_event_time_order_when_older_events_arrive_late(server: Server) -> None:
+    # `streamproc lineage backfill` re-sends the runs a catalog missed after newer events arrived: the history must
+    # not read as v2 → v1, "BREAKING: -tail_number", for a column that was added
+    start, first_load, second_load, complete = scenario.events()
+    ol = scenario.client(server.url, server.token)
+    for event in (second_load, complete, start, first_load):
+        ol.emit(event)
+
+    history = _get(server, "schema-history", dataset="flights")["versions"]
+
+    assert [v["datasetVersion"] for v in history] == ["0", "1"]
+    assert history[1]["diff"]["added"] == [{"name": "tail_number", "type": "string"}]
+    assert history[1]["diff"]["breaking"] is False
