@@ -16,7 +16,8 @@ Per route's quarantine table, in config order (``filter.tables`` chooses):
    rows to take: matching the filter, not ``replayed`` already, not ``value_discarded`` (landed already), and not
    refused already by the very contract version that would judge them now (``unchanged``: by an earlier replay, or
    by the pipeline itself, e.g. a pipeline running the fixed contract since; an ``upcast_failed`` or
-   ``route_unknown`` refusal is always judged again, since migrations and routes are not in the version's hash).
+   ``route_unknown`` refusal is always judged again, since migrations and routes are not in the version's hash, and
+   so is one whose violations the contract's modes, not in the hash either, no longer give the mode that decided).
 3. Each chunk of ``batch_size`` rows is judged (:mod:`streamproc.ops.quarantine.judge`) and committed as one
    replay load per table: every row gets a resolution, the rows that pass land with their original ``_source`` /
    ``_partition`` / ``_offset`` and the load's ``_load_id``, and ``_loads`` gets a row with ``close_reason:
@@ -41,8 +42,10 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from contracts.modes import ENTITIES, ResolvedModes
 from contracts.registry import ContractRegistry
 from contracts.validate import Violation
 from streamproc.config import PipelineConfig
@@ -65,6 +68,21 @@ logger = logging.getLogger(__name__)
 
 # Violation types whose verdict depends on more than the refusing version's schema hash: a replay re-judges them.
 _DECIDED_ELSEWHERE = frozenset({"route_unknown", "upcast_failed"})
+
+
+
+def _same_modes(violations: Sequence[Mapping[str, Any]], modes: ResolvedModes) -> bool:
+    """Whether ``modes`` still give each violation the mode that decided it: modes are not in the schema hash, so
+    a version whose mode changed (``columns: discard_row`` → ``discard_value``) may now land what it refused."""
+    for violation in violations:
+        mode, entity = violation.get("mode"), violation.get("entity")
+        if mode is None or entity not in ENTITIES:
+            continue
+        loc = [int(p) if p.isdigit() else p for p in str(violation.get("loc") or "").split(".") if p]
+        if modes.for_loc(loc, entity) != mode:
+            return False
+    return True
+
 
 DEFAULT_BATCH_SIZE = 10_000
 """Quarantine rows per replay load (per table)."""
@@ -197,7 +215,12 @@ class QuarantineReplay:
             # (a @migration added to v2 lets a v1 event reach v3, whose hash did not change).
             refused_here = resolved.table_name == name if resolved is not None else name == route.table_name
             elsewhere = any(v.get("type") in _DECIDED_ELSEWHERE for v in candidate.prior)
-            if refused_here and not elsewhere and candidate.refused_hash == target.judge.contract[2]:
+            if (
+                refused_here
+                and not elsewhere
+                and candidate.refused_hash == target.judge.contract[2]
+                and _same_modes(candidate.prior, target.route.modes)
+            ):
                 target.report.skipped["unchanged"] += 1
                 continue
             by_target.setdefault(name, []).append((candidate, refusal))

@@ -74,3 +74,39 @@ def test_a_migration_added_to_an_earlier_version_replays_what_failed_to_upcast(t
     assert "refused by this contract version already" not in replay.stdout, replay.stdout
     assert "landed 1 row(s); 0 still fail" in replay.stdout, replay.stdout
     assert sorted(read_table(str(table), columns=["order_id"])["order_id"].to_pylist()) == [1, 2, 3]
+
+
+MODED = """
+from contracts import Contract
+
+class Order(Contract, name="orders", version=1{mode}):
+    order_id: int
+"""
+
+
+def test_a_mode_changed_on_the_same_version_replays_what_the_old_mode_refused(tmp_path: Path) -> None:
+    # modes are not in the schema hash: the version that refused the row is "unchanged", yet now lands it
+    def project(mode: str) -> Path:
+        (tmp_path / "moded_orders.py").write_text(MODED.format(mode=mode))
+        shutil.rmtree(tmp_path / "__pycache__", ignore_errors=True)
+        path = tmp_path / "pipeline.yaml"
+        path.write_text(yaml.safe_dump({
+            "name": "orders", "contract": "moded_orders:Order", "source": {"type": "file", "path": "events.ndjson"},
+            "sink": {"table_uri": "lake/orders"}, "observability": {"enabled": False},
+        }))
+        return path
+
+    (tmp_path / "events.ndjson").write_text('{"order_id": 1}\n{"order_id": 2, "coupon": "X"}\n')
+    run = run_cli("run", str(project("")))  # columns: discard_row (the default) quarantines order 2
+    assert run.returncode == 0, run.stdout + run.stderr
+    table = tmp_path / "lake" / "orders"
+    assert read_table(str(table), columns=["order_id"])["order_id"].to_pylist() == [1]
+
+    config = project(', mode={"columns": "discard_value"}')  # the fix: drop the undeclared key, land the row
+    replay = run_cli("quarantine", "replay", str(config))
+
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "landed 1 row(s); 0 still fail" in replay.stdout, replay.stdout
+    assert sorted(read_table(str(table), columns=["order_id"])["order_id"].to_pylist()) == [1, 2]
+    again = run_cli("quarantine", "replay", str(config))  # and nothing twice
+    assert "landed 0 row(s)" in again.stdout, again.stdout
