@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import anyio
 
 from contracts.registry import ContractRegistry
-from streamproc.config import PipelineConfig
+from streamproc.config import KafkaSourceConfig, PipelineConfig
 from streamproc.config.resolve import PipelineContracts, resolve_contracts
+from streamproc.errors import SourceError
 from streamproc.lineage.loads import LOADS_SCHEMA
 from streamproc.sinks.committer import Committer
 from streamproc.sinks.contracts_table import DeltaContractStore
@@ -28,6 +29,7 @@ from streamproc.sinks.quarantine import QUARANTINE_SCHEMA
 from streamproc.sinks.txn import RouteTables
 from streamproc.sources import open_source
 from streamproc.sources.base import Source
+from streamproc.sources.kafka.admin import topic_partitions
 from streamproc.validation.prepare import LoadPreparer, TablePreparer
 from streamproc.validation.routing import Router
 from streamproc.validation.stage import ContractStage, StageOptions, accepted_version
@@ -178,12 +180,31 @@ class RunParts:
                 await anyio.to_thread.run_sync(self.pool.close)
 
 
+async def _require_topics(kafka: KafkaSourceConfig) -> None:
+    """Refuse a subscribed topic that does not exist (``--until-caught-up``: there is no end offset to reach).
+
+    Raises:
+        SourceError: naming the missing topics and what to do.
+        SourceUnavailableError: the broker cannot be reached.
+    """
+    present = {tp.topic for tp in await topic_partitions(kafka.bootstrap_servers, kafka.topics, missing_ok=True)}
+    missing = [topic for topic in kafka.topics if topic not in present]
+    if missing:
+        names = ", ".join(repr(topic) for topic in missing)
+        raise SourceError(
+            f"topic {names} does not exist on the Kafka broker at {kafka.bootstrap_servers}: there is nothing to "
+            f"catch up with. Check source.topics, or produce into it first (streamproc replay FILE --topic "
+            f"{missing[0]}); without --until-caught-up a run waits for the topic to be created"
+        )
+
+
 async def build_parts(
     config: PipelineConfig,
     *,
     run_id: str,
     source: Source | None = None,
     contracts: PipelineContracts | None = None,
+    until_caught_up: bool = False,
 ) -> RunParts:
     """Load the contracts and the registry, start the validation workers, and open the tables.
 
@@ -191,9 +212,12 @@ async def build_parts(
         run_id: the run's id (every load names it).
         source: the source to consume (default: the one the config names, :func:`streamproc.sources.open_source`).
         contracts: the config's contracts if already resolved.
+        until_caught_up: the run stops once caught up, so every subscribed Kafka topic must exist already (a
+            topic created later would leave nothing to catch up with, and the run would wait for it for ever).
 
     Raises:
-        SourceUnavailableError, SourceError: the source cannot be read (checked before any table is touched).
+        SourceUnavailableError, SourceError: the source cannot be read (checked before any table is touched);
+            with ``until_caught_up``, a subscribed Kafka topic does not exist.
         ContractError: a contract or the registry refused (not found, changed under a registered version, ...).
         SchemaMismatchError: an existing table does not match its contract.
         StorageUnavailableError: a table cannot be read or written.
@@ -203,6 +227,8 @@ async def build_parts(
         contracts = await anyio.to_thread.run_sync(resolve_contracts, config)
     source = source if source is not None else open_source(config)
     await source.check()  # before any table (``_contracts`` included) is created: a run that cannot read lands nothing
+    if until_caught_up and isinstance(config.source, KafkaSourceConfig):
+        await _require_topics(config.source)
     registry = await anyio.to_thread.run_sync(functools.partial(open_registry, config, contracts))
     pool = await _start_validation_pool(config, contracts.classes)
     try:

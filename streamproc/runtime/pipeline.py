@@ -152,6 +152,7 @@ class Pipeline:
             NotCaughtUpError: with ``until_caught_up``, partitions ended short of their end offsets.
             SchemaMismatchError: an existing table does not match the contract.
             SourceUnavailableError: the broker could not be reached at start.
+            SourceError: with ``until_caught_up``, a subscribed Kafka topic does not exist (before any table is touched).
             ContractError: a contract could not be loaded or registered.
         """
         if self._used:
@@ -161,7 +162,13 @@ class Pipeline:
         apply_memory_config(self.config.memory)  # Arrow's allocator and malloc's threshold: before the first batch
         parts: RunParts | None = None
         try:
-            parts = await build_parts(self.config, run_id=self.run_id, source=self._source, contracts=self._contracts)
+            parts = await build_parts(
+                self.config,
+                run_id=self.run_id,
+                source=self._source,
+                contracts=self._contracts,
+                until_caught_up=self.until_caught_up,
+            )
             await self._run(parts)
         except BaseException as exc:
             self.summary.seconds = time.monotonic() - started

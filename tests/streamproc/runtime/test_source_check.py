@@ -4,6 +4,7 @@ CLI; a held port that refuses connections stands for a broker that is down."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from tests.fixtures.pipelines import run_cli, write_file_pipeline, write_pipeline
@@ -45,3 +46,20 @@ def test_a_file_of_no_supported_format_fails_before_any_table_is_created(tmp_pat
     assert result.returncode == 2, result.stderr
     assert f"{tmp_path / 'orders.txt'}: unsupported file type (expected .ndjson, .jsonl" in result.stderr
     assert not (tmp_path / "lake").exists(), sorted(p.name for p in (tmp_path / "lake").iterdir())
+
+
+def test_until_caught_up_on_a_topic_that_does_not_exist_fails_before_any_table_is_created(
+    tmp_path: Path, kafka_bootstrap: str, kafka_client: str
+) -> None:
+    # Before: the run joined the group and waited for ever ("still joining consumer group ... a member that was
+    # killed ..."), as if another member held the partitions; a typo in `topics:` never ended a backfill.
+    topic = f"never-produced-{uuid.uuid4().hex[:8]}"
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, client=kafka_client)
+
+    result = run_cli("run", str(files.config), "--until-caught-up", timeout=60)
+
+    assert result.returncode == 1, result.stderr
+    assert f"topic '{topic}' does not exist on the Kafka broker at {kafka_bootstrap}" in result.stderr
+    assert f"streamproc replay FILE --topic {topic}" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert not files.lake.exists(), sorted(p.name for p in files.lake.iterdir())
