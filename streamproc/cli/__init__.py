@@ -61,7 +61,10 @@ def cli(log_level: str) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
     )
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Libraries that log at INFO what is routine for them: aiokafka its connections, httpx every request the
+    # catalog client makes (`catalog --url ...` printed "HTTP Request: GET ... 200 OK" before each answer).
+    for name in ("aiokafka", "httpx"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 cli.add_command(run)

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from catalog.cli import catalog
 from tests.catalog import scenario
 from tests.catalog.conftest import Server
+from tests.fixtures.pipelines import run_cli
 
 TABLE_ID = "dataset:file:/lake/flights"
 TOPIC_ID = f"dataset:{scenario.KAFKA_NS}:{scenario.TOPIC}"
@@ -170,3 +171,17 @@ def test_schema_history_is_in_event_time_order_when_older_events_arrive_late(ser
     assert [v["datasetVersion"] for v in history] == ["0", "1"]
     assert history[1]["diff"]["added"] == [{"name": "tail_number", "type": "string"}]
     assert history[1]["diff"]["breaking"] is False
+
+
+def test_remote_cli_prints_answers_not_a_log_line_per_request(loaded: tuple[Server, str]) -> None:
+    # The real `streamproc` command, whose root logger is at INFO: httpx logged "HTTP Request: GET ... 200 OK" on
+    # stderr before every answer, and a failed query's error came after a line saying the request was made.
+    server, _ = loaded
+    result = run_cli("catalog", "--url", server.url, "--token", server.token, "search", "flights")
+    assert result.returncode == 0, result.stderr
+    assert "flights" in result.stdout
+    assert "HTTP Request" not in result.stderr, result.stderr
+
+    missing = run_cli("catalog", "--url", server.url, "--token", server.token, "lineage", "nope")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "Error: catalog answered 404: no dataset named 'nope' (try `search`)"
