@@ -30,7 +30,8 @@ __all__ = ["replay"]
 @click.option("--partitions", default=3, show_default=True, help="Partitions when the topic is created. An existing "
               "topic keeps its own (given explicitly and different, a notice on stderr says so).")
 @click.option("--limit", type=click.IntRange(min=1), help="Produce at most this many events.")
-@click.option("--key-field", help="Use this top-level field as the record key (keeps one key in one partition).")
+@click.option("--key-field", help="Use this top-level field as the record key (keeps one key in one partition); "
+              "events without it are produced keyless, counted in a notice.")
 @click.option(
     "--compression",
     type=click.Choice(["lz4", "zstd", "snappy", "gzip", "none"]),
@@ -109,3 +110,12 @@ def replay(
         f"replayed {result.events:,} events ({result.bytes / 1e6:,.1f} MB) into {topic} "
         f"in {result.seconds:.1f}s ({result.events / max(result.seconds, 1e-9):,.0f} events/s)"
     )
+    if result.keyless:
+        # A misspelt --key-field (fields are case-sensitive) produced every event keyless, with nothing to say so.
+        share = "none" if result.keyless == result.events else f"{result.events - result.keyless:,}"
+        click.echo(
+            f"notice: {share} of {result.events:,} events had a non-null top-level field {key_field!r}: "
+            f"{result.keyless:,} were produced without a key, so their partition does not follow any key; "
+            f"check --key-field (field names are case-sensitive)",
+            err=True,
+        )

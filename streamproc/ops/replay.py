@@ -52,11 +52,13 @@ _PRODUCER_LOG.addFilter(StartingBrokerAsInfo())
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
-    """Events and payload bytes produced, and how long it took (seconds)."""
+    """Events and payload bytes produced, and how long it took (seconds); with a ``key_field``, how many events were
+    produced without a key (the field absent or null, or the event not a JSON object)."""
 
     events: int
     bytes: int
     seconds: float
+    keyless: int = 0
 
 
 async def replay_file(
@@ -121,7 +123,7 @@ def _produce_file(
     with map_kafka_errors(f"cannot reach the Kafka broker at {bootstrap_servers}"):
         producer.list_topics(topic, timeout=_REQUEST_TIMEOUT_SECONDS)
     started = time.monotonic()
-    produced = size = reported = 0
+    produced = size = reported = keyless = 0
 
     def check() -> None:
         """Raise the first failed delivery; report what was acknowledged since the last call."""
@@ -140,6 +142,8 @@ def _produce_file(
         for chunk in iter_json_events(path, limit=limit):
             for payload in chunk:
                 key = None if key_field is None else _record_key(payload, key_field)
+                if key_field is not None and key is None:
+                    keyless += 1
                 while True:
                     try:
                         producer.produce(topic, payload, key)
@@ -154,7 +158,7 @@ def _produce_file(
             producer.flush(1.0)
             check()
     check()
-    return ReplayResult(events=produced, bytes=size, seconds=time.monotonic() - started)
+    return ReplayResult(events=produced, bytes=size, seconds=time.monotonic() - started, keyless=keyless)
 
 
 def _record_key(payload: bytes, key_field: str) -> bytes | None:

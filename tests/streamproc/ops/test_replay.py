@@ -72,6 +72,38 @@ def test_a_key_field_passes_events_that_are_not_json_objects_through_keyless(
     assert anyio.run(_consume_records, kafka_bootstrap, topic, 6) == [
         (b"1", lines[0]), (None, lines[1]), (None, lines[2]), (None, lines[3]), (None, lines[4]), (b"4", lines[5]),
     ]
+    assert "notice: 2 of 6 events had a non-null top-level field 'order_id': 4 were produced without a key" in (
+        result.stderr
+    )
+
+
+def test_a_key_field_no_event_has_is_reported_not_silently_produced_keyless(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # Before: a misspelt --key-field (`orderId` for `order_id`) produced every event without a key and exit 0 with
+    # nothing to say so; the events spread over the partitions and one order's events were no longer in order.
+    data = tmp_path / "orders.ndjson"
+    data.write_text("".join(json.dumps({"order_id": i}) + "\n" for i in range(3)))
+    topic = new_topic("keytypo")
+
+    result = run_cli(
+        "replay", str(data), "--topic", topic, "--bootstrap-servers", kafka_bootstrap, "--partitions", "1",
+        "--key-field", "orderId",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "replayed 3 events" in result.stdout
+    assert (
+        "notice: none of 3 events had a non-null top-level field 'orderId': 3 were produced without a key, so their "
+        "partition does not follow any key; check --key-field (field names are case-sensitive)"
+    ) in result.stderr
+    assert [key for key, _ in anyio.run(_consume_records, kafka_bootstrap, topic, 3)] == [None, None, None]
+
+    keyed = run_cli(
+        "replay", str(data), "--topic", topic, "--bootstrap-servers", kafka_bootstrap, "--key-field", "order_id",
+    )
+    assert keyed.returncode == 0, keyed.stderr
+    assert "notice" not in keyed.stderr, keyed.stderr
 
 
 def test_the_bundled_flights_dataset_with_a_limit(kafka_bootstrap: str) -> None:
