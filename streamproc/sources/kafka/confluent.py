@@ -137,7 +137,8 @@ class ConfluentKafkaSource(GroupMember):
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
     async def check(self) -> None:
-        """Ask the cluster for its metadata (a topic not created yet is fine); the consumer is kept for :meth:`start`.
+        """Ask the cluster for its metadata (a topic not created yet is fine: named in :attr:`missing_topics`, for the
+        join-wait message); the consumer is kept for :meth:`start`.
 
         Raises:
             SourceUnavailableError: no bootstrap server answered within 10 s.
@@ -149,10 +150,15 @@ class ConfluentKafkaSource(GroupMember):
         consumer = self._consumer
         try:
             with map_kafka_errors(f"cannot reach the Kafka broker at {self.config.bootstrap_servers}"):
-                await self._call(functools.partial(consumer.list_topics, timeout=_REQUEST_TIMEOUT_SECONDS))
+                metadata = await self._call(functools.partial(consumer.list_topics, timeout=_REQUEST_TIMEOUT_SECONDS))
         except BaseException:
             await self.stop()  # closed, not left to the garbage collector
             raise
+        self.missing_topics = [
+            topic
+            for topic in self.config.topics
+            if topic not in metadata.topics or metadata.topics[topic].error is not None
+        ]
 
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Subscribe and join the consumer group (the join completes in the first fetches); :meth:`check` first if

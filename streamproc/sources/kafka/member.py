@@ -46,6 +46,8 @@ class GroupMember:
         self.client_id = client_id
         self.joined = False
         """Whether the consumer joined its group (a first assignment arrived, possibly empty)."""
+        self.missing_topics: list[str] = []
+        """Subscribed topics the cluster did not have when the source was checked (set by ``check()``)."""
         self._subscribed_at = 0.0
         self._waited_logged_at = 0.0
 
@@ -84,6 +86,16 @@ class GroupMember:
         if now - self._waited_logged_at < _JOIN_WAIT_LOG_SECONDS:
             return
         self._waited_logged_at = now
+        if self.missing_topics:  # not a rebalance held up by other members: there is nothing to assign yet
+            logger.warning(
+                "still joining consumer group %s after %.0fs: topic %s did not exist on %s when the run started; "
+                "the member waits until it is created (check source.topics, or produce into it)",
+                self.config.consumer_group,
+                now - self._subscribed_at,
+                ", ".join(repr(topic) for topic in self.missing_topics),
+                self.config.bootstrap_servers,
+            )
+            return
         logger.warning(
             "still joining consumer group %s after %.0fs: the broker holds a rebalance until every member has "
             "rejoined, and a member that was killed stays in the group until its session expires (its "

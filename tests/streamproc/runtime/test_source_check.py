@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from tests.fixtures.pipelines import run_cli, write_file_pipeline, write_pipeline
+from tests.fixtures.pipelines import run_cli, start_cli, stop, wait_for_output, write_file_pipeline, write_pipeline
 from tests.fixtures.waiting import PortReservation
 
 
@@ -63,3 +63,21 @@ def test_until_caught_up_on_a_topic_that_does_not_exist_fails_before_any_table_i
     assert f"streamproc replay FILE --topic {topic}" in result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     assert not files.lake.exists(), sorted(p.name for p in files.lake.iterdir())
+
+
+def test_a_long_run_on_a_topic_that_does_not_exist_says_so_while_it_waits(tmp_path: Path, kafka_bootstrap: str) -> None:
+    # Before: every 10 s "still joining consumer group ...: the broker holds a rebalance until every member has
+    # rejoined, and a member that was killed stays in the group ...", naming neither the topic nor the real cause.
+    # confluent-kafka only: librdkafka does not join the group while no subscribed topic exists; aiokafka joins it
+    # with no partitions ("partitions assigned: " with none), which says nothing misleading.
+    topic = f"never-produced-{uuid.uuid4().hex[:8]}"
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, client="confluent-kafka")
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        wait_for_output(process, "still joining consumer group")
+    finally:
+        returncode = stop(process)
+
+    assert returncode == 0, process.output()
+    assert f"topic '{topic}' did not exist on {kafka_bootstrap} when the run started" in process.output()
+    assert "a member that was killed" not in process.output(), process.output()
