@@ -29,7 +29,6 @@ from streamproc.sinks.quarantine import QUARANTINE_SCHEMA
 from streamproc.sinks.txn import RouteTables
 from streamproc.sources import open_source
 from streamproc.sources.base import Source
-from streamproc.sources.kafka.admin import topic_partitions
 from streamproc.validation.prepare import LoadPreparer, TablePreparer
 from streamproc.validation.routing import Router
 from streamproc.validation.stage import ContractStage, StageOptions, accepted_version
@@ -187,6 +186,8 @@ async def _require_topics(kafka: KafkaSourceConfig) -> None:
         SourceError: naming the missing topics and what to do.
         SourceUnavailableError: the broker cannot be reached.
     """
+    from streamproc.sources.kafka.admin import topic_partitions  # the Kafka client only for a Kafka source
+
     present = {tp.topic for tp in await topic_partitions(kafka.bootstrap_servers, kafka.topics, missing_ok=True)}
     missing = [topic for topic in kafka.topics if topic not in present]
     if missing:

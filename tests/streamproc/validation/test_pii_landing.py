@@ -56,9 +56,9 @@ def test_hash_without_a_secret_is_a_config_error(
     kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("STREAMPROC_PII_SECRET", raising=False)
-    files = write_pipeline(
-        tmp_path, kafka_bootstrap, topic=new_topic("pii-nosecret"), contract="tests.fixtures.contract_modes:Customer"
-    )
+    topic = new_topic("pii-nosecret")
+    run_async(produce, kafka_bootstrap, topic, [b"{}"])  # the topic exists: only the missing secret is wrong
+    files = write_pipeline(tmp_path, kafka_bootstrap, topic=topic, contract="tests.fixtures.contract_modes:Customer")
     result = run_cli("run", str(files.config), "--until-caught-up")
     assert result.returncode == 2
     assert "hashes email: a secret is needed" in result.stderr
