@@ -36,6 +36,7 @@ from streamproc import __version__
 from streamproc.lineage.loads import LoadRecord
 from streamproc.observe.openlineage import facets as f
 from streamproc.observe.openlineage.describe import InputDescription, RouteDescription, RunDescription, TableDescription
+from streamproc.observe.openlineage.naming import DatasetId
 
 __all__ = ["complete_event", "engine_facet", "fail_event", "load_event", "start_event", "table_facets"]
 
@@ -152,9 +153,16 @@ def _input(source: InputDescription) -> InputDataset:
     return InputDataset(namespace=ds.namespace, name=ds.name, facets=facets)
 
 
-def table_facets(table: TableDescription, inputs: Sequence[InputDescription], *, namespace: str) -> dict[str, Any]:
+def table_facets(
+    table: TableDescription,
+    inputs: Sequence[InputDescription],
+    *,
+    namespace: str,
+    replayed_from: Sequence[DatasetId] = (),
+) -> dict[str, Any]:
     """The dataset facets of a Delta table: schema, storage, symlink, data source, tags (PII), documentation,
-    ownership and, with ``inputs``, column lineage from them."""
+    ownership and column lineage: from ``inputs``, or, for a quarantine replay, from the ``raw_payload`` of the
+    quarantines in ``replayed_from``."""
     ds = table.dataset
     facets: dict[str, Any] = {
         "schema": f.schema_facet(table.schema),
@@ -167,10 +175,12 @@ def table_facets(table: TableDescription, inputs: Sequence[InputDescription], *,
         facets["documentation"] = f.documentation_facet(table.description)
     if table.owner:
         facets["ownership"] = f.ownership_facet(table.owner)
-    if table.column_sources and inputs:
+    if table.column_sources and (inputs or replayed_from):
         present = {c: s for c, s in table.column_sources.items() if c in table.schema.names}
-        facets["columnLineage"] = f.column_lineage_facet(
-            present, [i.dataset for i in inputs], variants=table.variant_columns
+        facets["columnLineage"] = (
+            f.column_lineage_facet(present, [i.dataset for i in inputs], variants=table.variant_columns)
+            if inputs
+            else f.replayed_column_lineage_facet(present, replayed_from)
         )
     return facets
 

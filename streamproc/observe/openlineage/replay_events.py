@@ -164,11 +164,7 @@ def replay_event(
 
 
 def _output(run: ReplayRun, name: str, table: TableDescription, load: LoadRecord | None = None) -> OutputDataset:
-    facets = table_facets(table, (), namespace=run.namespace)
-    quarantines = run.replayed_from.get(name, ())
-    if table.column_sources and quarantines:
-        present = {c: s for c, s in table.column_sources.items() if c in table.schema.names}
-        facets["columnLineage"] = f.replayed_column_lineage_facet(present, quarantines)
+    facets = table_facets(table, (), namespace=run.namespace, replayed_from=run.replayed_from.get(name, ()))
     output_facets: dict[str, Any] = {}
     if load is not None:
         if load.delta_version is not None:
