@@ -86,7 +86,8 @@ class TablePreparer:
         ingested_at = dt.datetime.now(dt.UTC)
         coordinates = batch.coordinates()
         accepted_at = coordinates.take(result.accepted_index)
-        rejected_at = coordinates.take([r.index for r in result.rejected])
+        rejected = [r.index for r in result.rejected]
+        rejected_at = coordinates.take(rejected)
         landed = append_lineage(
             result.accepted,
             sources=accepted_at.sources(self.source_uris),
@@ -98,7 +99,7 @@ class TablePreparer:
         )
         quarantined = quarantine_rows(
             result.rejected,
-            batch.records_at([r.index for r in result.rejected]),
+            batch.records_at(rejected),
             rejected_at,
             load_id=load_id,
             ingested_at=ingested_at,
