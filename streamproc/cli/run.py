@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import anyio
 import click
 
 from contracts import ContractError
 from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_CONTRACT_STOP, EXIT_INTERRUPTED, EXIT_RUNTIME_ERROR, fail
-from streamproc.config import load_config
+from streamproc.config import PipelineConfig, load_config
 from streamproc.errors import ConfigError, ContractStopError, StreamprocError
 
 __all__ = ["run"]
@@ -45,6 +47,9 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
         config = load_config(config_file)
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG_ERROR)
+    unwritable = _unwritable_location(config)
+    if unwritable:  # before the endpoint, the source or any table: delta-rs would say it in a multi-line OS error
+        fail(unwritable, EXIT_RUNTIME_ERROR)
     runner = Runner(config, until_caught_up=until_caught_up)
     try:
         summary = anyio.run(runner.run)
@@ -56,6 +61,9 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG_ERROR)
     except StreamprocError as exc:
+        # An error that came before the pipelines ran (a taken HTTP source port) leaves the summary's default
+        # "signal": whatever stopped this run, it was the error.
+        runner.summary.stopped_by = "error"
         click.echo(runner.summary.render(), err=True)
         fail(str(exc), EXIT_RUNTIME_ERROR)
     except KeyboardInterrupt:  # Ctrl-C before the run watches signals (while loading and opening its parts)
@@ -69,3 +77,52 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
 
 
 _INTERRUPTED = "interrupted: stopped at once; what was landed stays (exactly once), what was not is re-read on restart"
+
+
+def _unwritable_location(config: PipelineConfig) -> str | None:
+    """Why a local folder the run writes (its tables, the HTTP source's write-ahead log) cannot be created or
+    written by this user, or ``None``: the nearest existing folder of each location must be a writable folder.
+    Object-store URLs are left to delta-rs, which names their errors itself."""
+    source = config.source
+    gateway = getattr(source, "gateway", None) is not None  # gateway mode produces to Kafka: no table written here
+    sink = config.sink
+    locations: list[tuple[str, str | None]] = [] if gateway else [
+        ("sink.table_uri", sink.table_uri),
+        ("sink.quarantine_uri", sink.resolved_quarantine_uri),
+        ("sink.loads_uri", sink.resolved_loads_uri),
+        ("sink.contracts_uri", sink.resolved_contracts_uri),
+    ]
+    if not gateway:
+        routes = dict(getattr(source, "routes", {}))
+        if config.routing is not None:
+            routes.update(config.routing.routes)
+        locations += [(f"routes.{name}.table_uri", route.table_uri) for name, route in routes.items()]
+        locations.append(("source.wal_dir", getattr(source, "wal_dir", None)))
+    for field, uri in locations:
+        path = _local_path(uri)
+        if path is None:
+            continue
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            return (
+                f"{field} {uri} cannot be created: {existing} is a file, not a folder; "
+                f"point {field} at a folder this user can write"
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return (
+                f"{field} {uri} cannot be written: this user may not write in {existing}; "
+                f"point {field} at a folder this user can write, or grant write access to it"
+            )
+    return None
+
+
+def _local_path(uri: str | None) -> Path | None:
+    """``uri`` as a local path (a plain path or ``file://``), or ``None`` for an object-store URL or no location."""
+    if not uri:
+        return None
+    if "://" not in uri:
+        return Path(uri)
+    parsed = urlparse(uri)
+    return Path(parsed.path) if parsed.scheme == "file" else None

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 
 from streamproc.config import FileSourceConfig
-from streamproc.errors import SourceError
+from streamproc.errors import ConfigError, SourceError
 from streamproc.records import RecordChunk, TopicPartition
 from streamproc.sources.base import OnAssigned, OnRevoked
 from streamproc.sources.formats import check_format, count_events, iter_json_events
@@ -64,8 +64,13 @@ class FileSource:
     async def check(self) -> None:
         """Raises:
             SourceError: the file does not exist.
-            ConfigError: no format reads it (its name's ending): a config mistake, found before any table exists.
+            ConfigError: ``path`` is a directory, or no format reads it (its name's ending): a config mistake,
+                found before any table exists.
         """
+        if self.path.is_dir():  # "no such file" would send the user looking for a folder that is there
+            raise ConfigError(
+                f"source.path {self.path} is a directory: a file source reads one file; name a file in it"
+            )
         if not self.path.is_file():
             raise SourceError(f"no such file: {self.path}")
         check_format(self.path)

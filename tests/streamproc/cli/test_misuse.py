@@ -1,0 +1,83 @@
+"""What a newcomer's mistakes get from ``streamproc run``: one line on stderr naming the problem and what to do, a
+non-zero exit, no traceback, and no table created when the run could not start."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.fixtures.pipelines import run_cli, write_file_pipeline
+
+
+def _error_lines(stderr: str) -> list[str]:
+    assert "Traceback" not in stderr, stderr
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def test_a_file_source_naming_a_directory_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    config = write_file_pipeline(tmp_path, events=1, name="folder", source={"type": "file", "path": "events"})
+    (tmp_path / "events").mkdir()
+
+    result = run_cli("run", str(config))
+
+    assert result.returncode == 2, result.stderr
+    assert _error_lines(result.stderr) == [
+        f"error: source.path {tmp_path / 'events'} is a directory: a file source reads one file; name a file in it"
+    ]
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_table_uri_below_a_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "lake").write_text("not a folder")
+    config = write_file_pipeline(tmp_path, events=1, name="blocked")
+
+    result = run_cli("run", str(config))
+
+    assert result.returncode == 1, result.stderr
+    table = tmp_path / "lake" / "orders"
+    assert _error_lines(result.stderr) == [
+        f"error: sink.table_uri {table} cannot be created: {tmp_path / 'lake'} is a file, not a folder; "
+        "point sink.table_uri at a folder this user can write"
+    ]
+    assert "serving /metrics" not in result.stderr  # refused before the endpoint or the source were opened
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a folder whatever its mode")
+def test_a_table_uri_in_a_read_only_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "lake").mkdir(mode=0o555)
+    config = write_file_pipeline(tmp_path, events=1, name="readonly")
+
+    result = run_cli("run", str(config))
+
+    assert result.returncode == 1, result.stderr
+    (line,) = _error_lines(result.stderr)
+    assert f"this user may not write in {tmp_path / 'lake'}" in line
+    assert list((tmp_path / "lake").iterdir()) == []
+
+
+def test_a_taken_http_source_port_ends_the_run_by_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "web.yaml"
+        config.write_text(yaml.safe_dump({
+            "name": "web",
+            "contract": "streamproc.sources.http.spec:SegmentEvent",
+            "source": {"type": "http", "host": "127.0.0.1", "port": port, "wal_dir": "wal", "write_keys": ["k"]},
+            "sink": {"table_uri": "lake/events"},
+            "observability": {"port": 0},
+        }))
+
+        result = run_cli("run", str(config))
+
+    assert result.returncode == 1, result.stderr
+    assert _error_lines(result.stderr) == [
+        f"error: cannot listen for the HTTP source on 127.0.0.1:{port}: Address already in use; "
+        "give this pipeline another source.port (0 picks a free one)"
+    ]
+    assert "stopped by error" in result.stderr, result.stderr  # not "by signal": nothing sent one
