@@ -62,6 +62,7 @@ from streamproc.config.sources import (
     KafkaSourceConfig,
     SourceConfig,
 )
+from streamproc.config.keys import unknown_key_message
 from streamproc.config.variables import expand, parse_yaml
 from streamproc.errors import ConfigError
 
@@ -186,7 +187,11 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
         # Relative local paths are resolved against the file's folder by the fields' validators (RelativeToConfig).
         return PipelineConfig.model_validate({**raw, "base_dir": base_dir}, context={BASE_DIR: base_dir})
     except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        details = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: "
+            + (unknown_key_message(PipelineConfig, e["loc"]) if e["type"] == "extra_forbidden" else e["msg"])
+            for e in exc.errors()
+        )
         raise ConfigError(f"{path}: {details}") from exc
 
 

@@ -105,3 +105,24 @@ def test_errors_name_the_file_and_the_field(tmp_path: Path, text: str, message: 
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (YAML.replace("batch:", "bacth:"), "p.yaml: bacth: unknown key; did you mean 'batch'?"),
+        (
+            YAML.replace("consumer_group: g", "consumer_grup: g"),
+            "source.kafka.consumer_grup: unknown key; did you mean 'consumer_group'?",
+        ),
+        (
+            YAML.replace("max_rows: 100", "max_rows: 100\n  zzz: 1"),
+            "batch.zzz: unknown key; known here: max_bytes, max_linger_seconds, max_rows, queue_size",
+        ),
+    ],
+)
+def test_a_misspelt_key_is_told_the_key_it_meant_in_its_own_section(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "p.yaml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "p.yaml")
+    assert message in str(caught.value)
