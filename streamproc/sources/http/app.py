@@ -155,7 +155,15 @@ def parse_ingest_body(body: bytes, *, content_type: str) -> list[bytes]:
                 raise BadRequestError(f"line {number} is not a JSON object", code="invalid_body")
             payloads.append(line)
     else:
-        document = _loads(body)
+        try:
+            document = _loads(body)
+        except BadRequestError as exc:
+            if _holds_more_than_one_value(body):  # NDJSON sent as JSON (curl -d sends a form's content type)
+                raise BadRequestError(
+                    f"{exc.message}; for NDJSON (one event per line) send Content-Type: application/x-ndjson",
+                    code="invalid_json",
+                ) from None
+            raise
         if isinstance(document, dict):
             payloads.append(body.strip())
         elif isinstance(document, list):
@@ -168,6 +176,17 @@ def parse_ingest_body(body: bytes, *, content_type: str) -> list[bytes]:
     if not payloads:
         raise BadRequestError("the body holds no events", code="invalid_body")
     return payloads
+
+
+def _holds_more_than_one_value(body: bytes) -> bool:
+    """Whether ``body`` is one valid JSON value followed by more (JSON's "Extra data"), as NDJSON of two lines is."""
+    try:
+        json.loads(body)
+    except json.JSONDecodeError as exc:
+        return exc.msg == "Extra data"
+    except UnicodeDecodeError:
+        return False
+    return False
 
 
 def _segment_key(event: dict[str, Any]) -> bytes | None:

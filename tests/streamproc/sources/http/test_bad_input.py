@@ -73,6 +73,19 @@ def test_malformed_json_is_400(served: Served) -> None:
     assert _next_offset(served, "tracks", _track()) == before + 1  # nothing of the refused requests was logged
 
 
+def test_ndjson_sent_as_json_is_told_its_content_type(served: Served) -> None:
+    ndjson = json.dumps(_track()).encode() + b"\n" + json.dumps(_track()).encode() + b"\n"
+    for content_type in ("application/json", "application/x-www-form-urlencoded"):  # the latter: curl -d
+        body = _error(post(served.url, "/ingest/tracks", content=ndjson, headers={"Content-Type": content_type}),
+                      400, "invalid_json")
+        assert str(body["message"]).endswith(
+            "; for NDJSON (one event per line) send Content-Type: application/x-ndjson"
+        ), body
+    # a JSON error of another kind gets no such hint
+    body = _error(post(served.url, "/ingest/tracks", content=b'{"type": "track",'), 400, "invalid_json")
+    assert "NDJSON" not in str(body["message"])
+
+
 def test_unknown_contract_is_404(served: Served) -> None:
     body = _error(post(served.url, "/ingest/no_such_contract", json={"a": 1}), 404, "unknown_contract")
     assert "identifies" in str(body["message"])
