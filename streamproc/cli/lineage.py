@@ -35,6 +35,11 @@ def lineage() -> None:
     Events are sent through openlineage-python's own transport configuration: OPENLINEAGE_URL (+ OPENLINEAGE_API_KEY),
     OPENLINEAGE__TRANSPORT__* variables, or an openlineage.yml (at OPENLINEAGE_CONFIG, in the working directory or in
     ~/.openlineage/). A command that sends exits 2 when none names a transport.
+
+    \b
+    Examples:
+      streamproc lineage outbox pipeline.yaml --flush
+      streamproc lineage backfill pipeline.yaml --dry-run
     """
 
 
@@ -61,6 +66,11 @@ def backfill(
     of each load: what the live pipeline sends, for a catalog that was down or lost its database. Sending twice
     is harmless. Works whether or not the config enables lineage. Without a configured transport it exits 2 before
     sending (see `streamproc lineage --help`); through a console transport asked for, the summary says "printed".
+
+    \b
+    Examples:
+      streamproc lineage backfill pipeline.yaml --dry-run                 the events, as JSON lines
+      OPENLINEAGE_URL=http://catalog:5000 streamproc lineage backfill pipeline.yaml --since 2026-11-01
     """
     from openlineage.client.serde import Serde
 
@@ -79,6 +89,8 @@ def backfill(
     except (StreamprocError, ContractError) as exc:
         raise click.ClickException(str(exc)) from exc
     if client is None:  # --dry-run
+        if not rebuilt:  # on stderr: stdout stays the JSON lines (none), and an empty answer is not a silent one
+            click.echo("no loads of this pipeline in the lake: nothing to rebuild", err=True)
         for event in rebuilt:
             click.echo(json.dumps(event, sort_keys=True))
         return
@@ -120,6 +132,11 @@ def outbox(config_file: Path, flush: bool, timeout: float) -> None:
     lineage (lineage: {enabled: true}) keeps no events: exit 2, unless a backfill left some there. --flush without
     a configured transport exits 2 and leaves the events waiting. Read only before any run: a missing outbox is
     shown empty, not created.
+
+    \b
+    Examples:
+      streamproc lineage outbox pipeline.yaml
+      streamproc lineage outbox pipeline.yaml --flush --timeout 30
     """
     from streamproc.observe.openlineage.delivery import Deliverer
     from streamproc.observe.openlineage.observer import adopt_orphans, outbox_dir, outbox_of

