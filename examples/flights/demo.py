@@ -67,8 +67,8 @@ def _show(lake: Path) -> None:
         print(f"  {column:<18} {first[column]}")
     print(
         "\nOpen it yourself:\n"
-        "  .venv/bin/python -c \"from streamproc.sinks.reader import read_table; "
-        f"print(read_table('{lake / 'flights'}'))\"\n"
+        "  .venv/bin/python -c \"import streamproc; "
+        f"print(streamproc.read_table('{lake / 'flights'}', filter='_partition = 0'))\"\n"
         f"  quarantine: {lake / 'flights__quarantine'}\n"
         f"  loads:      {lake / '_loads'}"
     )
