@@ -34,6 +34,7 @@ from typing import Any
 import anyio
 from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -273,4 +274,17 @@ def create_ingest_app(front: Front, router: Router, config: HttpSourceConfig) ->
         Route(f"/v1/{kind}", endpoint(f"/v1/{kind}", segment(kind)), methods=["POST"]) for kind in SEGMENT_CALL_TYPES
     ]
     routes.append(Route("/ingest/{contract}", endpoint("/ingest/{contract}", ingest), methods=["POST"]))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={HTTPException: _not_served})
+
+
+async def _not_served(request: Request, exc: Exception) -> Response:
+    """A path or method this endpoint does not serve (Starlette's 404 and 405), answered in the errors' JSON shape
+    with the endpoints it does serve: a client pointed at the wrong path learns the right one."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = exc.headers if isinstance(exc, HTTPException) else None
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+    message = (
+        f"this source does not serve {request.method} {request.url.path}: it serves POST /v1/batch, "
+        f"POST /v1/{{{','.join(SEGMENT_CALL_TYPES)}}} and POST /ingest/{{contract}}"
+    )
+    return JSONResponse({"success": False, "code": code, "message": message}, status_code=status, headers=headers)

@@ -86,6 +86,17 @@ def test_ndjson_sent_as_json_is_told_its_content_type(served: Served) -> None:
     assert "NDJSON" not in str(body["message"])
 
 
+def test_a_path_or_method_not_served_is_answered_in_the_errors_json_naming_the_endpoints(served: Served) -> None:
+    body = _error(post(served.url, "/v1/trak", json=_track()), 404, "not_found")
+    assert body["message"] == (
+        "this source does not serve POST /v1/trak: it serves POST /v1/batch, "
+        "POST /v1/{track,identify,page,screen,group,alias} and POST /ingest/{contract}"
+    )
+    response = httpx.get(f"{served.url}/v1/track", auth=("k", ""))
+    _error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "POST"
+
+
 def test_unknown_contract_is_404(served: Served) -> None:
     body = _error(post(served.url, "/ingest/no_such_contract", json={"a": 1}), 404, "unknown_contract")
     assert "identifies" in str(body["message"])
