@@ -26,8 +26,8 @@ __all__ = ["run"]
     help="Exit once every partition of the subscribed topics is landed up to the end offsets seen at start, "
     "whichever member of the consumer group owns it (this one waits for the others, and lands the partitions of "
     "members that died once the broker reassigns them); exits 1 naming the partitions that are not. For "
-    "backfills, demos and tests; a file source always stops at its end; an HTTP source lands what its write-ahead "
-    "log holds and exits, without serving requests.",
+    "backfills, demos and tests; a file source always stops at its end; an HTTP source exits once what its "
+    "write-ahead log held at start is landed (events it accepts meanwhile stay durable in the log).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 def run(config_file: Path, until_caught_up: bool, as_json: bool) -> None:
