@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from contracts import ContractError
 from contracts.modes import ContractModes
@@ -62,7 +63,7 @@ from streamproc.config.sources import (
     KafkaSourceConfig,
     SourceConfig,
 )
-from streamproc.config.keys import unknown_key_message
+from streamproc.config.keys import missing_tag_message, unknown_key_message
 from streamproc.config.variables import expand, parse_yaml
 from streamproc.errors import ConfigError
 
@@ -187,12 +188,17 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
         # Relative local paths are resolved against the file's folder by the fields' validators (RelativeToConfig).
         return PipelineConfig.model_validate({**raw, "base_dir": base_dir}, context={BASE_DIR: base_dir})
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: "
-            + (unknown_key_message(PipelineConfig, e["loc"]) if e["type"] == "extra_forbidden" else e["msg"])
-            for e in exc.errors()
-        )
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {_message(e)}" for e in exc.errors())
         raise ConfigError(f"{path}: {details}") from exc
+
+
+def _message(error: ErrorDetails) -> str:
+    """pydantic's message for one error, or ours where its words do not tell a newcomer what to write."""
+    if error["type"] == "extra_forbidden":
+        return unknown_key_message(PipelineConfig, error["loc"])
+    if error["type"] == "union_tag_not_found":
+        return missing_tag_message(PipelineConfig, error["loc"])
+    return error["msg"]
 
 
 def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-__all__ = ["unknown_key_message"]
+__all__ = ["missing_tag_message", "unknown_key_message"]
 
 
 def unknown_key_message(root: type[BaseModel], loc: Sequence[int | str]) -> str:
@@ -29,7 +29,27 @@ def unknown_key_message(root: type[BaseModel], loc: Sequence[int | str]) -> str:
     return f"unknown key; known here: {', '.join(known)}"
 
 
+def missing_tag_message(root: type[BaseModel], loc: Sequence[int | str]) -> str:
+    """The message for a section at ``loc`` without the ``type`` that says which kind it is (pydantic: "Unable to
+    extract tag using discriminator"), e.g. ``type is missing: one of kafka, file, http``."""
+    tags = [str(tag) for member in _types_at(root, loc) for m in _members(member) if isinstance(m, type)
+            and issubclass(m, BaseModel) for tag in _tags(m)]
+    return f"type is missing: one of {', '.join(tags)}" if tags else "type is missing"
+
+
 def _keys_at(root: type[BaseModel], path: Sequence[int | str]) -> list[str]:
+    keys = {
+        name
+        for member in (m for t in _types_at(root, path) for m in _members(t))
+        if isinstance(member, type) and issubclass(member, BaseModel)
+        for name, field in member.model_fields.items()
+        if not field.exclude
+    }
+    return sorted(keys)
+
+
+def _types_at(root: type[BaseModel], path: Sequence[int | str]) -> list[Any]:
+    """The annotations a value at ``path`` may have (unions not yet flattened)."""
     current: list[Any] = [root]
     for part in path:
         following: list[Any] = []
@@ -44,14 +64,7 @@ def _keys_at(root: type[BaseModel], path: Sequence[int | str]) -> list[str]:
             elif get_origin(member) in (list, tuple) and get_args(member):
                 following.append(get_args(member)[0])
         current = following
-    keys = {
-        name
-        for member in (m for t in current for m in _members(t))
-        if isinstance(member, type) and issubclass(member, BaseModel)
-        for name, field in member.model_fields.items()
-        if not field.exclude
-    }
-    return sorted(keys)
+    return current
 
 
 def _members(annotation: Any) -> list[Any]:

@@ -119,6 +119,7 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
             YAML.replace("max_rows: 100", "max_rows: 100\n  zzz: 1"),
             "batch.zzz: unknown key; known here: max_bytes, max_linger_seconds, max_rows, queue_size",
         ),
+        (YAML.replace("  type: kafka\n", ""), "p.yaml: source: type is missing: one of kafka, file, http"),
     ],
 )
 def test_a_misspelt_key_is_told_the_key_it_meant_in_its_own_section(tmp_path: Path, text: str, message: str) -> None:
