@@ -47,6 +47,7 @@ __all__ = ["main", "cli"]
     default="INFO",
     show_default=True,
     envvar="STREAMPROC_LOG_LEVEL",
+    show_envvar=True,  # also in the error: a wrong level may come from the variable, not the option
     help="Log verbosity (logs go to stderr).",
 )
 def cli(log_level: str) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.fixtures.pipelines import run_cli, write_file_pipeline
+from tests.fixtures.pipelines import REPO, run_cli, write_file_pipeline
 
 
 def _error_lines(stderr: str) -> list[str]:
@@ -103,3 +105,15 @@ def test_replaying_a_directory_says_so_before_reaching_a_broker(tmp_path: Path) 
     assert result.returncode == 2, result.stderr
     (line,) = _error_lines(result.stderr)
     assert line.startswith(f"error: {tmp_path / 'exports'} is a directory: name one file in it (one of .ndjson, "), line
+
+
+def test_a_wrong_log_level_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    config = write_file_pipeline(tmp_path, events=1, name="loud")
+    env = {**os.environ, "STREAMPROC_LOG_LEVEL": "loud"}
+
+    result = subprocess.run([sys.executable, "-m", "streamproc.cli", "run", str(config)], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2, result.stderr
+    assert "Invalid value for '--log-level' (env var: 'STREAMPROC_LOG_LEVEL'): 'loud' is not one of" in result.stderr
+    assert not (tmp_path / "lake").exists()
