@@ -7,6 +7,7 @@ the file are already landed, and those are skipped.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from streamproc.errors import ConfigError, SourceError
 from streamproc.records import RecordChunk, TopicPartition
 from streamproc.sources.base import OnAssigned, OnRevoked
 from streamproc.sources.formats import check_format, count_events, iter_json_events
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["FileSource", "count_file_events", "file_partition"]
 
@@ -74,6 +77,8 @@ class FileSource:
         if not self.path.is_file():
             raise SourceError(f"no such file: {self.path}")
         check_format(self.path)
+        if self.path.stat().st_size == 0:  # not an error (an export may be empty), but never a silent success
+            logger.warning("%s is empty: no events to land", self.path)
 
     async def start(self, *, on_assigned: OnAssigned, on_revoked: OnRevoked) -> None:
         """Open the file and skip what the Delta log says is landed.

@@ -117,3 +117,13 @@ def test_a_wrong_log_level_from_the_environment_names_the_variable(tmp_path: Pat
     assert result.returncode == 2, result.stderr
     assert "Invalid value for '--log-level' (env var: 'STREAMPROC_LOG_LEVEL'): 'loud' is not one of" in result.stderr
     assert not (tmp_path / "lake").exists()
+
+
+def test_an_empty_file_lands_nothing_and_says_so(tmp_path: Path) -> None:
+    config = write_file_pipeline(tmp_path, events=0, name="empty")
+    (tmp_path / "orders.ndjson").write_bytes(b"")
+
+    result = run_cli("run", str(config))
+
+    assert result.returncode == 0, result.stderr  # an export may be empty: not an error, but not silent either
+    assert f"WARNING streamproc.sources.file: {tmp_path / 'orders.ndjson'} is empty: no events to land" in result.stderr
