@@ -24,8 +24,9 @@ __all__ = ["replay"]
 @click.option(
     "--bootstrap-servers",
     envvar="KAFKA_BOOTSTRAP_SERVERS",
+    show_envvar=True,  # in the help, and in the error when neither is given
     required=True,
-    help="Kafka bootstrap servers, host:port[,host:port] (env KAFKA_BOOTSTRAP_SERVERS).",
+    help="Kafka bootstrap servers, host:port[,host:port].",
 )
 @click.option("--partitions", default=3, show_default=True, help="Number of partitions when the topic is created. An "
               "existing topic keeps its own (given explicitly and different, a notice on stderr says so).")

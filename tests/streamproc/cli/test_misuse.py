@@ -127,3 +127,14 @@ def test_an_empty_file_lands_nothing_and_says_so(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr  # an export may be empty: not an error, but not silent either
     assert f"WARNING streamproc.sources.file: {tmp_path / 'orders.ndjson'} is empty: no events to land" in result.stderr
+
+
+def test_replay_without_a_broker_names_the_option_and_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "events.ndjson").write_text('{"a": 1}\n')
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+
+    result = subprocess.run([sys.executable, "-m", "streamproc.cli", "replay", str(tmp_path / "events.ndjson"),
+                             "--topic", "t"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2, result.stderr
+    assert "Missing option '--bootstrap-servers' (env var: 'KAFKA_BOOTSTRAP_SERVERS')" in result.stderr
