@@ -201,7 +201,10 @@ class HttpSourceConfig(Frozen):
         if self.gateway is None and not self.wal_dir:
             raise ValueError("wal_dir is required (or a gateway section, to produce to Kafka instead)")
         if self.require_write_key and not self.write_keys:
-            raise ValueError("no write keys: set write_keys / write_keys_file, or require_write_key: false")
+            raise ValueError(
+                'no write keys: set write_keys (e.g. ["${SEGMENT_WRITE_KEY}"]) or write_keys_file; '
+                "require_write_key: false takes events from anyone who reaches the port (then set host: 127.0.0.1)"
+            )
         return self
 
 

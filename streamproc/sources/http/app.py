@@ -24,6 +24,7 @@ import base64
 import binascii
 import datetime as dt
 import hmac
+import ipaddress
 import json
 import logging
 import time
@@ -179,6 +180,16 @@ def parse_ingest_body(body: bytes, *, content_type: str) -> list[bytes]:
     return payloads
 
 
+def _loopback(host: str) -> bool:
+    """Whether ``host`` (an interface to listen on) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _holds_more_than_one_value(body: bytes) -> bool:
     """Whether ``body`` is one valid JSON value followed by more (JSON's "Extra data"), as NDJSON of two lines is."""
     try:
@@ -200,6 +211,11 @@ def _segment_key(event: dict[str, Any]) -> bytes | None:
 def create_ingest_app(front: Front, router: Router, config: HttpSourceConfig) -> Starlette:
     """The ASGI app (see the module docstring)."""
     keys = WriteKeys(config.write_keys, required=config.require_write_key)
+    if not config.require_write_key and not _loopback(config.host):
+        logger.warning(
+            "the HTTP source on %s:%d accepts events without a write key from anyone who reaches it: set write_keys, "
+            "or host: 127.0.0.1 (or guard the port with a network policy)", config.host, config.port,
+        )
 
     def endpoint(template: str, handle: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
         async def respond(request: Request) -> Response:

@@ -13,6 +13,8 @@ from streamproc.errors import ConfigError
 from streamproc.sources.http.app import WriteKeys
 from streamproc.sources.http.errors import UnauthorizedError
 from streamproc.sources.http.targets import resolve_targets
+from tests.fixtures.http_source import write_http_pipeline
+from tests.fixtures.pipelines import run_cli
 
 
 def _write(tmp_path: Path, source: dict[str, object]) -> Path:
@@ -82,3 +84,24 @@ def test_routes_become_targets_beside_the_pipelines_table(tmp_path: Path) -> Non
     assert router.for_segment({"type": "alias"}) is router.default
     assert router.for_ingest("order_completed") is orders  # by contract name as well as table name
     assert router.for_ingest("nothing") is None
+
+
+def test_an_endpoint_without_write_keys_on_a_reachable_interface_is_warned_about(tmp_path: Path) -> None:
+    open_to_all = write_http_pipeline(tmp_path / "open", host="0.0.0.0", require_write_key=False, write_keys=[])
+    loopback = write_http_pipeline(tmp_path / "loopback", require_write_key=False, write_keys=[])
+
+    # --until-caught-up: the endpoint starts, the empty log is landed, the run ends
+    warned = run_cli("run", str(open_to_all.config), "--until-caught-up")
+    quiet = run_cli("run", str(loopback.config), "--until-caught-up")
+
+    assert (warned.returncode, quiet.returncode) == (0, 0), warned.stderr + quiet.stderr
+    assert "accepts events without a write key from anyone who reaches it: set write_keys, or host: 127.0.0.1" in (
+        warned.stderr
+    )
+    assert "without a write key" not in quiet.stderr
+
+
+def test_no_write_keys_is_told_how_to_set_them(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, {}))
+    assert 'no write keys: set write_keys (e.g. ["${SEGMENT_WRITE_KEY}"]) or write_keys_file' in str(caught.value)
