@@ -88,15 +88,19 @@ def backfill(
         rebuilt = [Serde.to_dict(event) for event in rebuild_events(config, contracts, run_ids=run_ids or None, since=when)]
     except (StreamprocError, ContractError) as exc:
         raise click.ClickException(str(exc)) from exc
+    # the lake may hold loads that the filters leave out: say which it is
+    none = "no loads of this pipeline match " + " and ".join(
+        name for name, given in (("--run-id", run_ids), ("--since", since)) if given
+    ) if run_ids or since else "no loads of this pipeline in the lake"
     if client is None:  # --dry-run
         if not rebuilt:  # on stderr: stdout stays the JSON lines (none), and an empty answer is not a silent one
-            click.echo("no loads of this pipeline in the lake: nothing to rebuild", err=True)
+            click.echo(f"{none}: nothing to rebuild", err=True)
         for event in rebuilt:
             click.echo(json.dumps(event, sort_keys=True))
         return
     runs = len({e["run"]["runId"] for e in rebuilt})
     if not rebuilt:
-        click.echo("no loads of this pipeline in the lake: nothing to send")
+        click.echo(f"{none}: nothing to send")
         return
     outbox = outbox_of(config)
     log = outbox.create(uuid.uuid4().hex, kind="backfill")

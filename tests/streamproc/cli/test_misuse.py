@@ -138,3 +138,14 @@ def test_replay_without_a_broker_names_the_option_and_the_variable(tmp_path: Pat
 
     assert result.returncode == 2, result.stderr
     assert "Missing option '--bootstrap-servers' (env var: 'KAFKA_BOOTSTRAP_SERVERS')" in result.stderr
+
+
+def test_a_lineage_backfill_whose_filters_match_no_load_says_so(tmp_path: Path) -> None:
+    config = write_file_pipeline(tmp_path, events=2, name="filtered")
+    assert run_cli("run", str(config)).returncode == 0
+
+    result = run_cli("lineage", "backfill", str(config), "--dry-run", "--run-id", "no-such-run")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "no loads of this pipeline match --run-id: nothing to rebuild" in result.stderr
