@@ -102,10 +102,11 @@ def _unwritable_location(config: PipelineConfig) -> str | None:
         ("sink.contracts_uri", sink.resolved_contracts_uri),
     ]
     if not gateway:
-        routes = dict(getattr(source, "routes", {}))
+        http_routes = getattr(source, "routes", {})
+        locations += [(f"source.routes.{name}.table_uri", r.table_uri) for name, r in http_routes.items()]
         if config.routing is not None:
-            routes.update(config.routing.routes)
-        locations += [(f"routes.{name}.table_uri", route.table_uri) for name, route in routes.items()]
+            routing = config.routing.routes
+            locations += [(f"routing.routes.{name}.table_uri", r.table_uri) for name, r in routing.items()]
         locations.append(("source.wal_dir", getattr(source, "wal_dir", None)))
     for field, uri in locations:
         path = _local_path(uri)
