@@ -46,6 +46,7 @@ from streamproc.config.contracts import (
     SinkConfig,
     UpcastConfig,
 )
+from streamproc.config.keys import missing_tag_message, unknown_key_message
 from streamproc.config.runtime import (
     BatchConfig,
     LineageConfig,
@@ -63,7 +64,6 @@ from streamproc.config.sources import (
     KafkaSourceConfig,
     SourceConfig,
 )
-from streamproc.config.keys import missing_tag_message, unknown_key_message
 from streamproc.config.variables import expand, parse_yaml
 from streamproc.errors import ConfigError
 

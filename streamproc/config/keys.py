@@ -32,8 +32,8 @@ def unknown_key_message(root: type[BaseModel], loc: Sequence[int | str]) -> str:
 def missing_tag_message(root: type[BaseModel], loc: Sequence[int | str]) -> str:
     """The message for a section at ``loc`` without the ``type`` that says which kind it is (pydantic: "Unable to
     extract tag using discriminator"), e.g. ``type is missing: one of kafka, file, http``."""
-    tags = [str(tag) for member in _types_at(root, loc) for m in _members(member) if isinstance(m, type)
-            and issubclass(m, BaseModel) for tag in _tags(m)]
+    models = [m for t in _types_at(root, loc) for m in _members(t) if isinstance(m, type) and issubclass(m, BaseModel)]
+    tags = [str(tag) for model in models for tag in _tags(model)]
     return f"type is missing: one of {', '.join(tags)}" if tags else "type is missing"
 
 
