@@ -20,6 +20,7 @@ import click
 
 from contracts import ContractError
 from streamproc.cli.exits import EXIT_CONFIG_ERROR, fail, read_config, read_pipeline
+from streamproc.cli.times import When
 from streamproc.errors import ConfigError, StreamprocError
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ def lineage() -> None:
 @lineage.command()
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--run-id", "run_ids", multiple=True, help="Only this run (repeatable).")
-@click.option("--since", type=click.DateTime(), help="Only loads committed at or after this time (UTC).")
+@click.option("--since", type=When(), help="Only loads committed at or after this time (ISO, UTC unless an offset "
+              "is given; or back from now: 30m, 6h, 7d).")
 @click.option(
     "--dry-run", is_flag=True, help="Print the events as JSON lines instead of sending them (needs no transport)."
 )

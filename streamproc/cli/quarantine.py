@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,34 +14,11 @@ import click
 
 from contracts import ContractError
 from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_RUNTIME_ERROR, fail, read_pipeline
+from streamproc.cli.times import When
 from streamproc.errors import ConfigError, StreamprocError
 from streamproc.ops.quarantine.rows import QuarantineFilter
 
 __all__ = ["quarantine_group"]
-
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class When(click.ParamType):
-    """A time: ISO 8601 (``2026-11-21``, ``2026-11-21T09:30``, with an offset or UTC), or a duration back from now
-    (``30m``, ``6h``, ``7d``)."""
-
-    name = "time"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.datetime:
-        if isinstance(value, dt.datetime):
-            return value
-        text = str(value).strip()
-        duration = _DURATION.match(text)
-        if duration:
-            return dt.datetime.now(dt.UTC) - dt.timedelta(**{_UNITS[duration.group(2)]: int(duration.group(1))})
-        try:
-            when = dt.datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{value!r} is neither an ISO time (2026-11-21T09:30) nor a duration back from now (6h, 7d)")
-        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
 
 def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
     """The row filters ``show`` and ``replay`` share."""

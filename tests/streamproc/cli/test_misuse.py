@@ -149,3 +149,16 @@ def test_a_lineage_backfill_whose_filters_match_no_load_says_so(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "no loads of this pipeline match --run-id: nothing to rebuild" in result.stderr
+
+
+def test_lineage_backfill_since_takes_the_times_quarantine_show_takes(tmp_path: Path) -> None:
+    config = write_file_pipeline(tmp_path, events=2, name="since")
+    assert run_cli("run", str(config)).returncode == 0
+
+    recent = run_cli("lineage", "backfill", str(config), "--dry-run", "--since", "1h")
+    future = run_cli("lineage", "backfill", str(config), "--dry-run", "--since", "2999-01-01T00:00+02:00")
+
+    assert recent.returncode == 0, recent.stderr
+    assert recent.stdout.count('"eventType"') >= 2  # the run's START and its load's RUNNING: loaded within the hour
+    assert future.returncode == 0, future.stderr
+    assert (future.stdout, "no loads of this pipeline match --since: nothing to rebuild" in future.stderr) == ("", True)
