@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from contracts import ContractError
-from streamproc.cli.exits import EXIT_CONFIG_ERROR, fail, read_config, read_pipeline
+from streamproc.cli.exits import EXIT_CONFIG_ERROR, EXIT_RUNTIME_ERROR, fail, read_config, read_pipeline
 from streamproc.cli.times import When
 from streamproc.errors import ConfigError, StreamprocError
 
@@ -89,7 +89,7 @@ def backfill(
     try:
         rebuilt = [Serde.to_dict(event) for event in rebuild_events(config, contracts, run_ids=run_ids or None, since=when)]
     except (StreamprocError, ContractError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        fail(str(exc), EXIT_RUNTIME_ERROR)
     # the lake may hold loads that the filters leave out: say which it is
     none = "no loads of this pipeline match " + " and ".join(
         name for name, given in (("--run-id", run_ids), ("--since", since)) if given

@@ -210,3 +210,17 @@ def test_a_quarantine_replay_with_lineage_but_no_transport_is_refused_having_wri
     events = read_events(tmp_path / "replay.jsonl")
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert {e["job"]["name"] for e in events} == {"orders-file.quarantine_replay"}
+
+
+def test_backfill_of_a_lake_it_cannot_read_says_error_in_one_line_and_exits_1(tmp_path: Path) -> None:
+    """A ``_loads`` log that is not valid JSON (a torn copy, a hand edit): the same ``error:`` line every command prints,
+    exit 1 (the lake could not be read), no traceback."""
+    config = _landed(tmp_path)
+    log = sorted((tmp_path / "lake" / "_loads" / "_delta_log").glob("*.json"))[-1]
+    log.write_text("{not json\n")
+
+    backfill = streamproc("lineage", "backfill", str(config), "--dry-run", env=_no_transport(tmp_path))
+
+    assert backfill.returncode == 1, (backfill.stdout, backfill.stderr)
+    assert backfill.stderr.startswith("error: "), backfill.stderr
+    assert "Traceback" not in backfill.stderr and "Error: " not in backfill.stderr, backfill.stderr
