@@ -184,4 +184,4 @@ def test_remote_cli_prints_answers_not_a_log_line_per_request(loaded: tuple[Serv
 
     missing = run_cli("catalog", "--url", server.url, "--token", server.token, "lineage", "nope")
     assert missing.returncode == 1
-    assert missing.stderr.strip() == "Error: catalog answered 404: no dataset named 'nope' (try `search`)"
+    assert missing.stderr.strip() == "error: catalog answered 404: no dataset named 'nope' (try `search`)"

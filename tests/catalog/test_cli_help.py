@@ -1,0 +1,27 @@
+"""Each catalog command's ``--help`` says what it does and shows it used, as the other ``streamproc`` commands do;
+its failures say ``error:`` as theirs do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from catalog.cli import catalog
+from tests.fixtures.pipelines import run_cli
+
+COMMANDS = ["serve", "lineage", "column-lineage", "schema-history", "pii", "loads", "search"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_commands_help_shows_an_example(command: str) -> None:
+    result = CliRunner().invoke(catalog, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output and f"streamproc catalog {command}" in result.output
+
+
+def test_a_failure_says_error_as_every_streamproc_command_does(tmp_path: Path) -> None:
+    result = run_cli("catalog", "--database-url", f"sqlite:///{tmp_path / 'none.db'}", "pii")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: no catalog database at {tmp_path / 'none.db'}"), result.stderr
