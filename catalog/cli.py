@@ -192,7 +192,7 @@ def pii(ctx: click.Context, tag: str | None, as_json: bool) -> None:
 
 @catalog.command()
 @click.argument("dataset", required=False)
-@click.option("--topic", default=None, help="With --partition and --offset: which load landed that offset.")
+@click.option("--topic", default=None, help="With --partition and --offset: the loads that read that offset (landed or quarantined it).")
 @click.option("--partition", type=click.IntRange(min=0), default=None)
 @click.option("--offset", type=click.IntRange(min=0), default=None)
 @_json_option
@@ -200,7 +200,7 @@ def pii(ctx: click.Context, tag: str | None, as_json: bool) -> None:
 def loads(
     ctx: click.Context, dataset: str | None, topic: str | None, partition: int | None, offset: int | None, as_json: bool
 ) -> None:
-    """Loads of DATASET (Delta version, offsets, contract), or the load that landed --topic/--partition/--offset.
+    """Loads of DATASET (Delta version, offsets, contract), or the loads that read --topic/--partition/--offset.
 
     \b
     Examples:
