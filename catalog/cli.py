@@ -192,7 +192,11 @@ def pii(ctx: click.Context, tag: str | None, as_json: bool) -> None:
 
 @catalog.command()
 @click.argument("dataset", required=False)
-@click.option("--topic", default=None, help="With --partition and --offset: the loads that read that offset (landed or quarantined it).")
+@click.option(
+    "--topic",
+    default=None,
+    help="With --partition and --offset: the loads that read that offset (landed or quarantined it).",
+)
 @click.option("--partition", type=click.IntRange(min=0), default=None)
 @click.option("--offset", type=click.IntRange(min=0), default=None)
 @_json_option
