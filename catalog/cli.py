@@ -10,6 +10,7 @@ for machine output. Exit status 1 on any catalog error, with ``error: <message>`
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -102,10 +103,40 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_auth: bool)
         app = create_app(settings)
     except CatalogError as exc:
         raise CatalogCommandError(str(exc)) from exc
+    sock = _listen(settings.host, settings.port)
+    port = sock.getsockname()[1]  # the one chosen, for --port 0
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     login = "" if settings.auth_disabled else " (log in with CATALOG_API_TOKEN)"
-    click.echo(f"catalog UI at http://{shown}:{settings.port}/{login}; API docs at /docs", err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    click.echo(f"catalog UI at http://{shown}:{port}/{login}; API docs at /docs", err=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=port, log_level="info"))
+    server.run(sockets=[sock])
+    if not server.started:
+        raise CatalogCommandError("the catalog server did not start (its log above says why)")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, for uvicorn to serve on (bound here, so that a taken port is an ``error:``
+    with exit status 1, not uvicorn's log line and its exit status 3, which ``streamproc`` uses for a ``freeze``
+    stop).
+
+    Raises:
+        CatalogCommandError: the address cannot be bound (taken, not this machine's, not a host name).
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise CatalogCommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: not a port another listens on
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise CatalogCommandError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another with --port (CATALOG_PORT) or "
+            "--host (CATALOG_HOST)"
+        ) from exc
+    return sock
 
 
 @catalog.group()

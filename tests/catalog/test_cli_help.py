@@ -3,6 +3,7 @@ its failures say ``error:`` as theirs do."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,15 @@ def test_a_failure_says_error_as_every_streamproc_command_does(tmp_path: Path) -
     result = run_cli("catalog", "--database-url", f"sqlite:///{tmp_path / 'none.db'}", "pii")
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: no catalog database at {tmp_path / 'none.db'}"), result.stderr
+
+
+def test_serve_on_a_taken_port_says_so_and_exits_1(tmp_path: Path) -> None:
+    # uvicorn logged "ERROR: [Errno 98] ..." and exited 3, the status streamproc gives a freeze contract's stop
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("catalog", "--database-url", f"sqlite:///{tmp_path / 'catalog.db'}", "serve", "--no-auth",
+                         "--port", str(port), timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: Address already in use"), result.stderr
