@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 
 from catalog.client import Catalog, LocalCatalog, RemoteCatalog
@@ -73,8 +74,22 @@ def catalog(ctx: click.Context, url: str | None, token: str | None, database_url
     """Lineage, schema history, PII tags and loads of the streamproc catalog."""
     try:
         ctx.obj = _Ctx(load_settings(url=url, token=token, database_url=database_url))
-    except ValueError as exc:  # pydantic ValidationError of bad environment values
+    except ValidationError as exc:  # bad environment values
+        raise CatalogCommandError(f"invalid settings: {_settings_errors(exc)}") from exc
+    except ValueError as exc:  # pydantic-settings' own (e.g. a JSON setting that is not JSON)
         raise CatalogCommandError(f"invalid settings: {exc}") from exc
+
+
+def _settings_errors(exc: ValidationError) -> str:
+    """Each bad setting named as its environment variable, with pydantic's reason and, unless it may hold a secret,
+    the value given (not pydantic's whole report, with its URL per error)."""
+    told = []
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"]]
+        name = f"CATALOG_{loc[0].upper()}" + "".join(f"[{p}]" for p in loc[1:])
+        secret = loc[0] in ("api_token", "token", "lake_storage_options", "database_url", "url")
+        told.append(f"{name}: {error['msg']}" + ("" if secret else f" (got {error['input']!r})"))
+    return "; ".join(told)
 
 
 @catalog.command()

@@ -38,3 +38,17 @@ def test_serve_on_a_taken_port_says_so_and_exits_1(tmp_path: Path) -> None:
                          "--port", str(port), timeout=60)
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: Address already in use"), result.stderr
+
+
+def test_a_bad_setting_is_named_as_its_variable_and_a_secret_is_not_echoed() -> None:
+    # pydantic's whole report: "1 validation error for CatalogSettings\nport\n  Input should be ... visit https://..."
+    port = CliRunner().invoke(catalog, ["pii"], env={"CATALOG_PORT": "abc"})
+    assert port.exit_code == 1
+    assert port.output == (
+        "error: invalid settings: CATALOG_PORT: Input should be a valid integer, unable to parse string as an integer "
+        "(got 'abc')\n"
+    )
+    options = CliRunner().invoke(catalog, ["pii"], env={"CATALOG_LAKE_STORAGE_OPTIONS": '{"aws_secret_access_key": 5}'})
+    assert options.exit_code == 1
+    assert "CATALOG_LAKE_STORAGE_OPTIONS[aws_secret_access_key]: Input should be a valid string" in options.output
+    assert "5" not in options.output.replace("CATALOG_", "")
