@@ -95,15 +95,17 @@ class Judgement:
 
 def _would_register(registry: ContractRegistry, contract: type[Contract]) -> bool:
     """Whether the replay itself, which registers every declared version of ``contract``'s name first
-    (``open_registry``), would accept them: a dry run's registry registers nothing, and must refuse what the replay
-    would refuse (not report rows that "would land" under a version the replay stops at) and judge the rest as the
-    replay would (a new version's nullable columns joining the table).
+    (``open_registry``), would register ``contract``'s version, which then counts as accepted: a dry run's registry
+    registers nothing, and must refuse what the replay would refuse (not report rows that "would land" under a
+    version the replay stops at) and judge the rest as the replay would (a new version's nullable columns joining
+    the table). ``False`` when that version is registered already (``accepted_version`` decided).
 
     Raises:
         IncompatibleContractError: a declared, unregistered version breaks its compatibility level.
         ContractConflictError: a registered version changed without a new number.
     """
-    name = contract.__contract__.name
+    name, version = contract.__contract__.name, contract.__contract__.version
+    registers = False
     for declared in registry.declared(name):
         known = registry.get(name, declared.version)
         registered = known.registered_at is not None and known.schema_hash == declared.schema_hash
@@ -112,7 +114,8 @@ def _would_register(registry: ContractRegistry, contract: type[Contract]) -> boo
         verdict = registry.check(declared.contract)
         if not verdict.compatible:
             raise IncompatibleContractError(name, declared.version, verdict)
-    return True
+        registers = registers or declared.version == version
+    return registers
 
 
 class ReplayJudge:
