@@ -6,7 +6,9 @@ Alembic migrations run to head; on shutdown the connection pool is disposed.
 
 Errors map to JSON bodies ``{"code": status, "error": kind, "message": str, ...}`` (``code``/``message`` as in
 Marquez): AuthError 401 (with ``WWW-Authenticate: Bearer``), InvalidEventError 400/422 (+ ``errors``),
-NotFoundError 404, AmbiguousNameError 409 (+ ``candidates``), StorageError 503.
+NotFoundError 404, AmbiguousNameError 409 (+ ``candidates``), StorageError 503; so do FastAPI's own: a query
+parameter missing or of the wrong type 422 ``invalid_request`` (+ ``errors``, each with its ``loc``), and an
+``HTTPException`` (a bad combination of parameters 400, an unknown path 404) with its status.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog import __version__
 from catalog.config import CatalogSettings
@@ -52,6 +56,28 @@ async def _catalog_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StorageError):
         return _error(503, "storage_unavailable", str(exc))
     return _error(500, "catalog_error", str(exc))
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    told = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"  # ("query", "direction") -> direction
+        told.append(f"{where}: {error.get('msg')}" + (f" (got {error['input']!r})" if error.get("input") else ""))
+    located = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")} for e in errors]
+    return _error(422, "invalid_request", "; ".join(told) or "invalid request", errors=located)
+
+
+_KINDS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+    detail = exc.detail if isinstance(exc, StarletteHTTPException) else str(exc)
+    response = _error(status, _KINDS.get(status, "http_error"), str(detail))
+    if isinstance(exc, StarletteHTTPException) and exc.headers:
+        response.headers.update(exc.headers)
+    return response
 
 
 async def _login_required(_request: Request, exc: Exception) -> RedirectResponse:
@@ -92,6 +118,8 @@ def create_app(settings: CatalogSettings, *, database: Database | None = None) -
     app.state.metrics = Metrics()
     app.state.json_schema = load_json_schema(settings.openlineage_schema) if settings.openlineage_schema else None
     app.add_exception_handler(CatalogError, _catalog_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(LoginRequired, _login_required)
 
     @app.middleware("http")

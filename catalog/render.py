@@ -61,6 +61,11 @@ def schema_history(console: Console, data: dict[str, Any]) -> None:
     console.print(table)
 
 
+def _print(console: Console, table: Table, *, empty: str) -> None:
+    """``table``, or the sentence ``empty`` when it has no rows (a titled empty grid reads as a rendering fault)."""
+    console.print(table if table.row_count else empty)
+
+
 def pii(console: Console, data: dict[str, Any]) -> None:
     title = "PII and tags" + (f" matching {data['tag']!r}" if data["tag"] else "")
     table = _table(title, "namespace", "dataset", "column", "type", "tag", "meaning")
@@ -68,14 +73,19 @@ def pii(console: Console, data: dict[str, Any]) -> None:
         table.add_row(
             i["namespace"], i["dataset"], i["field"] or "(dataset)", i["type"] or "", i["tag"], i["description"] or ""
         )
-    console.print(table)
+    empty = f"no dataset or column has a tag matching {data['tag']!r}" if data["tag"] else "no dataset has a tag yet"
+    _print(console, table, empty=empty)
 
 
 def loads(console: Console, data: dict[str, Any]) -> None:
     if "offset" in data:
-        title = f"Loads that landed {data['topic']}[{data['partition']}]@{data['offset']}"
+        where = f"{data['topic']}[{data['partition']}]@{data['offset']}"
+        # A pipeline load's offsets are every event it read, landed or quarantined; a replay load's, those it landed.
+        title = f"Loads that read {where} (landed it, or quarantined it: a replay load lists only what it landed)"
+        empty = f"no load read {where}"
     else:
         title = f"Loads into {data['dataset']['id']}"
+        empty = f"no loads into {data['dataset']['id']} yet"
     table = _table(title, "delta version", "load id", "contract", "rows", "quarantined", "offsets", "run", "at")
     for load in data["loads"]:
         offsets = ", ".join(f"{o['topic']}[{o['partition']}] {o['first']}..{o['last']}" for o in load["offsets"])
@@ -90,14 +100,14 @@ def loads(console: Console, data: dict[str, Any]) -> None:
             f"{load['runId']} ({load['runState']})",
             load["createdAt"],
         )
-    console.print(table)
+    _print(console, table, empty=empty)
 
 
 def search(console: Console, data: dict[str, Any]) -> None:
     table = _table(f"Search {data['q']!r}", "type", "namespace", "name", "also known as", "updated")
     for r in data["results"]:
         table.add_row(r["type"], r["namespace"], r["name"], ", ".join(r["symlinks"]), r["updatedAt"] or "")
-    console.print(table)
+    _print(console, table, empty=f"no dataset or job name contains {data['q']!r}")
 
 
 RENDERERS = {

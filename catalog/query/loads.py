@@ -53,8 +53,9 @@ def loads(session: Session, ref: str) -> dict[str, Any]:
 
 
 def loads_for_offset(session: Session, *, topic: str, partition: int, offset: int) -> dict[str, Any]:
-    """Which load (and Delta version) landed Kafka ``topic``/``partition``/``offset``. Usually one; more if the
-    offset was landed into several tables (or replayed).
+    """Which loads (and Delta versions) read Kafka ``topic``/``partition``/``offset``: a pipeline load's offsets are
+    every event it read, landed or quarantined; a replay load's, the quarantined events it landed. Usually one; more
+    if the offset was landed into several tables, or quarantined and then replayed.
 
     Returns:
         ``{"topic", "partition", "offset", "loads": [...as in ``loads``]}``; ``loads`` is empty when none did.

@@ -18,7 +18,9 @@ Dataset facets (``facets`` merged with ``inputFacets``/``outputFacets``):
   (re-sent or late events do not bring a superseded schema back).
 - ``tags``: replaces the dataset's tags and column tags (entries with ``field``), together with the non-standard
   ``tags`` of schema fields; schema-field tags alone replace only the column tags.
-- ``symlinks``, ``columnLineage``: replace the dataset's symlinks / column lineage. ``documentation``: description.
+- ``symlinks``: replace the dataset's symlinks. ``documentation``: description.
+- ``columnLineage``: on a job's output, replaces the dataset's column lineage from that job's inputs (a table two
+  jobs write, the pipeline and its quarantine replay, keeps both); in a DatasetEvent, all of it.
 """
 
 from __future__ import annotations
@@ -86,7 +88,13 @@ def ingest_event(
         ("out", event.outputs, "outputs", "output"),
     ):
         for ds, ds_raw in zip(items, raw.get(key) or [], strict=True):
-            dataset = w.apply_dataset(ds, ds_raw, run=run if direction == "out" else None, extra=extra)
+            dataset = w.apply_dataset(
+                ds,
+                ds_raw,
+                run=run if direction == "out" else None,
+                extra=extra,
+                job_inputs=w.job_inputs(job) if direction == "out" else None,
+            )
             w.link(t.JobDataset, "job_id", job.id, dataset.id, direction)
             if run is not None:
                 w.link(t.RunDataset, "run_id", run.id, dataset.id, direction)

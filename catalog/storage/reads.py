@@ -125,6 +125,12 @@ def resolve_dataset(session: Session, ref: str, *, namespace: str | None = None)
                 f"{ref!r} names several datasets: {', '.join(candidates)}; name one as dataset:<namespace>:<name>",
                 candidates=candidates,
             )
+    if session.scalar(select(t.Dataset.id).limit(1)) is None:
+        # "try search" would find nothing either: say why, and how datasets get here
+        raise NotFoundError(
+            f"no dataset named {ref!r}: the catalog holds no datasets yet (it learns them from OpenLineage events: "
+            "run a pipeline with `lineage: {enabled: true}` sending to this catalog, or `streamproc lineage backfill`)"
+        )
     raise NotFoundError(f"no dataset named {ref!r} (try `search`)")
 
 

@@ -130,9 +130,21 @@ class Writer:
         return row
 
     def apply_dataset(
-        self, ds: LineageDataset, raw: dict[str, Any], *, run: t.Run | None, extra: str | None
+        self,
+        ds: LineageDataset,
+        raw: dict[str, Any],
+        *,
+        run: t.Run | None,
+        extra: str | None,
+        job_inputs: set[int] | None = None,
     ) -> t.Dataset:
-        """Apply a dataset's facets (``extra`` names ``inputFacets``/``outputFacets`` to merge in)."""
+        """Apply a dataset's facets (``extra`` names ``inputFacets``/``outputFacets`` to merge in).
+
+        ``job_inputs``: the ids of the datasets the event's job reads, when the dataset is that job's output. Its
+        ``columnLineage`` then replaces only the column lineage from those (and from the inputs the facet names):
+        a table two jobs write (the pipeline from its topic, the quarantine replay from the quarantine) keeps each
+        job's. ``None`` (a DatasetEvent): the facet replaces all of the dataset's column lineage.
+        """
         dataset = self.dataset(ds.namespace, ds.name)
         dataset.updated_at = self.now
         facets: DatasetFacets = ds.facets
@@ -176,7 +188,7 @@ class Writer:
                     )
         self._apply_tags(dataset, facets, schema.fields if schema is not None else [])
         if facets.column_lineage is not None and not facets.column_lineage.deleted:
-            self._apply_column_lineage(dataset, facets.column_lineage)
+            self._apply_column_lineage(dataset, facets.column_lineage, job_inputs)
         return dataset
 
     def _apply_tags(self, dataset: t.Dataset, facets: DatasetFacets, fields: list[SchemaField]) -> None:
@@ -207,17 +219,27 @@ class Writer:
         for (field_name, tag_id), source in field_tags.items():
             self.s.add(t.FieldTag(dataset_id=dataset.id, field=field_name, tag_id=tag_id, source=source))
 
-    def _apply_column_lineage(self, dataset: t.Dataset, facet: ColumnLineageFacet) -> None:
-        self.s.execute(delete(t.ColumnLineage).where(t.ColumnLineage.dataset_id == dataset.id))
+    def _apply_column_lineage(
+        self, dataset: t.Dataset, facet: ColumnLineageFacet, job_inputs: set[int] | None
+    ) -> None:
         rows: dict[tuple[str | None, int, str], t.ColumnLineage] = {}
         pairs = [
             (name, f.input_fields, f.transformation_type, f.transformation_description)
             for name, f in facet.fields.items()
         ]
         pairs.append((None, facet.dataset, None, None))
+        sources = {
+            (item.namespace, item.name): self.dataset(item.namespace, item.name) for _, inputs, _, _ in pairs
+            for item in inputs
+        }
+        stale = delete(t.ColumnLineage).where(t.ColumnLineage.dataset_id == dataset.id)
+        if job_inputs is not None:
+            replaced = job_inputs | {source.id for source in sources.values()}
+            stale = stale.where(t.ColumnLineage.input_dataset_id.in_(replaced))
+        self.s.execute(stale)
         for out_field, inputs, ttype, tdesc in pairs:
             for item in inputs:
-                source = self.dataset(item.namespace, item.name)
+                source = sources[(item.namespace, item.name)]
                 transformation = item.transformations[0] if item.transformations else {}
                 rows[(out_field, source.id, item.field)] = t.ColumnLineage(
                     dataset_id=dataset.id,
@@ -253,6 +275,14 @@ class Writer:
             row.description = event.job.facets.documentation.description
         row.facets = {**row.facets, **(raw.get("job", {}).get("facets") or {})}
         return row
+
+    def job_inputs(self, job: t.Job) -> set[int]:
+        """The ids of the datasets ``job`` reads (every input any of its events named)."""
+        return set(
+            self.s.scalars(
+                select(t.JobDataset.dataset_id).where(t.JobDataset.job_id == job.id, t.JobDataset.direction == "in")
+            )
+        )
 
     def link(
         self, model: type[t.JobDataset] | type[t.RunDataset], owner: str, owner_id: int, dataset_id: int, direction: str

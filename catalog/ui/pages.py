@@ -1,7 +1,7 @@
 """The UI's pages (HTML): home and search, lineage graph, dataset, quarantine, job (and a run's events), PII map.
 
 Every page reads through ``catalog.query``; a name that matches nothing (or several datasets) renders a page that
-says so, with status 404 (409 for several).
+says so, with status 404 (409 for several); a page that shows one item, asked for without its ``id``, one with 400.
 """
 
 from __future__ import annotations
@@ -27,7 +27,20 @@ router = APIRouter(dependencies=[Depends(require_session)], include_in_schema=Fa
 SearchBy = Literal["name", "namespace", "tag", "field"]
 
 
-def _or_not_found(request: Request, build: Callable[[], dict[str, Any]], template: str) -> Response:
+def _or_not_found(
+    request: Request, build: Callable[[], dict[str, Any]], template: str, *, named: str | None = None
+) -> Response:
+    """The page ``template`` with what ``build`` returns; a page that says what is missing, else.
+
+    ``named``: the ``id`` the page was asked for, when it takes one (an address without it, typed or cut short,
+    gets a page saying so, not the framework's JSON ``422``).
+    """
+    if named is not None and not named.strip():
+        message = (
+            f"{request.url.path} shows one item: name it with ?id=… (open it from the search, the lineage graph or "
+            "another page)"
+        )
+        return page(request, "missing.html", status_code=400, heading="Which one?", message=message, candidates=[])
     try:
         context = build()
     except AmbiguousNameError as exc:
@@ -102,7 +115,7 @@ def _side_by_side(versions: list[dict[str, Any]], a: int, b: int) -> dict[str, A
 
 @router.get("/dataset")
 def dataset(
-    request: Request, id: str, a: int | None = None, b: int | None = None, s: Session = Depends(session)
+    request: Request, id: str = "", a: int | None = None, b: int | None = None, s: Session = Depends(session)
 ) -> Response:
     settings = request.app.state.settings
 
@@ -124,25 +137,25 @@ def dataset(
         series = query.load_series(s, id)["points"] if loads else []
         return {"info": info, "history": history, "compare": compare, "loads": loads[:100], "series": series}
 
-    return _or_not_found(request, build, "dataset.html")
+    return _or_not_found(request, build, "dataset.html", named=id)
 
 
 @router.get("/quarantine")
-def quarantine_view(request: Request, id: str, s: Session = Depends(session)) -> Response:
+def quarantine_view(request: Request, id: str = "", s: Session = Depends(session)) -> Response:
     options = request.app.state.settings.lake_storage_options
     return _or_not_found(
-        request, lambda: {"q": quarantine.quarantine(s, id, storage_options=options)}, "quarantine.html"
+        request, lambda: {"q": quarantine.quarantine(s, id, storage_options=options)}, "quarantine.html", named=id
     )
 
 
 @router.get("/job")
-def job(request: Request, id: str, s: Session = Depends(session)) -> Response:
-    return _or_not_found(request, lambda: {"job": jobs.job_page(s, id)}, "job.html")
+def job(request: Request, id: str = "", s: Session = Depends(session)) -> Response:
+    return _or_not_found(request, lambda: {"job": jobs.job_page(s, id)}, "job.html", named=id)
 
 
 @router.get("/run")
-def run(request: Request, id: str, s: Session = Depends(session)) -> Response:
-    return _or_not_found(request, lambda: {"run": jobs.run_events(s, id)}, "_run.html")
+def run(request: Request, id: str = "", s: Session = Depends(session)) -> Response:
+    return _or_not_found(request, lambda: {"run": jobs.run_events(s, id)}, "_run.html", named=id)
 
 
 @router.get("/pii")

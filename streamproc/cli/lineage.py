@@ -109,7 +109,7 @@ def backfill(
     for event in rebuilt:
         log.append(event)
     log.seal()
-    deliverer = Deliverer(client, outbox, retry_max_seconds=config.lineage.retry_max_seconds)
+    deliverer = Deliverer(client, outbox, pipeline=config.name, retry_max_seconds=config.lineage.retry_max_seconds)
     deliverer.add(log)
     deliverer.start()
     left = deliverer.close(timeout)
@@ -163,7 +163,7 @@ def outbox(config_file: Path, flush: bool, timeout: float) -> None:
     box = outbox_of(config)
     if client is not None:
         orphans = adopt_orphans(box, by="`streamproc lineage outbox --flush`")
-        deliverer = Deliverer(client, box, retry_max_seconds=config.lineage.retry_max_seconds)
+        deliverer = Deliverer(client, box, pipeline=config.name, retry_max_seconds=config.lineage.retry_max_seconds)
         for log in orphans:
             deliverer.add(log)
         deliverer.start()

@@ -55,7 +55,8 @@ Metric objects for other parts of the process (they call them; nothing here does
   (``route``, ``method``), defined beside the endpoint that counts them (:mod:`streamproc.sources.http.metrics`)
   and listed here, so that this module names every metric streamproc exposes.
 - OpenLineage emission: :data:`OPENLINEAGE_DELIVERIES` (``event_type`` = START/RUNNING/COMPLETE/FAIL/ABORT/OTHER,
-  ``outcome`` = success/failure) and :data:`OPENLINEAGE_OUTBOX_EVENTS` (events waiting in the outbox).
+  ``outcome`` = success/failure) and :data:`OPENLINEAGE_OUTBOX_EVENTS` (events waiting in the outbox, by
+  ``pipeline``: each pipeline of a process has its own outbox).
 
 :class:`PrometheusObserver` (in :mod:`streamproc.observe.prometheus`) feeds the pipeline metrics from the run's hooks.
 """
@@ -227,6 +228,7 @@ OPENLINEAGE_DELIVERIES = Counter(
 OPENLINEAGE_OUTBOX_EVENTS = Gauge(
     "streamproc_openlineage_outbox_events",
     "OpenLineage events waiting in the outbox for the transport to accept them.",
+    ("pipeline",),
     registry=_registry,
 )
 

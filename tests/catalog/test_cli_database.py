@@ -6,10 +6,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from catalog.cli import catalog
+from tests.catalog.conftest import Server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,3 +64,16 @@ def test_demo_and_readme_agree_on_the_catalog_database() -> None:
     readme = (REPO / "README.md").read_text()
     assert f"CATALOG_DATABASE_URL=sqlite:///{where}" in readme
     assert "make catalog-ui" in readme
+
+
+def test_an_empty_catalog_says_it_holds_no_datasets_yet(server: Server) -> None:
+    # "no dataset named 'orders' (try `search`)": search finds nothing either, and nothing said how datasets arrive
+    answer = httpx.get(f"{server.url}/api/v1/catalog/lineage", params={"dataset": "orders"},
+                       headers={"Authorization": f"Bearer {server.token}"})
+    assert answer.status_code == 404
+    assert "the catalog holds no datasets yet" in answer.json()["message"]
+    assert "lineage: {enabled: true}" in answer.json()["message"]
+
+    result = CliRunner().invoke(catalog, ["--url", server.url, "--token", server.token, "schema-history", "orders"])
+    assert result.exit_code == 1
+    assert "the catalog holds no datasets yet" in result.output

@@ -184,4 +184,15 @@ def test_remote_cli_prints_answers_not_a_log_line_per_request(loaded: tuple[Serv
 
     missing = run_cli("catalog", "--url", server.url, "--token", server.token, "lineage", "nope")
     assert missing.returncode == 1
-    assert missing.stderr.strip() == "Error: catalog answered 404: no dataset named 'nope' (try `search`)"
+    assert missing.stderr.strip() == "error: catalog answered 404: no dataset named 'nope' (try `search`)"
+
+
+def test_cli_tables_that_find_nothing_say_so(loaded: tuple[Server, str]) -> None:
+    # an empty titled grid ("Search 'zzz'" over an empty header) read as a rendering fault, not as "nothing"
+    server, _ = loaded
+    assert _cli(server, "search", "zzz").strip() == "no dataset or job name contains 'zzz'"
+    assert _cli(server, "pii", "--tag", "nosuch").strip() == "no dataset or column has a tag matching 'nosuch'"
+    nothing = _cli(server, "loads", "--topic", scenario.TOPIC, "--partition", "1", "--offset", "50")
+    assert nothing.strip() == f"no load read {scenario.TOPIC}[1]@50"
+    found = _cli(server, "loads", "--topic", scenario.TOPIC, "--partition", "0", "--offset", "150")
+    assert "load-0001" in found and "quarantined it" in found  # a load's offsets are what it read, not only landed

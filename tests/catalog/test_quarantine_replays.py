@@ -192,3 +192,22 @@ def test_unreadable_resolutions_are_an_error_not_a_guess(shop: tuple[CatalogServ
     assert page.status_code == 200
     assert 'id="resolutions-error"' in page.text and 'id="no-replay"' not in page.text
     assert 'id="states"' not in page.text and "data-state=" not in page.text
+
+
+def test_a_replay_adds_its_column_lineage_beside_the_pipelines(shop: tuple[CatalogServer, Path]) -> None:
+    """The table is written by two jobs: the pipeline reads the file, the replay the quarantine. Each one's
+    ``columnLineage`` replaced the table's whole column lineage, so after a replay ``currency`` came only from the
+    quarantine's ``raw_payload``, and after the pipeline's next load only from the file."""
+    catalog, lake = shop
+    workdir = lake.parent
+    replayed = _streamproc(workdir, catalog, "OrderV2", "replay", "--json")
+    assert replayed.returncode == 0, replayed.stderr[-3000:]
+    _wait_for_completes(catalog, 2)
+
+    answer = catalog.get("/api/v1/catalog/column-lineage", dataset=f"dataset:file:{lake / 'orders'}",
+                         field="currency", direction="up")
+
+    assert {(e["origin"], e["transformationDescription"]) for e in answer["edges"]} == {
+        (f"datasetField:file:{workdir / 'orders.ndjson'}:currency", None),
+        (f"datasetField:file:{lake / 'orders__quarantine'}:raw_payload", "the event's JSON field 'currency'"),
+    }

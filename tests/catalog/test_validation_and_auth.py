@@ -169,6 +169,29 @@ def test_missing_or_wrong_token_is_401(server: Server, authorization: str | None
     assert httpx.get(server.url + "/healthz").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "status", "kind", "message"),
+    [
+        ("/api/v1/catalog/lineage?dataset=x&direction=sideways", 422, "invalid_request",
+         "direction: Input should be 'up', 'down' or 'both' (got 'sideways')"),
+        ("/api/v1/catalog/lineage", 422, "invalid_request", "dataset: Field required"),
+        ("/api/v1/catalog/loads?topic=x", 400, "bad_request",
+         "give `dataset`, or all of `topic`, `partition` and `offset`"),
+        ("/api/v1/nowhere", 404, "not_found", "Not Found"),
+    ],
+)
+def test_a_bad_request_is_answered_in_the_apis_error_shape(
+    server: Server, path: str, status: int, kind: str, message: str
+) -> None:
+    # FastAPI's own {"detail": ...} beside the catalog's {"code", "error", "message"}: two shapes to parse
+    response = httpx.get(server.url + path, headers={"Authorization": f"Bearer {server.token}"})
+    assert response.status_code == status
+    body = response.json()
+    assert (body["code"], body["error"], body["message"]) == (status, kind, message)
+    if status == 422:
+        assert body["errors"][0]["loc"][0] == "query"
+
+
 def test_server_refuses_to_start_without_a_token(database_url: str) -> None:
     with pytest.raises(ConfigError, match="CATALOG_API_TOKEN is required"):
         create_app(load_settings(database_url=database_url, api_token="", auth_disabled=False))

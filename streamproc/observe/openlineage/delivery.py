@@ -71,6 +71,7 @@ class Deliverer:
     Args:
         client: the OpenLineage client (its transport does the sending).
         outbox: where refused events are kept.
+        pipeline: the pipeline whose outbox it is (the ``pipeline`` label of the outbox gauge).
         retry_max_seconds: the longest wait between attempts.
         on_delivered: called with each delivered event (metrics, tests); must not raise.
     """
@@ -80,11 +81,13 @@ class Deliverer:
         client: OpenLineageClient,
         outbox: Outbox,
         *,
+        pipeline: str,
         retry_max_seconds: float = 60.0,
         on_delivered: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.client = client
         self.outbox = outbox
+        self.pipeline = pipeline
         self.retry_max_seconds = retry_max_seconds
         self.on_delivered = on_delivered
         self._logs: deque[RunLog] = deque()
@@ -109,7 +112,7 @@ class Deliverer:
         self._wakeup.set()
 
     def _count_waiting(self) -> None:
-        metrics.OPENLINEAGE_OUTBOX_EVENTS.set(sum(log.pending for log in list(self._logs)))
+        metrics.OPENLINEAGE_OUTBOX_EVENTS.labels(self.pipeline).set(sum(log.pending for log in list(self._logs)))
 
     def close(self, timeout: float) -> int:
         """Deliver what is pending for at most ``timeout`` seconds, then stop; logs left are closed (kept on disk).

@@ -143,7 +143,11 @@ class OpenLineageObserver(PipelineObserver):
     def _open(self, run_id: str) -> None:
         outbox = outbox_of(self.config)
         deliverer = Deliverer(
-            self._client, outbox, retry_max_seconds=self.lineage.retry_max_seconds, on_delivered=self._on_delivered
+            self._client,
+            outbox,
+            pipeline=self.config.name,
+            retry_max_seconds=self.lineage.retry_max_seconds,
+            on_delivered=self._on_delivered,
         )
         for orphan in adopt_orphans(outbox, by=f"run {run_id}"):
             deliverer.add(orphan)

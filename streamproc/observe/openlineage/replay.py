@@ -129,7 +129,9 @@ class ReplayLineage:
         if self._run is None:
             return
         outbox = outbox_of(self.config)
-        deliverer = Deliverer(self._client, outbox, retry_max_seconds=self.config.lineage.retry_max_seconds)
+        deliverer = Deliverer(
+            self._client, outbox, pipeline=self.config.name, retry_max_seconds=self.config.lineage.retry_max_seconds
+        )
         for orphan in adopt_orphans(outbox, by=f"quarantine replay {self._run.run_id}"):
             deliverer.add(orphan)
         self._log = outbox.create(self._run.run_id)

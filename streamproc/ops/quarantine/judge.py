@@ -30,7 +30,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from contracts import ContractFrozenError
+from contracts import Contract, ContractFrozenError
+from contracts.errors import IncompatibleContractError
 from contracts.pii import PiiPolicy
 from contracts.registry import ContractRegistry
 from contracts.upcast import UpcastError
@@ -92,6 +93,31 @@ class Judgement:
     landed_index: list[int]
 
 
+def _would_register(registry: ContractRegistry, contract: type[Contract]) -> bool:
+    """Whether the replay itself, which registers every declared version of ``contract``'s name first
+    (``open_registry``), would register ``contract``'s version, which then counts as accepted: a dry run's registry
+    registers nothing, and must refuse what the replay would refuse (not report rows that "would land" under a
+    version the replay stops at) and judge the rest as the replay would (a new version's nullable columns joining
+    the table). ``False`` when that version is registered already (``accepted_version`` decided).
+
+    Raises:
+        IncompatibleContractError: a declared, unregistered version breaks its compatibility level.
+        ContractConflictError: a registered version changed without a new number.
+    """
+    name, version = contract.__contract__.name, contract.__contract__.version
+    registers = False
+    for declared in registry.declared(name):
+        known = registry.get(name, declared.version)
+        registered = known.registered_at is not None and known.schema_hash == declared.schema_hash
+        if declared.contract is None or registered:
+            continue
+        verdict = registry.check(declared.contract)
+        if not verdict.compatible:
+            raise IncompatibleContractError(name, declared.version, verdict)
+        registers = registers or declared.version == version
+    return registers
+
+
 class ReplayJudge:
     """Judges quarantined events against one route's contract as it is now (see the module docstring).
 
@@ -124,12 +150,16 @@ class ReplayJudge:
 
         Raises:
             ContractDeclarationError: the contract's PII policy cannot be applied (e.g. ``hash`` without a secret).
+            IncompatibleContractError, ContractConflictError: (``record=False``) a declared version the registry
+                has not registered would be refused by the replay that registers it.
         """
         stage = ContractStage(route.contract, modes=route.modes, registry=registry, options=options)
         schema = stage.table_schema()
         if not record:
             stage.registry = None
         accepted = accepted_version(registry, route.contract)
+        if not record and not accepted:
+            accepted = _would_register(registry, route.contract)
         return cls(stage, table_schema=schema, version_field=options.version_field, accepted=accepted)
 
     @property

@@ -212,13 +212,15 @@ class QuarantineReplay:
             # Refused by this very contract version already (by the pipeline, or by an earlier replay): the same
             # verdict again, for nothing. Not so for an event of no route (routing and modes come from the config)
             # nor for one whose upcast failed: the migrations live on the other versions, outside this one's hash
-            # (a @migration added to v2 lets a v1 event reach v3, whose hash did not change).
+            # (a @migration added to v2 lets a v1 event reach v3, whose hash did not change). The version number counts
+            # as well as the hash: a new version with the same fields and a @migration from the one that refused the
+            # event (say, rounding a float the old one refused) has that one's hash, and migrates the event.
             refused_here = resolved.table_name == name if resolved is not None else name == route.table_name
             elsewhere = any(v.get("type") in _DECIDED_ELSEWHERE for v in candidate.prior)
             if (
                 refused_here
                 and not elsewhere
-                and candidate.refused_hash == target.judge.contract[2]
+                and (candidate.refused_by, candidate.refused_hash) == target.judge.contract[1:]
                 and _same_modes(candidate.prior, target.route.modes)
             ):
                 target.report.skipped["unchanged"] += 1

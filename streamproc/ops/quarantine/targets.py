@@ -23,6 +23,7 @@ from streamproc.ops.quarantine.judge import Candidate, ReplayJudge
 from streamproc.ops.quarantine.report import TableReport
 from streamproc.ops.quarantine.rows import Key, QuarantineSnapshot, RowState
 from streamproc.sinks.delta import DeltaTableWriter
+from streamproc.sinks.evolution import superset_schema
 from streamproc.sinks.reader import read_table
 from streamproc.sinks.replay_commit import ReplayCommitter, replay_metadata
 from streamproc.sinks.resolutions import resolution_rows
@@ -103,7 +104,8 @@ def open_target(
 ) -> Target:
     """``route``'s table as a target of the quarantine table named ``quarantine``: the tables opened (created when
     absent), the judge told the table's schema, the replay's position read. ``resolutions`` is ``None`` for a dry
-    run: then existing tables are only read, and nothing is created.
+    run: then existing tables are only read, and nothing is created, but the table's schema is checked as the
+    replay checks it (a dry run does not promise rows a table of another type would refuse).
 
     Raises:
         SchemaMismatchError: an existing table's schema does not match.
@@ -114,7 +116,10 @@ def open_target(
     options = sink.storage_options
     if resolutions is None:
         existing = DeltaTableWriter.existing(sink.table_uri, name=sink.table_name, storage_options=options)
-        judge.open(existing.schema if existing is not None else judge.table_schema)
+        schema = judge.table_schema if existing is None else superset_schema(
+            existing.schema, judge.table_schema, uri=sink.table_uri, add_nullable=judge.accepted
+        )
+        judge.open(schema)
         return Target(route, judge, None, None, 0, report, pipeline, consumer_group)
     table = DeltaTableWriter(
         sink.table_uri,

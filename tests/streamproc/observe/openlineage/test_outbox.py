@@ -45,7 +45,7 @@ def test_events_are_delivered_in_append_order_and_the_log_is_deleted(tmp_path: P
     run_id = str(uuid.uuid4())
     log = outbox.create(run_id)
     sent = [_event(run_id, t, i) for i, t in enumerate(["START", *["RUNNING"] * 20, "COMPLETE"])]
-    deliverer = Deliverer(_file_client(tmp_path / "events.jsonl"), outbox)
+    deliverer = Deliverer(_file_client(tmp_path / "events.jsonl"), outbox, pipeline="outbox-test")
     deliverer.add(log)
     deliverer.start()
     for event in sent:
@@ -96,7 +96,7 @@ def test_a_killed_run_is_delivered_by_the_next_one_and_ended_with_fail(tmp_path:
     outbox = Outbox(tmp_path / "outbox")
     orphans = adopt_orphans(outbox, by="the test")
     assert len(orphans) == 1 and orphans[0].pending == 4  # 3 events + the FAIL (the torn line is not an event)
-    deliverer = Deliverer(_file_client(tmp_path / "events.jsonl"), outbox)
+    deliverer = Deliverer(_file_client(tmp_path / "events.jsonl"), outbox, pipeline="outbox-test")
     deliverer.add(orphans[0])
     deliverer.start()
     assert deliverer.close(timeout=30) == 0
@@ -133,7 +133,7 @@ def test_an_event_the_receiver_refuses_is_kept_aside_and_delivery_goes_on(tmp_pa
         for event in (_event(run_id, "START", 0), bad, _event(run_id, "COMPLETE", 2)):
             log.append(event)
         log.seal()
-        deliverer = Deliverer(client, outbox, retry_max_seconds=1)
+        deliverer = Deliverer(client, outbox, pipeline="outbox-test", retry_max_seconds=1)
         deliverer.add(log)
         deliverer.start()
         assert deliverer.close(timeout=30) == 0
@@ -166,22 +166,24 @@ def test_deliveries_and_the_outbox_depth_are_counted_in_the_metrics(tmp_path: Pa
     with PortReservation() as closed:  # bound, never listening: every connection to it is refused
         unreachable = HttpConfig(url=f"http://127.0.0.1:{closed.port}", timeout=1, retry={"total": 0})
         down = OpenLineageClient(transport=HttpTransport(unreachable))
-        failing = Deliverer(down, outbox, retry_max_seconds=0.1)
+        failing = Deliverer(down, outbox, pipeline="outbox-test", retry_max_seconds=0.1)
         failing.add(log)
         failing.start()
         failing.wake()
         wait_until(lambda: count("START", "failure") > before[0], "a failed delivery counted")
         assert failing.close(timeout=1.5) == 1
-    assert metrics.REGISTRY.get_sample_value("streamproc_openlineage_outbox_events") == 1
+    assert metrics.REGISTRY.get_sample_value("streamproc_openlineage_outbox_events",
+                                             {"pipeline": "outbox-test"}) == 1
 
     (adopted,) = outbox.adopt_orphans()
     adopted.append(_event(run_id, "COMPLETE", 1))
     adopted.seal()
-    working = Deliverer(_file_client(tmp_path / "events.jsonl"), outbox)
+    working = Deliverer(_file_client(tmp_path / "events.jsonl"), outbox, pipeline="outbox-test")
     working.add(adopted)
     working.start()
     working.wake()
     assert working.close(timeout=30) == 0
     assert count("START", "success") == before[1] + 1
     assert count("COMPLETE", "success") == before[2] + 1
-    assert metrics.REGISTRY.get_sample_value("streamproc_openlineage_outbox_events") == 0
+    assert metrics.REGISTRY.get_sample_value("streamproc_openlineage_outbox_events",
+                                             {"pipeline": "outbox-test"}) == 0

@@ -1,0 +1,83 @@
+"""``streamproc quarantine replay --dry-run`` refuses what the replay itself refuses: a dry run that promised rows
+which the replay then stopped at (exit 1 or 2, nothing landed) would be worse than none. The real CLI in a
+subprocess, a file source, the pipeline's own Delta tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.fixtures.pipelines import run_cli
+
+V1 = """
+from contracts import Contract
+
+class PaymentV1(Contract, name="dry_payments", version=1, mode="discard_row"):
+    payment_id: int
+    amount: int
+"""
+
+
+def _quarantined(tmp_path: Path) -> Path:
+    """A lake whose quarantine holds the events v1 refused: a fractional amount, an undeclared ``note``."""
+    events = [{"payment_id": 1, "amount": 1}, {"payment_id": 2, "amount": 2.5}, {"payment_id": 3, "amount": 3,
+                                                                                   "note": "gift"}]
+    (tmp_path / "payments.ndjson").write_text("".join(json.dumps(e) + "\n" for e in events))
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(json.dumps({
+        "name": "dry", "contract": "dry_pay:Payment", "source": {"type": "file", "path": "payments.ndjson"},
+        "sink": {"table_uri": "lake/payments"}, "observability": {"enabled": False},
+    }))
+    (tmp_path / "dry_pay.py").write_text(V1 + "\nPayment = PaymentV1\n")
+    ran = run_cli("run", str(config))
+    assert ran.returncode == 0, ran.stderr
+    return config
+
+
+def _declare_v2(tmp_path: Path, body: str) -> None:
+    (tmp_path / "dry_pay.py").write_text(
+        V1 + '\nclass Payment(Contract, name="dry_payments", version=2, mode="discard_row"):\n' + body
+    )
+
+
+def _table_versions(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "lake" / "payments" / "_delta_log").glob("*.json"))
+
+
+def test_a_dry_run_refuses_a_version_whose_type_the_table_cannot_take_as_the_replay_does(tmp_path: Path) -> None:
+    # int -> float passes the registry (BACKWARD) but not the table's int64 column: the dry run said "would land 1"
+    config = _quarantined(tmp_path)
+    _declare_v2(tmp_path, "    payment_id: int\n    amount: float\n")
+    before = _table_versions(tmp_path)
+
+    dry = run_cli("quarantine", "replay", str(config), "--dry-run")
+    real = run_cli("quarantine", "replay", str(config))
+
+    assert (dry.returncode, real.returncode) == (1, 1), (dry.stdout, real.stdout)
+    assert "does not match the contract (amount is int64, the contract says double)" in dry.stderr
+    assert dry.stderr == real.stderr
+    assert _table_versions(tmp_path) == before
+
+
+def test_a_dry_run_refuses_an_incompatible_version_as_the_replay_does(tmp_path: Path) -> None:
+    # the dry run said "would land 0 row(s); 2 would still fail" and exited 0; the replay exits 2
+    config = _quarantined(tmp_path)
+    _declare_v2(tmp_path, "    payment_id: int\n    amount: int\n    region: str\n")
+
+    dry = run_cli("quarantine", "replay", str(config), "--dry-run")
+    real = run_cli("quarantine", "replay", str(config))
+
+    assert (dry.returncode, real.returncode) == (2, 2), (dry.stdout, real.stdout)
+    assert "'dry_payments' v2 is not BACKWARD compatible" in dry.stderr and dry.stderr == real.stderr
+
+
+def test_a_dry_run_of_a_new_optional_field_says_what_the_replay_then_lands(tmp_path: Path) -> None:
+    config = _quarantined(tmp_path)
+    _declare_v2(tmp_path, "    payment_id: int\n    amount: int\n    note: str | None = None\n")
+
+    dry = run_cli("quarantine", "replay", str(config), "--dry-run", "--json")
+    real = run_cli("quarantine", "replay", str(config), "--json")
+
+    assert (dry.returncode, real.returncode) == (0, 0), (dry.stderr, real.stderr)
+    would, did = json.loads(dry.stdout), json.loads(real.stdout)
+    assert (would["landed"], would["still_failing"]) == (did["landed"], did["still_failing"]) == (1, 1)
