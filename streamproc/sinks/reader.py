@@ -142,10 +142,14 @@ def check_filter(table: DeltaTable, where: str, *, name: str) -> None:
             raise _filter_error(name, where, str(exc), shape) from exc
 
 
+_QUALIFIER = re.compile(r"(?<![\w.])t\.(?=[\w\"])")
+
+
 def _filter_error(name: str, where: str, message: str, shape: str) -> FilterError:
     message = message.strip()
     wrapped = _WRAPPED.match(message)
     reason = wrapped.group("inner") if wrapped else message
+    reason = _QUALIFIER.sub("", reason)  # "Valid fields are t.year, ...": ``t`` is our name for the table, not theirs
     lines = where.splitlines() or [""]
     end = (len(lines), len(lines[-1]) + 1)
     position: tuple[int, int] | None = None

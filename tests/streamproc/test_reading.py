@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import subprocess
 import sys
 
@@ -88,6 +90,7 @@ def test_a_refused_filter_is_shown_with_a_caret_where_the_user_wrote_the_fault(
     caret = shown.index("  " + faulty) + 1
     assert shown[caret] == "  " + " " * (column - 1) + "^"
     assert (raised.value.__cause__.line, raised.value.__cause__.column) == (line, column)  # type: ignore[union-attr]
+    assert not re.search(r"(?<![\w/.-])t\.\w", message), message  # the engine's name for the table is not the user's
 
 
 def test_a_filter_that_fails_on_a_rows_value_is_a_table_read_error(demo_lake_root: DemoLake) -> None:
