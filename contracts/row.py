@@ -8,8 +8,9 @@ a payload that is not a UTF-8 JSON object is ``payload``) and the mode in force 
   missing or null value lands as null (see :mod:`contracts.evolve`). A constraint violation (range, pattern, length)
   is not a type change: under ``evolve`` it discards the row, and its violation says ``discard_row``.
 - ``discard_row``: the event is rejected, to be quarantined.
-- ``discard_value``: the offending top-level values are removed (set to null, or the key omitted) if that makes
-  the event valid; the removed values are quarantined. Otherwise the row is discarded.
+- ``discard_value``: the offending values are removed (the key omitted, so the field's default applies) if that
+  makes the event valid: a nested value where it is (``address.zip``), else the value holding it, up to the
+  top-level field; the removed values are quarantined. Otherwise the row is discarded.
 
 The harshest mode of an event's violations decides (freeze > discard_row > discard_value > evolve).
 """
@@ -53,7 +54,7 @@ class RowVerdict:
         violations: every violation, with entity and mode (empty when the event was valid as sent).
         disposition: ``None`` (landed as sent, possibly with evolved columns), ``value_discarded``,
             ``row_discarded`` or ``malformed``.
-        removed: top-level values removed by ``discard_value`` (field → original value).
+        removed: values removed by ``discard_value``, nested as the event spells them (``{"address": {"zip": 7}}``).
         frozen: a violation's mode is ``freeze``.
         dumped: instead of ``row``, for an event valid as sent: pydantic's JSON dump of it, for the decoder to land
             (:mod:`contracts.fast.redecode`).
@@ -151,14 +152,16 @@ class RowJudge:
             return RowVerdict(None, violations, "row_discarded", frozen=frozen)
         if callable(document):
             document = document()
-        removed = {}
+        kept = {k: v for k, v in document.items() if k not in moves and k not in consumed}
+        removed: dict[str, Any] = {}
         if harshest == "discard_value":
-            for loc, _type, _message, _entity, mode, *_ in violations:
-                key = loc.split(".", 1)[0]
-                if mode == "discard_value" and key in document:
-                    removed[key] = document[key]
-        kept = {k: v for k, v in document.items() if k not in removed and k not in moves and k not in consumed}
-        model = self._validate_lenient(kept)
+            discarded = [error["loc"] for error, v in zip(errors, violations, strict=True) if v[4] == "discard_value"]
+            outcome = self._discard_values(kept, discarded)
+            if outcome is None:
+                return RowVerdict(None, violations, "row_discarded")
+            model, removed = outcome
+        else:
+            model = self._validate_lenient(kept)
         if model is None:
             return RowVerdict(None, violations, "row_discarded")
         row = model.model_dump()
@@ -232,6 +235,33 @@ class RowJudge:
             self.new_columns.append(known)
         return known
 
+    def _discard_values(
+        self, document: dict[str, Any], locs: list[tuple[int | str, ...]]
+    ) -> tuple[Contract, dict[str, Any]] | None:
+        """``discard_value``: remove the offending values as deep as the contract allows, ``None`` if even the
+        top-level values cannot go (the row is then discarded).
+
+        Each violation's value is removed where it is (``address.zip``: the key omitted, so its default applies),
+        or, when the model still refuses the event (a required nested field), the value holding it, up to the
+        top-level field. A value inside a list removes the list field. Returns the model of the event without them
+        and the removed values, nested as the event spells them (``{"address": {"zip": 7}}``).
+        """
+        targets = {_document_path(document, loc) for loc in locs}
+        model = self._lenient_model()
+        while targets and all(targets):
+            # a target under another one goes with it
+            targets = {t for t in targets if not any(t[: len(o)] == o and o != t for o in targets)}
+            kept = _without(document, targets)
+            try:
+                return model.model_validate(kept), _removed(document, targets)
+            except ValidationError as exc:
+                failing = [_document_path(document, error["loc"]) for error in exc.errors(include_url=False)]
+            climbing = {t for t in targets if any(f[: len(t)] == t for f in failing)}
+            if not climbing or any(not any(f[: len(t)] == t for t in targets) for f in failing):
+                return None  # a violation that is no removed value's: nothing more to remove
+            targets = (targets - climbing) | {t[:-1] for t in climbing}
+        return None
+
     def _validate_lenient(self, document: dict[str, Any]) -> Contract | None:
         model = self._lenient_model()
         try:
@@ -267,6 +297,56 @@ def _document(payload: bytes | None) -> dict[str, Any]:
         return msgspec.json.decode(payload or b"{}")  # type: ignore[no-any-return]
     except (msgspec.DecodeError, ValueError):
         return json.loads(payload or b"{}")  # type: ignore[no-any-return]
+
+
+def _document_path(document: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """Where a violation's value is in the event: its loc's keys (as the event spells them), without the union tags
+    pydantic adds (``data.user.created.name`` → ``data.name``) and ending before a list element (its list field is
+    the value to remove). A missing key ends the path."""
+    path: list[str] = []
+    node: Any = document
+    for depth, part in enumerate(loc):
+        if not isinstance(node, dict):
+            break
+        if isinstance(part, str) and part in node:
+            path.append(part)
+            node = node[part]
+        elif depth == len(loc) - 1 and isinstance(part, str):
+            path.append(part)  # a missing key
+        # else: a union tag (or a validator's name) pydantic put in the loc; the value is the node's own
+    return tuple(path)
+
+
+def _without(document: dict[str, Any], paths: set[tuple[str, ...]]) -> dict[str, Any]:
+    """A copy of ``document`` without the keys at ``paths`` (only the objects on the paths are copied)."""
+    out = dict(document)
+    for path in paths:
+        node = out
+        for key in path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                break
+            node[key] = node = dict(child)
+        else:
+            node.pop(path[-1], None)
+    return out
+
+
+def _removed(document: dict[str, Any], paths: set[tuple[str, ...]]) -> dict[str, Any]:
+    """The values at ``paths``, nested as in ``document`` (a missing key contributes nothing)."""
+    removed: dict[str, Any] = {}
+    for path in sorted(paths):
+        node: Any = document
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                break
+            node = node[key]
+        else:
+            into = removed
+            for key in path[:-1]:
+                into = into.setdefault(key, {})
+            into[path[-1]] = node
+    return removed
 
 
 def _json_type(value: Any) -> str:
