@@ -31,7 +31,6 @@ from typing import Any
 import pyarrow as pa
 
 from contracts import ContractFrozenError
-from contracts.pii import PiiPolicy
 from contracts.registry import ContractRegistry
 from contracts.upcast import UpcastError
 from contracts.validate import Rejection, ValidationResult, Violation
@@ -113,7 +112,7 @@ class ReplayJudge:
         self.redacted = dict(stage.pii.actions)  # field path → hash / mask / drop
         stage.threshold = None
         # Hashed and masked values in quarantine payloads are redacted already; only dropped fields are removed.
-        stage.pii = PiiPolicy({p: a for p, a in stage.pii.actions.items() if a == "drop"}, stage.pii.secret)
+        stage.pii = stage.pii.only("drop")
 
     @classmethod
     def for_route(
