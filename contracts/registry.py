@@ -278,6 +278,7 @@ class ContractRegistry:
         """
         declared = ContractVersion.of(contract)
         self._refuse_changed(declared)
+        self._refuse_replacing_inferred(declared)
         return self.verdict(declared)
 
     def verdict(self, version: ContractVersion) -> Verdict:
@@ -308,6 +309,7 @@ class ContractRegistry:
             if stored is not None and stored.schema_hash == declared.schema_hash:
                 return replace(stored, contract=declared.contract), False
             self._refuse_changed(declared)
+            self._refuse_replacing_inferred(declared)
             verdict = self.verdict(declared)
             if not verdict.compatible:
                 raise IncompatibleContractError(declared.name, declared.version, verdict)
@@ -403,6 +405,31 @@ class ContractRegistry:
                 reasons=describe_changes(
                     stored.json_schema, declared.json_schema, old_open=stored.open, new_open=declared.open
                 ),
+            )
+
+    def _refuse_replacing_inferred(self, declared: ContractVersion) -> None:
+        """A declared version may adopt the number of one ``evolve`` inferred only if it accepts what that version
+        described: rows landed under the number carry it (``_contract_version``), and the table has its columns."""
+        stored = self._stored.get((declared.name, declared.version))
+        if stored is None or stored.origin != "inferred" or stored.schema_hash == declared.schema_hash:
+            return
+        breaking = tuple(
+            change.describe()
+            for change in diff_schemas(
+                stored.json_schema, declared.json_schema, old_open=stored.open, new_open=declared.open
+            )
+            if not change.backward
+        )
+        if breaking:
+            raise ContractConflictError(
+                f"contract {declared.name!r} v{declared.version} was inferred by evolve at "
+                f"{stored.registered_at:%Y-%m-%d %H:%M:%S} ({stored.schema_hash[:19]}…), and rows landed under that "
+                f"number; the declared v{declared.version} ({declared.schema_hash[:19]}…) would reject events it "
+                f"accepted, so it cannot take the number: declare it as version {self._next_number(declared.name)}, "
+                f"or declare v{declared.version} so that it accepts every event the inferred version did",
+                name=declared.name,
+                version=declared.version,
+                reasons=breaking,
             )
 
     def _next_number(self, name: str) -> int:

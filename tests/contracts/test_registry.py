@@ -113,6 +113,28 @@ def test_inferred_versions_take_the_next_number_and_are_found_by_hash() -> None:
     assert ContractRegistry([], store=store).get("clicks", 2).origin == "declared"
 
 
+def test_a_declared_version_cannot_take_an_inferred_number_whose_events_it_would_reject() -> None:
+    class V1(Contract, name="taps", mode={"columns": "evolve"}):
+        url: str
+
+    store = InMemoryContractStore()
+    registry = ContractRegistry([V1], store=store)
+    (v1,) = registry.register_declared("taps")
+    evolved = {**v1.json_schema, "properties": {**v1.json_schema["properties"], "ref": {"type": "string"}}}
+    inferred = registry.register_inferred("taps", evolved, parent=v1)
+
+    class V2(Contract, name="taps", version=2, mode={"columns": "evolve"}):
+        url: str
+        ref: int | None = None  # the rows landed as v2 hold text
+
+    with pytest.raises(ContractConflictError, match=r"v2 was inferred by evolve.*declare it as version 3") as caught:
+        ContractRegistry([V1, V2], store=store).register(V2)
+    assert caught.value.reasons == ("field 'ref': type changed from string to integer",)
+    with pytest.raises(ContractConflictError, match="was inferred by evolve"):
+        ContractRegistry([V1, V2], store=store).check(V2)
+    assert ContractRegistry([], store=store).get("taps", 2) == inferred
+
+
 def test_unknown_names_and_versions_are_clear_errors() -> None:
     registry = ContractRegistry.discover(packages=["tests.fixtures.shop_contracts"], entry_points=False)
     with pytest.raises(ContractNotFoundError, match="no contract named 'nope'"):
