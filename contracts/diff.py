@@ -27,6 +27,9 @@ became nullable / optional                 yes       no
 became non-null / required                 no        yes
 enum values added / removed                yes / no  no / yes
 bounds or lengths loosened / tightened     yes / no  no / yes
+(max_digits, decimal_places too)
+other constraint changed (strict, time     no        no
+zone, string transforms, model config)
 pattern added / removed / changed          no / yes  yes / no
                                            / no      / no
 =========================================  ========  ========
@@ -57,7 +60,12 @@ ChangeKind = Literal[
 ]
 
 _LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems")
-_UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
+_UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxDigits", "decimalPlaces")
+# What the canonical schema adds to pydantic's (contracts.fingerprint): any change may accept or land differently.
+_OTHER_CONSTRAINTS = (
+    "pattern", "multipleOf", "tzConstraint", "nowOp", "nowUtcOffset", "microsecondsPrecision", "strict",
+    "stripWhitespace", "toLower", "toUpper", "allowInfNan", "validationConfig",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +253,7 @@ def _constraint_direction(old: dict[str, Any], new: dict[str, Any]) -> tuple[boo
         elif key in _UPPER_BOUNDS:
             looser = looser and (b is None or (a is not None and b >= a))
             tighter = tighter and (a is None or (b is not None and b <= a))
-        else:  # multipleOf, formats we do not order: assume the worst
+        else:  # multipleOf, strictness, time zones, string transforms, model config: assume the worst
             looser = tighter = False
     return looser, tighter
 
@@ -291,9 +299,13 @@ def _shape(prop: Mapping[str, Any], defs: Mapping[str, Any], *, required: bool) 
         if "enum" in branch or "const" in branch:
             allowed = branch.get("enum", [branch.get("const")])
             enum = (enum or set()) | {json.dumps(v, sort_keys=True) for v in allowed}
-        for key in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, "pattern", "multipleOf"):
+        for key in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, *_OTHER_CONSTRAINTS):
             if key in branch:
                 constraints[key] = branch[key]
+    if len(values) > 1 or values != [prop]:  # a union's own keywords (a Decimal: number | string, maxDigits)
+        for key in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, *_OTHER_CONSTRAINTS):
+            if key in prop:
+                constraints[key] = prop[key]
     shape = FieldShape(
         type="|".join(types) or "any",
         nullable=nullable,
