@@ -272,6 +272,13 @@ def _walk(
 def _children(
     path: str, branches: list[Mapping[str, Any]], defs: Mapping[str, Any], seen: tuple[str, ...]
 ) -> Iterator[tuple[str, FieldShape]]:
+    if len(branches) > 1:  # a union (of models: a tagged union): one shape per path over every member
+        members = [dict(_children(path, [branch], defs, seen)) for branch in branches]
+        paths = list(dict.fromkeys(p for member in members for p in member))
+        for child in paths:
+            shapes = [member[child] for member in members if child in member]
+            yield child, _merged(shapes, in_every_member=len(shapes) == len(members))
+        return
     for branch in branches:
         ref = branch.get("$ref")
         if ref:
@@ -287,8 +294,38 @@ def _children(
             yield from _children(f"{path}[]", item_branches, defs, seen)
 
 
+def _merged(shapes: list[FieldShape], *, in_every_member: bool) -> FieldShape:
+    """A field of a union's members: any member's type and values; required only if every member requires it;
+    the constraints the members share."""
+    types = sorted({t for shape in shapes for t in shape.type.split("|")})
+    enums = [shape.enum for shape in shapes]
+    shared = set(shapes[0].constraints).intersection(*(set(shape.constraints) for shape in shapes[1:]))
+    return FieldShape(
+        type="|".join(types),
+        nullable=any(shape.nullable for shape in shapes),
+        required=in_every_member and all(shape.required for shape in shapes),
+        enum=None if any(e is None for e in enums) else tuple(sorted({v for e in enums for v in e or ()})),
+        constraints=tuple(sorted(shared)),
+    )
+
+
+def _flat_branches(prop: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """A property's alternatives, nested ``anyOf`` flattened (``Optional[Decimal]``: ``anyOf`` of ``null`` and an
+    ``anyOf`` holding ``maxDigits``), and the unions that hold them (their keywords apply to every alternative)."""
+    alternatives = prop.get("anyOf") or prop.get("oneOf")
+    if not alternatives:
+        return [prop], []
+    branches: list[Mapping[str, Any]] = []
+    holders: list[Mapping[str, Any]] = [prop]
+    for alternative in alternatives:
+        inner, inner_holders = _flat_branches(alternative)
+        branches.extend(inner)
+        holders.extend(inner_holders)
+    return branches, holders
+
+
 def _shape(prop: Mapping[str, Any], defs: Mapping[str, Any], *, required: bool) -> tuple[FieldShape, list[Any]]:
-    branches = list(prop.get("anyOf") or prop.get("oneOf") or [prop])
+    branches, holders = _flat_branches(prop)
     branches = [_resolve(b["$ref"], defs) | {"$ref": b["$ref"]} if "$ref" in b else b for b in branches]
     nullable = any(b.get("type") == "null" for b in branches)
     values = [b for b in branches if b.get("type") != "null"]
@@ -302,10 +339,10 @@ def _shape(prop: Mapping[str, Any], defs: Mapping[str, Any], *, required: bool) 
         for key in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, *_OTHER_CONSTRAINTS):
             if key in branch:
                 constraints[key] = branch[key]
-    if len(values) > 1 or values != [prop]:  # a union's own keywords (a Decimal: number | string, maxDigits)
+    for holder in holders:  # a union's own keywords (a Decimal: number | string, with maxDigits)
         for key in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, *_OTHER_CONSTRAINTS):
-            if key in prop:
-                constraints[key] = prop[key]
+            if key in holder:
+                constraints[key] = holder[key]
     shape = FieldShape(
         type="|".join(types) or "any",
         nullable=nullable,
