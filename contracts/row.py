@@ -17,6 +17,7 @@ The harshest mode of an event's violations decides (freeze > discard_row > disca
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from contracts.declare import Contract
 from contracts.dumps import model_converter, overflow_check
 from contracts.evolve import (
     NULL_ERRORS,
+    RUNTIME_COLUMNS,
     TYPE_ERRORS,
     EvolvedColumn,
     column_value,
@@ -88,6 +90,19 @@ class RowJudge:
         self.evolved: dict[str, EvolvedColumn] = dict(evolved or {})
         self.new_columns: list[EvolvedColumn] = []
         self._fields = frozenset(contract.model_fields)
+        # a top-level key as an event spells it (an alias) → its field (the column's name)
+        # Delta column names are case-insensitive: a new column may not differ from a taken name only by case
+        self._taken = {
+            name.casefold(): name
+            for name in (*contract.model_fields, *contract.model_computed_fields, *RUNTIME_COLUMNS, *self.evolved)
+        }
+        self._refusal: str | None = None  # why the last violation could not evolve, for its message
+        self._field_of = {
+            spelled: path
+            for path, spellings in contract.__contract__.input_paths.items()
+            if "." not in path
+            for spelled in spellings
+        }
         self._evolvable = evolvable_fields(self._fields, modes)
         self._lenient: type[Contract] | None = None
         self._overflows = overflow_check(contract)
@@ -138,13 +153,16 @@ class RowJudge:
             loc = error["loc"]
             entity: Entity = "columns" if error["type"] == "extra_forbidden" else "data_type"
             mode = self.modes.for_loc(loc, entity) if self.modes.fields else self.modes.contract.of(entity)
+            message = error["msg"]
             if mode == "evolve":
                 if callable(document):
                     document = document()
+                self._refusal = None
                 if not self._evolve(document, error, entity, moves, extras, consumed):
                     mode = "discard_row"
+                    message += f"; {self._refusal}" if self._refusal else ""
             value_type = "missing" if error["type"] == "missing" else _json_type(error.get("input"))
-            violations.append((".".join(map(str, loc)), error["type"], error["msg"], entity, mode, value_type))
+            violations.append((".".join(map(str, loc)), error["type"], message, entity, mode, value_type))
         verdict_modes = [v[4] for v in violations if v[4] != "evolve"]
         frozen = "freeze" in verdict_modes
         harshest = max(verdict_modes, key=SEVERITY.__getitem__) if verdict_modes else "evolve"
@@ -171,7 +189,7 @@ class RowJudge:
         for key, move in moves.items():
             if move is not None:
                 row[move[0]] = move[1]
-            row[key] = None
+            row[self._field_of.get(key, key)] = None
         row.update(extras)
         if removed:
             return RowVerdict(row, violations, "value_discarded", removed)
@@ -204,34 +222,51 @@ class RowJudge:
             return True
         if error["type"] not in TYPE_ERRORS and error["type"] not in NULL_ERRORS:
             return False
-        if key not in self._evolvable:
+        name = self._field_of.get(key, key)  # the column is named after the field, the event may use an alias
+        if name not in self._evolvable:
             return False  # a nested field's own override: only top-level columns can take variants
         value = document.get(key)
         if value is None:
             moves.setdefault(key, None)  # missing or null: lands as null
             return True
-        column = self._column(variant_name(key, type_name_of(value)), type_name_of(value), "data_type", key)
+        column = self._column(variant_name(name, type_name_of(value)), type_name_of(value), "data_type", name)
+        if column is None:
+            return False
         moves[key] = (column.name, column_value(value, column.type_name))
         return True
 
     def _extra(self, key: str, value: Any) -> dict[str, Any] | None:
         """An undeclared key's value: its own evolved column, or a variant of it when the type differs; ``None``
         when it needs a variant but types may not evolve (the row is then discarded)."""
-        known = self.evolved.get(key)
+        known = self.evolved.get(key) or self._column(key, type_name_of(value), "columns", None)
         if known is None:
-            known = self._column(key, type_name_of(value), "columns", None)
+            return None
         if fits(value, known.type_name):
             return {key: column_value(value, known.type_name)}
         if self.modes.for_loc((key,), "data_type") != "evolve":
             return None
         variant = self._column(variant_name(key, type_name_of(value)), type_name_of(value), "data_type", key)
-        return {variant.name: column_value(value, variant.type_name)}
+        return {variant.name: column_value(value, variant.type_name)} if variant is not None else None
 
-    def _column(self, name: str, type_name: str, entity: str, variant_of: str | None) -> EvolvedColumn:
+    def _column(self, name: str, type_name: str, entity: str, variant_of: str | None) -> EvolvedColumn | None:
+        """The evolved column ``name``, made if new; ``None`` when a new one would clash with a taken name (Delta
+        compares column names case-insensitively; lineage columns are the runtime's)."""
         known = self.evolved.get(name)
         if known is None:
+            taken = self._taken.get(name.casefold())
+            if taken is not None:
+                if taken in RUNTIME_COLUMNS:
+                    self._refusal = f"it cannot become a column: {taken!r} is a lineage column"
+                elif taken == name:
+                    self._refusal = f"it cannot become a column: the contract's field {name!r} has that name"
+                else:
+                    self._refusal = (
+                        f"it cannot become a column: the table has {taken!r} (Delta compares column names ignoring case)"
+                    )
+                return None
             known = EvolvedColumn(name, type_name, entity, variant_of)  # type: ignore[arg-type]
             self.evolved[name] = known
+            self._taken[name.casefold()] = name
             self.new_columns.append(known)
         return known
 
@@ -276,9 +311,12 @@ class RowJudge:
         if self._lenient is None:
             overrides: dict[str, Any] = {}
             for name in self._evolvable:
-                info = self.contract.model_fields[name]
-                inner = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-                overrides[name] = (Optional[inner], None)  # noqa: UP007 - a runtime-built annotation
+                # the field as declared (its alias, constraints, default) but nullable, and null when required
+                info = copy.copy(self.contract.model_fields[name])
+                info.annotation = Optional[info.annotation]  # noqa: UP007 - a runtime-built annotation
+                if info.is_required():
+                    info.default = None
+                overrides[name] = (info.annotation, info)
             self._lenient = create_model(  # type: ignore[call-overload]
                 f"{self.contract.__name__}Lenient", __base__=self.contract, **overrides
             )
