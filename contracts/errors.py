@@ -98,7 +98,8 @@ def _evidence(violation: Violation) -> str:
     if violation.value_type in (None, "missing"):  # "Field required" says it was missing
         return f"type={violation.type}"
     article = "an" if violation.value_type[0] in "aeiou" else "a"
-    return f"type={violation.type}, sent {'null' if violation.value_type == 'null' else f'{article} {violation.value_type}'}"
+    sent = "null" if violation.value_type == "null" else f"{article} {violation.value_type}"
+    return f"type={violation.type}, sent {sent}"
 
 
 class ContractConflictError(ContractError):

@@ -18,11 +18,13 @@ The harshest mode of an event's violations decides (freeze > discard_row > disca
 from __future__ import annotations
 
 import copy
+import enum
 import functools
 import json
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import msgspec
 from pydantic import ValidationError, create_model
@@ -97,6 +99,7 @@ class RowJudge:
             for name in (*contract.model_fields, *contract.model_computed_fields, *RUNTIME_COLUMNS, *self.evolved)
         }
         self._refusal: str | None = None  # why the last violation could not evolve, for its message
+        self._choices: dict[str, frozenset[str]] = {}
         self._field_of = {
             spelled: path
             for path, spellings in contract.__contract__.input_paths.items()
@@ -229,11 +232,21 @@ class RowJudge:
         if value is None:
             moves.setdefault(key, None)  # missing or null: lands as null
             return True
+        if error["type"] in _CHOICE_ERRORS and type_name_of(value) in self._choice_types(name):
+            return False  # a value of the right type outside a Literal / Enum: a constraint, not a type change
         column = self._column(variant_name(name, type_name_of(value)), type_name_of(value), "data_type", name)
         if column is None:
             return False
         moves[key] = (column.name, column_value(value, column.type_name))
         return True
+
+    def _choice_types(self, name: str) -> frozenset[str]:
+        """dlt's type names of the values a ``Literal`` / ``Enum`` field allows (empty for other fields)."""
+        found = self._choices.get(name)
+        if found is None:
+            allowed = _choices(self.contract.model_fields[name].annotation)
+            found = self._choices[name] = frozenset(type_name_of(v) for v in allowed)
+        return found
 
     def _extra(self, key: str, value: Any) -> dict[str, Any] | None:
         """An undeclared key's value: its own evolved column, or a variant of it when the type differs; ``None``
@@ -335,6 +348,23 @@ def _document(payload: bytes | None) -> dict[str, Any]:
         return msgspec.json.decode(payload or b"{}")  # type: ignore[no-any-return]
     except (msgspec.DecodeError, ValueError):
         return json.loads(payload or b"{}")  # type: ignore[no-any-return]
+
+
+_CHOICE_ERRORS = frozenset({"literal_error", "enum"})
+
+
+def _choices(annotation: Any) -> list[Any]:
+    """The values a ``Literal`` or ``Enum`` annotation allows, through ``Optional``, unions and ``Annotated``."""
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [member.value for member in annotation]
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return [v.value if isinstance(v, enum.Enum) else v for v in get_args(annotation)]
+    if origin is Annotated:
+        return _choices(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [value for arg in get_args(annotation) for value in _choices(arg)]
+    return []
 
 
 def _document_path(document: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, Field
@@ -131,3 +132,23 @@ def test_a_new_column_may_not_take_a_taken_name_in_any_case() -> None:
         1: [("user_id", "discard_row", "it cannot become a column: the contract's field 'user_id' has that name")],
         2: [("_offset", "discard_row", "it cannot become a column: '_offset' is a lineage column")],
     }
+
+
+class Colour(str, Enum):
+    RED = "red"
+
+
+class Ticket(Contract, name="tickets", mode="evolve"):
+    status: Literal["open", "closed"] = "open"
+    colour: Colour | None = None
+
+
+def test_a_literal_or_enum_refused_value_of_its_own_type_is_a_constraint_not_a_variant() -> None:
+    result = validate_batch(Ticket, [
+        _b({"status": " open "}), _b({"colour": "blue"}),  # text outside the choices: the row is discarded
+        _b({"status": 5}), _b({"colour": 1}),  # another type: a variant column
+    ])
+    assert {r.index: [(v.loc, v.mode) for v in r.violations] for r in result.rejected} == {
+        0: [("status", "discard_row")], 1: [("colour", "discard_row")]
+    }
+    assert [c.name for c in result.new_columns] == ["status__v_bigint", "colour__v_bigint"]
