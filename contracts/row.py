@@ -155,7 +155,12 @@ class RowJudge:
         for error in errors:
             loc = error["loc"]
             entity: Entity = "columns" if error["type"] == "extra_forbidden" else "data_type"
-            mode = self.modes.for_loc(loc, entity) if self.modes.fields else self.modes.contract.of(entity)
+            if self.modes.fields:
+                if len(loc) > 2 and callable(document):  # a union tag may be in the loc: the event tells
+                    document = document()
+                mode = self.modes.for_loc(_field_loc(document, loc) if len(loc) > 2 else loc, entity)
+            else:
+                mode = self.modes.contract.of(entity)
             message = error["msg"]
             if mode == "evolve":
                 if callable(document):
@@ -365,6 +370,24 @@ def _choices(annotation: Any) -> list[Any]:
     if origin in (Union, types.UnionType):
         return [value for arg in get_args(annotation) for value in _choices(arg)]
     return []
+
+
+def _field_loc(document: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """A violation's loc without the union tags pydantic puts in it (``data.b.reason`` → ``data.reason``), found
+    by walking the event: a tag is a part that is not a key of the object there (a missing key is the last part)."""
+    kept: list[int | str] = []
+    node: Any = document
+    for depth, part in enumerate(loc):
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and depth < len(loc) - 1:
+            continue  # a union tag
+        kept.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(kept)
 
 
 def _document_path(document: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[str, ...]:

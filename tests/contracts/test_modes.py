@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, Field
@@ -136,3 +136,34 @@ def test_discard_value_removes_a_nested_value_where_it_is_and_climbs_only_when_t
     assert rows[2]["place"] is None and rows[3]["place"] is None and rows[5]["place"] is None
     assert rows[4]["items"] is None and rows[6]["items"] == [{"sku": "a", "note": None}]
     assert_paths_agree(Delivery, events)
+
+
+class Opened(BaseModel):
+    type: Literal["opened"]
+    count: int
+
+
+class Closed(BaseModel):
+    type: Literal["closed"]
+    reason: Annotated[str | None, Mode("discard_value")] = None
+
+
+class Door(Contract, name="doors"):
+    door_id: int
+    event: Annotated[Opened | Closed, Field(discriminator="type")]
+
+
+def test_a_field_override_inside_a_tagged_union_member_holds_though_pydantic_puts_the_tag_in_the_loc() -> None:
+    events = [_b({"door_id": i, "event": {"type": "closed", "reason": "wind"}}) for i in range(10)]
+    events[2] = _b({"door_id": 2, "event": {"type": "closed", "reason": 5}})  # the override: only reason goes
+    events[3] = _b({"door_id": 3, "event": {"type": "opened", "count": "many"}})  # no override: the row goes
+
+    result = validate_batch(Door, events)
+
+    rejected = {r.index: (r.disposition, [(v.loc, v.mode) for v in r.violations], r.removed) for r in result.rejected}
+    assert rejected == {
+        2: ("value_discarded", [("event.closed.reason", "discard_value")], {"event": {"reason": 5}}),
+        3: ("row_discarded", [("event.opened.count", "discard_row")], {}),
+    }
+    assert result.accepted.to_pylist()[2]["event"] == {"type": "closed", "count": None, "reason": None}
+    assert_paths_agree(Door, events)
