@@ -28,9 +28,15 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import CoreSchema
 
-__all__ = ["canonical_json_schema", "schema_hash", "hash_json_schema", "hashed_schema"]
+__all__ = [
+    "canonical_json_schema", "schema_hash", "hash_json_schema", "hashed_schema", "legacy_schema_hash",
+    "hashed_before_canonical_additions",
+]
 
-_ANNOTATIONS = frozenset({"title", "description", "examples", "$comment", "deprecated"})
+# Marks a canonical schema as holding the additions (below); not hashed. A schema recorded without it was hashed
+# from pydantic's JSON Schema alone (before the additions): see hashed_before_canonical_additions.
+_MARK = "x-streamproc-canonical"
+_ANNOTATIONS = frozenset({"title", "description", "examples", "$comment", "deprecated", _MARK})
 # Keywords whose object keys are names (a field named "title" is a field, not an annotation) or whose values are data.
 _NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
 _DATA = frozenset({"default", "const", "enum", "discriminator", "dependentRequired"})
@@ -58,10 +64,23 @@ def _schema_and_hash(contract: type[BaseModel]) -> tuple[dict[str, Any], str]:
     if known is None or not contract.__pydantic_complete__:
         schema = contract.model_json_schema(mode="validation", schema_generator=_CanonicalJsonSchema)
         schema.pop("title", None)
+        schema[_MARK] = 2
         known = (schema, hash_json_schema(schema))
         if contract.__pydantic_complete__:
             _SCHEMAS[contract] = known
     return known
+
+
+def legacy_schema_hash(contract: type[BaseModel]) -> str:
+    """The hash as it was computed before the canonical schema's additions: from pydantic's JSON Schema alone."""
+    schema = contract.model_json_schema(mode="validation")
+    schema.pop("title", None)
+    return hash_json_schema(schema)
+
+
+def hashed_before_canonical_additions(json_schema: dict[str, Any]) -> bool:
+    """A recorded schema (``_contracts``) from before the additions: its hash is a :func:`legacy_schema_hash`."""
+    return _MARK not in json_schema
 
 
 # Core schema key → JSON Schema keyword, with the value pydantic uses when it is not set (not written then).
