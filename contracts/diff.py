@@ -27,6 +27,9 @@ became nullable / optional                 yes       no
 became non-null / required                 no        yes
 enum values added / removed                yes / no  no / yes
 bounds or lengths loosened / tightened     yes / no  no / yes
+(max_digits, decimal_places too)
+other constraint changed (strict, time     no        no
+zone, string transforms, model config)
 pattern added / removed / changed          no / yes  yes / no
                                            / no      / no
 =========================================  ========  ========
@@ -57,7 +60,12 @@ ChangeKind = Literal[
 ]
 
 _LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems")
-_UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
+_UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxDigits", "decimalPlaces")
+# What the canonical schema adds to pydantic's (contracts.fingerprint): any change may accept or land differently.
+_OTHER_CONSTRAINTS = (
+    "pattern", "multipleOf", "tzConstraint", "nowOp", "nowUtcOffset", "microsecondsPrecision", "strict",
+    "stripWhitespace", "toLower", "toUpper", "allowInfNan", "validationConfig",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +253,7 @@ def _constraint_direction(old: dict[str, Any], new: dict[str, Any]) -> tuple[boo
         elif key in _UPPER_BOUNDS:
             looser = looser and (b is None or (a is not None and b >= a))
             tighter = tighter and (a is None or (b is not None and b <= a))
-        else:  # multipleOf, formats we do not order: assume the worst
+        else:  # multipleOf, strictness, time zones, string transforms, model config: assume the worst
             looser = tighter = False
     return looser, tighter
 
@@ -264,6 +272,13 @@ def _walk(
 def _children(
     path: str, branches: list[Mapping[str, Any]], defs: Mapping[str, Any], seen: tuple[str, ...]
 ) -> Iterator[tuple[str, FieldShape]]:
+    if len(branches) > 1:  # a union (of models: a tagged union): one shape per path over every member
+        members = [dict(_children(path, [branch], defs, seen)) for branch in branches]
+        paths = list(dict.fromkeys(p for member in members for p in member))
+        for child in paths:
+            shapes = [member[child] for member in members if child in member]
+            yield child, _merged(shapes, in_every_member=len(shapes) == len(members))
+        return
     for branch in branches:
         ref = branch.get("$ref")
         if ref:
@@ -279,8 +294,38 @@ def _children(
             yield from _children(f"{path}[]", item_branches, defs, seen)
 
 
+def _merged(shapes: list[FieldShape], *, in_every_member: bool) -> FieldShape:
+    """A field of a union's members: any member's type and values; required only if every member requires it;
+    the constraints the members share."""
+    types = sorted({t for shape in shapes for t in shape.type.split("|")})
+    enums = [shape.enum for shape in shapes]
+    shared = set(shapes[0].constraints).intersection(*(set(shape.constraints) for shape in shapes[1:]))
+    return FieldShape(
+        type="|".join(types),
+        nullable=any(shape.nullable for shape in shapes),
+        required=in_every_member and all(shape.required for shape in shapes),
+        enum=None if any(e is None for e in enums) else tuple(sorted({v for e in enums for v in e or ()})),
+        constraints=tuple(sorted(shared)),
+    )
+
+
+def _flat_branches(prop: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """A property's alternatives, nested ``anyOf`` flattened (``Optional[Decimal]``: ``anyOf`` of ``null`` and an
+    ``anyOf`` holding ``maxDigits``), and the unions that hold them (their keywords apply to every alternative)."""
+    alternatives = prop.get("anyOf") or prop.get("oneOf")
+    if not alternatives:
+        return [prop], []
+    branches: list[Mapping[str, Any]] = []
+    holders: list[Mapping[str, Any]] = [prop]
+    for alternative in alternatives:
+        inner, inner_holders = _flat_branches(alternative)
+        branches.extend(inner)
+        holders.extend(inner_holders)
+    return branches, holders
+
+
 def _shape(prop: Mapping[str, Any], defs: Mapping[str, Any], *, required: bool) -> tuple[FieldShape, list[Any]]:
-    branches = list(prop.get("anyOf") or prop.get("oneOf") or [prop])
+    branches, holders = _flat_branches(prop)
     branches = [_resolve(b["$ref"], defs) | {"$ref": b["$ref"]} if "$ref" in b else b for b in branches]
     nullable = any(b.get("type") == "null" for b in branches)
     values = [b for b in branches if b.get("type") != "null"]
@@ -291,9 +336,13 @@ def _shape(prop: Mapping[str, Any], defs: Mapping[str, Any], *, required: bool) 
         if "enum" in branch or "const" in branch:
             allowed = branch.get("enum", [branch.get("const")])
             enum = (enum or set()) | {json.dumps(v, sort_keys=True) for v in allowed}
-        for key in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, "pattern", "multipleOf"):
+        for key in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, *_OTHER_CONSTRAINTS):
             if key in branch:
                 constraints[key] = branch[key]
+    for holder in holders:  # a union's own keywords (a Decimal: number | string, with maxDigits)
+        for key in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, *_OTHER_CONSTRAINTS):
+            if key in holder:
+                constraints[key] = holder[key]
     shape = FieldShape(
         type="|".join(types) or "any",
         nullable=nullable,

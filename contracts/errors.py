@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from contracts.compatibility import Verdict
-    from contracts.results import Rejection
+    from contracts.results import Rejection, Violation
 
 __all__ = [
     "ContractError",
@@ -61,17 +61,45 @@ class ContractFrozenError(ContractError):
     def __init__(self, rejection: Rejection) -> None:
         self.rejection = rejection
         first = next((v for v in rejection.violations if v.mode == "freeze"), rejection.violations[0])
-        super().__init__(
-            f"contract {rejection.contract_name!r} v{rejection.contract_version} is frozen on "
-            f"{first.entity!r}: field {first.loc or '<event>'!r}: {first.message} (type={first.type}"
-            f"{f', value type {first.value_type}' if first.value_type else ''}), "
-            f"event #{rejection.index} of the batch"
-        )
         self.violation = first
+        super().__init__(f"{self.summary}, event #{rejection.index} of the batch")
+
+    @property
+    def summary(self) -> str:
+        """What froze, without where: ``contract 'orders' v1 is frozen on 'data_type': field 'amount': Input should
+        be a valid number (type=float_type, sent a string; also 'coupon': extra_forbidden)``; an
+        undeclared key reads ``field 'coupon' is not declared by the contract``."""
+        rejection, first = self.rejection, self.violation
+        others = [v for v in rejection.violations if v is not first]
+        more = ""
+        if others:
+            more = "; also " + ", ".join(f"{v.loc or '<event>'!r}: {v.type}" for v in others[:_LISTED])
+            more += f" and {len(others) - _LISTED} more" if len(others) > _LISTED else ""
+        return (
+            f"contract {rejection.contract_name!r} v{rejection.contract_version} is frozen on {first.entity!r}: "
+            f"{_what(first)} ({_evidence(first)}{more})"
+        )
 
     def __reduce__(self) -> tuple[type[ContractFrozenError], tuple[Rejection]]:
         # Rebuilt from its evidence, not its message, so it crosses process boundaries (contracts.parallel).
         return type(self), (self.rejection,)
+
+
+_LISTED = 3  # other violations named in a freeze's message; the quarantine-like evidence is on the error
+
+
+def _what(violation: Violation) -> str:
+    if violation.type == "extra_forbidden":  # pydantic's "Extra inputs are not permitted" names no field
+        return f"field {violation.loc!r} is not declared by the contract"
+    return f"field {violation.loc or '<event>'!r}: {violation.message}"
+
+
+def _evidence(violation: Violation) -> str:
+    if violation.value_type in (None, "missing"):  # "Field required" says it was missing
+        return f"type={violation.type}"
+    article = "an" if violation.value_type[0] in "aeiou" else "a"
+    sent = "null" if violation.value_type == "null" else f"{article} {violation.value_type}"
+    return f"type={violation.type}, sent {sent}"
 
 
 class ContractConflictError(ContractError):

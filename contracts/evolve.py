@@ -39,6 +39,7 @@ __all__ = [
     "with_evolvable_nullable",
     "TYPE_ERRORS",
     "NULL_ERRORS",
+    "RUNTIME_COLUMNS",
 ]
 
 _JSON_SCHEMA: dict[str, dict[str, Any]] = {
@@ -49,6 +50,11 @@ _JSON_SCHEMA: dict[str, dict[str, Any]] = {
     "json": {"type": ["array", "object"]},
 }
 _INT64 = (-(2**63), 2**63 - 1)
+
+RUNTIME_COLUMNS: tuple[str, ...] = (
+    "_load_id", "_ingested_at", "_source", "_partition", "_offset", "_contract_version",
+)
+"""The lineage columns the runtime adds to every landed row (DESIGN.md): no evolved column may take their names."""
 
 # pydantic error types that mean "a value of another type" (a variant), as opposed to a constraint violation
 # (range, pattern, length, Literal), which no type change fixes.

@@ -73,11 +73,18 @@ class PiiPolicy:
     :meth:`for_contract`, also each spelling of the path an event may use (a field's aliases), for raw events.
 
     Build with :meth:`for_contract`. Applying it needs the secret only when some action is ``hash``.
+
+    Attributes:
+        actions: for raw events (payloads, removed values): dotted path as an event may spell it → action.
+        columns: for the table (columns and struct fields, named by field name): dotted field path → action;
+            ``None``: ``actions``. Kept apart because an alias may spell another field's name (``user_email``
+            sent as ``email`` beside an untagged field named ``email``): that column is not the tagged field's.
     """
 
     actions: dict[str, PiiAction] = field(default_factory=dict)
     secret: bytes | None = field(default=None, repr=False)
     keep_unparseable: bool = False
+    columns: dict[str, PiiAction] | None = None
 
     @classmethod
     def for_contract(
@@ -103,7 +110,7 @@ class PiiPolicy:
             )
         # A raw event (a quarantine payload, removed values) spells fields as sent: by their aliases too.
         spelled = {s: action for path, action in actions.items() for s in info.input_paths.get(path, ())}
-        policy = cls({**spelled, **actions}, secret, keep_unparseable)
+        policy = cls({**spelled, **actions}, secret, keep_unparseable, columns=actions)
         from contracts.arrow import contract_arrow_schema  # a cycle at import time otherwise
 
         policy.redact_schema(contract_arrow_schema(contract))  # mask on a non-text field fails here
@@ -112,6 +119,17 @@ class PiiPolicy:
     @property
     def active(self) -> bool:
         return bool(self.actions)
+
+    @property
+    def column_actions(self) -> dict[str, PiiAction]:
+        """Dotted field path → action, for the table's columns (see :attr:`columns`)."""
+        return self.actions if self.columns is None else self.columns
+
+    def only(self, *kept: PiiAction) -> PiiPolicy:
+        """The same policy restricted to the ``kept`` actions (e.g. ``only("drop")``), for events and columns."""
+        columns = None if self.columns is None else {p: a for p, a in self.columns.items() if a in kept}
+        actions = {p: a for p, a in self.actions.items() if a in kept}
+        return PiiPolicy(actions, self.secret, self.keep_unparseable, columns=columns)
 
     def redact_schema(self, schema: pa.Schema) -> pa.Schema:
         """The table schema under the policy: dropped fields removed, hashed ones as strings.
@@ -128,19 +146,20 @@ class PiiPolicy:
 
     def redact_table(self, table: pa.Table) -> pa.Table:
         """Apply the policy to rows (any of the table's columns may be affected, nested ones too)."""
-        if not self.actions:
+        actions = self.column_actions
+        if not actions:
             return table
-        tops = {path.split(".", 1)[0] for path in self.actions}
+        tops = {path.split(".", 1)[0] for path in actions}
         columns, fields = [], []
         for f, column in zip(table.schema, table.columns, strict=True):
-            if f.name not in tops and _variant_of(f) not in self.actions:
+            if f.name not in tops and _variant_of(f) not in actions:
                 columns.append(column)
                 fields.append(f)
                 continue
             new_field = self._redact_field(f, f.name)
             if new_field is None:
                 continue
-            redacted = (self._redact_value(v, _variant_of(f) or f.name) for v in column.to_pylist())
+            redacted = (self._redact_value(v, _variant_of(f) or f.name, actions) for v in column.to_pylist())
             values = [None if v is _DROP else v for v in redacted]
             columns.append(pa.array(values, type=new_field.type))
             fields.append(new_field)
@@ -150,7 +169,8 @@ class PiiPolicy:
         """A copy of a JSON object (an event, removed values) with the policy applied by field path."""
         if not self.actions:
             return document
-        return {k: v for k, v in ((k, self._redact_value(v, k)) for k, v in document.items()) if v is not _DROP}
+        redacted = ((k, self._redact_value(v, k, self.actions)) for k, v in document.items())
+        return {k: v for k, v in redacted if v is not _DROP}
 
     def redact_payload(self, payload: bytes | None) -> bytes | None:
         """A raw event with the policy applied (re-serialised as JSON); ``None`` when it is not a JSON object and
@@ -166,7 +186,7 @@ class PiiPolicy:
         return json.dumps(self.redact_document(document), ensure_ascii=False).encode()
 
     def _redact_field(self, f: pa.Field, path: str) -> pa.Field | None:
-        action = self.actions.get(_variant_of(f) or path)
+        action = self.column_actions.get(_variant_of(f) or path)
         if action == "drop":
             return None
         if action == "hash":
@@ -187,17 +207,17 @@ class PiiPolicy:
             return pa.field(f.name, pa.list_(item), nullable=f.nullable, metadata=f.metadata)
         return f
 
-    def _redact_value(self, value: Any, path: str) -> Any:
+    def _redact_value(self, value: Any, path: str, actions: Mapping[str, PiiAction]) -> Any:
         if value is None:
             return None
-        action = self.actions.get(path)
+        action = actions.get(path)
         if action is not None:
             return _ACTIONS[action](self, value)
         if isinstance(value, dict):
-            redacted = ((k, self._redact_value(v, f"{path}.{k}")) for k, v in value.items())
+            redacted = ((k, self._redact_value(v, f"{path}.{k}", actions)) for k, v in value.items())
             return {k: v for k, v in redacted if v is not _DROP}
         if isinstance(value, list):
-            return [self._redact_value(item, path) for item in value]
+            return [self._redact_value(item, path, actions) for item in value]
         return value
 
     def _hash(self, value: Any) -> str:

@@ -36,7 +36,12 @@ from contracts.errors import (
     IncompatibleContractError,
     RegistryConflictError,
 )
-from contracts.fingerprint import canonical_json_schema, hash_json_schema
+from contracts.fingerprint import (
+    canonical_json_schema,
+    hash_json_schema,
+    hashed_before_canonical_additions,
+    legacy_schema_hash,
+)
 
 __all__ = [
     "Origin",
@@ -278,6 +283,7 @@ class ContractRegistry:
         """
         declared = ContractVersion.of(contract)
         self._refuse_changed(declared)
+        self._refuse_replacing_inferred(declared)
         return self.verdict(declared)
 
     def verdict(self, version: ContractVersion) -> Verdict:
@@ -307,7 +313,15 @@ class ContractRegistry:
             stored = self._stored.get((declared.name, declared.version))
             if stored is not None and stored.schema_hash == declared.schema_hash:
                 return replace(stored, contract=declared.contract), False
+            if stored is not None and _registered_before_canonical_additions(stored, declared):
+                # the same version, recorded again under today's hash: the newest row of a number wins
+                upgraded = replace(
+                    stored, schema_hash=declared.schema_hash, json_schema=declared.json_schema,
+                    registered_at=dt.datetime.now(dt.UTC),
+                )
+                return replace(upgraded, contract=declared.contract), True
             self._refuse_changed(declared)
+            self._refuse_replacing_inferred(declared)
             verdict = self.verdict(declared)
             if not verdict.compatible:
                 raise IncompatibleContractError(declared.name, declared.version, verdict)
@@ -386,13 +400,20 @@ class ContractRegistry:
         declared = self._declared.get((name, number))
         if stored is None:
             return declared  # type: ignore[return-value]
-        if declared is not None and declared.schema_hash == stored.schema_hash:
+        if declared is not None and (
+            declared.schema_hash == stored.schema_hash or _registered_before_canonical_additions(stored, declared)
+        ):
             return replace(stored, contract=declared.contract)
         return stored
 
     def _refuse_changed(self, declared: ContractVersion) -> None:
         stored = self._stored.get((declared.name, declared.version))
-        if stored is not None and stored.origin == "declared" and stored.schema_hash != declared.schema_hash:
+        if (
+            stored is not None
+            and stored.origin == "declared"
+            and stored.schema_hash != declared.schema_hash
+            and not _registered_before_canonical_additions(stored, declared)
+        ):
             raise ContractConflictError(
                 f"contract {declared.name!r} v{declared.version} changed since it was registered at "
                 f"{stored.registered_at:%Y-%m-%d %H:%M:%S} ({stored.schema_hash[:19]}… → "
@@ -403,6 +424,31 @@ class ContractRegistry:
                 reasons=describe_changes(
                     stored.json_schema, declared.json_schema, old_open=stored.open, new_open=declared.open
                 ),
+            )
+
+    def _refuse_replacing_inferred(self, declared: ContractVersion) -> None:
+        """A declared version may adopt the number of one ``evolve`` inferred only if it accepts what that version
+        described: rows landed under the number carry it (``_contract_version``), and the table has its columns."""
+        stored = self._stored.get((declared.name, declared.version))
+        if stored is None or stored.origin != "inferred" or stored.schema_hash == declared.schema_hash:
+            return
+        breaking = tuple(
+            change.describe()
+            for change in diff_schemas(
+                stored.json_schema, declared.json_schema, old_open=stored.open, new_open=declared.open
+            )
+            if not change.backward
+        )
+        if breaking:
+            raise ContractConflictError(
+                f"contract {declared.name!r} v{declared.version} was inferred by evolve at "
+                f"{stored.registered_at:%Y-%m-%d %H:%M:%S} ({stored.schema_hash[:19]}…), and rows landed under that "
+                f"number; the declared v{declared.version} ({declared.schema_hash[:19]}…) would reject events it "
+                f"accepted, so it cannot take the number: declare it as version {self._next_number(declared.name)}, "
+                f"or declare v{declared.version} so that it accepts every event the inferred version did",
+                name=declared.name,
+                version=declared.version,
+                reasons=breaking,
             )
 
     def _next_number(self, name: str) -> int:
@@ -434,6 +480,19 @@ class ContractRegistry:
         if self.store is not None:
             self.store.append(replace(row, contract=None))
         self._stored[(row.name, row.version)] = row
+
+
+def _registered_before_canonical_additions(stored: ContractVersion, declared: ContractVersion) -> bool:
+    """``stored`` was registered before the canonical schema's additions (decimal digits, time zones, strictness...:
+    :mod:`contracts.fingerprint`) and is ``declared`` as far as its hash could see. Such a row is recorded again
+    under the new hash when the version is next registered, instead of refusing an unchanged contract; what the old
+    hash could not see (a ``decimal_places`` edited since) cannot be told."""
+    return (
+        stored.origin == "declared"
+        and declared.contract is not None
+        and hashed_before_canonical_additions(dict(stored.json_schema))
+        and stored.schema_hash == legacy_schema_hash(declared.contract)
+    )
 
 
 def _qualname(contract: type[Contract] | None) -> str:

@@ -76,7 +76,8 @@ class Rejection:
         violations: every violation found, in pydantic's order.
         disposition: ``row_discarded`` (not landed), ``value_discarded`` (landed without the offending values,
             which are listed in ``removed``), or ``malformed`` (not landed).
-        removed: the removed top-level values for ``value_discarded``: field → original value.
+        removed: the removed values for ``value_discarded``, nested as the event spells them: field → original
+            value, or field → the removed part of its object (``{"address": {"zip": 7}}``).
     """
 
     index: int

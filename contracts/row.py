@@ -8,28 +8,34 @@ a payload that is not a UTF-8 JSON object is ``payload``) and the mode in force 
   missing or null value lands as null (see :mod:`contracts.evolve`). A constraint violation (range, pattern, length)
   is not a type change: under ``evolve`` it discards the row, and its violation says ``discard_row``.
 - ``discard_row``: the event is rejected, to be quarantined.
-- ``discard_value``: the offending top-level values are removed (set to null, or the key omitted) if that makes
-  the event valid; the removed values are quarantined. Otherwise the row is discarded.
+- ``discard_value``: the offending values are removed (the key omitted, so the field's default applies) if that
+  makes the event valid: a nested value where it is (``address.zip``), else the value holding it, up to the
+  top-level field; the removed values are quarantined. Otherwise the row is discarded.
 
 The harshest mode of an event's violations decides (freeze > discard_row > discard_value > evolve).
 """
 
 from __future__ import annotations
 
+import copy
+import enum
 import functools
 import json
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import msgspec
 from pydantic import ValidationError, create_model
 from pydantic_core import PydanticSerializationError
 
 from contracts.declare import Contract
+from contracts.discard import discard_values, field_loc
 from contracts.dumps import model_converter, overflow_check
 from contracts.evolve import (
     NULL_ERRORS,
+    RUNTIME_COLUMNS,
     TYPE_ERRORS,
     EvolvedColumn,
     column_value,
@@ -53,7 +59,7 @@ class RowVerdict:
         violations: every violation, with entity and mode (empty when the event was valid as sent).
         disposition: ``None`` (landed as sent, possibly with evolved columns), ``value_discarded``,
             ``row_discarded`` or ``malformed``.
-        removed: top-level values removed by ``discard_value`` (field → original value).
+        removed: values removed by ``discard_value``, nested as the event spells them (``{"address": {"zip": 7}}``).
         frozen: a violation's mode is ``freeze``.
         dumped: instead of ``row``, for an event valid as sent: pydantic's JSON dump of it, for the decoder to land
             (:mod:`contracts.fast.redecode`).
@@ -87,6 +93,20 @@ class RowJudge:
         self.evolved: dict[str, EvolvedColumn] = dict(evolved or {})
         self.new_columns: list[EvolvedColumn] = []
         self._fields = frozenset(contract.model_fields)
+        # a top-level key as an event spells it (an alias) → its field (the column's name)
+        # Delta column names are case-insensitive: a new column may not differ from a taken name only by case
+        self._taken = {
+            name.casefold(): name
+            for name in (*contract.model_fields, *contract.model_computed_fields, *RUNTIME_COLUMNS, *self.evolved)
+        }
+        self._refusal: str | None = None  # why the last violation could not evolve, for its message
+        self._choices: dict[str, frozenset[str]] = {}
+        self._field_of = {
+            spelled: path
+            for path, spellings in contract.__contract__.input_paths.items()
+            if "." not in path
+            for spelled in spellings
+        }
         self._evolvable = evolvable_fields(self._fields, modes)
         self._lenient: type[Contract] | None = None
         self._overflows = overflow_check(contract)
@@ -136,14 +156,22 @@ class RowJudge:
         for error in errors:
             loc = error["loc"]
             entity: Entity = "columns" if error["type"] == "extra_forbidden" else "data_type"
-            mode = self.modes.for_loc(loc, entity) if self.modes.fields else self.modes.contract.of(entity)
+            if self.modes.fields:
+                if len(loc) > 2 and callable(document):  # a union tag may be in the loc: the event tells
+                    document = document()
+                mode = self.modes.for_loc(field_loc(document, loc) if len(loc) > 2 else loc, entity)
+            else:
+                mode = self.modes.contract.of(entity)
+            message = error["msg"]
             if mode == "evolve":
                 if callable(document):
                     document = document()
+                self._refusal = None
                 if not self._evolve(document, error, entity, moves, extras, consumed):
                     mode = "discard_row"
+                    message += f"; {self._refusal}" if self._refusal else ""
             value_type = "missing" if error["type"] == "missing" else _json_type(error.get("input"))
-            violations.append((".".join(map(str, loc)), error["type"], error["msg"], entity, mode, value_type))
+            violations.append((".".join(map(str, loc)), error["type"], message, entity, mode, value_type))
         verdict_modes = [v[4] for v in violations if v[4] != "evolve"]
         frozen = "freeze" in verdict_modes
         harshest = max(verdict_modes, key=SEVERITY.__getitem__) if verdict_modes else "evolve"
@@ -151,14 +179,16 @@ class RowJudge:
             return RowVerdict(None, violations, "row_discarded", frozen=frozen)
         if callable(document):
             document = document()
-        removed = {}
+        kept = {k: v for k, v in document.items() if k not in moves and k not in consumed}
+        removed: dict[str, Any] = {}
         if harshest == "discard_value":
-            for loc, _type, _message, _entity, mode, *_ in violations:
-                key = loc.split(".", 1)[0]
-                if mode == "discard_value" and key in document:
-                    removed[key] = document[key]
-        kept = {k: v for k, v in document.items() if k not in removed and k not in moves and k not in consumed}
-        model = self._validate_lenient(kept)
+            discarded = [error["loc"] for error, v in zip(errors, violations, strict=True) if v[4] == "discard_value"]
+            outcome = self._discard_values(kept, discarded)
+            if outcome is None:
+                return RowVerdict(None, violations, "row_discarded")
+            model, removed = outcome
+        else:
+            model = self._validate_lenient(kept)
         if model is None:
             return RowVerdict(None, violations, "row_discarded")
         row = model.model_dump()
@@ -168,7 +198,7 @@ class RowJudge:
         for key, move in moves.items():
             if move is not None:
                 row[move[0]] = move[1]
-            row[key] = None
+            row[self._field_of.get(key, key)] = None
         row.update(extras)
         if removed:
             return RowVerdict(row, violations, "value_discarded", removed)
@@ -201,36 +231,70 @@ class RowJudge:
             return True
         if error["type"] not in TYPE_ERRORS and error["type"] not in NULL_ERRORS:
             return False
-        if key not in self._evolvable:
+        name = self._field_of.get(key, key)  # the column is named after the field, the event may use an alias
+        if name not in self._evolvable:
             return False  # a nested field's own override: only top-level columns can take variants
         value = document.get(key)
         if value is None:
             moves.setdefault(key, None)  # missing or null: lands as null
             return True
-        column = self._column(variant_name(key, type_name_of(value)), type_name_of(value), "data_type", key)
+        if error["type"] in _CHOICE_ERRORS and type_name_of(value) in self._choice_types(name):
+            return False  # a value of the right type outside a Literal / Enum: a constraint, not a type change
+        column = self._column(variant_name(name, type_name_of(value)), type_name_of(value), "data_type", name)
+        if column is None:
+            return False
         moves[key] = (column.name, column_value(value, column.type_name))
         return True
+
+    def _choice_types(self, name: str) -> frozenset[str]:
+        """dlt's type names of the values a ``Literal`` / ``Enum`` field allows (empty for other fields)."""
+        found = self._choices.get(name)
+        if found is None:
+            allowed = _choices(self.contract.model_fields[name].annotation)
+            found = self._choices[name] = frozenset(type_name_of(v) for v in allowed)
+        return found
 
     def _extra(self, key: str, value: Any) -> dict[str, Any] | None:
         """An undeclared key's value: its own evolved column, or a variant of it when the type differs; ``None``
         when it needs a variant but types may not evolve (the row is then discarded)."""
-        known = self.evolved.get(key)
+        known = self.evolved.get(key) or self._column(key, type_name_of(value), "columns", None)
         if known is None:
-            known = self._column(key, type_name_of(value), "columns", None)
+            return None
         if fits(value, known.type_name):
             return {key: column_value(value, known.type_name)}
         if self.modes.for_loc((key,), "data_type") != "evolve":
             return None
         variant = self._column(variant_name(key, type_name_of(value)), type_name_of(value), "data_type", key)
-        return {variant.name: column_value(value, variant.type_name)}
+        return {variant.name: column_value(value, variant.type_name)} if variant is not None else None
 
-    def _column(self, name: str, type_name: str, entity: str, variant_of: str | None) -> EvolvedColumn:
+    def _column(self, name: str, type_name: str, entity: str, variant_of: str | None) -> EvolvedColumn | None:
+        """The evolved column ``name``, made if new; ``None`` when a new one would clash with a taken name (Delta
+        compares column names case-insensitively; lineage columns are the runtime's)."""
         known = self.evolved.get(name)
         if known is None:
+            taken = self._taken.get(name.casefold())
+            if taken is not None:
+                if taken in RUNTIME_COLUMNS:
+                    self._refusal = f"it cannot become a column: {taken!r} is a lineage column"
+                elif taken == name:
+                    self._refusal = f"it cannot become a column: the contract's field {name!r} has that name"
+                else:
+                    self._refusal = (
+                        f"it cannot become a column: the table has {taken!r} (Delta compares column names ignoring case)"
+                    )
+                return None
             known = EvolvedColumn(name, type_name, entity, variant_of)  # type: ignore[arg-type]
             self.evolved[name] = known
+            self._taken[name.casefold()] = name
             self.new_columns.append(known)
         return known
+
+    def _discard_values(
+        self, document: dict[str, Any], locs: list[tuple[int | str, ...]]
+    ) -> tuple[Contract, dict[str, Any]] | None:
+        """``discard_value`` on the event (see :func:`contracts.discard.discard_values`), judged by the lenient
+        model."""
+        return discard_values(document, locs, self._lenient_model())  # type: ignore[return-value]
 
     def _validate_lenient(self, document: dict[str, Any]) -> Contract | None:
         model = self._lenient_model()
@@ -246,9 +310,12 @@ class RowJudge:
         if self._lenient is None:
             overrides: dict[str, Any] = {}
             for name in self._evolvable:
-                info = self.contract.model_fields[name]
-                inner = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-                overrides[name] = (Optional[inner], None)  # noqa: UP007 - a runtime-built annotation
+                # the field as declared (its alias, constraints, default) but nullable, and null when required
+                info = copy.copy(self.contract.model_fields[name])
+                info.annotation = Optional[info.annotation]  # noqa: UP007 - a runtime-built annotation
+                if info.is_required():
+                    info.default = None
+                overrides[name] = (info.annotation, info)
             self._lenient = create_model(  # type: ignore[call-overload]
                 f"{self.contract.__name__}Lenient", __base__=self.contract, **overrides
             )
@@ -267,6 +334,23 @@ def _document(payload: bytes | None) -> dict[str, Any]:
         return msgspec.json.decode(payload or b"{}")  # type: ignore[no-any-return]
     except (msgspec.DecodeError, ValueError):
         return json.loads(payload or b"{}")  # type: ignore[no-any-return]
+
+
+_CHOICE_ERRORS = frozenset({"literal_error", "enum"})
+
+
+def _choices(annotation: Any) -> list[Any]:
+    """The values a ``Literal`` or ``Enum`` annotation allows, through ``Optional``, unions and ``Annotated``."""
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [member.value for member in annotation]
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return [v.value if isinstance(v, enum.Enum) else v for v in get_args(annotation)]
+    if origin is Annotated:
+        return _choices(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [value for arg in get_args(annotation) for value in _choices(arg)]
+    return []
 
 
 def _json_type(value: Any) -> str:

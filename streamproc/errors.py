@@ -97,12 +97,9 @@ class ContractStopError(StreamprocError):
     def frozen(cls, error: ContractFrozenError, record: SourceRecord) -> Self:
         """The stop for a ``freeze`` violation, from the error's evidence (its rejection and first frozen violation)
         and the event's record."""
-        rejection, violation = error.rejection, error.violation
-        value_type = f", value type {violation.value_type}" if violation.value_type else ""
         return cls.at(
             record,
-            f"contract {rejection.contract_name!r} v{rejection.contract_version} is frozen on {violation.entity!r}: "
-            f"field {violation.loc or '<event>'!r}: {violation.message} (type={violation.type}{value_type})",
+            error.summary,
             "nothing from this event on was committed; fix the producer, or the contract (its mode, or a new"
             " version), and run again: it resumes after the last commit, with nothing lost",
         )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
-from pydantic import Field
+from pydantic import BaseModel, Field, condecimal
 
 from contracts import Contract, migration
 from contracts.compatibility import SchemaVersion, check_compatibility
-from contracts.diff import diff_schemas
+from contracts.diff import diff_schemas, field_shapes
 from contracts.errors import IncompatibleContractError
 from contracts.fingerprint import canonical_json_schema
 from contracts.registry import ContractRegistry, InMemoryContractStore
@@ -202,3 +202,42 @@ def test_forward_and_full_refuse_even_an_optional_field_while_the_old_version_re
     # versions open to undeclared keys (from the first one on) keep FORWARD and FULL while adding optional fields
     opened = ContractRegistry([OpenOrder, OpenOrderCoupon], store=InMemoryContractStore())
     assert opened.register_declared("open_orders_doc")[1].verdict == "compatible"
+
+
+class _Created(BaseModel):
+    type: Literal["created"]
+    user_id: int
+    name: str
+
+
+class _Deleted(BaseModel):
+    type: Literal["deleted"]
+    user_id: int
+
+
+class Envelope(Contract, name="envelopes"):
+    data: Annotated[_Created | _Deleted, Field(discriminator="type")]
+    fee: condecimal(max_digits=6, decimal_places=2) | None = None
+
+
+class EnvelopeWithoutDeleted(Contract, name="envelopes", version=2):
+    data: Annotated[_Created, Field(discriminator="type")] | None = None
+    fee: condecimal(max_digits=6, decimal_places=1) | None = None
+
+
+def test_a_tagged_unions_fields_are_shaped_over_every_member() -> None:
+    shapes = field_shapes(canonical_json_schema(Envelope))
+    assert shapes["data.type"].enum == ('"created"', '"deleted"')  # not the last member's alone
+    assert (shapes["data.user_id"].required, shapes["data.name"].required) == (True, False)
+    assert (shapes["fee"].type, shapes["fee"].nullable) == ("number|string", True)  # an Optional[condecimal]
+    assert dict(shapes["fee"].constraints) == {"maxDigits": 6, "decimalPlaces": 2}
+
+
+def test_dropping_a_union_member_or_decimal_places_breaks_backward() -> None:
+    changes = {
+        (c.path, c.kind): c.backward
+        for c in diff_schemas(canonical_json_schema(Envelope), canonical_json_schema(EnvelopeWithoutDeleted))
+    }
+    assert changes[("data.type", "enum_changed")] is False
+    assert changes[("fee", "constraint_changed")] is False
+    assert ("fee", "type_changed") not in changes

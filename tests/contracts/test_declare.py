@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 import pytest
-from pydantic import Field
+from pydantic import (
+    AwareDatetime, BaseModel, ConfigDict, Field, FutureDate, NaiveDatetime, Strict, StringConstraints, condecimal,
+)
 
 from contracts import Contract, ContractDeclarationError, ContractModes, Tag, schema_hash
+from contracts.diff import diff_schemas
+from contracts.fingerprint import canonical_json_schema
 
 
 def test_class_keywords_become_contract_info() -> None:
@@ -113,3 +118,55 @@ def test_an_unknown_class_keyword_names_it_and_the_allowed_ones(keywords: dict, 
 
         class Broken(Contract, name="x", version=1, **keywords):
             a: int
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True)
+    n: int
+
+
+class _Lax(BaseModel):
+    n: int
+
+
+def _declared(annotation: Any, **config: Any) -> type[Contract]:
+    namespace: dict[str, Any] = {"__annotations__": {"value": annotation}}
+    if config:
+        namespace["model_config"] = ConfigDict(extra="forbid", frozen=True, **config)
+    return type("Declared", (Contract,), namespace, name="hashed")
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (condecimal(max_digits=12, decimal_places=2), condecimal(max_digits=12, decimal_places=4)),
+        (condecimal(max_digits=12, decimal_places=2), condecimal(max_digits=10, decimal_places=2)),
+        (dt.datetime, AwareDatetime),
+        (AwareDatetime, NaiveDatetime),
+        (dt.date, FutureDate),
+        (int, Annotated[int, Strict()]),
+        (float, Annotated[float, Field(allow_inf_nan=False)]),
+        (str, Annotated[str, StringConstraints(strip_whitespace=True)]),
+        (str, Annotated[str, StringConstraints(to_lower=True)]),
+        (_Lax, _Strict),
+    ],
+    ids=["decimal_places", "max_digits", "aware", "naive", "future", "strict", "inf_nan", "strip", "lower", "nested"],
+)
+def test_the_schema_hash_covers_what_pydantics_json_schema_leaves_out(before: Any, after: Any) -> None:
+    # each pair accepts or lands different events, so a registered version cannot silently become the other
+    assert schema_hash(_declared(before)) != schema_hash(_declared(after))
+    assert schema_hash(_declared(before)) == schema_hash(_declared(before))
+
+
+@pytest.mark.parametrize(
+    "config", [{"strict": True}, {"str_strip_whitespace": True}, {"str_to_lower": True}, {"validate_by_name": True}]
+)
+def test_the_schema_hash_covers_the_model_config_that_decides_acceptance(config: dict[str, Any]) -> None:
+    assert schema_hash(_declared(str)) != schema_hash(_declared(str, **config))
+
+
+def test_a_tightened_decimal_is_a_breaking_change_with_the_field_named() -> None:
+    old, new = _declared(condecimal(max_digits=12, decimal_places=4)), _declared(condecimal(max_digits=12, decimal_places=2))
+    (change,) = diff_schemas(canonical_json_schema(old), canonical_json_schema(new))
+    assert (change.path, change.kind, change.backward, change.forward) == ("value", "constraint_changed", False, True)
+    assert "decimalPlaces=2" in change.describe() and "maxDigits=12" in change.describe()

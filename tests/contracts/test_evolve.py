@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, Field
@@ -94,3 +95,60 @@ def test_the_inferred_schema_depends_only_on_the_set_of_evolved_columns() -> Non
     assert {"type": "string"} in branches and {"type": "null"} in branches
     schema = pa.schema([pa.field("url", pa.string()), a[1].arrow_field()])
     assert evolved_columns_of(schema) == {"count__v_text": a[1]}
+
+
+class Aliased(Contract, name="aliased", mode="evolve"):
+    user_id: int = Field(alias="userId")
+    amount: float = Field(default=0.5, ge=0, alias="amountEur")
+
+
+def test_an_aliased_field_evolves_under_its_own_column_and_keeps_its_default() -> None:
+    result = validate_batch(Aliased, [
+        _b({"userId": 1, "ref": "mail"}),  # a new key: amount keeps its default
+        _b({"userId": "u-2", "amountEur": "high"}),  # two variants, named after the fields
+        _b({"amountEur": 3}),  # a missing required value lands as null
+        _b({"userId": 4, "amountEur": -1}),  # a constraint is not a type change
+    ])
+    assert [r.index for r in result.rejected] == [3]
+    assert result.accepted.to_pylist() == [
+        {"user_id": 1, "amount": 0.5, "ref": "mail", "user_id__v_text": None, "amount__v_text": None},
+        {"user_id": None, "amount": None, "ref": None, "user_id__v_text": "u-2", "amount__v_text": "high"},
+        {"user_id": None, "amount": 3.0, "ref": None, "user_id__v_text": None, "amount__v_text": None},
+    ]
+
+
+def test_a_new_column_may_not_take_a_taken_name_in_any_case() -> None:
+    result = validate_batch(Aliased, [
+        _b({"userId": 1, "x": 1, "X": 2}),  # Delta compares column names ignoring case
+        _b({"userId": 2, "user_id": 3}),  # the aliased field's column
+        _b({"userId": 3, "_offset": 4}),  # a lineage column
+        _b({"userId": 4, "x": 5}),
+    ], evolved={})
+    assert result.accepted_index == [3] and [c.name for c in result.new_columns] == ["x"]
+    messages = {r.index: [(v.loc, v.mode, v.message.split("; ", 1)[-1]) for v in r.violations] for r in result.rejected}
+    assert messages == {
+        0: [("x", "evolve", "Extra inputs are not permitted"), ("X", "discard_row",
+            "it cannot become a column: the table has 'x' (Delta compares column names ignoring case)")],
+        1: [("user_id", "discard_row", "it cannot become a column: the contract's field 'user_id' has that name")],
+        2: [("_offset", "discard_row", "it cannot become a column: '_offset' is a lineage column")],
+    }
+
+
+class Colour(str, Enum):
+    RED = "red"
+
+
+class Ticket(Contract, name="tickets", mode="evolve"):
+    status: Literal["open", "closed"] = "open"
+    colour: Colour | None = None
+
+
+def test_a_literal_or_enum_refused_value_of_its_own_type_is_a_constraint_not_a_variant() -> None:
+    result = validate_batch(Ticket, [
+        _b({"status": " open "}), _b({"colour": "blue"}),  # text outside the choices: the row is discarded
+        _b({"status": 5}), _b({"colour": 1}),  # another type: a variant column
+    ])
+    assert {r.index: [(v.loc, v.mode) for v in r.violations] for r in result.rejected} == {
+        0: [("status", "discard_row")], 1: [("colour", "discard_row")]
+    }
+    assert [c.name for c in result.new_columns] == ["status__v_bigint", "colour__v_bigint"]

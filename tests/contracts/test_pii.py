@@ -9,7 +9,7 @@ from typing import Annotated
 
 import pyarrow as pa
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from contracts import Contract, ContractDeclarationError, Tag, contract_arrow_schema, validate_batch
 from contracts.pii import PiiPolicy, mask_text
@@ -92,3 +92,35 @@ def test_variant_columns_of_a_tagged_field_follow_its_action() -> None:
     table = policy.redact_table(result.accepted)
     assert table.schema.field("email__v_bigint").type == pa.string()
     assert table.to_pylist() == [{"email": None, "email__v_bigint": _digest("12345")}]
+
+
+class Contact(BaseModel):
+    phone_number: Annotated[str, Tag("phone"), Field(alias="phone")]
+    phone: Annotated[str, Field(alias="phone_kind")] = "mobile"  # not PII, named like the other field's alias
+
+
+class Signup(Contract, name="signups_pii", pii={"email": "hash", "phone": "drop"}):
+    user_email: Annotated[str, Tag("email"), Field(alias="email")]
+    email: Annotated[str, Field(alias="email_kind")] = "personal"  # not PII, named like user_email's alias
+    contact: Contact | None = None
+
+
+def test_an_alias_spelling_another_fields_name_redacts_the_tagged_field_only() -> None:
+    event = {"email": "jane@example.com", "email_kind": "work",
+             "contact": {"phone": "+31 6 1234 5678", "phone_kind": "landline"}}
+    policy = PiiPolicy.for_contract(Signup, secret=SECRET)
+    result = validate_batch(Signup, [json.dumps(event).encode()])
+
+    table = policy.redact_table(result.accepted)
+
+    assert table.schema == policy.redact_schema(contract_arrow_schema(Signup))
+    assert table.to_pylist() == [
+        {"user_email": _digest("jane@example.com"), "email": "work", "contact": {"phone": "landline"}}
+    ]
+    # a raw event spells the tagged fields by their aliases: those keys are redacted, the others' are not
+    assert json.loads(policy.redact_payload(json.dumps(event).encode()) or b"") == {
+        "email": _digest("jane@example.com"), "email_kind": "work", "contact": {"phone_kind": "landline"}
+    }
+    assert policy.only("drop").redact_table(result.accepted).to_pylist() == [
+        {"user_email": "jane@example.com", "email": "work", "contact": {"phone": "landline"}}
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import replace
@@ -9,10 +10,11 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from pydantic import Field
+from pydantic import AwareDatetime, Field, condecimal
 
-from contracts import Contract
+from contracts import Contract, schema_hash
 from contracts.errors import ContractConflictError, ContractNotFoundError, IncompatibleContractError
+from contracts.fingerprint import legacy_schema_hash
 from contracts.registry import ContractRegistry, ContractVersion, InMemoryContractStore
 
 
@@ -111,6 +113,28 @@ def test_inferred_versions_take_the_next_number_and_are_found_by_hash() -> None:
     declared = ContractRegistry([V1, V2], store=store).register(V2)
     assert declared.origin == "declared"
     assert ContractRegistry([], store=store).get("clicks", 2).origin == "declared"
+
+
+def test_a_declared_version_cannot_take_an_inferred_number_whose_events_it_would_reject() -> None:
+    class V1(Contract, name="taps", mode={"columns": "evolve"}):
+        url: str
+
+    store = InMemoryContractStore()
+    registry = ContractRegistry([V1], store=store)
+    (v1,) = registry.register_declared("taps")
+    evolved = {**v1.json_schema, "properties": {**v1.json_schema["properties"], "ref": {"type": "string"}}}
+    inferred = registry.register_inferred("taps", evolved, parent=v1)
+
+    class V2(Contract, name="taps", version=2, mode={"columns": "evolve"}):
+        url: str
+        ref: int | None = None  # the rows landed as v2 hold text
+
+    with pytest.raises(ContractConflictError, match=r"v2 was inferred by evolve.*declare it as version 3") as caught:
+        ContractRegistry([V1, V2], store=store).register(V2)
+    assert caught.value.reasons == ("field 'ref': type changed from string to integer",)
+    with pytest.raises(ContractConflictError, match="was inferred by evolve"):
+        ContractRegistry([V1, V2], store=store).check(V2)
+    assert ContractRegistry([], store=store).get("taps", 2) == inferred
 
 
 def test_unknown_names_and_versions_are_clear_errors() -> None:
@@ -216,3 +240,33 @@ def test_a_version_registered_with_the_older_hash_is_the_same_version() -> None:
     store.rows[0] = replace(row, schema_hash="sha256:" + hashlib.sha256(text.encode()).hexdigest())
     (again,) = ContractRegistry([Documented], store=store).register_declared("legacy")
     assert again.schema_hash == row.schema_hash and len(store.rows) == 1
+
+
+def test_a_version_registered_before_the_hash_saw_decimal_digits_and_time_zones_is_recorded_again_not_refused() -> None:
+    class Ledger(Contract, name="ledger"):
+        amount: condecimal(max_digits=12, decimal_places=2)
+        booked_at: AwareDatetime
+
+    class LedgerChanged(Contract, name="ledger"):
+        amount: condecimal(max_digits=12, decimal_places=2)
+        booked_at: AwareDatetime
+        note: str | None = None
+
+    plain = Ledger.model_json_schema(mode="validation")
+    plain.pop("title")
+    store = InMemoryContractStore()
+    store.append(replace(  # as an earlier streamproc recorded it: pydantic's JSON Schema and its hash
+        ContractVersion.of(Ledger), schema_hash=legacy_schema_hash(Ledger), json_schema=plain,
+        registered_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), contract=None,
+    ))
+
+    with pytest.raises(ContractConflictError, match="changed since it was registered"):
+        ContractRegistry([LedgerChanged], store=store).register(LedgerChanged)
+    assert ContractRegistry([Ledger], store=store).check(Ledger).summary == "not_checked"
+    registered = ContractRegistry([Ledger], store=store).register(Ledger)
+
+    assert registered.schema_hash == schema_hash(Ledger) != legacy_schema_hash(Ledger)
+    assert registered.registered_at is not None and registered.registered_at > dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert [row.schema_hash for row in store.rows] == [legacy_schema_hash(Ledger), schema_hash(Ledger)]
+    ContractRegistry([Ledger], store=store).register(Ledger)  # now the same hash: nothing more recorded
+    assert len(store.rows) == 2

@@ -82,3 +82,28 @@ def test_freeze_raises_with_the_evidence() -> None:
         validate_batch(FrozenReading, batch)
     assert caught.value.rejection.index == 1
     assert caught.value.violation.type == "float_parsing"
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (
+            {"value": 1},
+            "contract 'readings' v1 is frozen on 'data_type': field 'sensor': Field required (type=missing), event #0",
+        ),
+        (
+            {"sensor": "a", "value": 1, "colour": "red"},
+            "frozen on 'columns': field 'colour' is not declared by the contract (type=extra_forbidden, sent a string)",
+        ),
+        (
+            {"sensor": None, "value": [1], "unit": 3, "a": 1, "b": 2},
+            "field 'sensor': Input should be a valid string (type=string_type, sent null; also 'value': float_type, "
+            "'unit': extra_forbidden, 'a': extra_forbidden and 1 more), event #0",
+        ),
+    ],
+    ids=["missing", "undeclared", "several"],
+)
+def test_a_freeze_names_the_field_what_was_sent_and_the_other_violations(event: dict, message: str) -> None:
+    with pytest.raises(ContractFrozenError) as caught:
+        validate_batch(FrozenReading, [_b(event)])
+    assert message in str(caught.value)

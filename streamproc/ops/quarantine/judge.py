@@ -32,7 +32,6 @@ import pyarrow as pa
 
 from contracts import Contract, ContractFrozenError
 from contracts.errors import IncompatibleContractError
-from contracts.pii import PiiPolicy
 from contracts.registry import ContractRegistry
 from contracts.upcast import UpcastError
 from contracts.validate import Rejection, ValidationResult, Violation
@@ -139,7 +138,7 @@ class ReplayJudge:
         self.redacted = dict(stage.pii.actions)  # field path → hash / mask / drop
         stage.threshold = None
         # Hashed and masked values in quarantine payloads are redacted already; only dropped fields are removed.
-        stage.pii = PiiPolicy({p: a for p, a in stage.pii.actions.items() if a == "drop"}, stage.pii.secret)
+        stage.pii = stage.pii.only("drop")
 
     @classmethod
     def for_route(
