@@ -95,6 +95,44 @@ def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, ka
     assert committed == ends
 
 
+def test_a_caught_up_consumer_lands_what_is_produced_after_a_broker_outage(
+    own_broker: Any, kafka_client: str, tmp_path: Path
+) -> None:
+    """The broker stops while the consumer is caught up and idle, and starts again once the consumer has noticed:
+    events produced afterwards land within the usual deadline (far below librdkafka's 5-minute metadata refresh or
+    re-bootstrap), exactly once, and their offsets are committed."""
+    bootstrap = own_broker.bootstrap_servers
+    stream = known_stream(400)
+    topic = new_topic("idle-outage")
+    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
+                           client=kafka_client)
+    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
+    producer = Producer(bootstrap, topic, stream, partitions=2, parts=2)
+    producer.next_part()
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
+        # Caught up and idle: the last Delta commit's offsets are in Kafka, nothing is in flight.
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
+                   watch=[process])
+        before = len(process.output())
+        own_broker.stop()
+        wait_until(lambda: _noticed_outage(process.output()[before:], kafka_client),
+                   f"{kafka_client} noticing that the broker is gone", watch=[process])
+        own_broker.start()
+        producer.rest()
+        wait_until(lambda: rows_landed(files) >= len(stream.payloads), "the events produced after the outage",
+                   watch=[process])
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "every offset committed",
+                   watch=[process])
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+    finally:
+        kill(process)
+
+    valid, invalid = producer.expected()
+    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+
+
 def test_sigterm_during_a_broker_outage_stops_cleanly_and_loses_nothing(
     own_broker: Any, kafka_client: str, tmp_path: Path
 ) -> None:
