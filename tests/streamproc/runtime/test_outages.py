@@ -119,6 +119,7 @@ def test_a_caught_up_consumer_lands_what_is_produced_after_a_broker_outage(
         own_broker.stop()
         wait_until(lambda: _noticed_outage(process.output()[before:], kafka_client),
                    f"{kafka_client} noticing that the broker is gone", watch=[process])
+        during = process.output()[before:]
         own_broker.start()
         producer.rest()
         wait_until(lambda: rows_landed(files) >= len(stream.payloads), "the events produced after the outage",
@@ -131,6 +132,22 @@ def test_a_caught_up_consumer_lands_what_is_produced_after_a_broker_outage(
 
     valid, invalid = producer.expected()
     assert_exactly_once(files.table, valid=valid, invalid=invalid)
+    # The client retries every 0.1-10 s and logs each attempt; a line repeats once per 30 s, not per attempt.
+    assert not _repeated_client_lines(during), during[-3000:]
+
+
+def _repeated_client_lines(output: str) -> set[str]:
+    """The Kafka client's log lines (aiokafka's loggers, librdkafka's) that ``output`` holds more than once."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for line in output.splitlines():
+        _, _, record = line.partition(",")  # after the timestamp's date and seconds: "569 ERROR   aiokafka: ..."
+        level_and_message = record.split(maxsplit=1)[-1] if record else ""
+        name = level_and_message.split(maxsplit=1)[-1].split(":", 1)[0]
+        if not (name.startswith("aiokafka") or name == "streamproc.sources.kafka.librdkafka"):
+            continue
+        (repeated if level_and_message in seen else seen).add(level_and_message)
+    return repeated
 
 
 def test_sigterm_during_a_broker_outage_stops_cleanly_and_loses_nothing(
