@@ -136,6 +136,47 @@ def test_a_caught_up_consumer_lands_what_is_produced_after_a_broker_outage(
     assert not _repeated_client_lines(during), during[-3000:]
 
 
+def test_a_confluent_member_whose_session_expired_in_an_outage_joins_again_with_a_new_consumer(
+    own_broker: Any, tmp_path: Path
+) -> None:
+    """The broker stays down past the group session (10 s) under an idle confluent-kafka consumer: librdkafka reports
+    the partitions lost, and the source replaces its consumer with a new one that joins again from
+    ``bootstrap.servers`` (librdkafka may have forgotten every broker in the broker's controlled shutdown,
+    confluentinc/librdkafka#5301, and would then never reconnect). Events produced after the outage land exactly
+    once and their offsets are committed."""
+    bootstrap = own_broker.bootstrap_servers
+    stream = known_stream(400)
+    topic = new_topic("expired-session")
+    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
+                           client="confluent-kafka")
+    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
+    producer = Producer(bootstrap, topic, stream, partitions=2, parts=2)
+    producer.next_part()
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
+                   watch=[process])
+        before = len(process.output())
+        own_broker.stop()
+        wait_until(lambda: "joining again with a new consumer" in process.output()[before:],
+                   "the session lost and the consumer replaced", watch=[process])
+        assert "partitions lost" in process.output()[before:], output_tail(process)
+        own_broker.start()
+        producer.rest()
+        wait_until(lambda: rows_landed(files) >= len(stream.payloads), "the events produced after the outage",
+                   watch=[process])
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "every offset committed",
+                   watch=[process])
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+    finally:
+        kill(process)
+
+    assert "Traceback" not in process.output(), output_tail(process)
+    valid, invalid = producer.expected()
+    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+
+
 def _repeated_client_lines(output: str) -> set[str]:
     """The Kafka client's log lines (aiokafka's loggers, librdkafka's) that ``output`` holds more than once."""
     seen: set[str] = set()
