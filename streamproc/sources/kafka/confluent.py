@@ -244,7 +244,9 @@ class ConfluentKafkaSource(GroupMember):
         if self._stopped:
             return
         self._consumer = Consumer(self.properties())
+        self.joined = False  # the join-wait explanation counts from the new subscription
         await self._subscribe()
+        self.subscribed()
 
     def _consume(self, timeout_seconds: float) -> list[RecordChunk]:
         """In the worker thread: one ``consume()``, its messages as chunks, the partitions' high watermarks."""
