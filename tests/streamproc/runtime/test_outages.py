@@ -1,5 +1,5 @@
-"""Outages survived by ``streamproc run``: the broker restarting, SIGTERM while it is gone, the lake turning
-unwritable. The real CLI in subprocesses, a real broker (a test's own one where the test stops it), real Delta tables;
+"""Outages survived by ``streamproc run``: the broker restarting (mid-run, under an idle consumer, past the group
+session), SIGTERM while it is gone, the lake turning unwritable. The real CLI in subprocesses, a real broker (a test's own one where the test stops it), real Delta tables;
 every test ends with :func:`assert_exactly_once` (see test_failures.py for the crashes and rebalances).
 """
 
@@ -53,10 +53,11 @@ _OUTAGE_NOTICED = {
     "confluent-kafka": ("Kafka consumer (retrying)", "partitions lost"),
 }
 """What each client logs once it has noticed that the broker is gone. aiokafka retries its connection on every fetch.
-librdkafka usually reports the refused reconnection at once (``_TRANSPORT``, ``_ALL_BROKERS_DOWN``), but when the
-broker's shutdown first took the partitions' leadership and the group coordinator away it has nothing to reconnect
-for and stays quiet until the group session times out (``partitions lost``, one session timeout later): seen in CI,
-where waiting for ``_TRANSPORT`` alone timed out."""
+librdkafka usually reports the refused reconnection at once (``_TRANSPORT``, ``_ALL_BROKERS_DOWN``), but when a
+metadata request reached the broker after it was fenced in its controlled shutdown, the answer lists no broker and
+librdkafka forgets every broker it knew (confluentinc/librdkafka#5301): it may then stay quiet until the group
+session times out (``partitions lost``, one session timeout later; the source then replaces its consumer). Seen in
+CI, where waiting for ``_TRANSPORT`` alone timed out."""
 
 
 def _noticed_outage(output: str, kafka_client: str) -> bool:
