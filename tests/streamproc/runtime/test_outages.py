@@ -1,6 +1,7 @@
 """Outages survived by ``streamproc run``: the broker restarting (mid-run, under an idle consumer, past the group
-session), SIGTERM while it is gone, the lake turning unwritable. The real CLI in subprocesses, a real broker (a test's own one where the test stops it), real Delta tables;
-every test ends with :func:`assert_exactly_once` (see test_failures.py for the crashes and rebalances).
+session), SIGTERM while it is gone, the lake turning unwritable. The real CLI in subprocesses, a real broker (a test's
+own one where the test stops it), real Delta tables; every test ends with :func:`assert_exactly_once` (see
+test_failures.py for the crashes and rebalances).
 """
 
 from __future__ import annotations
