@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -49,6 +48,7 @@ from streamproc.config import KafkaSourceConfig
 from streamproc.errors import SourceError
 from streamproc.records import RecordChunk, TopicPartition
 from streamproc.sources.base import OnAssigned, OnRevoked
+from streamproc.sources.kafka.closing import close_consumer
 from streamproc.sources.kafka.errors import describe_kafka_error, map_kafka_errors, translate_kafka_error
 from streamproc.sources.kafka.member import GroupMember
 from streamproc.sources.kafka.messages import chunks_of, consume_available, librdkafka_logger, without_errors
@@ -85,7 +85,8 @@ class ConfluentKafkaSource(GroupMember):
     """A consumer-group member reading raw records through confluent-kafka (see the module docstring).
 
     Lifecycle: :meth:`start` once → :meth:`fetch` / :meth:`commit` → :meth:`stop` (leaves the group, unless a static
-    member). Not reusable.
+    member). Not reusable. The librdkafka consumer inside is replaced by a new one after it reported its partitions
+    lost (:meth:`_replace_consumer`).
     """
 
     def __init__(self, config: KafkaSourceConfig, *, client_id: str) -> None:
@@ -101,6 +102,7 @@ class ConfluentKafkaSource(GroupMember):
         self._owned: set[TopicPartition] = set()
         self._assigned_at: dict[TopicPartition, int | None] = {}
         self._highwater: dict[TopicPartition, int] = {}
+        self._session_lost = False
 
     @property
     def consumer(self) -> Consumer:
@@ -171,18 +173,9 @@ class ConfluentKafkaSource(GroupMember):
             raise SourceError("a Kafka source can be started once")
         if self._consumer is None:
             await self.check()
-        consumer = self.consumer
         self._on_assigned, self._on_revoked = on_assigned, on_revoked
         self._token = anyio.lowlevel.current_token()  # the callbacks reach the event loop from any thread (stop())
-        await self._call(
-            functools.partial(
-                consumer.subscribe,
-                list(self.config.topics),
-                on_assign=self._assign,
-                on_revoke=self._revoke,
-                on_lost=functools.partial(self._revoke, lost=True),
-            )
-        )
+        await self._subscribe()
         self.subscribed()
 
     async def fetch(self, *, timeout_seconds: float) -> list[RecordChunk]:
@@ -198,8 +191,62 @@ class ConfluentKafkaSource(GroupMember):
             chunks = await self._call(functools.partial(self._consume, wait))
             if chunks or anyio.current_time() >= deadline:
                 break
+        if self._session_lost:
+            await self._replace_consumer()
         self.explain_join_wait()
         return chunks
+
+    async def _subscribe(self) -> None:
+        await self._call(
+            functools.partial(
+                self.consumer.subscribe,
+                list(self.config.topics),
+                on_assign=self._assign,
+                on_revoke=self._revoke,
+                on_lost=functools.partial(self._revoke, lost=True),
+            )
+        )
+
+    async def _replace_consumer(self) -> None:
+        """After librdkafka reported the partitions lost (no answer from the group coordinator for a session timeout):
+        close this consumer (waiting at most a session timeout) and join again with a new one, from
+        ``bootstrap.servers``.
+
+        librdkafka rejoins by itself, unless it forgot every broker: a broker in controlled shutdown, already fenced,
+        may answer a metadata request listing no broker (``0 brokers, 1 topics``), and librdkafka then drops every
+        broker it knew, bootstrap servers included (confluentinc/librdkafka#5301, open). Unless that drop also counts
+        as every broker being down (which starts its re-bootstrap), it has no broker left to ask anything, not even
+        its 5-minute metadata refresh, and never reconnects; no property changes that. CI saw it (about 1 run in
+        18): ``partitions lost``, then silence. docs/kafka-clients.md has the details.
+        """
+        self._session_lost = False
+        consumer, self._consumer = self._consumer, None
+        if consumer is None or self._stopped:
+            return
+        logger.warning(
+            "lost the session in group %s (no answer from its coordinator for %gs): joining again with a new "
+            "consumer from %s",
+            self.config.consumer_group, self.config.session_timeout_seconds, self.config.bootstrap_servers,
+        )
+
+        def abandoned() -> None:
+            logger.warning("the previous Kafka consumer did not close within %gs: abandoned",
+                           self.config.session_timeout_seconds)
+
+        async with self._limiter:
+            with anyio.move_on_after(self.config.session_timeout_seconds):
+                try:
+                    with map_kafka_errors("closing the previous Kafka consumer failed"):
+                        await close_consumer(consumer, on_abandoned=abandoned, token=self._token)
+                except SourceError as exc:
+                    logger.warning("%s", exc)
+        self._session_lost = False  # what the closed consumer still said
+        if self._stopped:
+            return
+        self._consumer = Consumer(self.properties())
+        self.joined = False  # the join-wait explanation counts from the new subscription
+        await self._subscribe()
+        self.subscribed()
 
     def _consume(self, timeout_seconds: float) -> list[RecordChunk]:
         """In the worker thread: one ``consume()``, its messages as chunks, the partitions' high watermarks."""
@@ -247,6 +294,7 @@ class ConfluentKafkaSource(GroupMember):
         """librdkafka's ``on_revoke`` / ``on_lost``, in the worker thread inside ``consume()`` or ``close()``: the
         pipeline finishes the in-flight load and drops what it buffered of them, then they are unassigned."""
         partitions = {TopicPartition(tp.topic, tp.partition) for tp in revoked}
+        self._session_lost = self._session_lost or (lost and not self._stopped)
         if partitions:
             self.log_revoked(partitions, lost=lost)
             if self._on_revoked is not None:
@@ -344,40 +392,19 @@ class ConfluentKafkaSource(GroupMember):
         if self._consumer is None:
             return
         consumer, self._consumer = self._consumer, None
-        closed, wake = threading.Event(), anyio.Event()
-        failure: list[BaseException] = []
-        token = self._token or anyio.lowlevel.current_token()
 
-        def close() -> None:
-            try:
-                consumer.close()
-            except BaseException as exc:  # noqa: BLE001 - reported by the waiting task, or dropped once abandoned
-                failure.append(exc)
-            finally:
-                closed.set()
-                try:
-                    anyio.from_thread.run_sync(wake.set, token=token)
-                except RuntimeError:  # the event loop is gone: the close was abandoned
-                    pass
+        def abandoned() -> None:
+            logger.warning(
+                "the Kafka consumer did not close in time (an offset commit or the group leave unanswered by %s; "
+                "confluentinc/librdkafka#3740): abandoned. What was fetched is landed and the Delta log has the "
+                "positions; group %s expires this member after its session timeout (%gs)",
+                self.config.bootstrap_servers, self.config.consumer_group, self.config.session_timeout_seconds,
+            )
 
         async with self._limiter:  # the last consumer call: none runs beside it
-            threading.Thread(target=close, name="confluent-kafka close", daemon=True).start()
-            try:
-                await wake.wait()
-            except anyio.get_cancelled_exc_class():
-                if not closed.is_set():
-                    logger.warning(
-                        "the Kafka consumer did not close in time (an offset commit or the group leave unanswered by "
-                        "%s; confluentinc/librdkafka#3740): abandoned. What was fetched is landed and the Delta log "
-                        "has the positions; group %s expires this member after its session timeout (%gs)",
-                        self.config.bootstrap_servers, self.config.consumer_group,
-                        self.config.session_timeout_seconds,
-                    )
-                raise
-        if failure:
             try:
                 with map_kafka_errors("closing the Kafka consumer failed"):
-                    raise failure[0]
+                    await close_consumer(consumer, on_abandoned=abandoned, token=self._token)
             except SourceError as exc:
                 logger.warning("%s", exc)
 

@@ -23,7 +23,7 @@ from streamproc.errors import SourceError
 from streamproc.records import RecordChunk, TopicPartition
 from streamproc.sources.base import OnAssigned, OnRevoked
 from streamproc.sources.kafka.admin import topic_partitions
-from streamproc.sources.kafka.errors import map_kafka_errors
+from streamproc.sources.kafka.errors import OncePer, map_kafka_errors
 from streamproc.sources.kafka.member import GroupMember, kafka_source_uri
 
 __all__ = ["KafkaSource", "kafka_source_uri"]
@@ -31,6 +31,14 @@ __all__ = ["KafkaSource", "kafka_source_uri"]
 logger = logging.getLogger(__name__)
 
 _ASSIGNORS = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}
+
+_REPEATING_LOGGERS = ("aiokafka", "aiokafka.conn", "aiokafka.consumer.fetcher", "aiokafka.consumer.group_coordinator")
+"""aiokafka's loggers that repeat their lines every retry (0.1 s) while a broker is down (``aiokafka`` is its client's
+logger): each distinct line passes once per 30 s (:class:`~streamproc.sources.kafka.errors.OncePer`)."""
+
+_once_per = OncePer()
+for _name in _REPEATING_LOGGERS:
+    logging.getLogger(_name).addFilter(_once_per)
 
 
 class _Listener(ConsumerRebalanceListener):

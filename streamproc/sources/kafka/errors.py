@@ -14,7 +14,8 @@ any other ``KafkaError`` / ``KafkaException``               ``SourceError``     
 
 Each client's errors are recognised only once that client is imported (``sys.modules``): a run imports just the one
 its config names. librdkafka's log lines about a coordinator that is still loading (retried by librdkafka itself) are
-logged at INFO, not WARNING (:class:`StartingBrokerAsInfo`).
+logged at INFO, not WARNING (:class:`StartingBrokerAsInfo`); both clients' own lines, which repeat many times a second
+while a broker is down, pass once per :data:`REPEAT_SECONDS` (:class:`OncePer`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 from streamproc.errors import SourceError, SourceUnavailableError
 
 __all__ = [
-    "AIOKAFKA_ERRORS", "LIBRDKAFKA_UNAVAILABLE", "StartingBrokerAsInfo", "describe_kafka_error", "map_kafka_errors",
-    "translate_kafka_error",
+    "AIOKAFKA_ERRORS", "LIBRDKAFKA_UNAVAILABLE", "REPEAT_SECONDS", "OncePer", "StartingBrokerAsInfo",
+    "describe_kafka_error", "map_kafka_errors", "translate_kafka_error",
 ]
 
 AIOKAFKA_ERRORS: tuple[tuple[str, type[SourceError]], ...] = (
@@ -109,4 +110,36 @@ class StartingBrokerAsInfo(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.WARNING and any(t in record.getMessage() for t in self.TRANSIENT):
             record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
+REPEAT_SECONDS = 30.0
+"""How often one distinct line of a Kafka client passes :class:`OncePer`: while the broker is down, librdkafka retries
+it every 0.1-10 s and aiokafka every 0.1 s, and each attempt logs the same lines again."""
+
+
+class OncePer(logging.Filter):
+    """Lets each distinct message through once per ``seconds`` (a broker outage must not flood the log).
+
+    aiokafka logs one failed connection twice every 0.1 s (``Unable connect to node with id 1``, once for the fetch
+    and once for the metadata refresh that the failure forces, from ``AIOKafkaClient._get_conn``), with ``Failed
+    fetch messages`` and ``Unable to update metadata`` beside them: about 40 ERROR lines a second, all identical.
+    A filter applies to the records of the logger it is added to, not to its children's: add it to each logger.
+
+    Args:
+        seconds: the shortest interval between two records with the same message.
+    """
+
+    def __init__(self, seconds: float = REPEAT_SECONDS) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message, now = record.getMessage(), record.created
+        if now - self._last.get(message, float("-inf")) < self.seconds:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[message] = now
         return True

@@ -13,37 +13,16 @@ from confluent_kafka import Consumer, KafkaError, Message
 
 from streamproc.errors import SourceError
 from streamproc.records import RecordChunk
-from streamproc.sources.kafka.errors import StartingBrokerAsInfo, describe_kafka_error
+from streamproc.sources.kafka.errors import REPEAT_SECONDS, OncePer, StartingBrokerAsInfo, describe_kafka_error
 
 __all__ = ["chunks_of", "consume_available", "librdkafka_logger", "without_errors"]
 
 logger = logging.getLogger(__name__)
 librdkafka_logger = logging.getLogger("streamproc.sources.kafka.librdkafka")
-"""librdkafka's own log lines, and its errors: each distinct line once per :data:`_REPEAT_SECONDS`."""
+"""librdkafka's own log lines, and its errors: each distinct line once per
+:data:`~streamproc.sources.kafka.errors.REPEAT_SECONDS`."""
 
-_REPEAT_SECONDS = 30.0
-"""librdkafka retries a broker that is down every 0.1-10 s and says so each time: a line repeats at most this often."""
-
-
-class _OncePer(logging.Filter):
-    """Lets a message through once per ``seconds`` (a broker outage must not flood the log)."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__()
-        self.seconds = seconds
-        self._last: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message, now = record.getMessage(), record.created
-        if now - self._last.get(message, float("-inf")) < self.seconds:
-            return False
-        if len(self._last) > 1000:
-            self._last.clear()
-        self._last[message] = now
-        return True
-
-
-librdkafka_logger.addFilter(_OncePer(_REPEAT_SECONDS))
+librdkafka_logger.addFilter(OncePer(REPEAT_SECONDS))
 librdkafka_logger.addFilter(StartingBrokerAsInfo())
 
 

@@ -1,6 +1,7 @@
-"""Outages survived by ``streamproc run``: the broker restarting, SIGTERM while it is gone, the lake turning
-unwritable. The real CLI in subprocesses, a real broker (a test's own one where the test stops it), real Delta tables;
-every test ends with :func:`assert_exactly_once` (see test_failures.py for the crashes and rebalances).
+"""Outages survived by ``streamproc run``: the broker restarting (mid-run, under an idle consumer, past the group
+session), SIGTERM while it is gone, the lake turning unwritable. The real CLI in subprocesses, a real broker (a test's
+own one where the test stops it), real Delta tables; every test ends with :func:`assert_exactly_once` (see
+test_failures.py for the crashes and rebalances).
 """
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ _OUTAGE_NOTICED = {
     "confluent-kafka": ("Kafka consumer (retrying)", "partitions lost"),
 }
 """What each client logs once it has noticed that the broker is gone. aiokafka retries its connection on every fetch.
-librdkafka usually reports the refused reconnection at once (``_TRANSPORT``, ``_ALL_BROKERS_DOWN``), but when the
-broker's shutdown first took the partitions' leadership and the group coordinator away it has nothing to reconnect
-for and stays quiet until the group session times out (``partitions lost``, one session timeout later): seen in CI,
-where waiting for ``_TRANSPORT`` alone timed out."""
+librdkafka usually reports the refused reconnection at once (``_TRANSPORT``, ``_ALL_BROKERS_DOWN``), but when a
+metadata request reached the broker after it was fenced in its controlled shutdown, the answer lists no broker and
+librdkafka forgets every broker it knew (confluentinc/librdkafka#5301): it may then stay quiet until the group
+session times out (``partitions lost``, one session timeout later; the source then replaces its consumer). Seen in
+CI, where waiting for ``_TRANSPORT`` alone timed out."""
 
 
 def _noticed_outage(output: str, kafka_client: str) -> bool:
@@ -93,6 +95,102 @@ def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, ka
     assert_exactly_once(files.table, valid=valid, invalid=invalid)
     committed, ends = run_async(committed_and_end_offsets, bootstrap, files.group, topic, 3)
     assert committed == ends
+
+
+def test_a_caught_up_consumer_lands_what_is_produced_after_a_broker_outage(
+    own_broker: Any, kafka_client: str, tmp_path: Path
+) -> None:
+    """The broker stops while the consumer is caught up and idle, and starts again once the consumer has noticed:
+    events produced afterwards land within the usual deadline (far below librdkafka's 5-minute metadata refresh or
+    re-bootstrap), exactly once, and their offsets are committed."""
+    bootstrap = own_broker.bootstrap_servers
+    stream = known_stream(400)
+    topic = new_topic("idle-outage")
+    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
+                           client=kafka_client)
+    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
+    producer = Producer(bootstrap, topic, stream, partitions=2, parts=2)
+    producer.next_part()
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
+        # Caught up and idle: the last Delta commit's offsets are in Kafka, nothing is in flight.
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
+                   watch=[process])
+        before = len(process.output())
+        own_broker.stop()
+        wait_until(lambda: _noticed_outage(process.output()[before:], kafka_client),
+                   f"{kafka_client} noticing that the broker is gone", watch=[process])
+        during = process.output()[before:]
+        own_broker.start()
+        producer.rest()
+        wait_until(lambda: rows_landed(files) >= len(stream.payloads), "the events produced after the outage",
+                   watch=[process])
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "every offset committed",
+                   watch=[process])
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+    finally:
+        kill(process)
+
+    valid, invalid = producer.expected()
+    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+    # The client retries every 0.1-10 s and logs each attempt; a line repeats once per 30 s, not per attempt.
+    assert not _repeated_client_lines(during), during[-3000:]
+
+
+def test_a_confluent_member_whose_session_expired_in_an_outage_joins_again_with_a_new_consumer(
+    own_broker: Any, tmp_path: Path
+) -> None:
+    """The broker stays down past the group session (10 s) under an idle confluent-kafka consumer: librdkafka reports
+    the partitions lost, and the source replaces its consumer with a new one that joins again from
+    ``bootstrap.servers`` (librdkafka may have forgotten every broker in the broker's controlled shutdown,
+    confluentinc/librdkafka#5301, and would then never reconnect). Events produced after the outage land exactly
+    once and their offsets are committed."""
+    bootstrap = own_broker.bootstrap_servers
+    stream = known_stream(400)
+    topic = new_topic("expired-session")
+    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
+                           client="confluent-kafka")
+    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
+    producer = Producer(bootstrap, topic, stream, partitions=2, parts=2)
+    producer.next_part()
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
+                   watch=[process])
+        before = len(process.output())
+        own_broker.stop()
+        wait_until(lambda: "joining again with a new consumer" in process.output()[before:],
+                   "the session lost and the consumer replaced", watch=[process])
+        assert "partitions lost" in process.output()[before:], output_tail(process)
+        own_broker.start()
+        producer.rest()
+        wait_until(lambda: rows_landed(files) >= len(stream.payloads), "the events produced after the outage",
+                   watch=[process])
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "every offset committed",
+                   watch=[process])
+        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+    finally:
+        kill(process)
+
+    assert "Traceback" not in process.output(), output_tail(process)
+    valid, invalid = producer.expected()
+    assert_exactly_once(files.table, valid=valid, invalid=invalid)
+
+
+def _repeated_client_lines(output: str) -> set[str]:
+    """The Kafka client's log lines (aiokafka's loggers, librdkafka's) that ``output`` holds more than once."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for line in output.splitlines():
+        _, _, record = line.partition(",")  # after the timestamp's date and seconds: "569 ERROR   aiokafka: ..."
+        level_and_message = record.split(maxsplit=1)[-1] if record else ""
+        name = level_and_message.split(maxsplit=1)[-1].split(":", 1)[0]
+        if not (name.startswith("aiokafka") or name == "streamproc.sources.kafka.librdkafka"):
+            continue
+        (repeated if level_and_message in seen else seen).add(level_and_message)
+    return repeated
 
 
 def test_sigterm_during_a_broker_outage_stops_cleanly_and_loses_nothing(
