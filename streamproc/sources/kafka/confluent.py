@@ -240,10 +240,11 @@ class ConfluentKafkaSource(GroupMember):
                         await close_consumer(consumer, on_abandoned=abandoned, token=self._token)
                 except SourceError as exc:
                     logger.warning("%s", exc)
-        self._session_lost = False  # what the closed consumer still said
-        if self._stopped:
-            return
-        self._consumer = Consumer(self.properties())
+            self._session_lost = False  # what the closed consumer still said
+            if self._stopped:
+                return
+            # Still under the limiter: no consumer call queued behind the close finds the source without a consumer.
+            self._consumer = Consumer(self.properties())
         self.joined = False  # the join-wait explanation counts from the new subscription
         await self._subscribe()
         self.subscribed()
