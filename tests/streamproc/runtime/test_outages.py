@@ -97,40 +97,58 @@ def test_the_consumer_waits_out_a_broker_restart_and_resumes(own_broker: Any, ka
     assert committed == ends
 
 
+@contextlib.contextmanager
+def _caught_up_run(
+    broker: Any, kafka_client: str, tmp_path: Path, *, topic: str, events: int
+) -> Iterator[tuple[LoggedProcess, PipelineFiles, Producer]]:
+    """A run on two partitions that landed the first half of ``events`` and committed its offsets to Kafka, and is
+    now caught up and idle (nothing in flight); the process is killed at the end if still running."""
+    bootstrap = broker.bootstrap_servers
+    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
+                           client=kafka_client)
+    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
+    producer = Producer(bootstrap, topic, known_stream(events), partitions=2, parts=2)
+    producer.next_part()
+    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
+    try:
+        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
+        # Kafka's offsets follow each Delta commit: the run is idle once the last one is done (an offset commit the
+        # broker never answers is the paused-broker test's scenario, below).
+        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
+                   watch=[process])
+        yield process, files, producer
+    finally:
+        kill(process)
+
+
+def _land_the_rest_after_a_restart(broker: Any, process: LoggedProcess, files: PipelineFiles,
+                                   producer: Producer) -> None:
+    """Start ``broker`` again, produce the second half, wait until the run landed it and committed its offsets, and
+    stop the run with SIGTERM (exit 0)."""
+    broker.start()
+    producer.rest()
+    wait_until(lambda: rows_landed(files) >= len(producer.stream.payloads), "the events produced after the outage",
+               watch=[process])
+    wait_until(lambda: committed_if_at_end(broker.bootstrap_servers, files.group, producer.topic, 2),
+               "every offset committed", watch=[process])
+    assert stop(process, signal.SIGTERM) == 0, output_tail(process)
+
+
 def test_a_caught_up_consumer_lands_what_is_produced_after_a_broker_outage(
     own_broker: Any, kafka_client: str, tmp_path: Path
 ) -> None:
     """The broker stops while the consumer is caught up and idle, and starts again once the consumer has noticed:
     events produced afterwards land within the usual deadline (far below librdkafka's 5-minute metadata refresh or
     re-bootstrap), exactly once, and their offsets are committed."""
-    bootstrap = own_broker.bootstrap_servers
-    stream = known_stream(400)
-    topic = new_topic("idle-outage")
-    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
-                           client=kafka_client)
-    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
-    producer = Producer(bootstrap, topic, stream, partitions=2, parts=2)
-    producer.next_part()
-    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
-    try:
-        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
-        # Caught up and idle: the last Delta commit's offsets are in Kafka, nothing is in flight.
-        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
-                   watch=[process])
+    with _caught_up_run(
+        own_broker, kafka_client, tmp_path, topic=new_topic("idle-outage"), events=400
+    ) as (process, files, producer):
         before = len(process.output())
         own_broker.stop()
         wait_until(lambda: _noticed_outage(process.output()[before:], kafka_client),
                    f"{kafka_client} noticing that the broker is gone", watch=[process])
         during = process.output()[before:]
-        own_broker.start()
-        producer.rest()
-        wait_until(lambda: rows_landed(files) >= len(stream.payloads), "the events produced after the outage",
-                   watch=[process])
-        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "every offset committed",
-                   watch=[process])
-        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
-    finally:
-        kill(process)
+        _land_the_rest_after_a_restart(own_broker, process, files, producer)
 
     valid, invalid = producer.expected()
     assert_exactly_once(files.table, valid=valid, invalid=invalid)
@@ -146,33 +164,15 @@ def test_a_confluent_member_whose_session_expired_in_an_outage_joins_again_with_
     ``bootstrap.servers`` (librdkafka may have forgotten every broker in the broker's controlled shutdown,
     confluentinc/librdkafka#5301, and would then never reconnect). Events produced after the outage land exactly
     once and their offsets are committed."""
-    bootstrap = own_broker.bootstrap_servers
-    stream = known_stream(400)
-    topic = new_topic("expired-session")
-    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
-                           client="confluent-kafka")
-    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
-    producer = Producer(bootstrap, topic, stream, partitions=2, parts=2)
-    producer.next_part()
-    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
-    try:
-        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
-        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
-                   watch=[process])
+    with _caught_up_run(
+        own_broker, "confluent-kafka", tmp_path, topic=new_topic("expired-session"), events=400
+    ) as (process, files, producer):
         before = len(process.output())
         own_broker.stop()
         wait_until(lambda: "joining again with a new consumer" in process.output()[before:],
                    "the session lost and the consumer replaced", watch=[process])
         assert "partitions lost" in process.output()[before:], output_tail(process)
-        own_broker.start()
-        producer.rest()
-        wait_until(lambda: rows_landed(files) >= len(stream.payloads), "the events produced after the outage",
-                   watch=[process])
-        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "every offset committed",
-                   watch=[process])
-        assert stop(process, signal.SIGTERM) == 0, output_tail(process)
-    finally:
-        kill(process)
+        _land_the_rest_after_a_restart(own_broker, process, files, producer)
 
     assert "Traceback" not in process.output(), output_tail(process)
     valid, invalid = producer.expected()
@@ -199,29 +199,15 @@ def test_sigterm_during_a_broker_outage_stops_cleanly_and_loses_nothing(
     """SIGTERM while the broker is gone: what was fetched is landed, the offset commit and the group leave that cannot
     reach the broker are logged, and the run exits 0 (no traceback from aiokafka's fetch back-off); Kafka still holds
     everything not landed, so a run after the outage lands the rest exactly once."""
-    bootstrap = own_broker.bootstrap_servers
-    stream = known_stream(600)
-    topic = new_topic("outage-sigterm")
-    files = write_pipeline(tmp_path, bootstrap, topic=topic, batch={"max_rows": 100, "max_linger_seconds": 0.5},
-                           client=kafka_client)
-    configure(files, source={"session_timeout_seconds": 10}, observability={"port": 0})
-    producer = Producer(bootstrap, topic, stream, partitions=2, parts=2)
-    producer.next_part()
-    process = start_cli("run", str(files.config), log=tmp_path / "run.log")
-    try:
-        wait_until(lambda: rows_landed(files) >= len(producer.coordinates), "the first half", watch=[process])
-        # Kafka's offsets follow each Delta commit: the outage starts once the last one is done (an offset commit the
-        # broker never answers is the paused-broker test's scenario, below).
-        wait_until(lambda: committed_if_at_end(bootstrap, files.group, topic, 2), "the first half's offsets committed",
-                   watch=[process])
+    with _caught_up_run(
+        own_broker, kafka_client, tmp_path, topic=new_topic("outage-sigterm"), events=600
+    ) as (process, files, producer):
         before = len(process.output())
         own_broker.stop()
         # The consumer has noticed the outage.
         wait_until(lambda: _noticed_outage(process.output()[before:], kafka_client),
                    f"{kafka_client} noticing that the broker is gone", watch=[process])
         assert stop(process, signal.SIGTERM) == 0, output_tail(process)
-    finally:
-        kill(process)
 
     output = process.output()
     assert "Traceback" not in output and "CancelledError" not in output, output[-3000:]
