@@ -183,7 +183,7 @@ class RowJudge:
         removed: dict[str, Any] = {}
         if harshest == "discard_value":
             discarded = [error["loc"] for error, v in zip(errors, violations, strict=True) if v[4] == "discard_value"]
-            outcome = self._discard_values(kept, discarded)
+            outcome = discard_values(kept, discarded, self._lenient_model())
             if outcome is None:
                 return RowVerdict(None, violations, "row_discarded")
             model, removed = outcome
@@ -288,13 +288,6 @@ class RowJudge:
             self._taken[name.casefold()] = name
             self.new_columns.append(known)
         return known
-
-    def _discard_values(
-        self, document: dict[str, Any], locs: list[tuple[int | str, ...]]
-    ) -> tuple[Contract, dict[str, Any]] | None:
-        """``discard_value`` on the event (see :func:`contracts.discard.discard_values`), judged by the lenient
-        model."""
-        return discard_values(document, locs, self._lenient_model())  # type: ignore[return-value]
 
     def _validate_lenient(self, document: dict[str, Any]) -> Contract | None:
         model = self._lenient_model()
