@@ -282,8 +282,7 @@ class ContractRegistry:
             ContractConflictError: the version was registered before with another schema.
         """
         declared = ContractVersion.of(contract)
-        self._refuse_changed(declared)
-        self._refuse_replacing_inferred(declared)
+        self._refuse_taking_the_number(declared)
         return self.verdict(declared)
 
     def verdict(self, version: ContractVersion) -> Verdict:
@@ -320,8 +319,7 @@ class ContractRegistry:
                     registered_at=dt.datetime.now(dt.UTC),
                 )
                 return replace(upgraded, contract=declared.contract), True
-            self._refuse_changed(declared)
-            self._refuse_replacing_inferred(declared)
+            self._refuse_taking_the_number(declared)
             verdict = self.verdict(declared)
             if not verdict.compatible:
                 raise IncompatibleContractError(declared.name, declared.version, verdict)
@@ -406,14 +404,16 @@ class ContractRegistry:
             return replace(stored, contract=declared.contract)
         return stored
 
-    def _refuse_changed(self, declared: ContractVersion) -> None:
+    def _refuse_taking_the_number(self, declared: ContractVersion) -> None:
+        """Refuse ``declared`` its number when a version registered under it holds another schema: a declared one
+        never changes (unless only its hash's additions tell them apart, see
+        :func:`_registered_before_canonical_additions`); one ``evolve`` inferred may be adopted only by a version
+        that accepts what it described (rows landed under the number carry it in ``_contract_version``, and the
+        table has its columns)."""
         stored = self._stored.get((declared.name, declared.version))
-        if (
-            stored is not None
-            and stored.origin == "declared"
-            and stored.schema_hash != declared.schema_hash
-            and not _registered_before_canonical_additions(stored, declared)
-        ):
+        if stored is None or stored.schema_hash == declared.schema_hash:
+            return
+        if stored.origin == "declared" and not _registered_before_canonical_additions(stored, declared):
             raise ContractConflictError(
                 f"contract {declared.name!r} v{declared.version} changed since it was registered at "
                 f"{stored.registered_at:%Y-%m-%d %H:%M:%S} ({stored.schema_hash[:19]}… → "
@@ -425,12 +425,7 @@ class ContractRegistry:
                     stored.json_schema, declared.json_schema, old_open=stored.open, new_open=declared.open
                 ),
             )
-
-    def _refuse_replacing_inferred(self, declared: ContractVersion) -> None:
-        """A declared version may adopt the number of one ``evolve`` inferred only if it accepts what that version
-        described: rows landed under the number carry it (``_contract_version``), and the table has its columns."""
-        stored = self._stored.get((declared.name, declared.version))
-        if stored is None or stored.origin != "inferred" or stored.schema_hash == declared.schema_hash:
+        if stored.origin != "inferred":
             return
         breaking = tuple(
             change.describe()
