@@ -92,22 +92,21 @@ def _unwritable_location(config: PipelineConfig) -> str | None:
     """Why a local folder the run writes (its tables, the HTTP source's write-ahead log) cannot be created or
     written by this user, or ``None``: the nearest existing folder of each location must be a writable folder.
     Object-store URLs are left to delta-rs, which names their errors itself."""
-    source = config.source
-    gateway = getattr(source, "gateway", None) is not None  # gateway mode produces to Kafka: no table written here
-    sink = config.sink
-    locations: list[tuple[str, str | None]] = [] if gateway else [
+    source, sink = config.source, config.sink
+    if getattr(source, "gateway", None) is not None:
+        return None  # gateway mode produces to Kafka: no table written here, nor checked
+    locations: list[tuple[str, str | None]] = [
         ("sink.table_uri", sink.table_uri),
         ("sink.quarantine_uri", sink.resolved_quarantine_uri),
         ("sink.loads_uri", sink.resolved_loads_uri),
         ("sink.contracts_uri", sink.resolved_contracts_uri),
     ]
-    if not gateway:
-        http_routes = getattr(source, "routes", {})
-        locations += [(f"source.routes.{name}.table_uri", r.table_uri) for name, r in http_routes.items()]
-        if config.routing is not None:
-            routing = config.routing.routes
-            locations += [(f"routing.routes.{name}.table_uri", r.table_uri) for name, r in routing.items()]
-        locations.append(("source.wal_dir", getattr(source, "wal_dir", None)))
+    http_routes = getattr(source, "routes", {})
+    locations += [(f"source.routes.{name}.table_uri", r.table_uri) for name, r in http_routes.items()]
+    if config.routing is not None:
+        routing = config.routing.routes
+        locations += [(f"routing.routes.{name}.table_uri", r.table_uri) for name, r in routing.items()]
+    locations.append(("source.wal_dir", getattr(source, "wal_dir", None)))
     for field, uri in locations:
         path = _local_path(uri)
         if path is None:
