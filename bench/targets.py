@@ -40,11 +40,11 @@ def check_targets(
 
     def ratio(name: str, top: str, bottom: str, wanted: float, unit: str = "x", dataset: str = "orders") -> Target:
         a, b = rate(top, dataset), rate(bottom, dataset)
+        shown_wanted = f">= {wanted:.0%}" if unit == "%" else f">= {wanted:g}x"
         if not a or not b:
-            return Target(name, f">= {wanted:g}{unit}", "not measured", None)
+            return Target(name, shown_wanted, "not measured", None)
         value = a / b
-        shown = f"{value:.0%}" if unit == "%" else f"{value:.2f}x"
-        return Target(name, f">= {wanted:.0%}" if unit == "%" else f">= {wanted:g}x", shown, value >= wanted)
+        return Target(name, shown_wanted, f"{value:.0%}" if unit == "%" else f"{value:.2f}x", value >= wanted)
 
     targets = [
         ratio("streamproc file→Delta vs dlt", "streamproc_file", "dlt_delta", 15),
