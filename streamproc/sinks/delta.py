@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, DeltaProtocolError, TableNotFoundError
 from deltalake.exceptions import SchemaMismatchError as DeltaSchemaMismatchError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -25,11 +25,18 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from streamproc.sinks.evolution import align_to, missing_columns, superset_schema, widened_structs
 from streamproc.errors import CommitConflictError, SchemaMismatchError, SinkError, StorageUnavailableError
 
-__all__ = ["DeltaTableWriter", "retry_commit_conflicts"]
+__all__ = ["PARQUET_PROPERTIES", "DeltaTableWriter", "retry_commit_conflicts"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+PARQUET_PROPERTIES = WriterProperties(compression="SNAPPY", dictionary_page_size_limit=16 * 1024)
+"""How the Parquet files of every append are encoded: snappy (delta-rs's default) and a dictionary of at most 16 KiB
+per column chunk (parquet-rs's default: 1 MiB). A column of few distinct values (a currency, a country code, the
+lineage columns) stays dictionary-encoded; one of mostly distinct values (ids, timestamps, amounts, payloads) falls
+back to plain encoding after 16 KiB instead of hashing every value into a dictionary that is dropped at 1 MiB. On
+20,000 landed orders: ~30 % less CPU per append and files ~20 % smaller (bench/analysis.md)."""
 
 COMMIT_CONFLICT_ATTEMPTS = 12
 """Attempts of one commit against concurrent writers before the conflict is raised to the pipeline (which retries
@@ -175,6 +182,7 @@ class DeltaTableWriter:
                 data,
                 mode="append",
                 commit_properties=properties,
+                writer_properties=PARQUET_PROPERTIES,
                 schema_mode="merge" if new_fields or self._merge_pending else None,
             )
             self._merge_pending = False
