@@ -36,7 +36,13 @@ from streamproc.validation.stage import ContractStage, StageOptions, accepted_ve
 if TYPE_CHECKING:
     from streamproc.validation.pool import ValidationPool
 
-__all__ = ["Landing", "RunParts", "build_parts", "landing_parts", "open_registry"]
+__all__ = ["RECORD_LOADS_EVERY", "Landing", "RunParts", "build_parts", "landing_parts", "open_registry"]
+
+RECORD_LOADS_EVERY = 8
+"""How many loads' ``_loads`` rows a running pipeline records in one ``_loads`` commit at most (each row waits a
+second at most, and no longer than the commit stage stays busy: runtime/checkpoint.py). One ``_loads`` commit per
+load cost ~10 % of the file → Delta path's throughput on 20,000-row loads of the orders benchmark (bench/analysis.md);
+eight rows a commit leave a crash at most eight rows for recovery to rebuild from the data tables' commits."""
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +114,7 @@ def landing_parts(
     registry: ContractRegistry | None = None,
     options: StageOptions | None = None,
     pool: ValidationPool | None = None,
+    record_every: int = 1,
 ) -> Landing:
     """The preparer and committer of a pipeline's routes (not yet open: :meth:`Landing.open`).
 
@@ -118,6 +125,8 @@ def landing_parts(
         registry: where inferred versions are recorded; ``None``: rows keep their declared versions.
         options: thresholds, upcasting and PII settings of the config.
         pool: validation worker processes (``None``: validate in this process).
+        record_every: how many loads' ``_loads`` rows one ``_loads`` commit holds at most (1: each load's own
+            commit; :class:`~streamproc.sinks.committer.Committer`).
     """
     tables: list[TablePreparer] = []
     routes: list[RouteTables] = []
@@ -151,7 +160,7 @@ def landing_parts(
                 loads=shared,
             )
         )
-    return Landing(LoadPreparer(tables, router=Router.of(contracts)), Committer(routes))
+    return Landing(LoadPreparer(tables, router=Router.of(contracts)), Committer(routes, record_every=record_every))
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,6 +251,7 @@ async def build_parts(
             registry=registry,
             options=StageOptions.from_config(config),
             pool=pool,
+            record_every=RECORD_LOADS_EVERY,
         )
         await anyio.to_thread.run_sync(landing.open)
     except BaseException:

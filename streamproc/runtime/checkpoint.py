@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
@@ -25,6 +27,8 @@ from streamproc.sinks.committer import Committer, PreparedLoad
 from streamproc.sources.base import Source
 
 __all__ = ["Checkpoint"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -75,19 +79,7 @@ class Checkpoint:
                 # cooperative rebalance) is committed: the txn versions leave out what a new owner landed first.
                 logger.info("dropped a prepared load of %d records across a rebalance (not acknowledged)", len(batch))
                 return
-            commit = functools.partial(self.committer.commit, prepared)
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(StorageUnavailableError),
-                wait=wait_exponential_jitter(multiplier=0.5, max=30),
-                stop=lambda _state: self.stopping.is_set(),
-                before_sleep=self._before_retry,
-                reraise=True,
-            ):
-                with attempt:
-                    if self._retry_to_report is not None:
-                        (error, failed_attempts), self._retry_to_report = self._retry_to_report, None
-                        await self.observers.on_storage_retry(error, failed_attempts)
-                    outcome = await anyio.to_thread.run_sync(commit)
+            outcome = await self._retrying(functools.partial(self.committer.commit, prepared))
         await self.observers.on_load(outcome, batch)
         for index, table in enumerate(outcome.tables):
             if not table.already_landed:
@@ -108,6 +100,40 @@ class Checkpoint:
         # Outside the landing lock: a commit may wait for a rebalance that waits for that lock.
         with anyio.move_on_after(10):
             await self.source.commit(outcome.next_offsets)
+
+    @property
+    def unrecorded(self) -> int:
+        """How many committed loads' ``_loads`` rows wait for their group's commit (sinks/committer.py)."""
+        return self.committer.unrecorded
+
+    async def record_loads(self) -> None:
+        """Append the ``_loads`` rows that wait for their group, under the landing lock, retrying storage errors as
+        a commit does (the commit stage calls it when it falls idle and when it stops).
+
+        Raises:
+            StorageUnavailableError: ``_loads`` cannot be written and the run is stopping (the next run rebuilds the
+                rows from the data tables' commits).
+        """
+        if not self.committer.unrecorded:
+            return
+        async with self.ownership.lock:
+            await self._retrying(self.committer.record_loads)
+
+    async def _retrying(self, call: Callable[[], T]) -> T:
+        """``call`` in a worker thread, again after each storage error until it succeeds or the run stops."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(StorageUnavailableError),
+            wait=wait_exponential_jitter(multiplier=0.5, max=30),
+            stop=lambda _state: self.stopping.is_set(),
+            before_sleep=self._before_retry,
+            reraise=True,
+        ):
+            with attempt:
+                if self._retry_to_report is not None:
+                    (error, failed_attempts), self._retry_to_report = self._retry_to_report, None
+                    await self.observers.on_storage_retry(error, failed_attempts)
+                return await anyio.to_thread.run_sync(call)
+        raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
 
     def _before_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None

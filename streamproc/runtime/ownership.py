@@ -29,6 +29,7 @@ from collections.abc import Iterable
 import anyio
 
 from streamproc.batching.batcher import Batcher
+from streamproc.errors import StorageUnavailableError
 from streamproc.observe.observer import Observers
 from streamproc.sinks.committer import Committer
 from streamproc.records import RecordChunk, TopicPartition
@@ -99,14 +100,31 @@ class PartitionOwnership:
         return positions
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
-        """Partitions were revoked: once the in-flight load is committed, forget them and drop their buffer."""
+        """Partitions were revoked: once the in-flight load is committed, record the ``_loads`` rows waiting for their
+        group (the new owner looks for loads without one), forget the partitions and drop their buffer."""
         async with self.lock:
+            if self.committer.unrecorded:
+                await self._record_before_handing_over(partitions)
             self.owned -= partitions
             self._moved(partitions)
             dropped = self.batcher.revoke(partitions)
             if dropped:
                 logger.info("dropped %d buffered records of revoked partitions (not acknowledged)", dropped)
         await self.observers.on_revoked(partitions)
+
+    async def _record_before_handing_over(self, partitions: set[TopicPartition]) -> None:
+        try:
+            await anyio.to_thread.run_sync(self.committer.record_loads)
+        except StorageUnavailableError as exc:
+            # One attempt: a revocation must not wait for storage. The new owner of a load's lowest partition records
+            # its row from the data tables' commits, as after a crash; the others keep waiting for their group.
+            dropped = self.committer.forget_unrecorded(partitions)
+            logger.warning(
+                "could not record %d waiting _loads rows before handing partitions over (%s); their new owner "
+                "records them from the data tables' commits",
+                dropped,
+                exc,
+            )
 
     async def landed(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int | None]:
         """Where ``partitions`` resume according to the Delta log now (whoever owns them), read under the lock."""

@@ -390,9 +390,27 @@ class Pipeline:
 
     @staticmethod
     async def _commit_loop(prepared: MemoryObjectReceiveStream[_Prepared], checkpoint: Checkpoint) -> None:
+        """Commit each prepared load; the ``_loads`` rows waiting for their group are recorded as soon as no load
+        comes for :data:`_RECORD_WHEN_IDLE_SECONDS`, and when the stream ends (a stop, caught up, a contract stop)."""
         async with prepared:
-            async for item in prepared:
-                await checkpoint.commit(item.load, generation=item.generation)
+            while True:
+                item: _Prepared | None = None
+                with anyio.move_on_after(_RECORD_WHEN_IDLE_SECONDS if checkpoint.unrecorded else math.inf):
+                    try:
+                        item = await prepared.receive()
+                    except anyio.EndOfStream:
+                        break
+                if item is None:
+                    await checkpoint.record_loads()
+                else:
+                    await checkpoint.commit(item.load, generation=item.generation)
+        await checkpoint.record_loads()
+
+
+_RECORD_WHEN_IDLE_SECONDS = 0.2
+"""How long the commit stage waits for the next load before it records the ``_loads`` rows waiting for their group:
+longer than the gap between loads of a busy pipeline (tens of ms), short enough that ``_loads`` follows an idle one
+closely."""
 
 
 def _leave_budget(grace_seconds: float) -> float:

@@ -9,6 +9,16 @@
 The quarantine table's commit runs beside the table's (in the committer's one side thread: delta-rs encodes and
 writes Parquet outside the GIL), ``_loads`` after both, since its row names their versions and counts.
 
+``_loads`` rows may be recorded in groups: with ``record_every`` above 1 a load's row waits (in memory) until that
+many rows wait or the oldest has waited ``record_within_seconds``, and then every waiting row goes into one
+``_loads`` commit, whose ``txn`` versions are the newest of its rows. A ``_loads`` commit costs as much as a data
+table's fixed part of one (~5 ms of CPU, most of it delta-rs's), a tenth of a 20,000-row load's, and ``_loads`` is
+derived: it is rebuilt from the data tables' commits when a crash loses the waiting rows, as when a crash falls
+between a load's commits (:func:`streamproc.sinks.txn.record_interrupted_loads`). Waiting rows are recorded before
+positions are read (:meth:`Committer.positions`, :meth:`Committer.landed`), and the pipeline records them when its
+commit stage falls idle, on a revocation and when it stops (runtime/checkpoint.py). The data tables and the offsets
+committed to the source never wait for ``_loads``.
+
 Each table is committed for every load, even with no rows (the commit still records the ``txn`` versions), so the
 tables' versions never fall behind each other by more than one load and a restart resumes from the lowest
 (:mod:`streamproc.sinks.txn`, the one home of the protocol: app ids, the fence before each commit, resuming,
@@ -144,6 +154,25 @@ class LoadOutcome:
         return all(t.already_landed for t in self.tables)
 
 
+@dataclass(frozen=True, slots=True)
+class _Unrecorded:
+    """A load's ``_loads`` row that waits for its group's commit.
+
+    Attributes:
+        route: whose ``_loads`` table.
+        load: the row.
+        transactions: app id → the load's last offset, for each partition its row covers.
+        metadata: the load's commit metadata (the group's commit carries its newest row's).
+        since: when it was queued (``time.monotonic()``, seconds).
+    """
+
+    route: RouteTables
+    load: LoadRecord
+    transactions: dict[str, int]
+    metadata: dict[str, str]
+    since: float
+
+
 @dataclass(slots=True)
 class _Progress:
     """What the attempts of one load appended to one route's tables so far (a retry continues the same load)."""
@@ -153,7 +182,6 @@ class _Progress:
     table_rows: int = 0
     quarantine_version: int | None = None
     table_version: int | None = None
-    loads_attempted: bool = False
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -162,16 +190,29 @@ class Committer:
 
     Args:
         routes: each route's tables, the pipeline's own first (``_loads`` shared).
+        record_every: how many loads' ``_loads`` rows one ``_loads`` commit holds at most (1: each load records its
+            own row in its commit, the default).
+        record_within_seconds: how long a row waits for its group at most, counted from its load's commit
+            (checked at each commit; :meth:`record_loads` records waiting rows at any time).
 
-    Lifecycle: construct → :meth:`open` → :meth:`positions` / :meth:`commit` (one call at a time).
+    Lifecycle: construct → :meth:`open` → :meth:`positions` / :meth:`commit` / :meth:`record_loads` (one call at a
+    time).
     """
 
-    def __init__(self, routes: Sequence[RouteTables]) -> None:
+    def __init__(
+        self, routes: Sequence[RouteTables], *, record_every: int = 1, record_within_seconds: float = 1.0
+    ) -> None:
         if not routes:
             raise ValueError("a committer needs at least one route's tables")
+        if record_every < 1:
+            raise ValueError(f"record_every must be 1 or more, not {record_every}")
         self.routes = {r.table_name: r for r in routes}
+        self.record_every = record_every
+        self.record_within_seconds = record_within_seconds
         self._progress: dict[str, _Progress] = {}
         self._recovered: list[LoadRecord] = []
+        self._unrecorded: list[_Unrecorded] = []
+        self._record_failed = False
         # One thread for the quarantine commit beside the table's (started on first use; it ends with the committer).
         self._side = ThreadPoolExecutor(1, thread_name_prefix="quarantine-commit")
 
@@ -207,6 +248,8 @@ class Committer:
             StorageUnavailableError: a table's log cannot be read, or ``_loads`` cannot be written.
         """
         partitions = set(partitions)
+        # Before recovery looks for loads without a _loads row: it would record the waiting ones a second time.
+        self.record_loads()
         for route in self.routes.values():
             self._recovered += record_interrupted_loads(route, partitions)
         return resume_positions(list(self.routes.values()), partitions)
@@ -214,10 +257,86 @@ class Committer:
     def landed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
         """Per partition, where it resumes according to the Delta log now, whoever landed it (no recovery).
 
+        Records the waiting ``_loads`` rows first: ``_loads`` counts in the lowest version.
+
         Raises:
-            StorageUnavailableError: a table's log cannot be read.
+            StorageUnavailableError: a table's log cannot be read, or ``_loads`` cannot be written.
         """
+        self.record_loads()
         return resume_positions(list(self.routes.values()), partitions)
+
+    @property
+    def unrecorded(self) -> int:
+        """How many loads' ``_loads`` rows wait for their group's commit."""
+        return len(self._unrecorded)
+
+    def record_loads(self) -> int:
+        """Append every waiting ``_loads`` row: one commit per ``_loads`` table, with the newest ``txn`` version of
+        each partition among its rows (where beyond the table's). A row whose load the table records already (a
+        commit that succeeded but reported a failure, or a partition's new owner that recorded it from the data
+        tables' commits) is left out; a row whose offsets another writer recorded is appended for its counts, as
+        :meth:`commit` records a load interrupted between its commits.
+
+        Returns:
+            How many rows were appended.
+
+        Raises:
+            StorageUnavailableError: ``_loads`` cannot be written (the rows keep waiting; call again).
+            ``CommitConflictError`` (a subclass) after repeated lost commit races.
+        """
+        appended = 0
+        while self._unrecorded:
+            loads = self._unrecorded[0].route.loads
+            group = [u for u in self._unrecorded if u.route.loads is loads]
+            try:
+                appended += retry_commit_conflicts(lambda: self._append_loads(loads, group), uri=loads.uri)
+            except BaseException:
+                self._record_failed = True
+                raise
+            self._unrecorded = [u for u in self._unrecorded if u.route.loads is not loads]
+        self._record_failed = False
+        return appended
+
+    def forget_unrecorded(self, partitions: Iterable[TopicPartition]) -> int:
+        """Drop the waiting rows of loads whose lowest partition is among ``partitions`` (revoked while ``_loads``
+        could not be written: their new owner records them from the data tables' commits, as after a crash).
+        Returns how many were dropped."""
+        gone = set(partitions)
+        kept = [u for u in self._unrecorded if not u.load.offsets or _lowest(u.load) not in gone]
+        dropped, self._unrecorded = len(self._unrecorded) - len(kept), kept
+        return dropped
+
+    def _append_loads(self, loads: TransactionalTable, group: list[_Unrecorded]) -> int:
+        loads.refresh()
+
+        def stored(app_id: str) -> int:
+            version = loads.transaction_version(app_id)
+            return -1 if version is None else version
+
+        # A failed commit may have landed after all, and another writer that recorded these offsets meanwhile may
+        # have recorded these very loads (a partition's new owner, from the data tables' commits): look for the ids
+        # then, never record a load twice. Otherwise (the usual case) no read of the table is needed.
+        if self._record_failed or any(v <= stored(a) for u in group for a, v in u.transactions.items()):
+            present = recorded_load_ids(loads, {u.load.load_id for u in group})
+            group = [u for u in group if u.load.load_id not in present]
+        if not group:
+            return 0
+        transactions: dict[str, int] = {}
+        for u in group:
+            for app_id, version in u.transactions.items():
+                if version > max(stored(app_id), transactions.get(app_id, -1)):
+                    transactions[app_id] = version
+        rows = pa.concat_tables([u.load.to_arrow() for u in group]) if len(group) > 1 else group[0].load.to_arrow()
+        loads.append(rows, transactions=transactions, metadata=group[-1].metadata)
+        return len(group)
+
+    def _record_due(self) -> bool:
+        if not self._unrecorded:
+            return False
+        return (
+            len(self._unrecorded) >= self.record_every
+            or time.monotonic() - self._unrecorded[0].since >= self.record_within_seconds
+        )
 
     def take_recovered(self) -> list[LoadRecord]:
         """The interrupted loads :meth:`positions` recorded since the last call, oldest first (for lineage)."""
@@ -228,6 +347,9 @@ class Committer:
         """Commit every share, route after route: quarantine and table side by side, then ``_loads``, each leaving out
         what its ``txn`` versions say it holds.
 
+        The load's ``_loads`` rows wait for their group (``record_every``); when the group is due, every waiting row
+        is appended here, and its seconds count as the ``loads`` role's of this load's first table.
+
         Returns:
             A :class:`LoadOutcome`; commit its ``next_offsets`` to Kafka after this returns, never before.
 
@@ -237,6 +359,10 @@ class Committer:
             SchemaMismatchError: a table refused the batch's schema.
         """
         loads = tuple(self._commit_share(share, prepared.ranges) for share in prepared.shares)
+        if self._record_due():
+            clock = time.perf_counter()
+            self.record_loads()
+            loads[0].commit_seconds["loads"] = time.perf_counter() - clock
         for share in prepared.shares:
             self._progress.pop(share.table_name, None)
         return LoadOutcome(loads, {tp: last + 1 for tp, (_, last) in prepared.ranges.items()})
@@ -280,24 +406,27 @@ class Committer:
             progress.rejections += [r for i, r in enumerate(share.rejections) if kept is None or kept[i]]
         if failure is not None:
             raise failure
-        clock = time.perf_counter()
-        load, recorded, events = retry_commit_conflicts(
-            lambda: self._record(share, route, ranges, progress, metadata), uri=route.loads.uri
-        )
-        if recorded:
-            timings["loads"] = time.perf_counter() - clock
+        # Both data tables held every offset: a re-delivery, whatever _loads says (its rows may wait for their group).
+        held = all(result is not None and result[0] is None for result in (table, quarantined))
+        load, recorded, events = self._record(share, route, ranges, progress, metadata, held=held)
         return TableLoad(load, not recorded, events, tuple(progress.rejections), timings)
 
-    @staticmethod
     def _record(
-        share: PreparedShare, route: RouteTables, ranges: Ranges, progress: _Progress, metadata: dict[str, str]
+        self,
+        share: PreparedShare,
+        route: RouteTables,
+        ranges: Ranges,
+        progress: _Progress,
+        metadata: dict[str, str],
+        *,
+        held: bool,
     ) -> tuple[LoadRecord, bool, int]:
-        """Append the share's ``_loads`` row unless nothing new is in it; returns the row, whether it was appended,
-        and how many of the share's records it covers. Its ``offsets`` are the batch's ranges beyond what ``_loads``
-        recorded; its counts are what this load's commits appended; its ``txn`` actions advance ``_loads``' versions
-        to the batch's last offsets."""
-        route.loads.refresh()
-        covered = uncovered(route.loads, route, ranges)
+        """Queue the share's ``_loads`` row unless nothing new is in it; returns the row, whether it is recorded
+        (or waits to be), and how many of the share's records it covers. Its ``offsets`` are the batch's ranges
+        beyond what ``_loads`` recorded or waits to record; its counts are what this load's commits appended; its
+        ``txn`` actions advance ``_loads``' versions to the batch's last offsets."""
+        route.loads.refresh()  # another writer (this member a zombie) may have recorded these offsets meanwhile
+        covered = self._uncovered(route, ranges)
         draft = share.draft
         # The whole batch is new (the usual case): its size and count are known without a pass over the records.
         new = None if covered == dict(ranges) else [r for r in share.batch.records if _covers(covered, r)]
@@ -312,19 +441,29 @@ class Committer:
             committed_at=dt.datetime.now(dt.UTC),
         )
         events = len(share.batch) if new is None else len(new)
-        if not covered and not progress.table_rows and not progress.quarantine_rows:
+        if (held or not covered) and not progress.table_rows and not progress.quarantine_rows:
             return load, False, events  # a re-delivery: every table held it already
-        # An earlier attempt may have committed the row and failed afterwards; a row landed without covering new
-        # offsets has no txn to make a second append conflict: look for the id itself.
-        if (progress.loads_attempted or not covered) and recorded_load_ids(route.loads, [draft.load_id]):
+        if any(u.load.load_id == draft.load_id and u.route is route for u in self._unrecorded):
+            return load, True, events  # queued by an earlier attempt of this load
+        # A row landed without covering new offsets has no txn to leave it out of a second append: look for the id.
+        if not covered and recorded_load_ids(route.loads, [draft.load_id]):
             return load, True, events
-        progress.loads_attempted = True
-        route.loads.append(
-            load.to_arrow(),
-            transactions={route.app_id(tp): last for tp, (_, last) in covered.items()},
-            metadata=metadata,
-        )
+        transactions = {route.app_id(tp): last for tp, (_, last) in covered.items()}
+        self._unrecorded.append(_Unrecorded(route, load, transactions, metadata, time.monotonic()))
         return load, True, events
+
+    def _uncovered(self, route: RouteTables, ranges: Ranges) -> dict[TopicPartition, tuple[int, int]]:
+        """The part of ``ranges`` beyond what ``route``'s ``_loads`` records or its waiting rows will."""
+        covered = uncovered(route.loads, route, ranges)
+        waiting = [u for u in self._unrecorded if u.route.loads is route.loads]
+        if not waiting:
+            return covered
+        beyond: dict[TopicPartition, tuple[int, int]] = {}
+        for tp, (first, last) in covered.items():
+            known = max((u.transactions.get(route.app_id(tp), -1) for u in waiting), default=-1)
+            if last > known:
+                beyond[tp] = (max(first, known + 1), last)
+        return beyond
 
 
 def _append(
@@ -347,6 +486,11 @@ def _append(
 
 def _kept(keep: pa.Array) -> int:
     return int(pc.sum(keep).as_py() or 0)
+
+
+def _lowest(load: LoadRecord) -> TopicPartition:
+    """The load's lowest partition: who records it after a crash (:func:`streamproc.sinks.txn.record_interrupted_loads`)."""
+    return min(TopicPartition(r.topic, r.partition) for r in load.offsets)
 
 
 def _covers(covered: Ranges, record: SourceRecord) -> bool:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import yaml
+from deltalake import DeltaTable
 
 from tests.fixtures.pipelines import encode, order, run_cli
 from streamproc.sinks.reader import read_table
@@ -116,3 +117,23 @@ def test_an_optional_nested_model_that_is_null_in_some_events_lands(tmp_path: Pa
         assert json.loads(run.stdout)["rows_landed"] == size
         table = read_table(str(tmp_path / "lake" / str(size) / "visits")).sort_by("visit_id")
         assert table["address"].to_pylist() == addresses[:size]
+
+
+def test_a_run_records_its_loads_in_groups_of_rows_and_every_load_has_its_row(tmp_path: Path) -> None:
+    data = tmp_path / "orders.ndjson"
+    data.write_bytes(b"\n".join(encode(order(i)) for i in range(1000)) + b"\n")
+    config = _write_pipeline(tmp_path, data)
+    settings = yaml.safe_load(config.read_text())
+    settings["batch"]["max_rows"] = 100
+    config.write_text(yaml.safe_dump(settings))
+
+    result = run_cli("run", str(config), "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["loads"] == 10
+    lake = tmp_path / "lake"
+    loads = read_table(str(lake / "_loads")).to_pylist()
+    assert len(loads) == 10 and sum(load["rows_landed"] for load in loads) == 1000
+    assert set(read_table(str(lake / "orders"))["_load_id"].to_pylist()) == {load["load_id"] for load in loads}
+    # one _loads commit per RECORD_LOADS_EVERY (8) loads, and the rest when the run ends; not one per load
+    assert DeltaTable(str(lake / "_loads")).version() == 2  # version 0 created the table

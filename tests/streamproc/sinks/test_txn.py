@@ -45,10 +45,11 @@ def test_a_zombie_cannot_land_an_offset_range_the_new_owner_landed(tmp_path: Pat
     assert owner.positions([TopicPartition(TOPIC, 0)]) == {TopicPartition(TOPIC, 0): 200}
 
 
-def test_writers_racing_for_the_same_partitions_land_each_offset_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("record_every", [1, 3])
+def test_writers_racing_for_the_same_partitions_land_each_offset_once(tmp_path: Path, record_every: int) -> None:
     # Two writers of one partition committing at the same moment: delta-rs refuses the loser's commit (a concurrent
     # txn for the same app id); it re-reads the log, leaves out what the winner landed, and retries.
-    landers = [_lander(tmp_path, run_id=f"w{i}") for i in range(3)]
+    landers = [_lander(tmp_path, run_id=f"w{i}", record_every=record_every) for i in range(3)]
     barrier = threading.Barrier(len(landers))
     errors: list[BaseException] = []
 
@@ -70,6 +71,8 @@ def test_writers_racing_for_the_same_partitions_land_each_offset_once(tmp_path: 
         thread.join(timeout=120)
 
     assert not errors, errors
+    for lander in landers:
+        lander.landing.committer.record_loads()
     valid, invalid = _expected({0: 619, 1: 609})
     assert_exactly_once(tmp_path / "orders", valid=valid, invalid=invalid)
 
