@@ -90,6 +90,12 @@ class PipelineObserver(Protocol):
         """A micro-batch was committed to the lake, into every route's table (before the Kafka offset commit)."""
         return None
 
+    async def on_loads_recorded(self, rows: int, seconds: float) -> None:
+        """``_loads`` rows that waited for their group were appended in one commit outside a load's commit (the
+        commit stage fell idle, or the run stopped: sinks/committer.py), taking ``seconds``. A group recorded within
+        a load's commit is in that load's ``commit_seconds`` instead."""
+        return None
+
     async def on_storage_retry(self, error: BaseException, attempt: int) -> None:
         """A load failed on storage and will be retried (offsets are not committed meanwhile)."""
         return None
@@ -119,6 +125,9 @@ class Observers:
 
     async def on_load(self, outcome: LoadOutcome, batch: MicroBatch) -> None:
         await self._each("on_load", lambda o: o.on_load(outcome, batch))
+
+    async def on_loads_recorded(self, rows: int, seconds: float) -> None:
+        await self._each("on_loads_recorded", lambda o: o.on_loads_recorded(rows, seconds))
 
     async def on_storage_retry(self, error: BaseException, attempt: int) -> None:
         await self._each("on_storage_retry", lambda o: o.on_storage_retry(error, attempt))

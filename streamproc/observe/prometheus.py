@@ -106,6 +106,9 @@ class PrometheusObserver(PipelineObserver):
             self._next_to_land.pop(tp, None)
             _forget_lag(self._pipeline, tp)
 
+    async def on_loads_recorded(self, rows: int, seconds: float) -> None:
+        m.COMMIT_DURATION.labels(self._pipeline, "loads").observe(seconds)
+
     async def on_load(self, outcome: LoadOutcome, batch: MicroBatch) -> None:
         load, pipeline = outcome.load, self._pipeline
         covered = _covered(load, batch)

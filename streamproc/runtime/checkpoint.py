@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -120,7 +121,10 @@ class Checkpoint:
         if not self.committer.unrecorded:
             return
         async with self.ownership.lock:
-            await self._retrying(self.committer.record_loads)
+            started = time.perf_counter()
+            rows = await self._retrying(self.committer.record_loads)
+        if rows:
+            await self.observers.on_loads_recorded(rows, time.perf_counter() - started)
 
     async def _retrying(self, call: Callable[[], T]) -> T:
         """``call`` in a worker thread, again after each storage error until it succeeds or the run stops."""

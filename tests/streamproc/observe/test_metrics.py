@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.ops import get, metrics_port, promtool, sample_values, scrape
@@ -65,6 +66,14 @@ def test_metrics_count_what_landed_and_quarantined_and_pass_promtool(kafka_boots
             "lag sampled at 0 on all 3 partitions",
             watch=[process],
         )
+        # The last loads' _loads rows are recorded once the commit stage is idle (0.2 s): one observation per commit.
+        def every_load_recorded() -> bool:
+            text = scrape(port)
+            return files.read("loads").num_rows == sample_values(text, "streamproc_batches_total") and sample_values(
+                text, "streamproc_delta_commit_duration_seconds_count", table="loads"
+            ) == DeltaTable(str(files.loads)).version()
+
+        wait_until(every_load_recorded, "every load's _loads row recorded and its commit observed", watch=[process])
         text = scrape(port)
         status, ready = get(port, "/readyz")
     finally:
@@ -86,8 +95,12 @@ def test_metrics_count_what_landed_and_quarantined_and_pass_promtool(kafka_boots
     assert sample_values(text, "streamproc_batch_events_count") == loads.num_rows
     assert sample_values(text, "streamproc_batch_events_sum") == len(events) + 50
     assert sample_values(text, "streamproc_batch_bytes_sum") == sum(loads["bytes"].to_pylist())
-    for role in ("table", "quarantine", "loads"):
+    for role in ("table", "quarantine"):
         assert sample_values(text, "streamproc_delta_commit_duration_seconds_count", table=role) == loads.num_rows
+    # _loads rows are recorded in groups: one observation per _loads commit (version 0 created the table)
+    loads_commits = DeltaTable(str(files.loads)).version()
+    assert 1 <= loads_commits <= loads.num_rows
+    assert sample_values(text, "streamproc_delta_commit_duration_seconds_count", table="loads") == loads_commits
     assert sample_values(text, "streamproc_load_duration_seconds_count") == loads.num_rows
     assert sample_values(text, "streamproc_end_to_end_latency_seconds_count") == len(events) + 50
     assert sample_values(text, "streamproc_assigned_partitions") == 3
