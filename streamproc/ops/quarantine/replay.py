@@ -55,14 +55,21 @@ from streamproc.lineage.loads import LoadRecord
 from streamproc.observe import metrics
 from streamproc.ops.quarantine.judge import Candidate, ReplayJudge
 from streamproc.ops.quarantine.report import SAMPLES, ReplayListener, ReplaySummary, TableReport
-from streamproc.ops.quarantine.rows import QuarantineFilter, QuarantineSnapshot, RowState, read_states, state_of
-from streamproc.ops.quarantine.targets import Target, candidate_of, complete_interrupted, open_target
+from streamproc.ops.quarantine.rows import (
+    QuarantineFilter,
+    QuarantineSnapshot,
+    RowState,
+    idle_reason,
+    read_states,
+    state_of,
+)
+from streamproc.ops.quarantine.targets import Target, candidate_of, complete_interrupted, left_interrupted, open_target
 from streamproc.sinks.delta import DeltaTableWriter
 from streamproc.sinks.replay_commit import replay_metadata
 from streamproc.sinks.resolutions import RESOLUTIONS_SCHEMA, Status, resolution_rows
 from streamproc.validation.stage import StageOptions
 
-__all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay", "open_quarantines"]
+__all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay", "busy_quarantines", "open_quarantines", "targets_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -148,9 +155,10 @@ class QuarantineReplay:
         started = time.monotonic()
         summary = ReplaySummary(self.run_id, self.dry_run)
         sources, summary.missing = open_quarantines(self.contracts, self.filter)
+        sources, summary.idle = busy_quarantines(self.contracts, sources, self.filter)
         for listener in self.listeners:
             listener.on_start(
-                self.run_id, [(s, [r.sink.table_uri for r in self._targets_of(route)]) for route, s in sources]
+                self.run_id, [(s, [r.sink.table_uri for r in targets_of(self.contracts, route)]) for route, s in sources]
             )
         try:
             for route, snapshot in sources:
@@ -164,16 +172,9 @@ class QuarantineReplay:
             listener.on_stop(summary, None)
         return summary
 
-    def _targets_of(self, route: Route) -> list[Route]:
-        """The routes an event of ``route``'s quarantine may replay into (itself; with routing, the default
-        route's quarantine into any route)."""
-        if route.value is None and self.contracts.field is not None:
-            return list(self.contracts.routes)
-        return [route]
-
     def _replay(self, route: Route, snapshot: QuarantineSnapshot) -> list[TableReport]:
         resolutions = self._resolutions_table(route)
-        targets = {r.table_name: self._target(r, route, snapshot, resolutions) for r in self._targets_of(route)}
+        targets = {r.table_name: self._target(r, route, snapshot, resolutions) for r in targets_of(self.contracts, route)}
         states = read_states(route.sink.resolved_resolutions_uri, storage_options=route.sink.storage_options)
         for listener in self.listeners:
             listener.on_scan(snapshot)
@@ -380,6 +381,41 @@ def open_quarantines(
         else:
             found.append((route, snapshot))
     return found, missing
+
+
+def targets_of(contracts: PipelineContracts, route: Route) -> list[Route]:
+    """The routes an event of ``route``'s quarantine may replay into (itself; with routing, the default route's
+    quarantine into any route)."""
+    if route.value is None and contracts.field is not None:
+        return list(contracts.routes)
+    return [route]
+
+
+def busy_quarantines(
+    contracts: PipelineContracts, sources: Sequence[tuple[Route, QuarantineSnapshot]], filter: QuarantineFilter
+) -> tuple[list[tuple[Route, QuarantineSnapshot]], dict[str, str]]:
+    """Of ``sources`` (from :func:`open_quarantines`), those a replay with ``filter`` has something to do in: a row
+    to take, or a load a crash interrupted to complete. Read only: a replay that would take nothing writes nothing
+    (no empty resolutions table, no contract version registered, no lineage run).
+
+    Returns:
+        The busy ones, in order; and for each other one, by quarantine table name, why there is nothing to replay
+        (:func:`~streamproc.ops.quarantine.rows.idle_reason`).
+
+    Raises:
+        FilterError: ``filter.where`` is not a valid expression over a quarantine table's columns.
+        StorageUnavailableError: a table cannot be read.
+    """
+    busy, idle = [], {}
+    for route, snapshot in sources:
+        if not left_interrupted(route, targets_of(contracts, route)):
+            states = read_states(route.sink.resolved_resolutions_uri, storage_options=route.sink.storage_options)
+            reason = idle_reason(snapshot, filter, states)
+            if reason is not None:
+                idle[snapshot.name] = reason
+                continue
+        busy.append((route, snapshot))
+    return busy, idle
 
 
 def _sample(
