@@ -53,7 +53,7 @@ from streamproc.config.resolve import PipelineContracts, Route
 from streamproc.errors import ConfigError
 from streamproc.lineage.loads import LoadRecord
 from streamproc.observe import metrics
-from streamproc.ops.quarantine.judge import Candidate, ReplayJudge
+from streamproc.ops.quarantine.judge import Candidate, ReplayJudge, would_register
 from streamproc.ops.quarantine.report import SAMPLES, ReplayListener, ReplaySummary, TableReport
 from streamproc.ops.quarantine.rows import (
     QuarantineFilter,
@@ -100,8 +100,9 @@ class QuarantineReplay:
 
     Args:
         config, contracts: the pipeline (its routes' tables and contracts, as they are now).
-        registry: the contract registry (older versions for upcasting, inferred versions of ``evolve``); open it
-            with ``register=False`` for a dry run.
+        registry: the contract registry (older versions for upcasting, inferred versions of ``evolve``), opened
+            with ``register=False``: the replay registers the declared versions of the contracts of the tables it
+            replays into (a dry run checks that registering them would pass), those only, before anything lands.
         filter: which quarantine rows to take.
         dry_run: judge and report, write nothing.
         batch_size: quarantine rows per replay load.
@@ -156,6 +157,7 @@ class QuarantineReplay:
         summary = ReplaySummary(self.run_id, self.dry_run)
         sources, summary.missing = open_quarantines(self.contracts, self.filter)
         sources, summary.idle = busy_quarantines(self.contracts, sources, self.filter)
+        self._register(sources)
         for listener in self.listeners:
             listener.on_start(
                 self.run_id, [(s, [r.sink.table_uri for r in targets_of(self.contracts, route)]) for route, s in sources]
@@ -171,6 +173,24 @@ class QuarantineReplay:
         for listener in self.listeners:
             listener.on_stop(summary, None)
         return summary
+
+    def _register(self, sources: Sequence[tuple[Route, QuarantineSnapshot]]) -> None:
+        """Register every declared version of the contracts the replay lands under, those of the tables ``sources``
+        replay into (a dry run: check that registering them would pass, and register nothing), before anything
+        lands: the dry run refuses what the replay refuses, and neither refuses for a table the replay leaves
+        alone (``--table``).
+
+        Raises:
+            IncompatibleContractError: a declared version breaks its compatibility level.
+            ContractConflictError: a registered version changed without a new number.
+        """
+        contracts = {r.contract.__contract__.name: r.contract for route, _ in sources for r in
+                     targets_of(self.contracts, route)}
+        for name, contract in contracts.items():
+            if self.dry_run:
+                would_register(self.registry, contract)
+            else:
+                self.registry.register_declared(name)
 
     def _replay(self, route: Route, snapshot: QuarantineSnapshot) -> list[TableReport]:
         resolutions = self._resolutions_table(route)
