@@ -6,10 +6,22 @@ pipeline's own Delta tables."""
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from streamproc.config import load_config
+from streamproc.config.resolve import resolve_contracts
+from streamproc.errors import StorageUnavailableError
+from streamproc.lineage.loads import LoadRecord
+from streamproc.ops.quarantine.replay import QuarantineReplay
+from streamproc.ops.quarantine.report import ReplaySummary
+from streamproc.ops.quarantine.rows import QuarantineSnapshot
+from streamproc.runtime.build import open_registry
+from streamproc.sinks.reader import read_table
+from tests.fixtures.exactly_once import unavailable
 from tests.fixtures.pipelines import run_cli
 
 CONTRACTS = """
@@ -91,3 +103,43 @@ def test_a_replay_whose_matching_rows_all_landed_has_nothing_to_replay(tmp_path:
         "nothing to replay: payments__quarantine: every matching row is landed: 1 replayed already; nothing written\n"
     )
     assert _lake_files(tmp_path) == before
+
+
+class _TableGoneAfterFirstLoad:
+    """A replay listener that makes the table unavailable once the first replay load is committed: the next load's
+    resolutions are committed, its rows are not (as a crash between its commits would leave it)."""
+
+    def __init__(self, table: Path, stack: ExitStack) -> None:
+        self.table, self.stack, self.failing = table, stack, False
+
+    def on_load(self, load: LoadRecord, quarantine: QuarantineSnapshot) -> None:
+        if not self.failing:
+            self.failing = True
+            self.stack.enter_context(unavailable(self.table))
+
+    def on_start(self, run_id: str, quarantines: list[Any]) -> None: ...
+
+    def on_scan(self, quarantine: QuarantineSnapshot) -> None: ...
+
+    def on_scanned(self, rows: int) -> None: ...
+
+    def on_stop(self, summary: ReplaySummary | None, error: BaseException | None) -> None: ...
+
+
+def test_an_interrupted_load_is_completed_though_every_row_has_its_resolution(tmp_path: Path) -> None:
+    config = _lake(tmp_path, [{"payment_id": 3, "amount": 3, "note": "gift"}, {"payment_id": 4, "amount": 4,
+                                                                                "note": "card"}])
+    pipeline = load_config(config)
+    contracts = resolve_contracts(pipeline)
+    table = tmp_path / "lake" / "payments"
+    with ExitStack() as stack, pytest.raises(StorageUnavailableError):
+        QuarantineReplay(pipeline, contracts, open_registry(pipeline, contracts, register=False), batch_size=1,
+                         listeners=[_TableGoneAfterFirstLoad(table, stack)]).run()
+    assert read_table(str(table), columns=["payment_id"])["payment_id"].to_pylist() == [3]
+
+    again = run_cli("quarantine", "replay", str(config), "--json")
+
+    assert again.returncode == 0, again.stderr
+    (report,) = json.loads(again.stdout)["tables"]
+    assert [load["rows_landed"] for load in report["completed_interrupted_loads"]] == [1]
+    assert sorted(read_table(str(table), columns=["payment_id"])["payment_id"].to_pylist()) == [3, 4]
