@@ -131,7 +131,8 @@ def replay(config_file: Path, since: dt.datetime | None, until: dt.datetime | No
     """
     from streamproc.cli.quarantine_text import ProgressBar, print_summary
     from streamproc.ops.quarantine.report import ReplaySummary
-    from streamproc.ops.quarantine.replay import QuarantineReplay, busy_quarantines, open_quarantines
+    from streamproc.ops.quarantine.replay import QuarantineReplay
+    from streamproc.ops.quarantine.sources import busy_quarantines, open_quarantines
     from streamproc.runtime.build import open_registry
 
     config, contracts = read_pipeline(config_file)

@@ -50,26 +50,19 @@ from contracts.registry import ContractRegistry
 from contracts.validate import Violation
 from streamproc.config import PipelineConfig
 from streamproc.config.resolve import PipelineContracts, Route
-from streamproc.errors import ConfigError
 from streamproc.lineage.loads import LoadRecord
 from streamproc.observe import metrics
 from streamproc.ops.quarantine.judge import Candidate, ReplayJudge, would_register
 from streamproc.ops.quarantine.report import SAMPLES, ReplayListener, ReplaySummary, TableReport
-from streamproc.ops.quarantine.rows import (
-    QuarantineFilter,
-    QuarantineSnapshot,
-    RowState,
-    idle_reason,
-    read_states,
-    state_of,
-)
-from streamproc.ops.quarantine.targets import Target, candidate_of, complete_interrupted, left_interrupted, open_target
+from streamproc.ops.quarantine.rows import QuarantineFilter, QuarantineSnapshot, RowState, read_states, state_of
+from streamproc.ops.quarantine.sources import busy_quarantines, open_quarantines, targets_of
+from streamproc.ops.quarantine.targets import Target, candidate_of, complete_interrupted, open_target
 from streamproc.sinks.delta import DeltaTableWriter
 from streamproc.sinks.replay_commit import replay_metadata
 from streamproc.sinks.resolutions import RESOLUTIONS_SCHEMA, Status, resolution_rows
 from streamproc.validation.stage import StageOptions
 
-__all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay", "busy_quarantines", "open_quarantines", "targets_of"]
+__all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay"]
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +153,8 @@ class QuarantineReplay:
         self._register(sources)
         for listener in self.listeners:
             listener.on_start(
-                self.run_id, [(s, [r.sink.table_uri for r in targets_of(self.contracts, route)]) for route, s in sources]
+                self.run_id,
+                [(s, [r.sink.table_uri for r in targets_of(self.contracts, route)]) for route, s in sources],
             )
         try:
             for route, snapshot in sources:
@@ -194,7 +188,9 @@ class QuarantineReplay:
 
     def _replay(self, route: Route, snapshot: QuarantineSnapshot) -> list[TableReport]:
         resolutions = self._resolutions_table(route)
-        targets = {r.table_name: self._target(r, route, snapshot, resolutions) for r in targets_of(self.contracts, route)}
+        targets = {
+            r.table_name: self._target(r, route, snapshot, resolutions) for r in targets_of(self.contracts, route)
+        }
         states = read_states(route.sink.resolved_resolutions_uri, storage_options=route.sink.storage_options)
         for listener in self.listeners:
             listener.on_scan(snapshot)
@@ -367,75 +363,6 @@ class QuarantineReplay:
             load = complete_interrupted(target, snapshot, run_id=self.run_id)
             self._committed(target, load, snapshot, completed=True)
         return target
-
-
-def open_quarantines(
-    contracts: PipelineContracts, filter: QuarantineFilter
-) -> tuple[list[tuple[Route, QuarantineSnapshot]], list[str]]:
-    """The quarantine tables a replay with ``filter`` reads, as of now (read only: a missing one is not created).
-
-    Returns:
-        Each selected route with its quarantine's snapshot, in config order; the selected route tables that have no
-        quarantine table yet (no run has written one: nothing to replay there).
-
-    Raises:
-        ConfigError: ``filter.tables`` names no route.
-        StorageUnavailableError: a quarantine table cannot be read.
-    """
-    names = {r.table_name for r in contracts.routes}
-    unknown = set(filter.tables) - names
-    if unknown:
-        raise ConfigError(
-            f"no route lands into {', '.join(sorted(unknown))}; the tables are {', '.join(sorted(names))}"
-        )
-    found, missing = [], []
-    for route in contracts.routes:
-        if filter.tables and route.table_name not in filter.tables:
-            continue
-        sink = route.sink
-        snapshot = QuarantineSnapshot.open(
-            sink.resolved_quarantine_uri, sink.quarantine_name, storage_options=sink.storage_options
-        )
-        if snapshot is None:
-            missing.append(route.table_name)
-        else:
-            found.append((route, snapshot))
-    return found, missing
-
-
-def targets_of(contracts: PipelineContracts, route: Route) -> list[Route]:
-    """The routes an event of ``route``'s quarantine may replay into (itself; with routing, the default route's
-    quarantine into any route)."""
-    if route.value is None and contracts.field is not None:
-        return list(contracts.routes)
-    return [route]
-
-
-def busy_quarantines(
-    contracts: PipelineContracts, sources: Sequence[tuple[Route, QuarantineSnapshot]], filter: QuarantineFilter
-) -> tuple[list[tuple[Route, QuarantineSnapshot]], dict[str, str]]:
-    """Of ``sources`` (from :func:`open_quarantines`), those a replay with ``filter`` has something to do in: a row
-    to take, or a load a crash interrupted to complete. Read only: a replay that would take nothing writes nothing
-    (no empty resolutions table, no contract version registered, no lineage run).
-
-    Returns:
-        The busy ones, in order; and for each other one, by quarantine table name, why there is nothing to replay
-        (:func:`~streamproc.ops.quarantine.rows.idle_reason`).
-
-    Raises:
-        FilterError: ``filter.where`` is not a valid expression over a quarantine table's columns.
-        StorageUnavailableError: a table cannot be read.
-    """
-    busy, idle = [], {}
-    for route, snapshot in sources:
-        if not left_interrupted(route, targets_of(contracts, route)):
-            states = read_states(route.sink.resolved_resolutions_uri, storage_options=route.sink.storage_options)
-            reason = idle_reason(snapshot, filter, states)
-            if reason is not None:
-                idle[snapshot.name] = reason
-                continue
-        busy.append((route, snapshot))
-    return busy, idle
 
 
 def _sample(
