@@ -141,7 +141,9 @@ class QuarantineReplay:
             StorageUnavailableError, CommitConflictError: a table cannot be read or written (what was committed
                 stays; run again to continue).
             SchemaMismatchError: a table's schema does not match its contract.
-            ContractError: a contract cannot be applied (e.g. a PII ``hash`` without a secret).
+            ContractError: a contract cannot be applied (e.g. a PII ``hash`` without a secret); its subclasses
+                IncompatibleContractError and ContractConflictError: a declared version of a contract the replay
+                lands under cannot be registered (raised before anything lands, by a dry run too).
         """
         if self._ran:
             raise RuntimeError("a QuarantineReplay runs once")
