@@ -32,6 +32,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import click  # noqa: E402 - after the environment OpenBLAS reads at import
 
 from streamproc import __version__  # noqa: E402
+from streamproc.cli.exits import StreamprocGroup  # noqa: E402
 from streamproc.cli.mounts import LazyGroup, catalog  # noqa: E402
 from streamproc.cli.replay import replay  # noqa: E402
 from streamproc.cli.run import run  # noqa: E402
@@ -39,7 +40,7 @@ from streamproc.cli.run import run  # noqa: E402
 __all__ = ["main", "cli"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=StreamprocGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="streamproc")
 @click.option(
     "--log-level",

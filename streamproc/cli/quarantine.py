@@ -119,7 +119,8 @@ def replay(config_file: Path, since: dt.datetime | None, until: dt.datetime | No
     each load gets a _loads row with close_reason "replay". Quarantine rows are never deleted: each one's resolution
     (replayed into load X, or still failing with the new version's violations) goes to <quarantine>_resolutions.
     A replay killed at any moment and run again lands nothing twice; running it again after it finished lands
-    nothing; before any run wrote a quarantine table, it says there is nothing to replay and writes nothing. Safe
+    nothing; with nothing to replay (no quarantine table yet, no row matching the filters, every one landed already) it
+    says so and writes nothing. Safe
     beside the running pipeline; run one replay at a time. Exit status: 0 done (rows may still fail:
     see the summary), 1 storage or another replay committing meanwhile, 2 config or contract error.
 
@@ -130,7 +131,8 @@ def replay(config_file: Path, since: dt.datetime | None, until: dt.datetime | No
     """
     from streamproc.cli.quarantine_text import ProgressBar, print_summary
     from streamproc.ops.quarantine.report import ReplaySummary
-    from streamproc.ops.quarantine.replay import QuarantineReplay, open_quarantines
+    from streamproc.ops.quarantine.replay import QuarantineReplay
+    from streamproc.ops.quarantine.sources import busy_quarantines, open_quarantines
     from streamproc.runtime.build import open_registry
 
     config, contracts = read_pipeline(config_file)
@@ -140,10 +142,12 @@ def replay(config_file: Path, since: dt.datetime | None, until: dt.datetime | No
     lineage = None
     try:
         found, missing = open_quarantines(contracts, rows)
-        if not found:
-            # Before any run: nothing to replay, so nothing to write either (no contract versions registered in
-            # _contracts, no OpenLineage run of a replay that did nothing).
-            summary = ReplaySummary(None, dry_run, missing=missing)
+        busy, idle = busy_quarantines(contracts, found, rows)
+        if not busy:
+            # Before any run, or no row left to take: nothing to replay, so nothing to write either (no empty
+            # resolutions table, no contract versions registered in _contracts, no OpenLineage run of a replay that
+            # did nothing).
+            summary = ReplaySummary(None, dry_run, missing=missing, idle=idle)
         else:
             if config.lineage.enabled and not dry_run:
                 from streamproc.observe.openlineage.replay import ReplayLineage
@@ -152,7 +156,8 @@ def replay(config_file: Path, since: dt.datetime | None, until: dt.datetime | No
                 # refused having written nothing
                 lineage = ReplayLineage(config, contracts)
                 listeners.append(lineage)
-            registry = open_registry(config, contracts, register=not dry_run)
+            # the replay registers the contracts of the tables it replays into, those only (--table)
+            registry = open_registry(config, contracts, register=False)
             with bar:
                 summary = QuarantineReplay(
                     config, contracts, registry, filter=rows, dry_run=dry_run, batch_size=batch_size,

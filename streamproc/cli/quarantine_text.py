@@ -81,11 +81,12 @@ def _counts(counts: Counter[str]) -> None:
 
 def print_summary(summary: ReplaySummary) -> None:
     """A replay's summary: per quarantine table and table, then the totals."""
-    if summary.run_id is None:  # no quarantine table to read: the replay did not start
-        click.echo(
-            f"nothing to replay: no quarantine table yet for {', '.join(summary.missing)} (no run of this pipeline "
-            "has written one); nothing written"
-        )
+    if summary.run_id is None:  # no quarantine table with a row to take: the replay did not start
+        reasons = [f"{name}: {why}" for name, why in summary.idle.items()]
+        if summary.missing:
+            reasons.insert(0, f"no quarantine table yet for {', '.join(summary.missing)} (no run of this pipeline "
+                           "has written one)")
+        click.echo(f"nothing to replay: {'; '.join(reasons)}; nothing written")
         return
     would = "would " if summary.dry_run else ""
     click.echo(f"quarantine replay {summary.run_id}{' (dry run: nothing written)' if summary.dry_run else ''}")
@@ -93,6 +94,8 @@ def print_summary(summary: ReplaySummary) -> None:
         _report(report, would)
     for table in summary.missing:
         click.echo(f"  {table}: no quarantine table yet")
+    for name, why in summary.idle.items():
+        click.echo(f"  {name}: nothing to replay ({why})")
     landed = "would land" if summary.dry_run else "landed"
     click.echo(
         f"{landed} {summary.landed:,} row(s); {summary.still_failing:,} {would}still fail"

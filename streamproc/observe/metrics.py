@@ -54,9 +54,9 @@ Metric objects for other parts of the process (they call them; nothing here does
 - HTTP source: :data:`HTTP_REQUESTS` (``route``, ``method``, ``status``) and :data:`HTTP_REQUEST_DURATION`
   (``route``, ``method``), defined beside the endpoint that counts them (:mod:`streamproc.sources.http.metrics`)
   and listed here, so that this module names every metric streamproc exposes.
-- OpenLineage emission: :data:`OPENLINEAGE_DELIVERIES` (``event_type`` = START/RUNNING/COMPLETE/FAIL/ABORT/OTHER,
-  ``outcome`` = success/failure) and :data:`OPENLINEAGE_OUTBOX_EVENTS` (events waiting in the outbox, by
-  ``pipeline``: each pipeline of a process has its own outbox).
+- OpenLineage emission, both by ``pipeline`` (each pipeline of a process has its own outbox and delivery thread):
+  :data:`OPENLINEAGE_DELIVERIES` (``event_type`` = START/RUNNING/COMPLETE/FAIL/ABORT/OTHER, ``outcome`` =
+  success/failure) and :data:`OPENLINEAGE_OUTBOX_EVENTS` (events waiting in the pipeline's outbox).
 
 :class:`PrometheusObserver` (in :mod:`streamproc.observe.prometheus`) feeds the pipeline metrics from the run's hooks.
 """
@@ -221,8 +221,8 @@ BUILD_INFO.labels(__version__).set(1)
 
 OPENLINEAGE_DELIVERIES = Counter(
     "streamproc_openlineage_deliveries",
-    "OpenLineage events sent to the transport, by event type and outcome (success, failure).",
-    ("event_type", "outcome"),
+    "OpenLineage events sent to the transport, by pipeline, event type and outcome (success, failure).",
+    ("pipeline", "event_type", "outcome"),
     registry=_registry,
 )
 OPENLINEAGE_OUTBOX_EVENTS = Gauge(

@@ -71,7 +71,7 @@ class Deliverer:
     Args:
         client: the OpenLineage client (its transport does the sending).
         outbox: where refused events are kept.
-        pipeline: the pipeline whose outbox it is (the ``pipeline`` label of the outbox gauge).
+        pipeline: the pipeline whose outbox it is (the ``pipeline`` label of the outbox gauge and delivery counter).
         retry_max_seconds: the longest wait between attempts.
         on_delivered: called with each delivered event (metrics, tests); must not raise.
     """
@@ -177,7 +177,7 @@ class Deliverer:
         try:
             retrying(self.client.emit, event_from_dict(pending.event))
         except Exception as exc:
-            metrics.OPENLINEAGE_DELIVERIES.labels(event_type, "failure").inc()
+            metrics.OPENLINEAGE_DELIVERIES.labels(self.pipeline, event_type, "failure").inc()
             if is_retryable(exc):
                 return False
             reason = f"{type(exc).__name__}: {exc}"
@@ -186,7 +186,7 @@ class Deliverer:
             )
             self.outbox.reject(pending.event, reason)
         else:
-            metrics.OPENLINEAGE_DELIVERIES.labels(event_type, "success").inc()
+            metrics.OPENLINEAGE_DELIVERIES.labels(self.pipeline, event_type, "success").inc()
             if self._failing_since is not None:
                 logger.info(
                     "lineage transport is back after %.0fs; sending the waiting events in order",
@@ -210,7 +210,7 @@ class Deliverer:
 
     def _log_failure(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        metrics.OPENLINEAGE_DELIVERIES.labels(self._event_type, "failure").inc()
+        metrics.OPENLINEAGE_DELIVERIES.labels(self.pipeline, self._event_type, "failure").inc()
         if self._failing_since is None:
             self._failing_since = time.monotonic()
             logger.warning(

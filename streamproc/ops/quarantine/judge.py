@@ -43,7 +43,7 @@ from streamproc.records import SourceRecord
 from streamproc.sinks.resolutions import Status
 from streamproc.validation.stage import ContractStage, StageOptions, accepted_version
 
-__all__ = ["Candidate", "Judgement", "ReplayJudge"]
+__all__ = ["Candidate", "Judgement", "ReplayJudge", "would_register"]
 
 _INDEX = re.compile(r"\.\d+(?=\.|$)")
 
@@ -92,7 +92,7 @@ class Judgement:
     landed_index: list[int]
 
 
-def _would_register(registry: ContractRegistry, contract: type[Contract]) -> bool:
+def would_register(registry: ContractRegistry, contract: type[Contract]) -> bool:
     """Whether the replay itself, which registers every declared version of ``contract``'s name first
     (``open_registry``), would register ``contract``'s version, which then counts as accepted: a dry run's registry
     registers nothing, and must refuse what the replay would refuse (not report rows that "would land" under a
@@ -158,7 +158,7 @@ class ReplayJudge:
             stage.registry = None
         accepted = accepted_version(registry, route.contract)
         if not record and not accepted:
-            accepted = _would_register(registry, route.contract)
+            accepted = would_register(registry, route.contract)
         return cls(stage, table_schema=schema, version_field=options.version_field, accepted=accepted)
 
     @property

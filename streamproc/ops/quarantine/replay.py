@@ -50,19 +50,19 @@ from contracts.registry import ContractRegistry
 from contracts.validate import Violation
 from streamproc.config import PipelineConfig
 from streamproc.config.resolve import PipelineContracts, Route
-from streamproc.errors import ConfigError
 from streamproc.lineage.loads import LoadRecord
 from streamproc.observe import metrics
-from streamproc.ops.quarantine.judge import Candidate, ReplayJudge
+from streamproc.ops.quarantine.judge import Candidate, ReplayJudge, would_register
 from streamproc.ops.quarantine.report import SAMPLES, ReplayListener, ReplaySummary, TableReport
 from streamproc.ops.quarantine.rows import QuarantineFilter, QuarantineSnapshot, RowState, read_states, state_of
+from streamproc.ops.quarantine.sources import busy_quarantines, open_quarantines, targets_of
 from streamproc.ops.quarantine.targets import Target, candidate_of, complete_interrupted, open_target
 from streamproc.sinks.delta import DeltaTableWriter
 from streamproc.sinks.replay_commit import replay_metadata
 from streamproc.sinks.resolutions import RESOLUTIONS_SCHEMA, Status, resolution_rows
 from streamproc.validation.stage import StageOptions
 
-__all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay", "open_quarantines"]
+__all__ = ["DEFAULT_BATCH_SIZE", "QuarantineReplay"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +93,9 @@ class QuarantineReplay:
 
     Args:
         config, contracts: the pipeline (its routes' tables and contracts, as they are now).
-        registry: the contract registry (older versions for upcasting, inferred versions of ``evolve``); open it
-            with ``register=False`` for a dry run.
+        registry: the contract registry (older versions for upcasting, inferred versions of ``evolve``), opened
+            with ``register=False``: the replay registers the declared versions of the contracts of the tables it
+            replays into (a dry run checks that registering them would pass), those only, before anything lands.
         filter: which quarantine rows to take.
         dry_run: judge and report, write nothing.
         batch_size: quarantine rows per replay load.
@@ -140,7 +141,9 @@ class QuarantineReplay:
             StorageUnavailableError, CommitConflictError: a table cannot be read or written (what was committed
                 stays; run again to continue).
             SchemaMismatchError: a table's schema does not match its contract.
-            ContractError: a contract cannot be applied (e.g. a PII ``hash`` without a secret).
+            ContractError: a contract cannot be applied (e.g. a PII ``hash`` without a secret); its subclasses
+                IncompatibleContractError and ContractConflictError: a declared version of a contract the replay
+                lands under cannot be registered (raised before anything lands, by a dry run too).
         """
         if self._ran:
             raise RuntimeError("a QuarantineReplay runs once")
@@ -148,9 +151,12 @@ class QuarantineReplay:
         started = time.monotonic()
         summary = ReplaySummary(self.run_id, self.dry_run)
         sources, summary.missing = open_quarantines(self.contracts, self.filter)
+        sources, summary.idle = busy_quarantines(self.contracts, sources, self.filter)
+        self._register(sources)
         for listener in self.listeners:
             listener.on_start(
-                self.run_id, [(s, [r.sink.table_uri for r in self._targets_of(route)]) for route, s in sources]
+                self.run_id,
+                [(s, [r.sink.table_uri for r in targets_of(self.contracts, route)]) for route, s in sources],
             )
         try:
             for route, snapshot in sources:
@@ -164,16 +170,29 @@ class QuarantineReplay:
             listener.on_stop(summary, None)
         return summary
 
-    def _targets_of(self, route: Route) -> list[Route]:
-        """The routes an event of ``route``'s quarantine may replay into (itself; with routing, the default
-        route's quarantine into any route)."""
-        if route.value is None and self.contracts.field is not None:
-            return list(self.contracts.routes)
-        return [route]
+    def _register(self, sources: Sequence[tuple[Route, QuarantineSnapshot]]) -> None:
+        """Register every declared version of the contracts the replay lands under, those of the tables ``sources``
+        replay into (a dry run: check that registering them would pass, and register nothing), before anything
+        lands: the dry run refuses what the replay refuses, and neither refuses for a table the replay leaves
+        alone (``--table``).
+
+        Raises:
+            IncompatibleContractError: a declared version breaks its compatibility level.
+            ContractConflictError: a registered version changed without a new number.
+        """
+        contracts = {r.contract.__contract__.name: r.contract for route, _ in sources for r in
+                     targets_of(self.contracts, route)}
+        for name, contract in contracts.items():
+            if self.dry_run:
+                would_register(self.registry, contract)
+            else:
+                self.registry.register_declared(name)
 
     def _replay(self, route: Route, snapshot: QuarantineSnapshot) -> list[TableReport]:
         resolutions = self._resolutions_table(route)
-        targets = {r.table_name: self._target(r, route, snapshot, resolutions) for r in self._targets_of(route)}
+        targets = {
+            r.table_name: self._target(r, route, snapshot, resolutions) for r in targets_of(self.contracts, route)
+        }
         states = read_states(route.sink.resolved_resolutions_uri, storage_options=route.sink.storage_options)
         for listener in self.listeners:
             listener.on_scan(snapshot)
@@ -346,40 +365,6 @@ class QuarantineReplay:
             load = complete_interrupted(target, snapshot, run_id=self.run_id)
             self._committed(target, load, snapshot, completed=True)
         return target
-
-
-def open_quarantines(
-    contracts: PipelineContracts, filter: QuarantineFilter
-) -> tuple[list[tuple[Route, QuarantineSnapshot]], list[str]]:
-    """The quarantine tables a replay with ``filter`` reads, as of now (read only: a missing one is not created).
-
-    Returns:
-        Each selected route with its quarantine's snapshot, in config order; the selected route tables that have no
-        quarantine table yet (no run has written one: nothing to replay there).
-
-    Raises:
-        ConfigError: ``filter.tables`` names no route.
-        StorageUnavailableError: a quarantine table cannot be read.
-    """
-    names = {r.table_name for r in contracts.routes}
-    unknown = set(filter.tables) - names
-    if unknown:
-        raise ConfigError(
-            f"no route lands into {', '.join(sorted(unknown))}; the tables are {', '.join(sorted(names))}"
-        )
-    found, missing = [], []
-    for route in contracts.routes:
-        if filter.tables and route.table_name not in filter.tables:
-            continue
-        sink = route.sink
-        snapshot = QuarantineSnapshot.open(
-            sink.resolved_quarantine_uri, sink.quarantine_name, storage_options=sink.storage_options
-        )
-        if snapshot is None:
-            missing.append(route.table_name)
-        else:
-            found.append((route, snapshot))
-    return found, missing
 
 
 def _sample(

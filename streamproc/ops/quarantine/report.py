@@ -73,10 +73,12 @@ class ReplaySummary:
 
     Attributes:
         run_id: the replay's run (its loads name it; its OpenLineage run); ``None`` when no selected table had a
-            quarantine table, so no replay ran (``missing`` names them).
+            quarantine table with anything to replay, so no replay ran (``missing`` and ``idle`` say why).
         dry_run: nothing was written.
         reports: per quarantine table and table (a routed default quarantine may feed several tables).
         missing: route tables that have no quarantine table yet (nothing to replay).
+        idle: quarantine tables with nothing to replay (no row matches the filters, or every one is landed), by
+            name, with why; the replay wrote nothing for them.
         seconds: wall-clock duration.
     """
 
@@ -84,6 +86,7 @@ class ReplaySummary:
     dry_run: bool
     reports: list[TableReport] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    idle: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -103,6 +106,7 @@ class ReplaySummary:
             "seconds": round(self.seconds, 3),
             "tables": [r.as_dict() for r in self.reports],
             "no_quarantine": self.missing,
+            "nothing_to_replay": self.idle,
         }
 
 

@@ -14,6 +14,7 @@ A row's state:
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,7 @@ __all__ = [
     "QuarantineSnapshot",
     "RowState",
     "State",
+    "idle_reason",
     "key_of",
     "read_states",
     "state_of",
@@ -163,6 +165,41 @@ def state_of(row: Mapping[str, Any], states: Mapping[Key, RowState]) -> tuple[St
 
 def key_of(row: Mapping[str, Any]) -> Key:
     return (row["_load_id"], row["_topic"], row["_partition"], row["_offset"])
+
+
+_NOT_TAKEN = {"replayed": "replayed already", "value_discarded": "landed by the pipeline (value_discarded)"}
+
+
+def idle_reason(
+    snapshot: QuarantineSnapshot, filter: QuarantineFilter, states: Mapping[Key, RowState]
+) -> str | None:
+    """Why a replay with ``filter`` takes no row of ``snapshot`` (e.g. ``"none of its 22 rows match the
+    filters"``), or ``None`` as soon as one row is to take: matching the filter, in state ``open`` or
+    ``still_failing``. Reads the rows without their payloads (:data:`PAYLOAD_COLUMNS`).
+
+    Raises:
+        FilterError: ``filter.where`` is not a valid expression over the table's columns.
+        StorageUnavailableError: the table cannot be read.
+    """
+    columns = [name for name in pa.schema(snapshot.table.schema().to_arrow()).names if name not in PAYLOAD_COLUMNS]
+    matched: Counter[str] = Counter()
+    for piece in snapshot.scan(filter, columns=columns):
+        for row in piece.to_pylist():
+            state, resolved = state_of(row, states)
+            if not filter.matches(resolved.violations if resolved is not None else row["violations"]):
+                continue
+            if state not in _NOT_TAKEN:
+                return None
+            matched[state] += 1
+    filtered = bool(filter.sql() or filter.fields or filter.types)
+    if not matched:
+        if not filtered or not snapshot.rows:
+            return "it holds no rows"
+        return "its one row does not match the filters" if snapshot.rows == 1 else (
+            f"none of its {snapshot.rows:,} rows match the filters"
+        )
+    each = ", ".join(f"{n:,} {_NOT_TAKEN[state]}" for state, n in matched.most_common())
+    return f"every {'matching ' if filtered else ''}row is landed: {each}"
 
 
 @dataclass(eq=False)

@@ -27,9 +27,9 @@ from streamproc.sinks.evolution import superset_schema
 from streamproc.sinks.reader import read_table
 from streamproc.sinks.replay_commit import ReplayCommitter, replay_metadata
 from streamproc.sinks.resolutions import resolution_rows
-from streamproc.sinks.txn import RECOVERY_COMMITS, ReplayTables
+from streamproc.sinks.txn import RECOVERY_COMMITS, ReplayPosition, ReplayTables, replay_app_id
 
-__all__ = ["Target", "candidate_of", "complete_interrupted", "open_target"]
+__all__ = ["Target", "candidate_of", "complete_interrupted", "left_interrupted", "open_target"]
 
 
 @dataclass(eq=False)
@@ -147,6 +147,31 @@ def open_target(
         interrupted=interrupted,
         table_holds=interrupted is not None and position.table >= interrupted,
     )
+
+
+def left_interrupted(source: Route, targets: Sequence[Route]) -> bool:
+    """Whether a replay of ``source``'s quarantine into one of ``targets`` left a load a crash interrupted (to be
+    completed by the next replay), read without creating or changing any table.
+
+    Raises:
+        StorageUnavailableError: a table cannot be read.
+    """
+    resolutions = DeltaTableWriter.existing(
+        source.sink.resolved_resolutions_uri,
+        name=source.sink.resolutions_name,
+        storage_options=source.sink.storage_options,
+    )
+    if resolutions is None:  # a load's resolutions are its first commit: no load began
+        return False
+    for target in targets:
+        app_id = replay_app_id(target.table_name, source.sink.quarantine_name)
+        sink = target.sink
+        table = DeltaTableWriter.existing(sink.table_uri, name=sink.table_name, storage_options=sink.storage_options)
+        loads = DeltaTableWriter.existing(sink.resolved_loads_uri, name="_loads", storage_options=sink.storage_options)
+        held = [(t.transaction_version(app_id) or 0) if t is not None else 0 for t in (resolutions, table, loads)]
+        if ReplayPosition(*held).interrupted is not None:
+            return True
+    return False
 
 
 def complete_interrupted(target: Target, snapshot: QuarantineSnapshot, *, run_id: str) -> LoadRecord:

@@ -81,3 +81,67 @@ def test_a_dry_run_of_a_new_optional_field_says_what_the_replay_then_lands(tmp_p
     assert (dry.returncode, real.returncode) == (0, 0), (dry.stderr, real.stderr)
     would, did = json.loads(dry.stdout), json.loads(real.stdout)
     assert (would["landed"], would["still_failing"]) == (did["landed"], did["still_failing"]) == (1, 1)
+
+
+ROUTED_V1 = """
+from contracts import Contract
+
+class Event(Contract, name="dry_events", version=1, mode="discard_row"):
+    type: str
+
+class Click(Contract, name="dry_clicks", version=1, mode="discard_row"):
+    type: str
+    x: int
+
+class View(Contract, name="dry_views", version=1, mode="discard_row"):
+    type: str
+    page: str
+"""
+
+ROUTED_V2 = """
+class ClickV2(Contract, name="dry_clicks", version=2, mode="discard_row"):
+    type: str
+    x: int
+    note: str | None = None
+
+class ViewV2(Contract, name="dry_views", version=2, mode="discard_row"):
+    type: str
+    page: str
+    referrer: str  # required: not BACKWARD compatible with v1
+"""
+
+
+def _routed(tmp_path: Path) -> Path:
+    """A routed pipeline (clicks and views, each its own table) whose quarantines hold an event each; then v2 of
+    both: the clicks' compatible, the views' not."""
+    events = [{"type": "click", "x": 1}, {"type": "click", "x": 2, "note": "gift"}, {"type": "view", "page": "a"},
+              {"type": "view", "page": 3}]
+    (tmp_path / "events.ndjson").write_text("".join(json.dumps(e) + "\n" for e in events))
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(json.dumps({
+        "name": "dry-routes", "contract": "dry_shop:Event", "source": {"type": "file", "path": "events.ndjson"},
+        "sink": {"table_uri": "lake/events"}, "observability": {"enabled": False},
+        "routing": {"field": "type", "routes": {"click": "dry_shop:Click", "view": "dry_shop:View"}},
+    }))
+    (tmp_path / "dry_shop.py").write_text(ROUTED_V1)
+    ran = run_cli("run", str(config))
+    assert ran.returncode == 0, ran.stderr
+    (tmp_path / "dry_shop.py").write_text(ROUTED_V1 + ROUTED_V2 + "\nClick, View = ClickV2, ViewV2\n")
+    return config
+
+
+def test_with_table_a_dry_run_checks_the_contracts_the_replay_checks(tmp_path: Path) -> None:
+    # The dry run checked only the selected route's contract, the replay every route's: `--table dry_clicks` would
+    # land 1 in the dry run, and the replay stopped at the views' v2 (exit 2), for a table it does not land into.
+    config = _routed(tmp_path)
+
+    views_dry = run_cli("quarantine", "replay", str(config), "--table", "dry_views", "--dry-run")
+    clicks_dry = run_cli("quarantine", "replay", str(config), "--table", "dry_clicks", "--dry-run", "--json")
+    clicks = run_cli("quarantine", "replay", str(config), "--table", "dry_clicks", "--json")
+    views = run_cli("quarantine", "replay", str(config), "--table", "dry_views")
+
+    assert (clicks_dry.returncode, clicks.returncode) == (0, 0), (clicks_dry.stderr, clicks.stderr)
+    would, did = json.loads(clicks_dry.stdout), json.loads(clicks.stdout)
+    assert (would["landed"], would["still_failing"]) == (did["landed"], did["still_failing"]) == (1, 0)
+    assert (views_dry.returncode, views.returncode) == (2, 2), (views_dry.stdout, views.stdout)
+    assert "'dry_views' v2 is not BACKWARD compatible" in views.stderr and views_dry.stderr == views.stderr

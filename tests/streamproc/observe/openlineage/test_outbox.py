@@ -153,7 +153,8 @@ def test_deliveries_and_the_outbox_depth_are_counted_in_the_metrics(tmp_path: Pa
 
     def count(event_type: str, outcome: str) -> float:
         value = metrics.REGISTRY.get_sample_value(
-            "streamproc_openlineage_deliveries_total", {"event_type": event_type, "outcome": outcome}
+            "streamproc_openlineage_deliveries_total",
+            {"pipeline": "outbox-test", "event_type": event_type, "outcome": outcome},
         )
         return value or 0.0
 
@@ -187,3 +188,31 @@ def test_deliveries_and_the_outbox_depth_are_counted_in_the_metrics(tmp_path: Pa
     assert count("COMPLETE", "success") == before[2] + 1
     assert metrics.REGISTRY.get_sample_value("streamproc_openlineage_outbox_events",
                                              {"pipeline": "outbox-test"}) == 0
+
+
+def test_each_pipeline_counts_its_own_deliveries(tmp_path: Path) -> None:
+    """Two pipelines of one process deliver through their own outboxes: each delivery is counted under the
+    ``pipeline`` that sent it, as the outbox gauge and every other pipeline metric are."""
+    from streamproc.observe import metrics
+
+    def count(pipeline: str) -> float:
+        value = metrics.REGISTRY.get_sample_value(
+            "streamproc_openlineage_deliveries_total",
+            {"pipeline": pipeline, "event_type": "START", "outcome": "success"},
+        )
+        return value or 0.0
+
+    pipelines = {"orders-lineage": 1, "payments-lineage": 2}  # pipeline -> START events it delivers
+    before = {name: count(name) for name in pipelines}
+    for name, starts in pipelines.items():
+        outbox = Outbox(tmp_path / name)
+        log = outbox.create(str(uuid.uuid4()))
+        for n in range(starts):
+            log.append(_event(str(uuid.uuid4()), "START", n))
+        log.seal()
+        deliverer = Deliverer(_file_client(tmp_path / f"{name}.jsonl"), outbox, pipeline=name)
+        deliverer.add(log)
+        deliverer.start()
+        assert deliverer.close(timeout=30) == 0
+
+    assert {name: count(name) - before[name] for name in pipelines} == pipelines
