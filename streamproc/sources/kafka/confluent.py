@@ -41,7 +41,7 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
-from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, Message
+from confluent_kafka import Consumer, KafkaError, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from streamproc.config import KafkaSourceConfig
@@ -52,6 +52,7 @@ from streamproc.sources.kafka.closing import close_consumer
 from streamproc.sources.kafka.errors import describe_kafka_error, map_kafka_errors, translate_kafka_error
 from streamproc.sources.kafka.member import GroupMember
 from streamproc.sources.kafka.messages import chunks_of, consume_available, librdkafka_logger, without_errors
+from streamproc.sources.kafka.offsets import start_offsets
 
 __all__ = ["ConfluentKafkaSource", "FETCH_PROPERTIES"]
 
@@ -278,10 +279,7 @@ class ConfluentKafkaSource(GroupMember):
             anyio.from_thread.run(self._on_assigned, partitions, token=self._token)
             if partitions or not self._owned else {}
         )
-        at = [
-            KafkaTopicPartition(tp.topic, tp.partition, OFFSET_STORED if positions.get(tp) is None else positions[tp])
-            for tp in sorted(partitions)
-        ]
+        at = start_offsets(consumer, partitions, positions, auto_offset_reset=self.config.auto_offset_reset)
         if self._cooperative:
             consumer.incremental_assign(at)
         else:
