@@ -26,13 +26,21 @@ __all__ = ["run", "kafka_source", "Clock"]
 
 
 class Clock(PipelineObserver):
-    """Times consume → land: from the first assignment to each load's commit (wall and CPU), and counts
-    the events the loads covered."""
+    """Times consume → land: from the first assignment to each load's commit (wall and CPU), plus the ``_loads``
+    commits of the rows still waiting after the last load (their own seconds, not the idle time before them), and
+    counts the events the loads covered."""
 
     def __init__(self) -> None:
         self.assigned_at: Stamp | None = None
-        self.work: dict[str, float] | None = None
+        self.landed: dict[str, float] | None = None
+        self.recorded_after = 0.0
         self.events = 0
+
+    @property
+    def work(self) -> dict[str, float] | None:
+        if self.landed is None:
+            return None
+        return {**self.landed, "seconds": self.landed["seconds"] + self.recorded_after}
 
     async def on_assigned(self, partitions: set[TopicPartition]) -> None:
         if partitions and self.assigned_at is None:
@@ -40,8 +48,13 @@ class Clock(PipelineObserver):
 
     async def on_load(self, outcome: LoadOutcome, batch: Any) -> None:
         if len(batch) and self.assigned_at is not None:
-            self.work = since(self.assigned_at)
+            self.landed = since(self.assigned_at)
+            self.recorded_after = 0.0
             self.events += len(batch)
+
+    async def on_loads_recorded(self, rows: int, seconds: float) -> None:
+        if self.landed is not None:
+            self.recorded_after += seconds
 
 
 def kafka_source(spec: dict[str, Any], group: str) -> dict[str, Any]:
