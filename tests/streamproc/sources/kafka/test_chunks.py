@@ -11,10 +11,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streamproc.config import KafkaSourceConfig
-from streamproc.records import RecordChunk, SourceRecord, TopicPartition
-from streamproc.sources.kafka import open_kafka_source
+from streamproc.records import SourceRecord
 from streamproc.sources.kafka.admin import ensure_topic
-from tests.fixtures.waiting import DEADLINE_SECONDS
+from tests.fixtures.kafka_source import read_chunks
 
 pytestmark = pytest.mark.kafka
 
@@ -43,22 +42,7 @@ async def _produce(bootstrap: str, topics: list[str]) -> int:
 async def _records(bootstrap: str, topics: list[str], client: str, expected: int) -> list[SourceRecord]:
     config = KafkaSourceConfig(bootstrap_servers=bootstrap, topics=tuple(topics),
                                consumer_group=f"chunks-{uuid.uuid4().hex[:8]}", client=client)
-    source = open_kafka_source(config, client_id="chunks-test")
-
-    async def assigned(partitions: set[TopicPartition]) -> dict[TopicPartition, int | None]:
-        return {}
-
-    async def revoked(partitions: set[TopicPartition]) -> None:
-        return None
-
-    await source.start(on_assigned=assigned, on_revoked=revoked)
-    chunks: list[RecordChunk] = []
-    try:
-        with anyio.fail_after(DEADLINE_SECONDS):
-            while sum(map(len, chunks)) < expected:
-                chunks += await source.fetch(timeout_seconds=0.5)
-    finally:
-        await source.stop()
+    chunks = await read_chunks(config, wanted=expected)
     for chunk in chunks:  # one partition per chunk, ascending offsets
         assert list(chunk.offsets) == sorted(chunk.offsets)
     return sorted((r for c in chunks for r in c), key=lambda r: (r.topic, r.partition, r.offset))

@@ -12,9 +12,8 @@ from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from streamproc.config import KafkaSourceConfig
-from streamproc.records import RecordChunk, TopicPartition
-from streamproc.sources.kafka import open_kafka_source
 from streamproc.sources.kafka.admin import ensure_topic
+from tests.fixtures.kafka_source import read_chunks
 from tests.fixtures.pipelines import produce, run_async
 from tests.fixtures.waiting import DEADLINE_SECONDS
 
@@ -37,22 +36,7 @@ async def _first_offsets(
     config = KafkaSourceConfig(
         bootstrap_servers=bootstrap, topics=(topic,), consumer_group=group, client=client, auto_offset_reset=reset
     )
-    source = open_kafka_source(config, client_id="start-offsets-test")
-
-    async def assigned(partitions: set[TopicPartition]) -> dict[TopicPartition, int | None]:
-        return {tp: positions.get(tp.partition) for tp in partitions}
-
-    async def revoked(partitions: set[TopicPartition]) -> None:
-        return None
-
-    await source.start(on_assigned=assigned, on_revoked=revoked)
-    chunks: list[RecordChunk] = []
-    try:
-        with anyio.fail_after(DEADLINE_SECONDS):
-            while sum(map(len, chunks)) < wanted:
-                chunks += await source.fetch(timeout_seconds=0.5)
-    finally:
-        await source.stop()
+    chunks = await read_chunks(config, wanted=wanted, positions=positions)
     first: dict[int, int] = {}
     for chunk in chunks:
         first.setdefault(chunk.partition, min(chunk.offsets))
@@ -86,16 +70,17 @@ def test_a_partition_without_a_position_or_a_committed_offset_starts_at_the_end_
     run_async(produce, kafka_bootstrap, topic, [b'{"n": %d}' % i for i in range(20)], partitions=1)
 
     async def later_records() -> dict[int, int]:
+        result: dict[int, int] = {}
+
+        async def read() -> None:
+            result.update(
+                await _first_offsets(kafka_bootstrap, topic, group, client, reset="latest", positions={}, wanted=1)
+            )
+
         async with anyio.create_task_group() as tg:
-            reading = _first_offsets(kafka_bootstrap, topic, group, client, reset="latest", positions={}, wanted=1)
-            result: dict[int, int] = {}
-
-            async def read() -> None:
-                result.update(await reading)
-
             tg.start_soon(read)
-            # what is produced once the member is reading: only that is read (the 20 before are skipped)
-            await anyio.sleep(0)
+            # One record a second until the member, once assigned, reads one: only those can be read, never the 20
+            # produced before it joined.
             with anyio.fail_after(DEADLINE_SECONDS):
                 while not result:
                     await produce(kafka_bootstrap, topic, [b'{"late": true}'], partitions=1)
