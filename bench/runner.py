@@ -41,6 +41,7 @@ class Contestant:
         drops_recorded: counts what it drops, though it stores none (the hand-written baseline).
         how: one line on what it does, for the report.
         handling: what the report says of invalid rows instead of the counted outcome (``None``: counted).
+        datasets: the only datasets it runs on (``None``: every one).
     """
 
     name: str
@@ -51,6 +52,10 @@ class Contestant:
     drops_recorded: bool = False
     how: str = ""
     handling: str | None = None
+    datasets: tuple[str, ...] | None = None
+
+    def runs_on(self, dataset: str) -> bool:
+        return self.datasets is None or dataset in self.datasets
 
 
 CONTESTANTS: tuple[Contestant, ...] = (
@@ -60,6 +65,9 @@ CONTESTANTS: tuple[Contestant, ...] = (
                "`--until-caught-up`, same config, `source.client: aiokafka`; timed assignment → last load committed"),
     Contestant("streamproc_kafka_worker", "streamproc Kafka→Delta, aiokafka, validation worker", kafka=True,
                how="as above with `validation.workers: 1`: batches validated in a second process"),
+    Contestant("streamproc_kafka_baseline", "streamproc Kafka→Delta at dcadf6b (issue 19's baseline)", kafka=True,
+               datasets=("orders",), how="the code of 2026-11-21 (dcadf6b, aiokafka, before issue 19), run by its own "
+               "bench worker from `var/bench-baseline/`; timed as then: assignment → last load committed"),
     Contestant("streamproc_kafka_confluent", "streamproc Kafka→Delta, confluent-kafka", kafka=True,
                how="as above with `source.client: confluent-kafka`, the default (librdkafka fetches in its own "
                "threads; cooperative-sticky)"),
@@ -248,11 +256,14 @@ def run_rounds(
 ) -> list[Measurement]:
     """``runs`` rounds over every (dataset, contestant); a contestant without a Python (``python_for`` → None) or
     a Kafka contestant without a topic is recorded as not run."""
-    measurements = {(d.name, c.name): Measurement(c, d.name) for d in datasets for c in contestants}
+    measurements = {(d.name, c.name): Measurement(c, d.name) for d in datasets for c in contestants
+                    if c.runs_on(d.name)}
     bad = {d.name: _bad_ids(d) for d in datasets}
     for run in range(1, runs + 1):
         for data in datasets:
             for contestant in contestants:
+                if not contestant.runs_on(data.name):
+                    continue
                 measurement = measurements[(data.name, contestant.name)]
                 python = python_for(contestant)
                 kafka = kafka_for(data) if contestant.kafka else None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.contestants.streamproc_kafka_baseline import BASELINE_COMMIT
 from bench.generate import bad_order_ids, bad_segment_ids, order_events, segment_events
 from bench.segment_contract import OrderCompleted
 from contracts import validate_batch
@@ -82,6 +83,12 @@ def test_the_quick_benchmark_runs_every_contestant_and_reports_what_each_did_wit
         assert outcome["dlt_delta"]["handling"] == "40 dropped silently"
     else:
         assert by["dlt_delta"]["runs"][0]["failed"].startswith("not run")
+    # Issue 19's baseline is the code of an old commit, extracted from git: a clone without history cannot run it.
+    baseline = by["streamproc_kafka_baseline"]
+    if _has_commit(BASELINE_COMMIT):
+        assert tuple(outcome["streamproc_kafka_baseline"][c] for c in counts) == (1960, 40, 0, 0), baseline
+    else:
+        assert "cannot extract issue 19's baseline" in baseline["runs"][0]["failed"]
 
     latency = results["latency"]
     assert latency["failed"] is None and latency["events_measured"] > 0
@@ -93,3 +100,9 @@ def test_the_quick_benchmark_runs_every_contestant_and_reports_what_each_did_wit
     assert "shared and noisy" in report and "## Targets" in report
     assert all(m["title"] in report for m in results["measurements"])
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _has_commit(commit: str) -> bool:
+    found = subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True,
+                           check=False)
+    return found.returncode == 0
