@@ -67,7 +67,11 @@ CONTESTANTS: tuple[Contestant, ...] = (
                how="as above with `validation.workers: 1`: batches validated in a second process"),
     Contestant("streamproc_kafka_baseline", "streamproc Kafka→Delta at dcadf6b (issue 19's baseline)", kafka=True,
                datasets=("orders",), how="the code of 2026-11-21 (dcadf6b, aiokafka, before issue 19), run by its own "
-               "bench worker from `var/bench-baseline/`; timed as then: assignment → last load committed"),
+               "bench worker from `var/bench-baseline/`, as it ran then (no `OPENBLAS_NUM_THREADS`); timed as then: "
+               "assignment → last load committed"),
+    Contestant("streamproc_kafka_baseline_openblas", "the same at dcadf6b, OPENBLAS_NUM_THREADS=1", kafka=True,
+               datasets=("orders",), how="as above with `OPENBLAS_NUM_THREADS=1`, which today's command sets (the old "
+               "one did not): for comparison"),
     Contestant("streamproc_kafka_confluent", "streamproc Kafka→Delta, confluent-kafka", kafka=True,
                how="as above with `source.client: confluent-kafka`, the default (librdkafka fetches in its own "
                "threads; cooperative-sticky)"),

@@ -8,6 +8,12 @@ older report mixes two runs on a shared machine; this contestant re-runs the old
 ``streamproc_kafka`` contestant on this run's spec (the spec's shape has not changed since), under this venv. Only the
 orders dataset: the other datasets' contracts are newer than that commit.
 
+The old code runs as it ran then: without ``OPENBLAS_NUM_THREADS=1``, which neither its ``streamproc`` command nor
+its bench worker set (today's command sets it, and today's worker sets it for every contestant). numpy's OpenBLAS
+threads then spin ~0.1 CPU-s after the import, a fixed cost per process that overlaps the first second of the timed
+work on two cores. :mod:`.streamproc_kafka_baseline_openblas` runs the same old code with the variable set, to show
+how much of the difference that fixed cost is.
+
 Peak RSS is this small launcher's plus the old worker's (the largest waited-for child), as for dlt's normalize
 workers. Raises ``RuntimeError`` when the repository has no history to extract from (a shallow clone) or the old
 worker fails.
@@ -49,11 +55,13 @@ def source_tree(commit: str = BASELINE_COMMIT) -> Path:
     return tree
 
 
-def run(spec: dict[str, Any]) -> dict[str, Any]:
+def run(spec: dict[str, Any], *, openblas_one_thread: bool = False) -> dict[str, Any]:
     tree = source_tree()
     spec_path = Path(spec["workdir"]) / "baseline-spec.json"
     spec_path.write_text(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    if not openblas_one_thread:
+        env.pop("OPENBLAS_NUM_THREADS", None)
     done = subprocess.run([sys.executable, "-m", "bench.worker", "streamproc_kafka", str(spec_path)],
                           cwd=tree, env=env, capture_output=True, text=True, check=False)
     lines = done.stdout.strip().splitlines()
