@@ -13,8 +13,8 @@ Concurrency contract:
 - **One consumer call at a time, never on the event loop.** librdkafka's consumer handle serialises its calls (one
   made while ``consume()`` waits for records waits for it to return). Every call therefore runs in a worker thread
   (``anyio.to_thread``) under this source's own ``CapacityLimiter(1)``: the event loop never blocks on the
-  consumer, and at most one worker thread waits on it. A fetch waits for a first record in slices of 50 ms, so an
-  offset commit waiting for the consumer gets its turn within 50 ms.
+  consumer, and at most one worker thread waits on it. A fetch waits for a first record in slices of 10 ms, so an
+  offset commit waiting for the consumer gets its turn within 10 ms (:data:`_POLL_SLICE_SECONDS`).
 - **Rebalance callbacks reach the pipeline through the event loop.** librdkafka calls ``on_assign`` / ``on_revoke``
   / ``on_lost`` inside ``consume()`` or ``close()``, on that worker thread. They run the pipeline's callbacks
   (:mod:`streamproc.runtime.ownership`: the landing lock, the Delta log's positions) in the event loop with
