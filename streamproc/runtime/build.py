@@ -115,6 +115,7 @@ def landing_parts(
     options: StageOptions | None = None,
     pool: ValidationPool | None = None,
     record_every: int = 1,
+    record_within_seconds: float = 1.0,
 ) -> Landing:
     """The preparer and committer of a pipeline's routes (not yet open: :meth:`Landing.open`).
 
@@ -127,6 +128,7 @@ def landing_parts(
         pool: validation worker processes (``None``: validate in this process).
         record_every: how many loads' ``_loads`` rows one ``_loads`` commit holds at most (1: each load's own
             commit; :class:`~streamproc.sinks.committer.Committer`).
+        record_within_seconds: how long a waiting row waits for its group at most, from its load's commit.
     """
     tables: list[TablePreparer] = []
     routes: list[RouteTables] = []
@@ -160,7 +162,8 @@ def landing_parts(
                 loads=shared,
             )
         )
-    return Landing(LoadPreparer(tables, router=Router.of(contracts)), Committer(routes, record_every=record_every))
+    committer = Committer(routes, record_every=record_every, record_within_seconds=record_within_seconds)
+    return Landing(LoadPreparer(tables, router=Router.of(contracts)), committer)
 
 
 @dataclass(frozen=True, eq=False)
