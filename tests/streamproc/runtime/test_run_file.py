@@ -135,5 +135,7 @@ def test_a_run_records_its_loads_in_groups_of_rows_and_every_load_has_its_row(tm
     loads = read_table(str(lake / "_loads")).to_pylist()
     assert len(loads) == 10 and sum(load["rows_landed"] for load in loads) == 1000
     assert set(read_table(str(lake / "orders"))["_load_id"].to_pylist()) == {load["load_id"] for load in loads}
-    # one _loads commit per RECORD_LOADS_EVERY (8) loads, and the rest when the run ends; not one per load
-    assert DeltaTable(str(lake / "_loads")).version() == 2  # version 0 created the table
+    # Rows are recorded RECORD_LOADS_EVERY (8) loads at a time, and when the commit stage idles 0.2 s or the run
+    # ends: two commits on a quiet machine, a few more on a loaded one, never one per load.
+    commits = DeltaTable(str(lake / "_loads")).version()  # version 0 created the table
+    assert 2 <= commits < 10
