@@ -92,7 +92,7 @@ class PipelineObserver(Protocol):
 
     async def on_loads_recorded(self, rows: int, seconds: float) -> None:
         """``_loads`` rows that waited for their group were appended in one commit outside a load's commit (the
-        commit stage fell idle, or the run stopped: sinks/committer.py), taking ``seconds``. A group recorded within
+        commit stage fell idle, or the run stopped: sinks/waiting_loads.py), taking ``seconds``. A group recorded within
         a load's commit is in that load's ``commit_seconds`` instead."""
         return None
 

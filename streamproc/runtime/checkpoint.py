@@ -4,8 +4,9 @@ As quix-streams' ``Checkpoint`` flushes its sinks before it commits Kafka offset
 one, and the source learns about it only afterwards (Kafka's committed offsets only follow the Delta log, for lag
 tools; the HTTP source's log releases what is landed).
 
-The committer queues each load's ``_loads`` row for a group commit (sinks/committer.py); :meth:`Checkpoint.record_loads`
-records the waiting rows, retrying as a commit does, when the commit stage falls idle and when it stops.
+The committer queues each load's ``_loads`` row for a group commit (sinks/waiting_loads.py);
+:meth:`Checkpoint.record_loads` records the waiting rows, retrying as a commit does, when the commit stage falls idle
+and when it stops.
 
 Concurrency: :meth:`Checkpoint.commit` holds the landing lock (runtime/ownership.py) for the Delta commit and its
 retries, and drops a load prepared before a rebalance; the offset commit runs outside the lock (a Kafka commit may
@@ -107,7 +108,7 @@ class Checkpoint:
 
     @property
     def unrecorded(self) -> int:
-        """How many committed loads' ``_loads`` rows wait for their group's commit (sinks/committer.py)."""
+        """How many committed loads' ``_loads`` rows wait for their group's commit (sinks/waiting_loads.py)."""
         return self.committer.unrecorded
 
     async def record_loads(self) -> None:

@@ -9,15 +9,12 @@
 The quarantine table's commit runs beside the table's (in the committer's one side thread: delta-rs encodes and
 writes Parquet outside the GIL), ``_loads`` after both, since its row names their versions and counts.
 
-``_loads`` rows may be recorded in groups: with ``record_every`` above 1 a load's row waits (in memory) until that
-many rows wait or the oldest has waited ``record_within_seconds``, and then every waiting row goes into one
-``_loads`` commit, whose ``txn`` versions are the newest of its rows. A ``_loads`` commit costs as much as a data
-table's fixed part of one (~5 ms of CPU, most of it delta-rs's), a tenth of a 20,000-row load's, and ``_loads`` is
-derived: it is rebuilt from the data tables' commits when a crash loses the waiting rows, as when a crash falls
-between a load's commits (:func:`streamproc.sinks.txn.record_interrupted_loads`). Waiting rows are recorded before
-positions are read (:meth:`Committer.positions`, :meth:`Committer.landed`), and the pipeline records them when its
-commit stage falls idle, on a revocation and when it stops (runtime/checkpoint.py). The data tables and the offsets
-committed to the source never wait for ``_loads``.
+``_loads`` rows may be recorded in groups: with ``record_every`` above 1 a load's row waits (in memory,
+:mod:`streamproc.sinks.waiting_loads`) until that many rows wait or the oldest has waited ``record_within_seconds``,
+and then every waiting row goes into one ``_loads`` commit. Waiting rows are recorded before positions are read
+(:meth:`Committer.positions`, :meth:`Committer.landed`), and the pipeline records them when its commit stage falls
+idle, on a revocation and when it stops (runtime/checkpoint.py). The data tables and the offsets committed to the
+source never wait for ``_loads``.
 
 Each table is committed for every load, even with no rows (the commit still records the ``txn`` versions), so the
 tables' versions never fall behind each other by more than one load and a restart resumes from the lowest
@@ -58,6 +55,7 @@ from streamproc.sinks.txn import (
     resume_positions,
     uncovered,
 )
+from streamproc.sinks.waiting_loads import WaitingLoads
 from streamproc.records import SourceRecord, TopicPartition
 
 _Appended = tuple[tuple[int, pa.Array | None] | None, float]
@@ -154,25 +152,6 @@ class LoadOutcome:
         return all(t.already_landed for t in self.tables)
 
 
-@dataclass(frozen=True, slots=True)
-class _Unrecorded:
-    """A load's ``_loads`` row that waits for its group's commit.
-
-    Attributes:
-        route: whose ``_loads`` table.
-        load: the row.
-        transactions: app id → the load's last offset, for each partition its row covers.
-        metadata: the load's commit metadata (the group's commit carries its newest row's).
-        since: when it was queued (``time.monotonic()``, seconds).
-    """
-
-    route: RouteTables
-    load: LoadRecord
-    transactions: dict[str, int]
-    metadata: dict[str, str]
-    since: float
-
-
 @dataclass(slots=True)
 class _Progress:
     """What the attempts of one load appended to one route's tables so far (a retry continues the same load)."""
@@ -204,15 +183,10 @@ class Committer:
     ) -> None:
         if not routes:
             raise ValueError("a committer needs at least one route's tables")
-        if record_every < 1:
-            raise ValueError(f"record_every must be 1 or more, not {record_every}")
         self.routes = {r.table_name: r for r in routes}
-        self.record_every = record_every
-        self.record_within_seconds = record_within_seconds
+        self._waiting = WaitingLoads(record_every=record_every, record_within_seconds=record_within_seconds)
         self._progress: dict[str, _Progress] = {}
         self._recovered: list[LoadRecord] = []
-        self._unrecorded: list[_Unrecorded] = []
-        self._record_failed = False
         # One thread for the quarantine commit beside the table's (started on first use; it ends with the committer).
         self._side = ThreadPoolExecutor(1, thread_name_prefix="quarantine-commit")
 
@@ -268,14 +242,11 @@ class Committer:
     @property
     def unrecorded(self) -> int:
         """How many loads' ``_loads`` rows wait for their group's commit."""
-        return len(self._unrecorded)
+        return len(self._waiting)
 
     def record_loads(self) -> int:
-        """Append every waiting ``_loads`` row: one commit per ``_loads`` table, with the newest ``txn`` version of
-        each partition among its rows (where beyond the table's). A row whose load the table records already (a
-        commit that succeeded but reported a failure, or a partition's new owner that recorded it from the data
-        tables' commits) is left out; a row whose offsets another writer recorded is appended for its counts, as
-        :meth:`commit` records a load interrupted between its commits.
+        """Append every waiting ``_loads`` row, one commit per ``_loads`` table
+        (:meth:`streamproc.sinks.waiting_loads.WaitingLoads.record`).
 
         Returns:
             How many rows were appended.
@@ -284,59 +255,13 @@ class Committer:
             StorageUnavailableError: ``_loads`` cannot be written (the rows keep waiting; call again).
             ``CommitConflictError`` (a subclass) after repeated lost commit races.
         """
-        appended = 0
-        while self._unrecorded:
-            loads = self._unrecorded[0].route.loads
-            group = [u for u in self._unrecorded if u.route.loads is loads]
-            try:
-                appended += retry_commit_conflicts(lambda: self._append_loads(loads, group), uri=loads.uri)
-            except BaseException:
-                self._record_failed = True
-                raise
-            self._unrecorded = [u for u in self._unrecorded if u.route.loads is not loads]
-        self._record_failed = False
-        return appended
+        return self._waiting.record()
 
     def forget_unrecorded(self, partitions: Iterable[TopicPartition]) -> int:
         """Drop the waiting rows of loads whose lowest partition is among ``partitions`` (revoked while ``_loads``
         could not be written: their new owner records them from the data tables' commits, as after a crash).
         Returns how many were dropped."""
-        gone = set(partitions)
-        kept = [u for u in self._unrecorded if not u.load.offsets or _lowest(u.load) not in gone]
-        dropped, self._unrecorded = len(self._unrecorded) - len(kept), kept
-        return dropped
-
-    def _append_loads(self, loads: TransactionalTable, group: list[_Unrecorded]) -> int:
-        loads.refresh()
-
-        def stored(app_id: str) -> int:
-            version = loads.transaction_version(app_id)
-            return -1 if version is None else version
-
-        # A failed commit may have landed after all, and another writer that recorded these offsets meanwhile may
-        # have recorded these very loads (a partition's new owner, from the data tables' commits): look for the ids
-        # then, never record a load twice. Otherwise (the usual case) no read of the table is needed.
-        if self._record_failed or any(v <= stored(a) for u in group for a, v in u.transactions.items()):
-            present = recorded_load_ids(loads, {u.load.load_id for u in group})
-            group = [u for u in group if u.load.load_id not in present]
-        if not group:
-            return 0
-        transactions: dict[str, int] = {}
-        for u in group:
-            for app_id, version in u.transactions.items():
-                if version > max(stored(app_id), transactions.get(app_id, -1)):
-                    transactions[app_id] = version
-        rows = pa.concat_tables([u.load.to_arrow() for u in group]) if len(group) > 1 else group[0].load.to_arrow()
-        loads.append(rows, transactions=transactions, metadata=group[-1].metadata)
-        return len(group)
-
-    def _record_due(self) -> bool:
-        if not self._unrecorded:
-            return False
-        return (
-            len(self._unrecorded) >= self.record_every
-            or time.monotonic() - self._unrecorded[0].since >= self.record_within_seconds
-        )
+        return self._waiting.forget(partitions)
 
     def take_recovered(self) -> list[LoadRecord]:
         """The interrupted loads :meth:`positions` recorded since the last call, oldest first (for lineage)."""
@@ -359,7 +284,7 @@ class Committer:
             SchemaMismatchError: a table refused the batch's schema.
         """
         loads = tuple(self._commit_share(share, prepared.ranges) for share in prepared.shares)
-        if self._record_due():
+        if self._waiting.due():
             clock = time.perf_counter()
             self.record_loads()
             loads[0].commit_seconds["loads"] = time.perf_counter() - clock
@@ -426,7 +351,7 @@ class Committer:
         beyond what ``_loads`` recorded or waits to record; its counts are what this load's commits appended; its
         ``txn`` actions advance ``_loads``' versions to the batch's last offsets."""
         route.loads.refresh()  # another writer (this member a zombie) may have recorded these offsets meanwhile
-        covered = self._uncovered(route, ranges)
+        covered = self._waiting.beyond(route, uncovered(route.loads, route, ranges))
         draft = share.draft
         # The whole batch is new (the usual case): its size and count are known without a pass over the records.
         new = None if covered == dict(ranges) else [r for r in share.batch.records if _covers(covered, r)]
@@ -443,27 +368,14 @@ class Committer:
         events = len(share.batch) if new is None else len(new)
         if (held or not covered) and not progress.table_rows and not progress.quarantine_rows:
             return load, False, events  # a re-delivery: every table held it already
-        if any(u.load.load_id == draft.load_id and u.route is route for u in self._unrecorded):
+        if self._waiting.holds(route, draft.load_id):
             return load, True, events  # queued by an earlier attempt of this load
         # A row landed without covering new offsets has no txn to leave it out of a second append: look for the id.
         if not covered and recorded_load_ids(route.loads, [draft.load_id]):
             return load, True, events
         transactions = {route.app_id(tp): last for tp, (_, last) in covered.items()}
-        self._unrecorded.append(_Unrecorded(route, load, transactions, metadata, time.monotonic()))
+        self._waiting.add(route, load, transactions, metadata)
         return load, True, events
-
-    def _uncovered(self, route: RouteTables, ranges: Ranges) -> dict[TopicPartition, tuple[int, int]]:
-        """The part of ``ranges`` beyond what ``route``'s ``_loads`` records or its waiting rows will."""
-        covered = uncovered(route.loads, route, ranges)
-        waiting = [u for u in self._unrecorded if u.route.loads is route.loads]
-        if not waiting:
-            return covered
-        beyond: dict[TopicPartition, tuple[int, int]] = {}
-        for tp, (first, last) in covered.items():
-            known = max((u.transactions.get(route.app_id(tp), -1) for u in waiting), default=-1)
-            if last > known:
-                beyond[tp] = (max(first, known + 1), last)
-        return beyond
 
 
 def _append(
@@ -486,11 +398,6 @@ def _append(
 
 def _kept(keep: pa.Array) -> int:
     return int(pc.sum(keep).as_py() or 0)
-
-
-def _lowest(load: LoadRecord) -> TopicPartition:
-    """The load's lowest partition: who records it after a crash (:func:`streamproc.sinks.txn.record_interrupted_loads`)."""
-    return min(TopicPartition(r.topic, r.partition) for r in load.offsets)
 
 
 def _covers(covered: Ranges, record: SourceRecord) -> bool:
