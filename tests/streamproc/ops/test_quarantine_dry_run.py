@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.fixtures.pipelines import run_cli
+from tests.fixtures.pipelines import run_cli, run_module_pipeline
 
 V1 = """
 from contracts import Contract
@@ -22,16 +22,10 @@ def _quarantined(tmp_path: Path) -> Path:
     """A lake whose quarantine holds the events v1 refused: a fractional amount, an undeclared ``note``."""
     events = [{"payment_id": 1, "amount": 1}, {"payment_id": 2, "amount": 2.5}, {"payment_id": 3, "amount": 3,
                                                                                    "note": "gift"}]
-    (tmp_path / "payments.ndjson").write_text("".join(json.dumps(e) + "\n" for e in events))
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(json.dumps({
-        "name": "dry", "contract": "dry_pay:Payment", "source": {"type": "file", "path": "payments.ndjson"},
-        "sink": {"table_uri": "lake/payments"}, "observability": {"enabled": False},
-    }))
-    (tmp_path / "dry_pay.py").write_text(V1 + "\nPayment = PaymentV1\n")
-    ran = run_cli("run", str(config))
-    assert ran.returncode == 0, ran.stderr
-    return config
+    return run_module_pipeline(
+        tmp_path, events, name="dry", module="dry_pay", source=V1 + "\nPayment = PaymentV1\n",
+        contract="dry_pay:Payment", table="payments",
+    )
 
 
 def _declare_v2(tmp_path: Path, body: str) -> None:
@@ -116,16 +110,10 @@ def _routed(tmp_path: Path) -> Path:
     both: the clicks' compatible, the views' not."""
     events = [{"type": "click", "x": 1}, {"type": "click", "x": 2, "note": "gift"}, {"type": "view", "page": "a"},
               {"type": "view", "page": 3}]
-    (tmp_path / "events.ndjson").write_text("".join(json.dumps(e) + "\n" for e in events))
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(json.dumps({
-        "name": "dry-routes", "contract": "dry_shop:Event", "source": {"type": "file", "path": "events.ndjson"},
-        "sink": {"table_uri": "lake/events"}, "observability": {"enabled": False},
-        "routing": {"field": "type", "routes": {"click": "dry_shop:Click", "view": "dry_shop:View"}},
-    }))
-    (tmp_path / "dry_shop.py").write_text(ROUTED_V1)
-    ran = run_cli("run", str(config))
-    assert ran.returncode == 0, ran.stderr
+    config = run_module_pipeline(
+        tmp_path, events, name="dry-routes", module="dry_shop", source=ROUTED_V1, contract="dry_shop:Event",
+        table="events", routing={"field": "type", "routes": {"click": "dry_shop:Click", "view": "dry_shop:View"}},
+    )
     (tmp_path / "dry_shop.py").write_text(ROUTED_V1 + ROUTED_V2 + "\nClick, View = ClickV2, ViewV2\n")
     return config
 

@@ -22,7 +22,7 @@ from streamproc.ops.quarantine.rows import QuarantineSnapshot
 from streamproc.runtime.build import open_registry
 from streamproc.sinks.reader import read_table
 from tests.fixtures.exactly_once import unavailable
-from tests.fixtures.pipelines import run_cli
+from tests.fixtures.pipelines import run_cli, run_module_pipeline
 
 CONTRACTS = """
 from contracts import Contract
@@ -43,15 +43,10 @@ REFUSED = [{"payment_id": 2, "amount": 2.5}, {"payment_id": 3, "amount": 3, "not
 
 def _lake(tmp_path: Path, events: list[dict[str, object]]) -> Path:
     """A pipeline under v1 that ran over ``events``; its module then declares v2 (what a replay judges with)."""
-    (tmp_path / "payments.ndjson").write_text("".join(json.dumps(e) + "\n" for e in events))
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(json.dumps({
-        "name": "idle", "contract": "idle_pay:Payment", "source": {"type": "file", "path": "payments.ndjson"},
-        "sink": {"table_uri": "lake/payments"}, "observability": {"enabled": False},
-    }))
-    (tmp_path / "idle_pay.py").write_text(CONTRACTS + "\nPayment = PaymentV1\n")
-    ran = run_cli("run", str(config))
-    assert ran.returncode == 0, ran.stderr
+    config = run_module_pipeline(
+        tmp_path, events, name="idle", module="idle_pay", source=CONTRACTS + "\nPayment = PaymentV1\n",
+        contract="idle_pay:Payment", table="payments",
+    )
     (tmp_path / "idle_pay.py").write_text(CONTRACTS)
     return config
 
